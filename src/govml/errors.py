@@ -1,0 +1,98 @@
+"""One error hierarchy for govml.
+
+Every error carries a one-line message meant for a person and an ``exit_code`` that the CLI
+uses: 1 when a check failed (integrity, verification), 2 for usage or input errors.
+``diagnostics()`` returns the text the CLI prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+import difflib
+
+
+class GovmlError(Exception):
+    """Base class of every error govml raises on purpose."""
+
+    exit_code: int = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def diagnostics(self) -> str:
+        """Return the text shown to a person: the message, then the hint if any."""
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+class ConfigurationError(GovmlError):
+    """A setting or environment variable is invalid."""
+
+
+class InputError(GovmlError):
+    """A file, record or argument given by the user cannot be used."""
+
+
+class ValidationError(InputError):
+    """A value does not satisfy the rules of the field it was given for."""
+
+
+class NotFoundError(GovmlError):
+    """A model, version, alias, dataset or artifact does not exist."""
+
+
+class AlreadyExistsError(GovmlError):
+    """Something with the same identity is already stored."""
+
+
+class FlavorError(GovmlError):
+    """A model cannot be serialised or loaded with the requested flavor."""
+
+
+class UnsafeArtifactError(FlavorError):
+    """An artifact would import or execute code that is not on the trusted list."""
+
+    exit_code = 1
+
+
+class IntegrityError(GovmlError):
+    """Stored bytes or records do not match their recorded digest."""
+
+    exit_code = 1
+
+
+class LedgerVerificationError(IntegrityError):
+    """The ledger does not verify; ``seq`` names the first entry that does not match."""
+
+    def __init__(self, message: str, *, seq: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.seq = seq
+
+
+class SchemaVersionError(GovmlError):
+    """The database was created by a newer govml or its schema is unknown."""
+
+
+class StoreError(GovmlError):
+    """The metadata store cannot be reached or refused an operation."""
+
+
+class ForbiddenError(GovmlError):
+    """The current user is not allowed to do this."""
+
+    exit_code = 1
+
+
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """Return the choice closest to ``name``, or None when nothing is close."""
+    matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
+    """Return a "did you mean 'x'?" hint, or None."""
+    match = closest(name, choices)
+    return f"did you mean '{match}'?" if match else None
