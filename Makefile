@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   train on the Adult data, register with lineage, verify the ledger
+#   make test   lint, type-check and run the whole test suite (SQLite and PostgreSQL)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck unit bench clean lock
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -n 2 --dist loadfile
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_registry.py
+	$(BIN)/python benchmarks/bench_profile.py
+
+# Regenerate the pinned versions from the current environment.
+lock: $(STAMP)
+	$(BIN)/pip freeze --exclude-editable --exclude pip | grep -v '^-e ' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .govml .pytest_cache .mypy_cache .ruff_cache

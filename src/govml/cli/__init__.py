@@ -1,0 +1,1 @@
+"""The ``govml`` command line (Typer + Rich), a thin layer over the services."""

@@ -1,0 +1,50 @@
+"""``govml init`` and ``govml db``: create, inspect and upgrade the store."""
+
+from __future__ import annotations
+
+import typer
+
+from govml.cli.common import JSON_OPTION, client
+from govml.cli.output import print_fields, print_json, print_ok
+from govml.client import settings_for
+from govml.services.admin import AdminService
+from govml.store.db import Store, safe_url
+
+app = typer.Typer(help="Inspect and upgrade the metadata database.", no_args_is_help=True)
+
+
+def init(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
+    """Create the store (or check an existing one) and record its creation in the ledger."""
+    with client(ctx) as opened:
+        status = AdminService(opened.ctx).initialize()
+    if json_out:
+        print_json(status)
+        return
+    word = "created" if status["created"] else "already initialised"
+    print_ok(f"govml store {word}: {status['database']}")
+    print_fields("store", [(k, v) for k, v in status.items() if k != "created"])
+
+
+@app.command("status")
+def status(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
+    """Show the database, schema revision and size of the store."""
+    with client(ctx) as opened:
+        info = AdminService(opened.ctx).status()
+    if json_out:
+        print_json(info)
+    else:
+        print_fields("store", list(info.items()))
+
+
+@app.command("upgrade")
+def upgrade(ctx: typer.Context) -> None:
+    """Apply pending schema migrations (govml also does this on first use)."""
+    settings = settings_for(getattr(ctx.find_root().obj, "store", None))
+    url = settings.resolved_database_url()
+    store = Store(url, migrate=None)
+    try:
+        before, after = store.upgrade()
+    finally:
+        store.dispose()
+    change = "already up to date" if before == after else f"upgraded from {before}"
+    print_ok(f"{safe_url(url)}: schema at {after} ({change})")

@@ -1,0 +1,94 @@
+"""Entry point of the ``govml`` command.
+
+Exit codes: 0 success, 1 a check failed (ledger verification, integrity), 2 usage or input
+error. Errors are one line on stderr; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import click
+import typer
+
+from govml.cli import audit_cmds, db_cmds, model_cmds, version_cmds
+from govml.cli.output import print_error
+from govml.errors import GovmlError
+
+app = typer.Typer(
+    name="govml",
+    help="Executable model governance: registry, lineage and a tamper-evident ledger.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@dataclass
+class Options:
+    """Options given before the sub-command."""
+
+    store: str | None
+    debug: bool
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    store: str | None = typer.Option(
+        None,
+        "--store",
+        help="govml home folder or database URL (default: GOVML_HOME, else ./.govml).",
+        metavar="PATH|URL",
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+) -> None:
+    ctx.obj = Options(store=store, debug=debug)
+
+
+app.command("init", help="Create the store (database, artifact folder) or check an existing one.")(
+    db_cmds.init
+)
+app.add_typer(db_cmds.app, name="db")
+app.add_typer(model_cmds.app, name="models")
+app.add_typer(version_cmds.app, name="versions")
+app.add_typer(audit_cmds.app, name="audit")
+
+
+def invoke(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` and return its exit code (never raises for user errors)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="govml", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.Abort:
+        print_error("aborted")
+        return 1
+    except GovmlError as exc:
+        if debug:
+            traceback.print_exc()
+        print_error(exc.diagnostics())
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print_error(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)")
+        return 2
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(invoke())

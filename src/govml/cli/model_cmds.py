@@ -1,0 +1,103 @@
+"""``govml models``: create, list, show and tag governed models."""
+
+from __future__ import annotations
+
+import typer
+
+from govml.cli.common import JSON_OPTION, client, parse_pairs
+from govml.cli.output import print_fields, print_json, print_ok, print_table
+from govml.domain.records import Model
+
+app = typer.Typer(help="Create and inspect governed models.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name (letters, digits, '.', '_', '-')."),
+    risk_tier: str = typer.Option(
+        ..., "--risk-tier", "-t", help="minimal, limited, high or unacceptable."
+    ),
+    owner: str | None = typer.Option(None, "--owner", help="Accountable owner (default: you)."),
+    intended_use: str = typer.Option("", "--intended-use", help="What the model is for."),
+    out_of_scope_use: str = typer.Option("", "--out-of-scope-use", help="What it must not do."),
+    description: str = typer.Option("", "--description", help="Free text."),
+    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),  # noqa: B008
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Create a model."""
+    tags = {k: str(v) for k, v in parse_pairs(tag, "tag").items()}
+    with client(ctx) as opened:
+        model = opened.create_model(
+            name,
+            risk_tier=risk_tier,
+            owner=owner,
+            intended_use=intended_use,
+            out_of_scope_use=out_of_scope_use,
+            description=description,
+            tags=tags,
+        )
+    if json_out:
+        print_json(model.to_dict())
+    else:
+        print_ok(f"created model {model.name} (risk tier {model.risk_tier.value})")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
+    """List models."""
+    with client(ctx) as opened:
+        models = opened.list_models()
+    if json_out:
+        print_json([m.to_dict() for m in models])
+        return
+    print_table(
+        "models",
+        ["name", "risk tier", "owner", "latest", "aliases", "created"],
+        [
+            (
+                m.name,
+                m.risk_tier.value,
+                m.owner,
+                m.latest_version or "-",
+                ", ".join(f"{a}→{v}" for a, v in m.aliases.items()),
+                m.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
+            for m in models
+        ],
+    )
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: str, json_out: bool = JSON_OPTION) -> None:
+    """Show one model."""
+    with client(ctx) as opened:
+        model = opened.get_model(name)
+    if json_out:
+        print_json(model.to_dict())
+    else:
+        _print_model(model)
+
+
+@app.command("tag")
+def tag(
+    ctx: typer.Context,
+    name: str,
+    pairs: list[str] = typer.Argument(None, help="KEY=VALUE pairs to set."),  # noqa: B008
+    remove: list[str] = typer.Option([], "--remove", help="Tag key to remove, repeatable."),  # noqa: B008
+) -> None:
+    """Set or remove tags on a model (each change is a ledger entry)."""
+    values = {k: str(v) for k, v in parse_pairs(pairs or [], "tag").items()}
+    with client(ctx) as opened:
+        for key, value in values.items():
+            opened.set_tag(name, key, value)
+        for key in remove:
+            opened.set_tag(name, key, None)
+    print_ok(f"updated tags of {name}")
+
+
+def _print_model(model: Model) -> None:
+    data = model.to_dict()
+    data["tags"] = ", ".join(f"{k}={v}" for k, v in model.tags.items())
+    data["aliases"] = ", ".join(f"{k}→{v}" for k, v in model.aliases.items())
+    print_fields(f"model {model.name}", list(data.items()))

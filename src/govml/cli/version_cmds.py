@@ -1,0 +1,148 @@
+"""``govml versions``: register and inspect immutable model versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+
+from govml.cli.common import JSON_OPTION, client, parse_pairs
+from govml.cli.output import console, print_fields, print_json, print_ok, print_table
+from govml.domain.records import ModelVersion
+from govml.errors import InputError
+
+app = typer.Typer(help="Register and inspect model versions.", no_args_is_help=True)
+
+
+@app.command("register")
+def register(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name."),
+    artifact: Path = typer.Option(..., "--artifact", help="Model file to register."),  # noqa: B008
+    flavor: str | None = typer.Option(
+        None, "--flavor", help="sklearn, xgboost, lightgbm or onnx (default: from the suffix)."
+    ),
+    train_data: Path | None = typer.Option(None, "--train-data", help="CSV or Parquet file."),  # noqa: B008
+    validation_data: Path | None = typer.Option(  # noqa: B008
+        None, "--validation-data", help="CSV or Parquet file."
+    ),
+    target: str | None = typer.Option(None, "--target", help="Target column of the data."),
+    param: list[str] = typer.Option([], "--param", help="KEY=VALUE, repeatable."),  # noqa: B008
+    params_file: Path | None = typer.Option(  # noqa: B008
+        None, "--params-file", help="JSON or YAML file of hyperparameters."
+    ),
+    metric: list[str] = typer.Option([], "--metric", help="KEY=VALUE, repeatable."),  # noqa: B008
+    description: str = typer.Option("", "--description"),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Register a new version of a model from an artifact file, with its lineage."""
+    params = {**_read_mapping(params_file), **parse_pairs(param, "param")}
+    metrics = parse_pairs(metric, "metric")
+    with client(ctx) as opened, console.status("fingerprinting data and registering…"):
+        version = opened.register_version(
+            name,
+            artifact=artifact,
+            flavor=flavor,
+            train_data=train_data,
+            validation_data=validation_data,
+            target=target,
+            params=params,
+            metrics=metrics,
+            description=description,
+        )
+    if json_out:
+        print_json(version.to_dict())
+    else:
+        print_ok(f"registered {version.ref} ({version.flavor}, {version.artifact_digest})")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, name: str, json_out: bool = JSON_OPTION) -> None:
+    """List the versions of a model."""
+    with client(ctx) as opened:
+        versions = opened.list_versions(name)
+    if json_out:
+        print_json([v.to_dict() for v in versions])
+        return
+    print_table(
+        f"versions of {name}",
+        ["version", "flavor", "aliases", "git commit", "registrant", "created", "artifact"],
+        [
+            (
+                v.version,
+                v.flavor,
+                ", ".join(v.aliases),
+                _commit(v),
+                v.registrant,
+                v.created_at.strftime("%Y-%m-%d %H:%M"),
+                v.artifact_digest[:19] + "…",
+            )
+            for v in versions
+        ],
+    )
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME@VERSION, NAME@ALIAS or NAME (latest)."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Show one version with its lineage."""
+    with client(ctx) as opened:
+        version = opened.get_version(ref)
+    if json_out:
+        print_json(version.to_dict())
+        return
+    env = version.environment
+    fields: list[tuple[str, Any]] = [
+        ("version", version.ref),
+        ("flavor", version.flavor),
+        ("artifact", f"{version.artifact_digest} ({version.artifact_size} bytes)"),
+        ("aliases", ", ".join(version.aliases) or "-"),
+        ("registrant", version.registrant),
+        ("created", version.created_at.isoformat()),
+        ("git", _commit(version)),
+        ("python", f"{env.get('python')} ({len(env.get('packages', {}))} packages)"),
+        ("environment", env.get("lock_digest")),
+    ]
+    for ref_ in version.datasets:
+        fields.append(
+            (f"{ref_.role} data", f"{ref_.digest} ({ref_.row_count} rows × {ref_.columns})")
+        )
+    if version.signature:
+        inputs = version.signature.get("inputs", [])
+        fields.append(("inputs", ", ".join(f"{c['name']}:{c['type']}" for c in inputs)))
+    fields.append(("params", json.dumps(version.params, sort_keys=True)))
+    fields.append(("metrics", json.dumps(version.metrics, sort_keys=True)))
+    if version.description:
+        fields.append(("description", version.description))
+    print_fields(f"version {version.ref}", fields)
+
+
+def _commit(version: ModelVersion) -> str:
+    commit = version.code.get("git_commit")
+    if not commit:
+        return "-"
+    return commit[:12] + (" (dirty)" if version.code.get("git_dirty") else "")
+
+
+def _read_mapping(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise InputError(f"{path}{where}: not valid JSON or YAML") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping of names to values")
+    return data

@@ -1,0 +1,142 @@
+"""The Python SDK: ``client = govml.connect()``.
+
+The client calls the same services as the CLI, so behaviour cannot differ between them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
+from govml.flavors import LoadedModel
+from govml.services.audit import AuditService, VerifyResult
+from govml.services.context import ServiceContext
+from govml.services.registry import RegistryService
+from govml.settings import Settings, load_settings
+
+
+class Client:
+    """Access to one govml store: models, versions, lineage and the ledger."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.registry = RegistryService(ctx)
+        self.audit = AuditService(ctx)
+
+    # models
+    def create_model(
+        self,
+        name: str,
+        *,
+        risk_tier: str | RiskTier,
+        owner: str | None = None,
+        intended_use: str = "",
+        out_of_scope_use: str = "",
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> Model:
+        """Create a model (see `RegistryService.create_model`)."""
+        return self.registry.create_model(
+            name,
+            owner=owner,
+            risk_tier=risk_tier,
+            intended_use=intended_use,
+            out_of_scope_use=out_of_scope_use,
+            description=description,
+            tags=tags,
+        )
+
+    def get_model(self, name: str) -> Model:
+        """Return model ``name``."""
+        return self.registry.get_model(name)
+
+    def list_models(self) -> list[Model]:
+        """Return every model."""
+        return self.registry.list_models()
+
+    def set_tag(self, name: str, key: str, value: str | None) -> Model:
+        """Set a tag on a model (``value=None`` removes it)."""
+        return self.registry.set_tag(name, key, value)
+
+    # versions
+    def register_version(self, name: str, **kwargs: Any) -> ModelVersion:
+        """Register a version (see `RegistryService.register_version` for the arguments)."""
+        return self.registry.register_version(name, **kwargs)
+
+    def get_version(self, ref: str) -> ModelVersion:
+        """Return the version ``name@3``, ``name@alias`` or ``name`` (latest) refers to."""
+        return self.registry.get_version(ref)
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        """Return every version of a model, oldest first."""
+        return self.registry.list_versions(name)
+
+    def load_model(self, ref: str) -> LoadedModel:
+        """Load a version's model, its artifact digest checked, ready to ``predict``."""
+        return self.registry.load_model(ref)
+
+    # ledger
+    def verify_ledger(self) -> VerifyResult:
+        """Recompute the ledger and check the stored records against it; raise on mismatch."""
+        return self.audit.verify()
+
+    def audit_log(
+        self, *, model: str | None = None, action: str | None = None, limit: int | None = None
+    ) -> list[LedgerEntry]:
+        """Return ledger entries, oldest first, optionally about one model."""
+        return self.audit.log(model=model, action=action, limit=limit)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.ctx.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def connect(
+    store: str | Path | None = None,
+    *,
+    database_url: str | None = None,
+    artifacts: str | Path | None = None,
+    user: str | None = None,
+) -> Client:
+    """Open a govml store and return a `Client`.
+
+    Parameters
+    ----------
+    store
+        A govml home folder (SQLite + artifacts inside it) or a database URL. Default:
+        ``GOVML_HOME`` / ``GOVML_DATABASE_URL`` from the environment, else ``./.govml``.
+    database_url, artifacts, user
+        Override ``GOVML_DATABASE_URL``, ``GOVML_ARTIFACTS`` and ``GOVML_USER``.
+    """
+    return Client(ServiceContext.from_settings(settings_for(store, database_url, artifacts, user)))
+
+
+def settings_for(
+    store: str | Path | None,
+    database_url: str | None = None,
+    artifacts: str | Path | None = None,
+    user: str | None = None,
+) -> Settings:
+    """Build settings from a ``--store`` value (home folder or URL) and explicit overrides."""
+    overrides: dict[str, Any] = {"database_url": database_url, "artifacts": artifacts, "user": user}
+    if store is not None:
+        text = str(store)
+        if "://" in text:
+            overrides["database_url"] = overrides["database_url"] or text
+        else:
+            overrides["home"] = Path(text)
+    return load_settings(**overrides)

@@ -1,0 +1,1 @@
+"""The end-to-end demo on the UCI Adult data (``make demo``)."""

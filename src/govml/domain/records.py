@@ -1,0 +1,241 @@
+"""Core records of the registry: models, versions and ledger entries.
+
+Records validate their invariants when built, take keyword arguments only, and turn into
+JSON-safe dictionaries with ``to_dict()`` (the shape of ``--json`` output and of the REST API).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from govml.errors import InputError, ValidationError, did_you_mean
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
+
+
+class RiskTier(StrEnum):
+    """EU AI Act risk vocabulary."""
+
+    MINIMAL = "minimal"
+    LIMITED = "limited"
+    HIGH = "high"
+    UNACCEPTABLE = "unacceptable"
+
+    @classmethod
+    def parse(cls, value: str) -> RiskTier:
+        """Return the tier named ``value``.
+
+        Raises
+        ------
+        ValidationError
+            Naming the valid tiers (and the closest one) when ``value`` is not a tier.
+        """
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            valid = [tier.value for tier in cls]
+            hint = did_you_mean(value, valid)
+            raise ValidationError(
+                f"invalid risk tier {value!r}: valid tiers are {', '.join(valid)}", hint=hint
+            ) from None
+
+
+def check_name(value: str, *, what: str = "model name") -> str:
+    """Return ``value`` if it is a valid model name, else raise `ValidationError`."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ValidationError(
+            f"invalid {what} {value!r}: use 1-200 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def check_alias(value: str) -> str:
+    """Return ``value`` if it is a valid alias name, else raise `ValidationError`."""
+    if not _ALIAS.match(value) or value.isdigit():
+        raise ValidationError(
+            f"invalid alias {value!r}: use lowercase letters, digits, '_' or '-', "
+            "starting with a letter"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """A reference to a model version: ``name@3``, ``name@production`` or ``name`` (latest)."""
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> VersionRef:
+        """Parse ``NAME``, ``NAME@VERSION`` or ``NAME@ALIAS``.
+
+        Raises
+        ------
+        InputError
+            When the text is not of one of those forms.
+        """
+        name, sep, selector = text.partition("@")
+        check_name(name)
+        if not sep:
+            return cls(name=name)
+        if selector.isdigit():
+            if int(selector) < 1:
+                raise InputError(f"invalid version in {text!r}: versions start at 1")
+            return cls(name=name, version=int(selector))
+        if not selector:
+            raise InputError(f"invalid reference {text!r}: expected NAME@VERSION or NAME@ALIAS")
+        return cls(name=name, alias=check_alias(selector))
+
+    def __str__(self) -> str:
+        if self.version is not None:
+            return f"{self.name}@{self.version}"
+        if self.alias is not None:
+            return f"{self.name}@{self.alias}"
+        return self.name
+
+
+@dataclass(frozen=True, kw_only=True)
+class Model:
+    """A governed model: who owns it, how risky it is, and what it is for."""
+
+    name: str
+    owner: str
+    risk_tier: RiskTier
+    intended_use: str = ""
+    out_of_scope_use: str = ""
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    created_at: datetime
+    created_by: str
+    latest_version: int | None = None
+    aliases: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
+        if not self.owner.strip():
+            raise ValidationError("owner must not be empty")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dictionary."""
+        return {
+            "name": self.name,
+            "owner": self.owner,
+            "risk_tier": self.risk_tier.value,
+            "intended_use": self.intended_use,
+            "out_of_scope_use": self.out_of_scope_use,
+            "description": self.description,
+            "tags": dict(self.tags),
+            "created_at": self.created_at.isoformat(),
+            "created_by": self.created_by,
+            "latest_version": self.latest_version,
+            "aliases": dict(self.aliases),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetRef:
+    """A dataset used by a version, by role (train / validation)."""
+
+    role: str
+    digest: str
+    row_count: int
+    columns: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dictionary."""
+        return {
+            "role": self.role,
+            "digest": self.digest,
+            "row_count": self.row_count,
+            "columns": self.columns,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelVersion:
+    """One immutable, registered version of a model with its lineage."""
+
+    model: str
+    version: int
+    artifact_digest: str
+    artifact_size: int
+    flavor: str
+    flavor_options: dict[str, Any]
+    signature: dict[str, Any] | None
+    datasets: tuple[DatasetRef, ...]
+    code: dict[str, Any]
+    environment: dict[str, Any]
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    description: str = ""
+    mlflow_run_id: str | None = None
+    registrant: str
+    created_at: datetime
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        """Return ``name@version``."""
+        return f"{self.model}@{self.version}"
+
+    def record(self) -> dict[str, Any]:
+        """Return the immutable part of the version, the part its ledger entry commits to."""
+        return {
+            "model": self.model,
+            "version": self.version,
+            "artifact_digest": self.artifact_digest,
+            "artifact_size": self.artifact_size,
+            "flavor": self.flavor,
+            "flavor_options": self.flavor_options,
+            "signature": self.signature,
+            "datasets": {ref.role: ref.digest for ref in self.datasets},
+            "code": self.code,
+            "environment": self.environment,
+            "params": self.params,
+            "metrics": self.metrics,
+            "description": self.description,
+            "mlflow_run_id": self.mlflow_run_id,
+            "registrant": self.registrant,
+            "created_at": self.created_at.isoformat(),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dictionary (the record plus aliases and dataset details)."""
+        out = self.record()
+        out["datasets"] = [ref.to_dict() for ref in self.datasets]
+        out["aliases"] = list(self.aliases)
+        out["ref"] = self.ref
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerEntry:
+    """One entry of the ledger as stored."""
+
+    seq: int
+    time: str
+    actor: str
+    action: str
+    subject: str
+    payload: dict[str, Any]
+    leaf_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dictionary."""
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "actor": self.actor,
+            "action": self.action,
+            "subject": self.subject,
+            "payload": self.payload,
+            "leaf_hash": self.leaf_hash,
+        }

@@ -1,0 +1,76 @@
+"""Where a model came from: the code (git) and the Python environment it was registered in."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+
+def code_lineage(path: Path | None = None) -> dict[str, Any]:
+    """Describe the git checkout containing ``path`` (default: the working directory).
+
+    Returns ``{"git_commit", "git_dirty", "repository", "branch"}``, or ``{"git_commit": None}``
+    when ``path`` is not inside a git repository or git is not installed. Files ignored by git
+    do not make the tree dirty.
+    """
+    cwd = Path(path or Path.cwd())
+    git = shutil.which("git")
+    if git is None:
+        return {"git_commit": None, "reason": "git is not installed"}
+    top = _git(git, cwd, "rev-parse", "--show-toplevel")
+    if top is None:
+        return {"git_commit": None, "reason": f"{cwd} is not in a git repository"}
+    commit = _git(git, cwd, "rev-parse", "HEAD")
+    status = _git(git, cwd, "status", "--porcelain", "--untracked-files=no")
+    remote = _git(git, cwd, "config", "--get", "remote.origin.url")
+    branch = _git(git, cwd, "rev-parse", "--abbrev-ref", "HEAD")
+    return {
+        "git_commit": commit,
+        "git_dirty": bool(status),
+        "repository": remote or top,
+        "branch": branch,
+    }
+
+
+def environment_lineage() -> dict[str, Any]:
+    """Describe the running Python environment.
+
+    ``packages`` maps every installed distribution to its version; ``lock_digest`` is the
+    SHA-256 of the sorted ``name==version`` lines, so two environments with the same packages
+    have the same digest.
+    """
+    packages: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            packages[_canonical(name)] = dist.version
+    lines = "\n".join(f"{name}=={packages[name]}" for name in sorted(packages))
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": f"{sys.platform}-{platform.machine()}",
+        "packages": dict(sorted(packages.items())),
+        "lock_digest": "sha256:" + hashlib.sha256(lines.encode()).hexdigest(),
+    }
+
+
+def _canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _git(git: str, cwd: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(  # noqa: S603 - fixed git sub-commands, no shell
+            [git, *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or ""

@@ -1,0 +1,1 @@
+"""Use cases: one entry point per action; authorisation and ledger writes happen here."""

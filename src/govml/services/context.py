@@ -1,0 +1,44 @@
+"""What every service needs: the stores, who is acting, and a clock."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from govml.settings import Settings
+from govml.store.artifacts import LocalArtifactStore
+from govml.store.db import Store
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ServiceContext:
+    """The stores, the acting user, and the clock, shared by the services of one client."""
+
+    store: Store
+    artifacts: LocalArtifactStore
+    actor: str
+    clock: Callable[[], datetime] = field(default=_utcnow)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServiceContext:
+        """Open the stores the settings point to (migrating the database if needed)."""
+        store = Store(settings.resolved_database_url())
+        artifacts = LocalArtifactStore(settings.resolved_artifacts())
+        return cls(store=store, artifacts=artifacts, actor=settings.user or _os_user())
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.store.dispose()
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

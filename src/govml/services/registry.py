@@ -1,0 +1,351 @@
+"""Registry use cases: create models, register immutable versions with lineage, load them.
+
+Every state change writes its ledger entry in the same transaction as the change. Work that can
+fail on bad input (reading data, serialising or loading the model, storing the artifact bytes)
+happens before the transaction opens, so a failure leaves the metadata untouched; a stored
+artifact that ends up unreferenced is harmless (content-addressed, never half-written).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from govml.datasets import fingerprint, read_table
+from govml.domain.records import (
+    DatasetRef,
+    Model,
+    ModelVersion,
+    RiskTier,
+    VersionRef,
+    check_name,
+)
+from govml.domain.signature import infer_signature
+from govml.errors import AlreadyExistsError, FlavorError, InputError, ValidationError
+from govml.flavors import LoadedModel, SerializedModel, flavor_for, get_flavor
+from govml.ledger.canonical import canonical_json
+from govml.lineage import code_lineage, environment_lineage
+from govml.services.context import ServiceContext
+from govml.store import records
+from govml.store.ledger import NewEntry, append
+
+SIGNATURE_SAMPLE_ROWS = 100
+_SUFFIX_FLAVORS = {".skops": "sklearn", ".onnx": "onnx", ".ubj": "xgboost", ".lgb": "lightgbm"}
+
+
+def record_digest(record: Mapping[str, Any]) -> str:
+    """Return ``sha256:<hex>`` of the canonical JSON of a record."""
+    return "sha256:" + hashlib.sha256(canonical_json(record)).hexdigest()
+
+
+def model_subject(name: str) -> str:
+    """Return the ledger subject of a model."""
+    return f"model/{name}"
+
+
+def version_subject(name: str, version: int) -> str:
+    """Return the ledger subject of a model version."""
+    return f"model/{name}/versions/{version}"
+
+
+class RegistryService:
+    """Models and their versions."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    # -- models ----------------------------------------------------------------------------
+
+    def create_model(
+        self,
+        name: str,
+        *,
+        owner: str | None = None,
+        risk_tier: str | RiskTier,
+        intended_use: str = "",
+        out_of_scope_use: str = "",
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> Model:
+        """Create a model; its name must be new."""
+        check_name(name)
+        tier = risk_tier if isinstance(risk_tier, RiskTier) else RiskTier.parse(risk_tier)
+        owner = (owner or self.ctx.actor).strip()
+        if not owner:
+            raise ValidationError("owner must not be empty")
+        tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        now = self.ctx.clock()
+        values = {
+            "name": name,
+            "owner": owner,
+            "risk_tier": tier.value,
+            "intended_use": intended_use,
+            "out_of_scope_use": out_of_scope_use,
+            "description": description,
+        }
+        with self.ctx.store.write() as conn:
+            if records.model_exists(conn, name):
+                raise AlreadyExistsError(f"model {name!r} already exists")
+            mid = records.insert_model(
+                conn, {**values, "created_at": now, "created_by": self.ctx.actor}
+            )
+            for key, value in sorted(tags.items()):
+                records.set_tag(conn, mid, key, value)
+            append(
+                conn,
+                actor=self.ctx.actor,
+                now=now,
+                entries=[
+                    NewEntry(
+                        action="model.created",
+                        subject=model_subject(name),
+                        payload={**values, "tags": tags},
+                    )
+                ],
+            )
+            return records.load_model(conn, name)
+
+    def get_model(self, name: str) -> Model:
+        """Return model ``name``."""
+        with self.ctx.store.read() as conn:
+            return records.load_model(conn, name)
+
+    def list_models(self) -> list[Model]:
+        """Return every model, by name."""
+        with self.ctx.store.read() as conn:
+            return records.list_models(conn)
+
+    def set_tag(self, name: str, key: str, value: str | None) -> Model:
+        """Set a tag on a model, or remove it with ``value=None``."""
+        if not key or len(key) > 200:
+            raise ValidationError(f"invalid tag key {key!r}: use 1-200 characters")
+        with self.ctx.store.write() as conn:
+            mid = records.model_id(conn, name)
+            records.set_tag(conn, mid, key, value)
+            action = "model.tag_set" if value is not None else "model.tag_removed"
+            payload: dict[str, Any] = {"key": key}
+            if value is not None:
+                payload["value"] = value
+            append(
+                conn,
+                actor=self.ctx.actor,
+                now=self.ctx.clock(),
+                entries=[NewEntry(action=action, subject=model_subject(name), payload=payload)],
+            )
+            return records.load_model(conn, name)
+
+    # -- versions --------------------------------------------------------------------------
+
+    def register_version(
+        self,
+        name: str,
+        *,
+        model: object | None = None,
+        artifact: str | Path | None = None,
+        flavor: str | None = None,
+        train_data: object | None = None,
+        validation_data: object | None = None,
+        target: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        description: str = "",
+        input_example: object | None = None,
+        code_path: str | Path | None = None,
+        mlflow_run_id: str | None = None,
+    ) -> ModelVersion:
+        """Register a new immutable version of model ``name``.
+
+        Give either ``model`` (an in-memory estimator) or ``artifact`` (a file), not both.
+        Training and validation data may be DataFrames (pandas, polars), Arrow tables or
+        CSV / Parquet paths; their fingerprints and profiles become the version's lineage.
+        The input signature comes from ``input_example`` or the first rows of the training
+        data without ``target``; the output signature from predicting on that sample.
+        """
+        with self.ctx.store.read() as conn:
+            records.model_id(conn, name)  # fail fast on an unknown model
+        serialized = self._serialize(model=model, artifact=artifact, flavor=flavor)
+        loaded = get_flavor(serialized.flavor).load(serialized.data, serialized.options)
+        tables = {
+            role: read_table(source)
+            for role, source in (("train", train_data), ("validation", validation_data))
+            if source is not None
+        }
+        for role, table in tables.items():
+            _check_target(table, target, role)
+        fingerprints = {role: fingerprint(table) for role, table in tables.items()}
+        signature = self._signature(loaded, tables.get("train"), target, input_example)
+        run_params = _json_safe(params or {}, "params")
+        if target is not None:
+            run_params.setdefault("target", target)
+        run_metrics = _json_safe(metrics or {}, "metrics")
+        digest = self.ctx.artifacts.put_bytes(serialized.data)
+        now = self.ctx.clock()
+        with self.ctx.store.write() as conn:
+            mid = records.model_id(conn, name)
+            number = records.next_version(conn, mid)
+            version = ModelVersion(
+                model=name,
+                version=number,
+                artifact_digest=digest,
+                artifact_size=len(serialized.data),
+                flavor=serialized.flavor,
+                flavor_options=dict(serialized.options),
+                signature=signature,
+                datasets=tuple(
+                    DatasetRef(
+                        role=role,
+                        digest=fp.digest,
+                        row_count=fp.row_count,
+                        columns=len(fp.schema),
+                    )
+                    for role, fp in fingerprints.items()
+                ),
+                code={**code_lineage(Path(code_path) if code_path else None)},
+                environment=environment_lineage(),
+                params=run_params,
+                metrics=run_metrics,
+                description=description,
+                mlflow_run_id=mlflow_run_id,
+                registrant=self.ctx.actor,
+                created_at=now,
+            )
+            entries: list[NewEntry] = []
+            for role, fp in fingerprints.items():
+                stored = fp.to_dict()
+                if records.insert_dataset(
+                    conn, digest=fp.digest, row_count=fp.row_count, fingerprint=stored, now=now
+                ):
+                    entries.append(
+                        NewEntry(
+                            action="dataset.recorded",
+                            subject=f"dataset/{fp.digest}",
+                            payload={
+                                "digest": fp.digest,
+                                "row_count": fp.row_count,
+                                "fingerprint_digest": record_digest(stored),
+                                "first_seen_as": f"{name}@{number} {role}",
+                            },
+                        )
+                    )
+            records.insert_version(
+                conn,
+                mid=mid,
+                version=version,
+                dataset_digests={role: fp.digest for role, fp in fingerprints.items()},
+            )
+            entries.append(
+                NewEntry(
+                    action="version.registered",
+                    subject=version_subject(name, number),
+                    payload={
+                        "model": name,
+                        "version": number,
+                        "artifact_digest": digest,
+                        "flavor": serialized.flavor,
+                        "datasets": {role: fp.digest for role, fp in fingerprints.items()},
+                        "git_commit": version.code.get("git_commit"),
+                        "git_dirty": version.code.get("git_dirty"),
+                        "lock_digest": version.environment["lock_digest"],
+                        "record_digest": record_digest(version.record()),
+                    },
+                )
+            )
+            append(conn, actor=self.ctx.actor, now=now, entries=entries)
+        return version
+
+    def get_version(self, ref: str | VersionRef) -> ModelVersion:
+        """Return the version ``ref`` (``name@3``, ``name@production`` or ``name``) names."""
+        parsed = ref if isinstance(ref, VersionRef) else VersionRef.parse(ref)
+        with self.ctx.store.read() as conn:
+            return records.load_version(conn, parsed)
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        """Return every version of model ``name``, oldest first."""
+        with self.ctx.store.read() as conn:
+            return records.list_versions(conn, name)
+
+    def load_model(self, ref: str | VersionRef) -> LoadedModel:
+        """Load the version's artifact (its digest checked) into an object with ``predict``."""
+        version = self.get_version(ref)
+        data = self.ctx.artifacts.get_bytes(version.artifact_digest)
+        return get_flavor(version.flavor).load(data, version.flavor_options)
+
+    def dataset_fingerprint(self, digest: str) -> dict[str, Any]:
+        """Return a stored dataset fingerprint (schema, row count, profile) as a dictionary."""
+        with self.ctx.store.read() as conn:
+            return records.load_dataset(conn, digest)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _serialize(
+        self, *, model: object | None, artifact: str | Path | None, flavor: str | None
+    ) -> SerializedModel:
+        if (model is None) == (artifact is None):
+            raise InputError("give exactly one of a model object or an artifact file")
+        if model is not None:
+            chosen = get_flavor(flavor) if flavor else flavor_for(model)
+            return chosen.dump(model)
+        path = Path(str(artifact))
+        if not path.is_file():
+            raise InputError(f"artifact file {path} does not exist")
+        name = flavor or _SUFFIX_FLAVORS.get(path.suffix.lower())
+        if name is None:
+            raise InputError(
+                f"cannot tell the flavor of {path} from its suffix",
+                hint="pass --flavor (sklearn, xgboost, lightgbm or onnx)",
+            )
+        return get_flavor(name).from_file(path)
+
+    def _signature(
+        self,
+        loaded: LoadedModel,
+        train: pa.Table | None,
+        target: str | None,
+        input_example: object | None,
+    ) -> dict[str, Any] | None:
+        if input_example is not None:
+            sample: Any = read_table(input_example)
+        elif train is not None:
+            features = train.drop_columns([target]) if target else train
+            sample = features.slice(0, SIGNATURE_SAMPLE_ROWS)
+        else:
+            return None
+        frame = sample.to_pandas()
+        try:
+            predictions = loaded.predict(frame)
+        except FlavorError:
+            raise
+        except Exception as exc:  # the model's own code; any failure is a bad input
+            raise InputError(
+                f"the model cannot predict on a sample of its training data: {exc}",
+                hint="check the target column and the features the model expects",
+            ) from None
+        return infer_signature(frame, predictions).to_dict()
+
+
+def _check_target(table: pa.Table, target: str | None, role: str) -> None:
+    if target is not None and target not in table.column_names:
+        raise InputError(
+            f"target column {target!r} is not in the {role} data; its columns are "
+            + ", ".join(table.column_names)
+        )
+
+
+def _json_safe(values: Mapping[str, Any], what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        try:
+            canonical_json({str(key): value})
+        except Exception:
+            raise ValidationError(
+                f"{what}.{key}: value {value!r} is not JSON (numbers, strings, booleans, lists)"
+            ) from None
+        out[str(key)] = value
+    return out

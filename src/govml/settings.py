@@ -1,0 +1,81 @@
+"""Settings from ``GOVML_*`` environment variables (pydantic-settings).
+
+``GOVML_HOME`` is the folder that holds everything by default (``./.govml``): the SQLite
+database ``govml.db`` and the artifact folder ``artifacts/``. ``GOVML_DATABASE_URL`` and
+``GOVML_ARTIFACTS`` move either elsewhere (a PostgreSQL URL, a shared folder).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from govml.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    """Where govml keeps its metadata and artifacts, and who is acting."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVML_", extra="ignore")
+
+    home: Path = Field(default=Path(".govml"), description="Folder for the embedded store.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file govml.db in the home."
+    )
+    artifacts: Path | None = Field(
+        default=None, description="Artifact folder; default: artifacts/ in the home."
+    )
+    user: str | None = Field(
+        default=None, description="Identity recorded as the actor in local mode (default: OS user)."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = value.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in {"sqlite", "postgresql", "postgres"}:
+            raise ValueError(
+                f"unsupported database scheme '{scheme}'; use sqlite:///PATH or "
+                "postgresql://USER@HOST:PORT/DB"
+            )
+        return value
+
+    def resolved_database_url(self) -> str:
+        """Return the database URL, defaulting to ``sqlite:///<home>/govml.db``."""
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{(self.home / 'govml.db').resolve()}"
+
+    def resolved_artifacts(self) -> Path:
+        """Return the artifact folder, defaulting to ``<home>/artifacts``."""
+        return (self.artifacts or self.home / "artifacts").resolve()
+
+
+def normalise_database_url(url: str) -> str:
+    """Map ``postgres://`` and ``postgresql://`` to the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; ``overrides`` win over the environment.
+
+    Raises
+    ------
+    ConfigurationError
+        When a variable has an invalid value; the message names the variable.
+    """
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        raise ConfigurationError(
+            f"GOVML_{field.upper()}: {first['msg'].removeprefix('Value error, ')}"
+        ) from None

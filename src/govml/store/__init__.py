@@ -1,0 +1,1 @@
+"""Adapters for persistence: the metadata store (SQLAlchemy) and the artifact store."""

@@ -1,0 +1,182 @@
+"""The metadata store: one SQLAlchemy engine, schema migrations, read and write transactions.
+
+Writes are serialised, which is what the ledger needs (entry numbers and tree heads follow each
+other without gaps): on SQLite every write transaction starts with ``BEGIN IMMEDIATE`` (WAL
+mode, so readers are never blocked); on PostgreSQL it takes a transaction-scoped advisory lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.url import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from govml.errors import ConfigurationError, SchemaVersionError, StoreError
+from govml.settings import normalise_database_url
+
+# Any constant works; it only has to be the same for every govml process on a database.
+_PG_WRITE_LOCK = 0x60_76_4D_4C
+_WRITE = "govml_write"
+
+
+class Store:
+    """A connection to govml's metadata database.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL (``sqlite:///path`` or ``postgresql://...``).
+    migrate
+        Apply pending migrations on first use (the default). When False, an out-of-date
+        schema raises `SchemaVersionError` instead; when None, the schema is not looked at
+        (for `upgrade`, which reports the revisions itself).
+    """
+
+    def __init__(self, url: str, *, migrate: bool | None = True) -> None:
+        self.url = normalise_database_url(url)
+        self.engine = _create_engine(self.url)
+        if migrate is not None:
+            self._ensure_schema(migrate=migrate)
+
+    @property
+    def dialect(self) -> str:
+        """Return the dialect name: ``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """Yield a connection in a read transaction."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """Yield a connection in a serialised write transaction, committed on exit."""
+        with self.engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
+            yield conn
+
+    def current_revision(self) -> str | None:
+        """Return the schema revision recorded in the database, None when empty."""
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str:
+        """Return the newest schema revision this govml knows."""
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        assert head is not None
+        return head
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Apply pending migrations; return the revisions before and after."""
+        with self.write() as conn:
+            before = MigrationContext.configure(conn).get_current_revision()
+            self._check_known(before)
+            if before != self.head_revision():
+                config = _alembic_config()
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        return before, self.head_revision()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def _ensure_schema(self, *, migrate: bool) -> None:
+        try:
+            current = self.current_revision()
+        except OperationalError as exc:
+            raise StoreError(f"cannot open the database {safe_url(self.url)}: {exc.orig}") from None
+        self._check_known(current)
+        if current == self.head_revision():
+            return
+        if not migrate:
+            raise SchemaVersionError(
+                f"the database {safe_url(self.url)} is at schema revision {current!r}, "
+                f"this govml needs {self.head_revision()!r}",
+                hint="run `govml db upgrade`",
+            )
+        self.upgrade()
+
+    def _check_known(self, revision: str | None) -> None:
+        if revision is None:
+            return
+        script = ScriptDirectory.from_config(_alembic_config())
+        known = {rev.revision for rev in script.walk_revisions()}
+        if revision not in known:
+            raise SchemaVersionError(
+                f"the database {safe_url(self.url)} has schema revision {revision!r}, which this "
+                f"govml does not know (newest known: {self.head_revision()!r}): it was created "
+                "by a newer govml",
+                hint="upgrade govml to open it; nothing was changed",
+            )
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(files("govml.store") / "migrations"))
+    return config
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(f"GOVML_DATABASE_URL: cannot parse {url!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, parsed.database)
+    if parsed.get_backend_name() == "postgresql":
+        engine = sa.create_engine(url, pool_pre_ping=True, future=True)
+        sa.event.listen(engine, "begin", _pg_begin)
+        return engine
+    raise ConfigurationError(f"GOVML_DATABASE_URL: unsupported database {parsed.drivername!r}")
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # NullPool: SQLite connections are cheap, and none stay open across fork() or between CLI
+    # commands.
+    engine = sa.create_engine(url, poolclass=NullPool, connect_args={"timeout": 60})
+    sa.event.listen(engine, "connect", _sqlite_connect)
+    sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself instead of pysqlite's implicit one.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+def _pg_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(_WRITE):
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITE_LOCK})")
+
+
+def safe_url(url: str) -> str:
+    """Render a URL without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable url>"

@@ -1,0 +1,271 @@
+"""SQL for models, versions and datasets: rows in, records out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from govml.domain.records import DatasetRef, Model, ModelVersion, RiskTier, VersionRef
+from govml.errors import NotFoundError, did_you_mean
+from govml.store.schema import (
+    datasets,
+    model_aliases,
+    model_tags,
+    model_versions,
+    models,
+    version_datasets,
+)
+
+
+def model_id(conn: Connection, name: str) -> int:
+    """Return the id of model ``name``; raise `NotFoundError` (with a suggestion) if absent."""
+    found = conn.execute(sa.select(models.c.id).where(models.c.name == name)).scalar_one_or_none()
+    if found is None:
+        names = conn.execute(sa.select(models.c.name)).scalars().all()
+        raise NotFoundError(f"model {name!r} does not exist", hint=did_you_mean(name, names))
+    return int(found)
+
+
+def model_exists(conn: Connection, name: str) -> bool:
+    """Return True when a model called ``name`` exists."""
+    query = sa.select(models.c.id).where(models.c.name == name)
+    return conn.execute(query).first() is not None
+
+
+def load_model(conn: Connection, name: str) -> Model:
+    """Return model ``name`` with its tags, latest version and aliases."""
+    row = conn.execute(sa.select(models).where(models.c.name == name)).first()
+    if row is None:
+        model_id(conn, name)  # raises with a suggestion
+        raise AssertionError("unreachable")
+    return _model(conn, row)
+
+
+def list_models(conn: Connection) -> list[Model]:
+    """Return every model, by name."""
+    return [_model(conn, row) for row in conn.execute(sa.select(models).order_by(models.c.name))]
+
+
+def _model(conn: Connection, row: Row[Any]) -> Model:
+    tags = dict(
+        conn.execute(
+            sa.select(model_tags.c.key, model_tags.c.value)
+            .where(model_tags.c.model_id == row.id)
+            .order_by(model_tags.c.key)
+        ).tuples()
+    )
+    latest = conn.execute(
+        sa.select(sa.func.max(model_versions.c.version)).where(model_versions.c.model_id == row.id)
+    ).scalar_one_or_none()
+    aliases = dict(
+        conn.execute(
+            sa.select(model_aliases.c.alias, model_versions.c.version)
+            .join(model_versions, model_versions.c.id == model_aliases.c.version_id)
+            .where(model_aliases.c.model_id == row.id)
+            .order_by(model_aliases.c.alias)
+        ).tuples()
+    )
+    return Model(
+        name=row.name,
+        owner=row.owner,
+        risk_tier=RiskTier(row.risk_tier),
+        intended_use=row.intended_use,
+        out_of_scope_use=row.out_of_scope_use,
+        description=row.description,
+        tags=tags,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        latest_version=latest,
+        aliases=aliases,
+    )
+
+
+def insert_model(conn: Connection, values: Mapping[str, Any]) -> int:
+    """Insert a model row and return its id."""
+    result = conn.execute(sa.insert(models).values(**values).returning(models.c.id))
+    return int(result.scalar_one())
+
+
+def set_tag(conn: Connection, mid: int, key: str, value: str | None) -> None:
+    """Set (or with ``value=None`` remove) a tag on a model."""
+    conn.execute(
+        sa.delete(model_tags).where(model_tags.c.model_id == mid, model_tags.c.key == key)
+    )
+    if value is not None:
+        conn.execute(sa.insert(model_tags).values(model_id=mid, key=key, value=value))
+
+
+def next_version(conn: Connection, mid: int) -> int:
+    """Return the number the next version of model ``mid`` gets."""
+    latest = conn.execute(
+        sa.select(sa.func.max(model_versions.c.version)).where(model_versions.c.model_id == mid)
+    ).scalar_one_or_none()
+    return int(latest or 0) + 1
+
+
+def insert_dataset(
+    conn: Connection, *, digest: str, row_count: int, fingerprint: Mapping[str, Any], now: datetime
+) -> bool:
+    """Store a dataset fingerprint unless it is already stored; return True if inserted."""
+    exists = conn.execute(
+        sa.select(datasets.c.digest).where(datasets.c.digest == digest)
+    ).scalar_one_or_none()
+    if exists is not None:
+        return False
+    conn.execute(
+        sa.insert(datasets).values(
+            digest=digest, row_count=row_count, fingerprint=dict(fingerprint), created_at=now
+        )
+    )
+    return True
+
+
+def load_dataset(conn: Connection, digest: str) -> dict[str, Any]:
+    """Return the stored fingerprint (as a dictionary) of dataset ``digest``."""
+    row = conn.execute(
+        sa.select(datasets.c.fingerprint).where(datasets.c.digest == digest)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError(f"dataset {digest} is not stored")
+    return dict(row)
+
+
+def insert_version(
+    conn: Connection,
+    *,
+    mid: int,
+    version: ModelVersion,
+    dataset_digests: Mapping[str, str],
+) -> None:
+    """Insert an immutable version row and its dataset links."""
+    result = conn.execute(
+        sa.insert(model_versions)
+        .values(
+            model_id=mid,
+            version=version.version,
+            artifact_digest=version.artifact_digest,
+            artifact_size=version.artifact_size,
+            flavor=version.flavor,
+            flavor_options=version.flavor_options,
+            signature=version.signature,
+            code=version.code,
+            environment=version.environment,
+            params=version.params,
+            metrics=version.metrics,
+            description=version.description,
+            mlflow_run_id=version.mlflow_run_id,
+            registrant=version.registrant,
+            created_at=version.created_at,
+        )
+        .returning(model_versions.c.id)
+    )
+    vid = int(result.scalar_one())
+    if dataset_digests:
+        conn.execute(
+            sa.insert(version_datasets),
+            [
+                {"version_id": vid, "role": role, "dataset_digest": digest}
+                for role, digest in dataset_digests.items()
+            ],
+        )
+
+
+def resolve_version(conn: Connection, ref: VersionRef) -> int:
+    """Return the version number ``ref`` points to (latest when it names no version)."""
+    mid = model_id(conn, ref.name)
+    if ref.alias is not None:
+        number = conn.execute(
+            sa.select(model_versions.c.version)
+            .join(model_aliases, model_aliases.c.version_id == model_versions.c.id)
+            .where(model_aliases.c.model_id == mid, model_aliases.c.alias == ref.alias)
+        ).scalar_one_or_none()
+        if number is None:
+            raise NotFoundError(f"model {ref.name!r} has no version with alias {ref.alias!r}")
+        return int(number)
+    if ref.version is not None:
+        return ref.version
+    latest = conn.execute(
+        sa.select(sa.func.max(model_versions.c.version)).where(model_versions.c.model_id == mid)
+    ).scalar_one_or_none()
+    if latest is None:
+        raise NotFoundError(f"model {ref.name!r} has no versions yet")
+    return int(latest)
+
+
+def _version_query() -> sa.Select[Any]:
+    return sa.select(model_versions, models.c.name.label("model_name")).join(
+        models, models.c.id == model_versions.c.model_id
+    )
+
+
+def load_version(conn: Connection, ref: VersionRef) -> ModelVersion:
+    """Return the version ``ref`` points to."""
+    number = resolve_version(conn, ref)
+    row = conn.execute(
+        _version_query().where(models.c.name == ref.name, model_versions.c.version == number)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"model {ref.name!r} has no version {number}")
+    return _versions(conn, [row])[0]
+
+
+def list_versions(conn: Connection, name: str) -> list[ModelVersion]:
+    """Return every version of model ``name``, oldest first."""
+    mid = model_id(conn, name)
+    rows = conn.execute(
+        _version_query().where(model_versions.c.model_id == mid).order_by(model_versions.c.version)
+    ).all()
+    return _versions(conn, rows)
+
+
+def _versions(conn: Connection, rows: list[Row[Any]]) -> list[ModelVersion]:
+    ids = [row.id for row in rows]
+    refs: dict[int, list[DatasetRef]] = {vid: [] for vid in ids}
+    aliases: dict[int, list[str]] = {vid: [] for vid in ids}
+    if ids:
+        for link in conn.execute(
+            sa.select(version_datasets.c.version_id, version_datasets.c.role, datasets)
+            .join(datasets, datasets.c.digest == version_datasets.c.dataset_digest)
+            .where(version_datasets.c.version_id.in_(ids))
+            .order_by(version_datasets.c.role.desc())
+        ):
+            refs[link.version_id].append(
+                DatasetRef(
+                    role=link.role,
+                    digest=link.digest,
+                    row_count=link.row_count,
+                    columns=len(link.fingerprint.get("schema", [])),
+                )
+            )
+        for alias in conn.execute(
+            sa.select(model_aliases.c.version_id, model_aliases.c.alias)
+            .where(model_aliases.c.version_id.in_(ids))
+            .order_by(model_aliases.c.alias)
+        ):
+            aliases[alias.version_id].append(alias.alias)
+    return [
+        ModelVersion(
+            model=row.model_name,
+            version=row.version,
+            artifact_digest=row.artifact_digest,
+            artifact_size=row.artifact_size,
+            flavor=row.flavor,
+            flavor_options=row.flavor_options,
+            signature=row.signature,
+            datasets=tuple(refs[row.id]),
+            code=row.code,
+            environment=row.environment,
+            params=row.params,
+            metrics=row.metrics,
+            description=row.description,
+            mlflow_run_id=row.mlflow_run_id,
+            registrant=row.registrant,
+            created_at=row.created_at,
+            aliases=tuple(aliases[row.id]),
+        )
+        for row in rows
+    ]

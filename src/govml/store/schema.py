@@ -1,0 +1,162 @@
+"""Tables of the metadata store (SQLAlchemy Core).
+
+The Alembic migrations in ``migrations/versions`` create exactly these tables; a test checks
+that the migrated database and this metadata agree. Immutable tables (versions, datasets,
+ledger) are also protected by triggers created in the migrations.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+RISK_TIERS = ("minimal", "limited", "high", "unacceptable")
+DATASET_ROLES = ("train", "validation")
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back as an aware UTC datetime."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a timezone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("risk_tier", sa.String(20), nullable=False),
+    sa.Column("intended_use", sa.Text, nullable=False, server_default=""),
+    sa.Column("out_of_scope_use", sa.Text, nullable=False, server_default=""),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.CheckConstraint(
+        "risk_tier IN ('minimal', 'limited', 'high', 'unacceptable')", name="risk_tier"
+    ),
+)
+
+model_tags = sa.Table(
+    "model_tags",
+    metadata,
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("digest", sa.String(71), primary_key=True),
+    sa.Column("row_count", sa.BigInteger, nullable=False),
+    sa.Column("fingerprint", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("artifact_digest", sa.String(71), nullable=False),
+    sa.Column("artifact_size", sa.BigInteger, nullable=False),
+    sa.Column("flavor", sa.String(50), nullable=False),
+    sa.Column("flavor_options", sa.JSON, nullable=False),
+    sa.Column("signature", sa.JSON, nullable=True),
+    sa.Column("code", sa.JSON, nullable=False),
+    sa.Column("environment", sa.JSON, nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("mlflow_run_id", sa.String(64), nullable=True),
+    sa.Column("registrant", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("model_id", "version"),
+)
+
+version_datasets = sa.Table(
+    "version_datasets",
+    metadata,
+    sa.Column("version_id", sa.Integer, sa.ForeignKey("model_versions.id"), primary_key=True),
+    sa.Column("role", sa.String(20), primary_key=True),
+    sa.Column("dataset_digest", sa.String(71), sa.ForeignKey("datasets.digest"), nullable=False),
+    sa.CheckConstraint("role IN ('train', 'validation')", name="role"),
+)
+
+# One version per alias per model: the primary key is the rule, not a convention.
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), primary_key=True),
+    sa.Column("alias", sa.String(50), primary_key=True),
+    sa.Column("version_id", sa.Integer, sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+)
+
+# The leaf data of entry `seq` is exactly `entry` (canonical JSON, UTF-8); the other columns
+# repeat some of its fields for querying and are checked against it on verification.
+ledger_entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("time", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("subject", sa.String(500), nullable=False),
+    sa.Column("entry", sa.Text, nullable=False),
+    sa.Column("leaf_hash", sa.String(64), nullable=False),
+    sa.Index("ix_ledger_entries_subject", "subject"),
+)
+
+# A tree head after each write transaction: size, RFC 6962 root and the frontier (roots of the
+# perfect subtrees) so the next append costs O(log n). Signatures arrive with signed checkpoints.
+ledger_checkpoints = sa.Table(
+    "ledger_checkpoints",
+    metadata,
+    sa.Column("tree_size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root_hash", sa.String(64), nullable=False),
+    sa.Column("frontier", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("signed_note", sa.Text, nullable=True),
+)
+
+APPEND_ONLY_TABLES = (
+    "ledger_entries",
+    "ledger_checkpoints",
+    "model_versions",
+    "version_datasets",
+    "datasets",
+)

@@ -1,0 +1,104 @@
+"""Shared fixtures: a fresh store per test on SQLite and on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import govml
+from govml.demo.adult import datasets_dir
+from govml.store.db import Store
+
+PG_ADMIN_URL = os.environ.get(
+    "GOVML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _pg_admin() -> sa.Engine:
+    return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+def _pg_available() -> str | None:
+    try:
+        with _pg_admin().connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # any failure to connect means "not available"
+        return f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {type(exc).__name__}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_template(worker_id: str) -> Iterator[str]:
+    """A migrated template database, copied for each test (CREATE DATABASE ... TEMPLATE)."""
+    problem = _pg_available()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+    name = f"govml_tmpl_{worker_id}_{os.getpid()}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    store = Store(_pg_url(name))
+    store.dispose()
+    yield name
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _pg_url(database: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+
+
+@pytest.fixture
+def pg_url(pg_template: str) -> Iterator[str]:
+    """URL of a fresh, migrated PostgreSQL database for one test."""
+    name = f"govml_t_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    yield _pg_url(name)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database URL, once for SQLite and once for PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'home' / 'govml.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A govml home folder."""
+    path = tmp_path / "home"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def client(db_url: str, home: Path) -> Iterator[govml.Client]:
+    """A client on a fresh store, acting as 'alice'."""
+    opened = govml.connect(home, database_url=db_url, user="alice")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """The shared datasets folder; tests that need it skip when it is absent."""
+    folder = datasets_dir()
+    if not (folder / "adult" / "adult-train.csv").is_file():
+        pytest.skip(f"shared datasets not found at {folder} (set GOVML_DATASETS)")
+    return folder
