@@ -102,3 +102,19 @@ def shared_datasets() -> Path:
     if not (folder / "adult" / "adult-train.csv").is_file():
         pytest.skip(f"shared datasets not found at {folder} (set GOVML_DATASETS)")
     return folder
+
+
+def populate(client: govml.Client) -> None:
+    """Three models, two versions (one with training data), a tag: 8 ledger entries."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.tree import DecisionTreeClassifier
+
+    frame = pd.DataFrame({"x": np.arange(40.0), "y": np.arange(40) % 2})
+    model = DecisionTreeClassifier(random_state=0).fit(frame[["x"]], frame["y"])
+    client.create_model("credit", risk_tier="high", tags={"team": "risk"})
+    client.create_model("churn", risk_tier="minimal")
+    client.register_version("credit", model=model, train_data=frame, target="y")
+    client.set_tag("credit", "stage", "pilot")
+    client.register_version("credit", model=model)
+    client.create_model("fraud", risk_tier="limited")

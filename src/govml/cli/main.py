@@ -11,7 +11,6 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import click
 import typer
 
 from govml.cli import audit_cmds, db_cmds, model_cmds, version_cmds
@@ -64,15 +63,19 @@ def invoke(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="govml", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        result = app(args=args, prog_name="govml", standalone_mode=False)
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return 2
-    except click.Abort:
+    except typer.Abort:
         print_error("aborted")
         return 1
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument, ...
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            print_error(exc.format_message())
+        return 2
     except GovmlError as exc:
         if debug:
             traceback.print_exc()
@@ -86,7 +89,8 @@ def invoke(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print_error(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)")
         return 2
-    return 0
+    # Without standalone mode, typer returns the code of a typer.Exit instead of raising it.
+    return result if isinstance(result, int) else 0
 
 
 def run() -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from govml.domain.records import LedgerEntry
 from govml.errors import IntegrityError, LedgerVerificationError
+from govml.ledger.merkle import leaf_hash
 from govml.ledger.verify import CheckpointRecord, EntryRecord, verify_ledger
 from govml.services.context import ServiceContext
 from govml.services.registry import record_digest, version_subject
@@ -84,7 +85,7 @@ class AuditService:
         return VerifyResult(
             entries=report.entries,
             tree_heads=len(heads),
-            root_hash=report.root_hash,
+            root_hash=report.root_hex,
             models=counts["models"],
             versions=counts["versions"],
             datasets=counts["datasets"],
@@ -121,15 +122,36 @@ def _entry_records(conn: Connection) -> Iterator[EntryRecord]:
         sa.select(ledger_entries).order_by(ledger_entries.c.seq)
     )
     for row in rows:
+        stored_hash = _hex(row.leaf_hash, f"ledger entry {row.seq}")
+        # The stored text must be exactly the leaf data; verify_ledger then checks that the
+        # query columns and the payload re-encode to the same bytes.
+        if leaf_hash(row.entry.encode("utf-8")) != stored_hash:
+            raise LedgerVerificationError(
+                f"ledger entry {row.seq}'s stored bytes do not match its leaf hash "
+                f"{row.leaf_hash[:16]}…",
+                seq=row.seq,
+            )
         yield EntryRecord(
             seq=row.seq,
             time=row.time,
             actor=row.actor,
             action=row.action,
             subject=row.subject,
-            data=row.entry.encode("utf-8"),
-            leaf_hash=_hex(row.leaf_hash, f"ledger entry {row.seq}"),
+            payload=_payload(row.seq, row.entry),
+            leaf_hash=stored_hash,
         )
+
+
+def _payload(seq: int, entry: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(entry)["payload"]
+    except (ValueError, KeyError, TypeError):
+        raise LedgerVerificationError(
+            f"ledger entry {seq} is not a well-formed entry", seq=seq
+        ) from None
+    if not isinstance(payload, dict):
+        raise LedgerVerificationError(f"ledger entry {seq} has no payload object", seq=seq)
+    return payload
 
 
 def _verify_records(conn: Connection) -> dict[str, int]:

@@ -102,9 +102,10 @@ class Store:
         if current == self.head_revision():
             return
         if not migrate:
+            state = "has no govml schema yet" if current is None else f"is at {current!r}"
             raise SchemaVersionError(
-                f"the database {safe_url(self.url)} is at schema revision {current!r}, "
-                f"this govml needs {self.head_revision()!r}",
+                f"the database {safe_url(self.url)} {state}; this govml needs "
+                f"schema revision {self.head_revision()!r}",
                 hint="run `govml db upgrade`",
             )
         self.upgrade()

@@ -51,24 +51,26 @@ def list_models(conn: Connection) -> list[Model]:
 
 
 def _model(conn: Connection, row: Row[Any]) -> Model:
-    tags = dict(
-        conn.execute(
+    tags = {
+        key: value
+        for key, value in conn.execute(
             sa.select(model_tags.c.key, model_tags.c.value)
             .where(model_tags.c.model_id == row.id)
             .order_by(model_tags.c.key)
-        ).tuples()
-    )
+        )
+    }
     latest = conn.execute(
         sa.select(sa.func.max(model_versions.c.version)).where(model_versions.c.model_id == row.id)
     ).scalar_one_or_none()
-    aliases = dict(
-        conn.execute(
+    aliases = {
+        alias: version
+        for alias, version in conn.execute(
             sa.select(model_aliases.c.alias, model_versions.c.version)
             .join(model_versions, model_versions.c.id == model_aliases.c.version_id)
             .where(model_aliases.c.model_id == row.id)
             .order_by(model_aliases.c.alias)
-        ).tuples()
-    )
+        )
+    }
     return Model(
         name=row.name,
         owner=row.owner,
@@ -231,7 +233,7 @@ def _versions(conn: Connection, rows: list[Row[Any]]) -> list[ModelVersion]:
             sa.select(version_datasets.c.version_id, version_datasets.c.role, datasets)
             .join(datasets, datasets.c.digest == version_datasets.c.dataset_digest)
             .where(version_datasets.c.version_id.in_(ids))
-            .order_by(version_datasets.c.role.desc())
+            .order_by(version_datasets.c.role)
         ):
             refs[link.version_id].append(
                 DatasetRef(
