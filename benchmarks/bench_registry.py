@@ -149,10 +149,15 @@ def run_backend(backend: str, n_versions: int, repeats: int) -> list[tuple[str, 
             }
             template.pop("created_at")
             rows = [
-                ("get by alias", measure(lambda _: client.get_version("bench@production"), repeats)),
+                (
+                    "get by alias",
+                    measure(lambda _: client.get_version("bench@production"), repeats),
+                ),
                 (
                     "get by number",
-                    measure(lambda i: client.get_version(f"bench@{1 + (i * 37) % n_versions}"), repeats),
+                    measure(
+                        lambda i: client.get_version(f"bench@{1 + (i * 37) % n_versions}"), repeats
+                    ),
                 ),
                 ("create version (metadata)", measure(metadata_write(client, template), repeats)),
                 (
@@ -180,8 +185,11 @@ def main() -> None:
     for backend in args.backends.split(","):
         for operation, samples in run_backend(backend, args.versions, args.repeats):
             reference = MLFLOW.get(
-                "get by alias" if operation == "get by alias" else
-                "create version" if operation.startswith("create") else ""
+                "get by alias"
+                if operation == "get by alias"
+                else "create version"
+                if operation.startswith("create")
+                else ""
             )
             p50 = statistics.median(samples)
             table.add_row(

@@ -12,6 +12,7 @@ from typing import Any
 
 from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
 from govml.flavors import LoadedModel
+from govml.services.admin import AdminService
 from govml.services.audit import AuditService, VerifyResult
 from govml.services.context import ServiceContext
 from govml.services.registry import RegistryService
@@ -25,6 +26,10 @@ class Client:
         self.ctx = ctx
         self.registry = RegistryService(ctx)
         self.audit = AuditService(ctx)
+
+    def init(self) -> dict[str, Any]:
+        """Record the store's creation in the ledger (once) and return its status."""
+        return AdminService(self.ctx).initialize()
 
     # models
     def create_model(

@@ -7,8 +7,8 @@ uses: 1 when a check failed (integrity, verification), 2 for usage or input erro
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 import difflib
+from collections.abc import Iterable
 
 
 class GovmlError(Exception):

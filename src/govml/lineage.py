@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 import shutil
@@ -15,21 +16,20 @@ from typing import Any
 def code_lineage(path: Path | None = None) -> dict[str, Any]:
     """Describe the git checkout containing ``path`` (default: the working directory).
 
-    Returns ``{"git_commit", "git_dirty", "repository", "branch"}``, or ``{"git_commit": None}``
-    when ``path`` is not inside a git repository or git is not installed. Files ignored by git
-    do not make the tree dirty.
+    Returns ``{"git_commit", "git_dirty", "repository", "branch"}``, or ``{"git_commit": None,
+    "reason": ...}`` when ``path`` is not inside a git repository or git is not installed.
+    Untracked files do not make the tree dirty; changed tracked files do.
     """
     cwd = Path(path or Path.cwd())
     git = shutil.which("git")
     if git is None:
         return {"git_commit": None, "reason": "git is not installed"}
-    top = _git(git, cwd, "rev-parse", "--show-toplevel")
-    if top is None:
-        return {"git_commit": None, "reason": f"{cwd} is not in a git repository"}
-    commit = _git(git, cwd, "rev-parse", "HEAD")
+    head = _git(git, cwd, "rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD")
+    if head is None:
+        return {"git_commit": None, "reason": f"{cwd} is not in a git repository with commits"}
+    top, commit, branch = (head.splitlines() + ["", "", ""])[:3]
     status = _git(git, cwd, "status", "--porcelain", "--untracked-files=no")
     remote = _git(git, cwd, "config", "--get", "remote.origin.url")
-    branch = _git(git, cwd, "rev-parse", "--abbrev-ref", "HEAD")
     return {
         "git_commit": commit,
         "git_dirty": bool(status),
@@ -43,8 +43,25 @@ def environment_lineage() -> dict[str, Any]:
 
     ``packages`` maps every installed distribution to its version; ``lock_digest`` is the
     SHA-256 of the sorted ``name==version`` lines, so two environments with the same packages
-    have the same digest.
+    have the same digest. The scan is cached while no folder on ``sys.path`` changes (installing
+    or removing a package changes its folder's modification time).
     """
+    cached = _environment(_path_state())
+    return {**cached, "packages": dict(cached["packages"])}
+
+
+def _path_state() -> tuple[tuple[str, int], ...]:
+    state = []
+    for entry in sys.path:
+        try:
+            state.append((entry, Path(entry or ".").stat().st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(state)
+
+
+@functools.lru_cache(maxsize=4)
+def _environment(_state: tuple[tuple[str, int], ...]) -> dict[str, Any]:
     packages: dict[str, str] = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]

@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from tests.conftest import populate
 
 import govml
 from govml.errors import IntegrityError, LedgerVerificationError
 from govml.store.schema import APPEND_ONLY_TABLES
-from tests.conftest import populate
 
 
 def _drop_triggers(client: govml.Client) -> None:
@@ -95,8 +95,6 @@ def test_deleted_row_is_named(populated: govml.Client) -> None:
 
 
 def test_swapped_rows_are_named(populated: govml.Client) -> None:
-    first, first_hash = _entry(populated, 4)
-    second, second_hash = _entry(populated, 5)
     _raw(populated, "UPDATE ledger_entries SET seq = -1 WHERE seq = 4")
     _raw(populated, "UPDATE ledger_entries SET seq = 4 WHERE seq = 5")
     _raw(populated, "UPDATE ledger_entries SET seq = 5 WHERE seq = -1")

@@ -51,8 +51,18 @@ def test_full_flow_with_json(
     assert json.loads(out)["created"] is False
 
     code, _, _ = run(
-        capsys, "--store", store, "models", "create", "credit", "-t", "high",
-        "--intended-use", "pre-screening", "--tag", "team=risk",
+        capsys,
+        "--store",
+        store,
+        "models",
+        "create",
+        "credit",
+        "-t",
+        "high",
+        "--intended-use",
+        "pre-screening",
+        "--tag",
+        "team=risk",
     )
     assert code == 0
     code, out, _ = run(capsys, "--store", store, "models", "list", "--json")
@@ -61,9 +71,23 @@ def test_full_flow_with_json(
     assert json.loads(out)["tags"] == {"team": "risk"}
 
     code, out, err = run(
-        capsys, "--store", store, "versions", "register", "credit", "--artifact", str(path),
-        "--train-data", str(data), "--target", "y", "--param", "C=1.0",
-        "--metric", "accuracy=0.9", "--json",
+        capsys,
+        "--store",
+        store,
+        "versions",
+        "register",
+        "credit",
+        "--artifact",
+        str(path),
+        "--train-data",
+        str(data),
+        "--target",
+        "y",
+        "--param",
+        "C=1.0",
+        "--metric",
+        "accuracy=0.9",
+        "--json",
     )
     assert code == 0, err
     registered = json.loads(out)
@@ -107,7 +131,7 @@ def test_errors_are_one_line_with_exit_codes(
     capsys: pytest.CaptureFixture[str], store: str, args: list[str], code: int, needle: str
 ) -> None:
     run(capsys, "--store", store, "models", "create", "m", "-t", "minimal")
-    got, out, err = run(capsys, "--store", store, *args)
+    got, _, err = run(capsys, "--store", store, *args)
     assert got == code
     assert needle in err
     assert "Traceback" not in err

@@ -214,9 +214,8 @@ def test_versions_are_immutable_in_the_database(
 ) -> None:
     client.create_model("credit", risk_tier="high")
     client.register_version("credit", model=training[0])
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-        with client.ctx.store.write() as conn:
-            conn.execute(sa.text("UPDATE model_versions SET flavor = 'onnx'"))
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), client.ctx.store.write() as conn:
+        conn.execute(sa.text("UPDATE model_versions SET flavor = 'onnx'"))
     assert client.get_version("credit@1").flavor == "sklearn"
 
 
@@ -235,9 +234,7 @@ def test_failure_inside_the_transaction_rolls_back_the_ledger_too(
 
     monkeypatch.setattr(records, "insert_version", boom)
     with pytest.raises(RuntimeError):
-        client.register_version(
-            "credit", model=training[0], train_data=training[1], target="label"
-        )
+        client.register_version("credit", model=training[0], train_data=training[1], target="label")
     monkeypatch.undo()
     assert client.list_versions("credit") == []
     assert _ledger_rows(client) == size
@@ -254,3 +251,48 @@ def test_tags_are_ledgered(client: govml.Client) -> None:
     actions = [e.action for e in client.audit_log(model="credit")]
     assert actions == ["model.created", "model.tag_set", "model.tag_removed"]
     client.verify_ledger()
+
+
+def test_get_by_alias_and_latest(
+    client: govml.Client, training: tuple[LogisticRegression, pd.DataFrame]
+) -> None:
+    from datetime import UTC, datetime
+
+    from govml.store.schema import model_aliases
+
+    client.create_model("credit", risk_tier="high")
+    for _ in range(3):
+        client.register_version("credit", model=training[0])
+    with client.ctx.store.write() as conn:
+        ids = dict(conn.execute(sa.text("SELECT version, id FROM model_versions")).all())
+        mid = conn.execute(sa.text("SELECT id FROM models")).scalar_one()
+        now = datetime.now(UTC)
+        conn.execute(
+            sa.insert(model_aliases),
+            [
+                {
+                    "model_id": mid,
+                    "alias": "production",
+                    "version_id": ids[2],
+                    "updated_at": now,
+                    "updated_by": "alice",
+                },
+                {
+                    "model_id": mid,
+                    "alias": "staging",
+                    "version_id": ids[2],
+                    "updated_at": now,
+                    "updated_by": "alice",
+                },
+            ],
+        )
+    version = client.get_version("credit@production")
+    assert version.version == 2
+    assert version.aliases == ("production", "staging")
+    assert client.get_version("credit").version == 3
+    assert client.get_model("credit").aliases == {"production": 2, "staging": 2}
+    assert [v.aliases for v in client.list_versions("credit")] == [
+        (),
+        ("production", "staging"),
+        (),
+    ]

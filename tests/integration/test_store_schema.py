@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from tests.conftest import populate
 
 import govml
-
 from govml.errors import SchemaVersionError
 from govml.store.db import Store
 from govml.store.schema import APPEND_ONLY_TABLES, metadata
-from tests.conftest import populate
 
 
 def test_migrated_schema_matches_the_metadata(db_url: str) -> None:

@@ -59,7 +59,14 @@ def log(
         "ledger",
         ["seq", "time", "actor", "action", "subject", "details"],
         [
-            (e.seq, e.time[:19] + "Z", e.actor, e.action, e.subject, _details(e.payload))
+            (
+                e.seq,
+                e.time[:19].replace("T", " "),
+                e.actor,
+                e.action,
+                e.subject,
+                _details(e.payload),
+            )
             for e in entries
         ],
     )
@@ -67,4 +74,4 @@ def log(
 
 def _details(payload: dict[str, object]) -> str:
     text = json.dumps(payload, sort_keys=True)
-    return text if len(text) <= 80 else text[:77] + "…"
+    return text if len(text) <= 60 else text[:59] + "…"

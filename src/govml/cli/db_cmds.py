@@ -16,7 +16,7 @@ app = typer.Typer(help="Inspect and upgrade the metadata database.", no_args_is_
 def init(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """Create the store (or check an existing one) and record its creation in the ledger."""
     with client(ctx) as opened:
-        status = AdminService(opened.ctx).initialize()
+        status = opened.init()
     if json_out:
         print_json(status)
         return

@@ -127,7 +127,7 @@ def _commit(version: ModelVersion) -> str:
     commit = version.code.get("git_commit")
     if not commit:
         return "-"
-    return commit[:12] + (" (dirty)" if version.code.get("git_dirty") else "")
+    return str(commit)[:12] + (" (dirty)" if version.code.get("git_dirty") else "")
 
 
 def _read_mapping(path: Path | None) -> dict[str, Any]:

@@ -91,6 +91,4 @@ def load_adult(split: str = "train", folder: Path | None = None) -> pd.DataFrame
     if unknown:
         raise InputError(f"{path}: unexpected income labels {unknown[:5]}")
     frame[TARGET] = (labels == ">50K").astype("int64")
-    for column in CATEGORICAL:
-        frame[column] = frame[column].astype("string")
     return frame

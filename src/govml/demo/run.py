@@ -6,6 +6,7 @@ import sys
 import time
 
 from rich.console import Console
+from rich.table import Table
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import accuracy_score, roc_auc_score
@@ -17,7 +18,7 @@ from govml.demo.adult import CATEGORICAL, NUMERIC, TARGET, load_adult
 from govml.errors import GovmlError
 
 MODEL = "adult-income"
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 def build_pipeline(seed: int = 0) -> Pipeline:
@@ -67,6 +68,7 @@ def _run(client: govml.Client) -> int:
         f"ROC AUC {metrics['roc_auc']:.4f} on the test split"
     )
 
+    client.init()
     names = {m.name for m in client.list_models()}
     if MODEL not in names:
         client.create_model(
@@ -92,15 +94,21 @@ def _run(client: govml.Client) -> int:
             description="Demo version trained by `make demo`.",
         )
     console.print(f"registered [bold]{version.ref}[/]")
-    console.print(f"  artifact     {version.artifact_digest} ({version.artifact_size:,} bytes)")
+    lineage = Table(show_header=False, box=None, padding=(0, 2))
+    lineage.add_column(style="bold")
+    lineage.add_column(overflow="fold")
+    lineage.add_row("artifact", f"{version.artifact_digest} ({version.artifact_size:,} bytes)")
     for ref in version.datasets:
-        console.print(f"  {ref.role:<12} {ref.digest} ({ref.row_count:,} rows)")
+        lineage.add_row(f"{ref.role} data", f"{ref.digest} ({ref.row_count:,} rows)")
     commit = version.code.get("git_commit")
     dirty = " (dirty)" if version.code.get("git_dirty") else ""
-    console.print(f"  code         {commit or 'not in a git repository'}{dirty}")
-    console.print(f"  environment  Python {version.environment['python']}, "
-                  f"{len(version.environment['packages'])} packages, "
-                  f"{version.environment['lock_digest']}")
+    lineage.add_row("code", f"{commit or 'not in a git repository'}{dirty}")
+    env = version.environment
+    lineage.add_row(
+        "environment",
+        f"Python {env['python']}, {len(env['packages'])} packages, {env['lock_digest']}",
+    )
+    console.print(lineage)
 
     loaded = client.load_model(version.ref)
     same = (loaded.predict(test[features]) == pipeline.predict(test[features])).all()
@@ -109,7 +117,7 @@ def _run(client: govml.Client) -> int:
     result = client.verify_ledger()
     console.print(
         f"[green]ledger verified[/]: {result.entries} entries, root {result.root_hash[:16]}…, "
-        f"{result.models} models / {result.versions} versions match"
+        f"records match it ({result.models} model(s), {result.versions} version(s))"
     )
     console.print("next: `.venv/bin/govml versions list adult-income`, `.venv/bin/govml audit log`")
     return 0 if same else 1

@@ -243,4 +243,3 @@ def _compare_model(name: str, stored: Any, expected: dict[str, Any] | None) -> N
                 f"{json.dumps(value)} in the database but {json.dumps(expected.get(key))} per "
                 f"ledger entry {expected['seq']}"
             )
-

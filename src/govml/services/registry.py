@@ -218,7 +218,12 @@ class RegistryService:
             for role, fp in fingerprints.items():
                 stored = fp.to_dict()
                 if records.insert_dataset(
-                    conn, digest=fp.digest, row_count=fp.row_count, fingerprint=stored, now=now
+                    conn,
+                    digest=fp.digest,
+                    row_count=fp.row_count,
+                    column_count=len(fp.schema),
+                    fingerprint=stored,
+                    now=now,
                 ):
                     entries.append(
                         NewEntry(

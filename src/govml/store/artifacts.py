@@ -90,7 +90,9 @@ class LocalArtifactStore:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(f"artifact {digest} is not in the artifact store {self.root}") from None
+            raise NotFoundError(
+                f"artifact {digest} is not in the artifact store {self.root}"
+            ) from None
         actual = sha256_digest(data)
         if actual != digest:
             raise IntegrityError(

@@ -21,7 +21,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.pool import NullPool
 
 from govml.errors import ConfigurationError, SchemaVersionError, StoreError
 from govml.settings import normalise_database_url
@@ -138,18 +137,18 @@ def _create_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
     if parsed.get_backend_name() == "postgresql":
-        engine = sa.create_engine(url, pool_pre_ping=True, future=True)
+        engine = sa.create_engine(url, pool_recycle=3600)
         sa.event.listen(engine, "begin", _pg_begin)
         return engine
     raise ConfigurationError(f"GOVML_DATABASE_URL: unsupported database {parsed.drivername!r}")
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # NullPool: SQLite connections are cheap, and none stay open across fork() or between CLI
-    # commands.
-    engine = sa.create_engine(url, poolclass=NullPool, connect_args={"timeout": 60})
+    if not database or database == ":memory:":
+        raise ConfigurationError("GOVML_DATABASE_URL: an in-memory SQLite database is not a store")
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # A small pool keeps connections (and their PRAGMAs) between transactions of one process.
+    engine = sa.create_engine(url, pool_size=4, max_overflow=8, connect_args={"timeout": 60})
     sa.event.listen(engine, "connect", _sqlite_connect)
     sa.event.listen(engine, "begin", _sqlite_begin)
     return engine

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -94,9 +94,7 @@ def insert_model(conn: Connection, values: Mapping[str, Any]) -> int:
 
 def set_tag(conn: Connection, mid: int, key: str, value: str | None) -> None:
     """Set (or with ``value=None`` remove) a tag on a model."""
-    conn.execute(
-        sa.delete(model_tags).where(model_tags.c.model_id == mid, model_tags.c.key == key)
-    )
+    conn.execute(sa.delete(model_tags).where(model_tags.c.model_id == mid, model_tags.c.key == key))
     if value is not None:
         conn.execute(sa.insert(model_tags).values(model_id=mid, key=key, value=value))
 
@@ -110,7 +108,13 @@ def next_version(conn: Connection, mid: int) -> int:
 
 
 def insert_dataset(
-    conn: Connection, *, digest: str, row_count: int, fingerprint: Mapping[str, Any], now: datetime
+    conn: Connection,
+    *,
+    digest: str,
+    row_count: int,
+    column_count: int,
+    fingerprint: Mapping[str, Any],
+    now: datetime,
 ) -> bool:
     """Store a dataset fingerprint unless it is already stored; return True if inserted."""
     exists = conn.execute(
@@ -120,7 +124,11 @@ def insert_dataset(
         return False
     conn.execute(
         sa.insert(datasets).values(
-            digest=digest, row_count=row_count, fingerprint=dict(fingerprint), created_at=now
+            digest=digest,
+            row_count=row_count,
+            column_count=column_count,
+            fingerprint=dict(fingerprint),
+            created_at=now,
         )
     )
     return True
@@ -198,57 +206,78 @@ def resolve_version(conn: Connection, ref: VersionRef) -> int:
     return int(latest)
 
 
-def _version_query() -> sa.Select[Any]:
-    return sa.select(model_versions, models.c.name.label("model_name")).join(
-        models, models.c.id == model_versions.c.model_id
+def _select_versions() -> sa.Select[Any]:
+    """Versions with their model name, dataset links and aliases: one row per combination."""
+    return (
+        sa.select(
+            model_versions,
+            models.c.name.label("model_name"),
+            version_datasets.c.role.label("ds_role"),
+            datasets.c.digest.label("ds_digest"),
+            datasets.c.row_count.label("ds_rows"),
+            datasets.c.column_count.label("ds_columns"),
+            model_aliases.c.alias.label("alias"),
+        )
+        .join(models, models.c.id == model_versions.c.model_id)
+        .outerjoin(version_datasets, version_datasets.c.version_id == model_versions.c.id)
+        .outerjoin(datasets, datasets.c.digest == version_datasets.c.dataset_digest)
+        .outerjoin(model_aliases, model_aliases.c.version_id == model_versions.c.id)
     )
 
 
 def load_version(conn: Connection, ref: VersionRef) -> ModelVersion:
-    """Return the version ``ref`` points to."""
-    number = resolve_version(conn, ref)
-    row = conn.execute(
-        _version_query().where(models.c.name == ref.name, model_versions.c.version == number)
-    ).first()
-    if row is None:
-        raise NotFoundError(f"model {ref.name!r} has no version {number}")
-    return _versions(conn, [row])[0]
+    """Return the version ``ref`` points to, in one query."""
+    query = _select_versions().where(models.c.name == ref.name)
+    if ref.alias is not None:
+        wanted = model_aliases.alias("wanted")
+        chosen = (
+            sa.select(wanted.c.version_id)
+            .where(wanted.c.model_id == models.c.id, wanted.c.alias == ref.alias)
+            .scalar_subquery()
+        )
+        query = query.where(model_versions.c.id == chosen)
+    elif ref.version is not None:
+        query = query.where(model_versions.c.version == ref.version)
+    else:
+        others = model_versions.alias("others")
+        latest = (
+            sa.select(sa.func.max(others.c.version))
+            .where(others.c.model_id == models.c.id)
+            .scalar_subquery()
+        )
+        query = query.where(model_versions.c.version == latest)
+    found = _versions(conn.execute(query).all())
+    if not found:
+        resolve_version(conn, ref)  # raises NotFoundError naming what is missing
+        raise NotFoundError(f"model {ref.name!r} has no version {ref.version}")
+    return found[0]
 
 
 def list_versions(conn: Connection, name: str) -> list[ModelVersion]:
     """Return every version of model ``name``, oldest first."""
     mid = model_id(conn, name)
     rows = conn.execute(
-        _version_query().where(model_versions.c.model_id == mid).order_by(model_versions.c.version)
+        _select_versions()
+        .where(model_versions.c.model_id == mid)
+        .order_by(model_versions.c.version)
     ).all()
-    return _versions(conn, rows)
+    return _versions(rows)
 
 
-def _versions(conn: Connection, rows: list[Row[Any]]) -> list[ModelVersion]:
-    ids = [row.id for row in rows]
-    refs: dict[int, list[DatasetRef]] = {vid: [] for vid in ids}
-    aliases: dict[int, list[str]] = {vid: [] for vid in ids}
-    if ids:
-        for link in conn.execute(
-            sa.select(version_datasets.c.version_id, version_datasets.c.role, datasets)
-            .join(datasets, datasets.c.digest == version_datasets.c.dataset_digest)
-            .where(version_datasets.c.version_id.in_(ids))
-            .order_by(version_datasets.c.role)
-        ):
-            refs[link.version_id].append(
-                DatasetRef(
-                    role=link.role,
-                    digest=link.digest,
-                    row_count=link.row_count,
-                    columns=len(link.fingerprint.get("schema", [])),
-                )
+def _versions(rows: Sequence[Row[Any]]) -> list[ModelVersion]:
+    """Fold the joined rows of `_select_versions` into one record per version."""
+    grouped: dict[int, tuple[Row[Any], dict[str, DatasetRef], set[str]]] = {}
+    for row in rows:
+        _, refs, aliases = grouped.setdefault(row.id, (row, {}, set()))
+        if row.ds_role is not None:
+            refs[row.ds_role] = DatasetRef(
+                role=row.ds_role,
+                digest=row.ds_digest,
+                row_count=row.ds_rows,
+                columns=row.ds_columns,
             )
-        for alias in conn.execute(
-            sa.select(model_aliases.c.version_id, model_aliases.c.alias)
-            .where(model_aliases.c.version_id.in_(ids))
-            .order_by(model_aliases.c.alias)
-        ):
-            aliases[alias.version_id].append(alias.alias)
+        if row.alias is not None:
+            aliases.add(row.alias)
     return [
         ModelVersion(
             model=row.model_name,
@@ -258,7 +287,7 @@ def _versions(conn: Connection, rows: list[Row[Any]]) -> list[ModelVersion]:
             flavor=row.flavor,
             flavor_options=row.flavor_options,
             signature=row.signature,
-            datasets=tuple(refs[row.id]),
+            datasets=tuple(refs[role] for role in sorted(refs)),
             code=row.code,
             environment=row.environment,
             params=row.params,
@@ -267,7 +296,7 @@ def _versions(conn: Connection, rows: list[Row[Any]]) -> list[ModelVersion]:
             mlflow_run_id=row.mlflow_run_id,
             registrant=row.registrant,
             created_at=row.created_at,
-            aliases=tuple(aliases[row.id]),
+            aliases=tuple(sorted(aliases)),
         )
-        for row in rows
+        for row, refs, aliases in grouped.values()
     ]

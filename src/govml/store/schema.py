@@ -24,6 +24,7 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware datetime to UTC; refuse naive ones."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -31,6 +32,7 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Return an aware UTC datetime whatever the driver gave back."""
         if value is None:
             return None
         if isinstance(value, str):
@@ -80,6 +82,7 @@ datasets = sa.Table(
     metadata,
     sa.Column("digest", sa.String(71), primary_key=True),
     sa.Column("row_count", sa.BigInteger, nullable=False),
+    sa.Column("column_count", sa.Integer, nullable=False),
     sa.Column("fingerprint", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )

@@ -40,13 +40,16 @@ def upgrade() -> None:
         sa.Column("model_id", sa.Integer, nullable=False),
         sa.Column("key", sa.String(200), nullable=False),
         sa.Column("value", sa.Text, nullable=False),
-        sa.ForeignKeyConstraint(["model_id"], ["models.id"], name=op.f("fk_model_tags_model_id_models")),
+        sa.ForeignKeyConstraint(
+            ["model_id"], ["models.id"], name=op.f("fk_model_tags_model_id_models")
+        ),
         sa.PrimaryKeyConstraint("model_id", "key", name=op.f("pk_model_tags")),
     )
     op.create_table(
         "datasets",
         sa.Column("digest", sa.String(71), nullable=False),
         sa.Column("row_count", sa.BigInteger, nullable=False),
+        sa.Column("column_count", sa.Integer, nullable=False),
         sa.Column("fingerprint", sa.JSON, nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.PrimaryKeyConstraint("digest", name=op.f("pk_datasets")),
@@ -80,7 +83,9 @@ def upgrade() -> None:
         sa.Column("version_id", sa.Integer, nullable=False),
         sa.Column("role", sa.String(20), nullable=False),
         sa.Column("dataset_digest", sa.String(71), nullable=False),
-        sa.CheckConstraint("role IN ('train', 'validation')", name=op.f("ck_version_datasets_role")),
+        sa.CheckConstraint(
+            "role IN ('train', 'validation')", name=op.f("ck_version_datasets_role")
+        ),
         sa.ForeignKeyConstraint(
             ["version_id"],
             ["model_versions.id"],
