@@ -186,8 +186,7 @@ class RegistryService:
         digest = self.ctx.artifacts.put_bytes(serialized.data)
         now = self.ctx.clock()
         with self.ctx.store.write() as conn:
-            mid = records.model_id(conn, name)
-            number = records.next_version(conn, mid)
+            mid, number = records.model_id_and_next_version(conn, name)
             version = ModelVersion(
                 model=name,
                 version=number,

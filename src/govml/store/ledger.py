@@ -65,11 +65,24 @@ def append(
     conn: Connection, *, actor: str, entries: Sequence[NewEntry], now: datetime
 ) -> list[LedgerEntry]:
     """Append ``entries`` and a new tree head in the caller's write transaction."""
-    head = latest_tree_head(conn)
-    frontier = Frontier() if head is None else Frontier.from_json(head.tree_size, head.frontier)
-    stray = conn.execute(
-        sa.select(sa.func.count()).where(ledger_entries.c.seq >= frontier.size)
-    ).scalar_one()
+    head = conn.execute(
+        sa.select(
+            ledger_checkpoints.c.tree_size,
+            ledger_checkpoints.c.frontier,
+            sa.select(sa.func.count())
+            .where(ledger_entries.c.seq >= ledger_checkpoints.c.tree_size)
+            .scalar_subquery()
+            .label("stray"),
+        )
+        .order_by(ledger_checkpoints.c.tree_size.desc())
+        .limit(1)
+    ).first()
+    if head is None:
+        frontier = Frontier()
+        stray = conn.execute(sa.select(sa.func.count()).select_from(ledger_entries)).scalar_one()
+    else:
+        frontier = Frontier.from_json(head.tree_size, head.frontier)
+        stray = head.stray
     if stray:
         raise IntegrityError(
             f"the ledger has {stray} entries past its last tree head (size {frontier.size})",

@@ -99,6 +99,20 @@ def set_tag(conn: Connection, mid: int, key: str, value: str | None) -> None:
         conn.execute(sa.insert(model_tags).values(model_id=mid, key=key, value=value))
 
 
+def model_id_and_next_version(conn: Connection, name: str) -> tuple[int, int]:
+    """Return the id of model ``name`` and the number its next version gets, in one query."""
+    latest = (
+        sa.select(sa.func.max(model_versions.c.version))
+        .where(model_versions.c.model_id == models.c.id)
+        .scalar_subquery()
+    )
+    row = conn.execute(sa.select(models.c.id, latest).where(models.c.name == name)).first()
+    if row is None:
+        model_id(conn, name)  # raises NotFoundError with a suggestion
+        raise AssertionError("unreachable")
+    return int(row[0]), int(row[1] or 0) + 1
+
+
 def next_version(conn: Connection, mid: int) -> int:
     """Return the number the next version of model ``mid`` gets."""
     latest = conn.execute(
