@@ -1,0 +1,534 @@
+"""Data drift per column and for the dataset, from raw data or from stored statistics.
+
+:func:`data_drift` compares current data with a reference in one of two ways:
+
+* **exact** — both sides are tables (DataFrame, Arrow table, path). Every test is
+  computed on the values, with Evidently's binning; the numbers equal those of
+  Evidently's stattests and of scipy.
+* **profile** — the reference is the :class:`~govml.datasets.Profile` stored with the
+  model version (or its dict) and the current side is a table or the mergeable
+  :class:`~govml.metrics.drift_stats.CurrentStatistics` of one
+  (:func:`~govml.metrics.drift_stats.current_statistics`). The reference data is never
+  read. Columns with at most 32 distinct values on both sides still give the exact
+  numbers; other numeric columns are binned on the reference's quantile bins and tested
+  with KS and Wasserstein on the quantile sketches, with the error bounds described in
+  :mod:`govml.metrics.drift_columns` attached to each result.
+
+Where the profile path differs from Evidently
+---------------------------------------------
+* Numeric columns with more than 32 distinct values (or more than 20 in the reference
+  and more than 32 in the current data) are binned on quantile bins, as many as
+  Sturges' rule gives for ``n_ref + n_cur`` values, not on equal-width bins over
+  reference ∪ current. Values outside the reference's range fall in its outer bins.
+  PSI, KL, Jensen–Shannon, Hellinger and chi-square therefore have other values than
+  Evidently's; quantile bins are the usual choice for PSI and keep every window on the
+  same bins.
+* Hellinger uses the same bins as PSI when the value counts are not exact.
+* KS and Wasserstein move within the bounds reported with them; the KS p-value is
+  computed from the sketch statistic.
+* Categorical counts are exact while the reference kept every category (up to its
+  ``max_categories``); otherwise the categories it did not keep share one "other" bin.
+
+Defaults and decisions follow Evidently (see :func:`~govml.metrics.drift_tests.
+default_test`). Dataset drift is declared when the share of drifted columns among the
+columns that could be tested is at least ``drift_share``; columns that cannot be tested
+(no values, too few values) are reported as undefined with the reason and are not
+counted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
+
+from govml.datasets import (
+    CategoricalColumnProfile,
+    ColumnProfile,
+    NumericColumnProfile,
+    Profile,
+    read_table,
+)
+from govml.errors import InputError, did_you_mean
+from govml.metrics.drift_columns import (
+    ColumnSamples,
+    ProfiledCategorical,
+    ProfiledNumeric,
+    RawCategorical,
+    RawNumeric,
+    UndefinedTestError,
+)
+from govml.metrics.drift_inputs import (
+    category_counts,
+    check_columns,
+    check_families,
+    check_not_empty,
+    family_of_arrow,
+    kind_of,
+    numeric_values,
+)
+from govml.metrics.drift_stats import (
+    DIFFERENT_REFERENCE,
+    CategoryCounts,
+    CurrentColumn,
+    CurrentStatistics,
+    as_profile,
+    current_statistics,
+    reference_digest,
+)
+from govml.metrics.drift_tests import (
+    DRIFT_TESTS,
+    SPECS,
+    ColumnKind,
+    DriftTestName,
+    default_test,
+)
+
+UNKNOWN_TEST = "unknown drift test {name!r}"
+INVALID_THRESHOLD = "threshold of drift test {name!r} must be {rule}, got {value!r}"
+WRONG_KIND = "drift test {name!r} applies to numeric columns only, not to {columns}"
+TESTS_FOR_UNKNOWN_COLUMNS = "tests= names columns that are not compared: {names}"
+STATISTICS_NEED_PROFILE = (
+    "current statistics can only be compared with the reference profile they were counted "
+    "against, not with a {kind}"
+)
+
+
+@dataclass(frozen=True)
+class DriftTest:
+    """A drift test, optionally with its own threshold.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`~govml.metrics.drift_tests.DRIFT_TESTS`.
+    threshold : float, optional
+        Drift threshold; by default the test's (0.05 for p-values, 0.1 for distances).
+    """
+
+    name: DriftTestName
+    threshold: float | None = None
+
+
+TestChoice = DriftTestName | DriftTest
+
+
+@dataclass(frozen=True, kw_only=True)
+class ColumnDrift:
+    """The drift result of one column.
+
+    Attributes
+    ----------
+    column : str
+        Column name.
+    kind : {"numeric", "categorical"}
+        How the column was compared.
+    test : str or None
+        The test run (None when the column could not be tested and no test was asked).
+    statistic : float or None
+        The test statistic: the distance for distance tests, the KS ``D``, the
+        chi-square statistic or the z statistic for p-value tests.
+    p_value : float or None
+        The p-value, for ``ks``, ``chisquare`` and ``z``.
+    threshold : float or None
+        The drift threshold applied to :attr:`score`.
+    drifted : bool or None
+        Whether the column drifted; None when undefined.
+    reference_size, current_size : int
+        Number of values compared on each side (nulls, NaN and infinities dropped).
+    exact : bool
+        False when a count or value came from a bounded summary (quantile sketch,
+        truncated category counts).
+    error_bound : float or None
+        For KS and Wasserstein from quantile sketches, a bound on the difference between
+        :attr:`statistic` and its value on the raw data.
+    reason : str or None
+        Why the column is undefined.
+    """
+
+    column: str
+    kind: ColumnKind
+    test: DriftTestName | None
+    statistic: float | None
+    p_value: float | None
+    threshold: float | None
+    drifted: bool | None
+    reference_size: int
+    current_size: int
+    exact: bool = True
+    error_bound: float | None = None
+    reason: str | None = None
+
+    @property
+    def score(self) -> float | None:
+        """The number compared with the threshold: the p-value or the distance."""
+        if self.test is not None and SPECS[self.test].score == "p_value":
+            return self.p_value
+        return self.statistic
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dictionary (non-finite numbers as strings)."""
+        return {
+            "column": self.column,
+            "kind": self.kind,
+            "test": self.test,
+            "statistic": _json_number(self.statistic),
+            "p_value": _json_number(self.p_value),
+            "score": _json_number(self.score),
+            "threshold": self.threshold,
+            "drifted": self.drifted,
+            "status": "undefined" if self.drifted is None else ("drift" if self.drifted else "ok"),
+            "reference_size": self.reference_size,
+            "current_size": self.current_size,
+            "exact": self.exact,
+            "error_bound": _json_number(self.error_bound),
+            "reason": self.reason,
+        }
+
+
+def _json_number(value: float | None) -> float | str | None:
+    if value is None or math.isfinite(value):
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriftReport:
+    """Per-column drift results and the dataset-level decision.
+
+    Attributes
+    ----------
+    columns : tuple of ColumnDrift
+        One result per compared column, in order.
+    drift_share : float
+        Dataset drift is declared when at least this share of the tested columns drifted.
+    method : {"exact", "profile"}
+        Whether raw data was compared on both sides or a stored profile was used.
+    """
+
+    columns: tuple[ColumnDrift, ...]
+    drift_share: float
+    method: Literal["exact", "profile"]
+
+    @property
+    def tested_columns(self) -> int:
+        """Number of columns with a defined result."""
+        return sum(c.drifted is not None for c in self.columns)
+
+    @property
+    def drifted_columns(self) -> int:
+        """Number of columns that drifted."""
+        return sum(c.drifted is True for c in self.columns)
+
+    @property
+    def share_drifted(self) -> float | None:
+        """Drifted columns / tested columns; None when no column could be tested."""
+        tested = self.tested_columns
+        return self.drifted_columns / tested if tested else None
+
+    @property
+    def dataset_drift(self) -> bool | None:
+        """Whether the dataset drifted; None when no column could be tested."""
+        share = self.share_drifted
+        return None if share is None else share >= self.drift_share
+
+    def column(self, name: str) -> ColumnDrift:
+        """Return the result of column ``name``.
+
+        Raises
+        ------
+        KeyError
+            If the column was not compared.
+        """
+        for column in self.columns:
+            if column.column == name:
+                return column
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dictionary."""
+        return {
+            "method": self.method,
+            "drift_share": self.drift_share,
+            "tested_columns": self.tested_columns,
+            "drifted_columns": self.drifted_columns,
+            "share_drifted": self.share_drifted,
+            "dataset_drift": self.dataset_drift,
+            "columns": [column.to_dict() for column in self.columns],
+        }
+
+
+def data_drift(
+    reference: Any,
+    current: Any,
+    *,
+    columns: Sequence[str] | None = None,
+    tests: TestChoice | Mapping[str, TestChoice] | None = None,
+    drift_share: float = 0.5,
+    min_sample_size: int = 1,
+) -> DriftReport:
+    """Test every column of ``current`` for drift from ``reference``.
+
+    Parameters
+    ----------
+    reference : DataFrame, Table, str, Path, Profile or dict
+        Reference data, or its stored :class:`~govml.datasets.Profile` (or the profile's
+        ``to_dict()``). With a profile the reference data is never read.
+    current : DataFrame, Table, str, Path, CurrentStatistics or dict
+        Current data, or its :class:`~govml.metrics.drift_stats.CurrentStatistics`
+        counted against the same profile (or their ``to_dict()``).
+    columns : sequence of str, optional
+        Columns to compare; by default every column of the reference (of the current
+        statistics, when given).
+    tests : str, DriftTest or mapping, optional
+        A test for every column (``"psi"`` or ``DriftTest("psi", threshold=0.2)``), or a
+        mapping from column names to tests; other columns get the default test.
+    drift_share : float
+        Share of drifted columns, in (0, 1], from which the dataset counts as drifted.
+    min_sample_size : int
+        Columns with fewer values than this on either side are undefined.
+
+    Returns
+    -------
+    DriftReport
+        The result of every column and the dataset decision.
+
+    Raises
+    ------
+    InputError
+        If a column is missing from the current data (all are named), column types
+        differ, a side has no rows, a test name is unknown (with a suggestion) or does
+        not apply to a column's kind, an option is out of range, or current statistics
+        were counted against another reference.
+    """
+    if not 0.0 < drift_share <= 1.0:
+        raise InputError(f"drift_share must be in (0, 1], got {drift_share!r}")
+    if min_sample_size < 1:
+        raise InputError(f"min_sample_size must be at least 1, got {min_sample_size!r}")
+    if isinstance(columns, str):
+        columns = [columns]
+    if isinstance(reference, Profile | Mapping):
+        method: Literal["exact", "profile"] = "profile"
+        found = _profiled_columns(as_profile(reference), current, columns)
+    else:
+        method = "exact"
+        found = _raw_columns(reference, current, columns)
+    chosen = _parse_tests(tests, list(found))
+    _check_kinds(chosen, {name: kind for name, (kind, _) in found.items()})
+    results = tuple(
+        _column_drift(name, kind, build(), chosen.get(name), min_sample_size)
+        for name, (kind, build) in found.items()
+    )
+    return DriftReport(columns=results, drift_share=drift_share, method=method)
+
+
+# A column's view, or the sizes of both sides when one of them has no values. Views of raw
+# data are built when the column is tested, so that one column's values are held at a time.
+_Sizes = tuple[int, int]
+_Build = Callable[[], ColumnSamples | _Sizes]
+_Columns = dict[str, tuple[ColumnKind, _Build]]
+
+
+def _profiled_columns(reference: Profile, current: Any, columns: Sequence[str] | None) -> _Columns:
+    check_not_empty(reference.row_count, "reference")
+    if isinstance(current, CurrentStatistics | Mapping):
+        stats = current if isinstance(current, CurrentStatistics) else _stats_from(current)
+        ours = reference_digest(reference)
+        if stats.reference_digest != ours:
+            raise InputError(DIFFERENT_REFERENCE.format(theirs=stats.reference_digest, ours=ours))
+        wanted = stats.names if columns is None else columns
+        names = check_columns(reference.names, stats.names, wanted)
+    else:
+        stats = current_statistics(reference, current, columns=columns)
+        names = list(stats.names)
+    check_not_empty(stats.row_count, "current")
+    return {name: _profiled(reference.column(name), stats.column(name)) for name in names}
+
+
+def _profiled(ref: ColumnProfile, cur: CurrentColumn) -> tuple[ColumnKind, _Build]:
+    samples: ColumnSamples | _Sizes
+    if isinstance(ref, NumericColumnProfile) and isinstance(cur, NumericColumnProfile):
+        sizes = ref.finite_count, cur.finite_count
+        samples = ProfiledNumeric(ref, cur) if min(sizes) else sizes
+    elif isinstance(ref, CategoricalColumnProfile) and isinstance(cur, CategoryCounts):
+        sizes = ref.count, cur.count
+        samples = ProfiledCategorical(ref, cur) if min(sizes) else sizes
+    else:  # one side is all null, so its statistics have no kind of their own
+        samples = (_size(ref), _size(cur))
+    kind: ColumnKind = "numeric" if isinstance(ref, NumericColumnProfile) else "categorical"
+    if ref.type == "null":
+        kind = "numeric" if isinstance(cur, NumericColumnProfile) else "categorical"
+    return kind, lambda: samples
+
+
+def _size(column: ColumnProfile | CurrentColumn) -> int:
+    return column.finite_count if isinstance(column, NumericColumnProfile) else column.count
+
+
+def _stats_from(data: Mapping[str, Any]) -> CurrentStatistics:
+    return CurrentStatistics.from_dict(data)
+
+
+def _raw_columns(reference: Any, current: Any, columns: Sequence[str] | None) -> _Columns:
+    if isinstance(current, CurrentStatistics):
+        raise InputError(STATISTICS_NEED_PROFILE.format(kind=type(reference).__name__))
+    ref_table, cur_table = read_table(reference), read_table(current)
+    check_not_empty(ref_table.num_rows, "reference")
+    check_not_empty(cur_table.num_rows, "current")
+    names = check_columns(ref_table.column_names, cur_table.column_names, columns)
+    families = {
+        name: (
+            family_of_arrow(name, ref_table.schema.field(name).type),
+            family_of_arrow(name, cur_table.schema.field(name).type),
+        )
+        for name in names
+    }
+    check_families(families)
+    found: _Columns = {}
+    for name in names:
+        ref_family, cur_family = families[name]
+        kind = kind_of(cur_family if ref_family == "null" else ref_family)
+        build = _raw_numeric if kind == "numeric" else _raw_categorical
+        found[name] = (kind, partial(build, ref_table.column(name), cur_table.column(name)))
+    return found
+
+
+def _raw_numeric(reference: Any, current: Any) -> ColumnSamples | _Sizes:
+    ref, cur = numeric_values(reference), numeric_values(current)
+    return RawNumeric(ref, cur) if min(ref.size, cur.size) else (ref.size, cur.size)
+
+
+def _raw_categorical(reference: Any, current: Any) -> ColumnSamples | _Sizes:
+    ref, cur = category_counts(reference), category_counts(current)
+    sizes = int(ref[1].sum()), int(cur[1].sum())
+    return RawCategorical(ref, cur) if min(sizes) else sizes
+
+
+def _parse_tests(
+    tests: TestChoice | Mapping[str, TestChoice] | None, names: list[str]
+) -> dict[str, DriftTest]:
+    if tests is None:
+        return {}
+    if isinstance(tests, str | DriftTest):
+        test = _parse_choice(tests)
+        return dict.fromkeys(names, test)
+    if not isinstance(tests, Mapping):
+        raise InputError(
+            f"tests must be a test name, a DriftTest or a mapping, got {type(tests).__name__}"
+        )
+    unknown = [name for name in tests if name not in names]
+    if unknown:
+        hints = [h for h in (did_you_mean(str(n), names) for n in unknown) if h]
+        raise InputError(
+            TESTS_FOR_UNKNOWN_COLUMNS.format(names=", ".join(map(repr, unknown))),
+            hint="; ".join(hints) or None,
+        )
+    return {name: _parse_choice(choice) for name, choice in tests.items()}
+
+
+def _parse_choice(choice: Any) -> DriftTest:
+    test = choice if isinstance(choice, DriftTest) else DriftTest(choice)
+    if test.name not in DRIFT_TESTS:
+        raise InputError(
+            UNKNOWN_TEST.format(name=test.name),
+            hint=did_you_mean(str(test.name), DRIFT_TESTS)
+            or f"choose one of {', '.join(DRIFT_TESTS)}",
+        )
+    if test.threshold is not None:
+        is_p = SPECS[test.name].score == "p_value"
+        value = test.threshold
+        valid = isinstance(value, int | float) and math.isfinite(value) and value > 0
+        if not valid or (is_p and value >= 1):
+            rule = "in (0, 1)" if is_p else "a positive number"
+            raise InputError(INVALID_THRESHOLD.format(name=test.name, rule=rule, value=value))
+    return test
+
+
+def _check_kinds(chosen: dict[str, DriftTest], kinds: dict[str, ColumnKind]) -> None:
+    wrong: dict[str, list[str]] = {}
+    for name, test in chosen.items():
+        if kinds[name] not in SPECS[test.name].kinds:
+            wrong.setdefault(test.name, []).append(name)
+    if wrong:
+        name, names = next(iter(wrong.items()))
+        raise InputError(
+            WRONG_KIND.format(name=name, columns=", ".join(map(repr, names))),
+            hint="choose psi, jensenshannon, kl_div, hellinger, chisquare or z for "
+            "categorical columns",
+        )
+
+
+def _column_drift(
+    name: str,
+    kind: ColumnKind,
+    samples: ColumnSamples | _Sizes,
+    chosen: DriftTest | None,
+    min_size: int,
+) -> ColumnDrift:
+    test = chosen.name if chosen else None
+    threshold = None
+    if chosen:
+        threshold = SPECS[chosen.name].default_threshold
+        threshold = threshold if chosen.threshold is None else chosen.threshold
+    ref_size, cur_size = (
+        samples if isinstance(samples, tuple) else (samples.reference_size, samples.current_size)
+    )
+    if isinstance(samples, tuple) or min(ref_size, cur_size) < min_size:
+        reason = _size_reason(ref_size, cur_size, min_size)
+        return _undefined(name, kind, test, threshold, (ref_size, cur_size), reason)
+    if test is None or threshold is None:
+        test = default_test(kind, ref_size, samples.n_unique())
+        threshold = SPECS[test].default_threshold
+    try:
+        outcome = samples.run(test)
+    except UndefinedTestError as exc:
+        return _undefined(name, kind, test, threshold, (ref_size, cur_size), str(exc))
+    spec = SPECS[test]
+    score = outcome.p_value if spec.score == "p_value" else outcome.statistic
+    assert score is not None
+    return ColumnDrift(
+        column=name,
+        kind=kind,
+        test=test,
+        statistic=outcome.statistic,
+        p_value=outcome.p_value,
+        threshold=threshold,
+        drifted=spec.drifted(score, threshold),
+        reference_size=ref_size,
+        current_size=cur_size,
+        exact=outcome.exact,
+        error_bound=outcome.error_bound,
+    )
+
+
+def _size_reason(ref_size: int, cur_size: int, min_size: int) -> str:
+    for side, size in (("reference", ref_size), ("current data", cur_size)):
+        if size == 0:
+            return f"the {side} has no values (only nulls, NaN or infinities)"
+        if size < min_size:
+            return f"the {side} has {size} values, fewer than min_sample_size={min_size}"
+    raise AssertionError("sizes are sufficient")
+
+
+def _undefined(
+    name: str,
+    kind: ColumnKind,
+    test: DriftTestName | None,
+    threshold: float | None,
+    sizes: _Sizes,
+    reason: str,
+) -> ColumnDrift:
+    return ColumnDrift(
+        column=name,
+        kind=kind,
+        test=test,
+        statistic=None,
+        p_value=None,
+        threshold=threshold,
+        drifted=None,
+        reference_size=sizes[0],
+        current_size=sizes[1],
+        reason=reason,
+    )

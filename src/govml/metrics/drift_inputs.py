@@ -1,0 +1,184 @@
+"""Reading drift inputs: column selection, type families, values and category counts.
+
+A column is compared as *numeric* (numbers, bools as 0/1, dates, times, durations and
+datetimes as nanoseconds, like :mod:`govml.datasets` profiles) or *categorical*
+(strings). Nulls, NaN and infinities are not values for drift, as in Evidently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from govml.errors import InputError, did_you_mean
+from govml.metrics.drift_tests import ColumnKind
+
+Family = Literal["number", "string", "datetime", "date", "time", "duration", "null"]
+
+MISSING_COLUMNS = "columns missing from the current data: {names}"
+UNKNOWN_COLUMNS = "columns not in the reference: {names}"
+TYPE_MISMATCH = "column types differ between reference and current: {details}"
+EMPTY_DATA = "the {side} data has no rows"
+UNSUPPORTED_TYPE = "column {name!r} has type {type}, which drift cannot compare"
+
+_NANOSECONDS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+_NANOSECONDS_PER_DAY = 86_400_000_000_000
+
+
+def family_of_arrow(name: str, dtype: Any) -> Family:
+    """Return the type family of an arrow type.
+
+    Raises
+    ------
+    InputError
+        For types that are neither numbers, strings, temporal nor null.
+    """
+    types = pa.types
+    if types.is_dictionary(dtype):
+        return family_of_arrow(name, dtype.value_type)
+    if types.is_null(dtype):
+        return "null"
+    if types.is_boolean(dtype) or types.is_integer(dtype) or types.is_floating(dtype):
+        return "number"
+    if types.is_string(dtype) or types.is_large_string(dtype) or types.is_string_view(dtype):
+        return "string"
+    if types.is_timestamp(dtype):
+        return "datetime"
+    if types.is_date(dtype):
+        return "date"
+    if types.is_time(dtype):
+        return "time"
+    if types.is_duration(dtype):
+        return "duration"
+    raise InputError(
+        UNSUPPORTED_TYPE.format(name=name, type=dtype),
+        hint="cast it to a number, string or timestamp first",
+    )
+
+
+def family_of_profile_type(type_name: str) -> Family:
+    """Return the type family of a profile's normalised type name (``int64``, ...)."""
+    if type_name in ("bool", "int64", "uint64", "float64"):
+        return "number"
+    if type_name.startswith("datetime"):
+        return "datetime"
+    if type_name in ("string", "date", "time", "duration", "null"):
+        family: Family = type_name  # type: ignore[assignment]
+        return family
+    raise InputError(f"unknown column type {type_name!r} in the reference profile")
+
+
+def kind_of(family: Family) -> ColumnKind:
+    """Numeric for numbers and temporal values, categorical for strings and nulls."""
+    return "categorical" if family in ("string", "null") else "numeric"
+
+
+def check_columns(
+    reference_names: Sequence[str], current_names: Sequence[str], columns: Sequence[str] | None
+) -> list[str]:
+    """Return the columns to compare, checking that both sides have them.
+
+    Raises
+    ------
+    InputError
+        Naming every requested column missing from the reference (with a suggestion)
+        or from the current data.
+    """
+    if columns is None:
+        selected = list(reference_names)
+    else:
+        selected = list(dict.fromkeys(columns))
+        unknown = [name for name in selected if name not in reference_names]
+        if unknown:
+            hints = [h for h in (did_you_mean(n, reference_names) for n in unknown) if h]
+            raise InputError(
+                UNKNOWN_COLUMNS.format(names=", ".join(map(repr, unknown))),
+                hint="; ".join(hints) or None,
+            )
+    present = set(current_names)
+    missing = [name for name in selected if name not in present]
+    if missing:
+        raise InputError(
+            MISSING_COLUMNS.format(names=", ".join(map(repr, missing))),
+            hint="pass columns=[...] to compare only the columns both sides have",
+        )
+    return selected
+
+
+def check_families(pairs: dict[str, tuple[Family, Family]]) -> None:
+    """Raise one error naming every column whose reference and current types differ.
+
+    A null family (a column with only nulls) matches anything: it is reported as
+    undefined, not as a type error.
+    """
+    mismatched = [
+        f"{name!r} is {ref} in the reference but {cur} in the current data"
+        for name, (ref, cur) in pairs.items()
+        if ref != cur and "null" not in (ref, cur)
+    ]
+    if mismatched:
+        raise InputError(
+            TYPE_MISMATCH.format(details="; ".join(mismatched)),
+            hint="cast the current columns to the reference types",
+        )
+
+
+def check_not_empty(row_count: int, side: Literal["reference", "current"]) -> None:
+    """Raise when a side has no rows at all."""
+    if row_count == 0:
+        raise InputError(EMPTY_DATA.format(side=side))
+
+
+def numeric_values(column: Any) -> NDArray[np.float64]:
+    """Return the finite values of a numeric arrow column as float64 (temporal as ns).
+
+    ``-0.0`` becomes ``0.0`` so that both count as one value, as in pandas.
+    """
+    column = _plain(column).drop_null()
+    dtype = column.type
+    scale = 1
+    if pa.types.is_date32(dtype):
+        column, scale = pc.cast(column, pa.int32()), _NANOSECONDS_PER_DAY
+    elif pa.types.is_date64(dtype):
+        column, scale = pc.cast(column, pa.int64()), _NANOSECONDS["ms"]
+    elif pa.types.is_time32(dtype):
+        column, scale = pc.cast(column, pa.int32()), _NANOSECONDS[dtype.unit]
+    elif pa.types.is_temporal(dtype):
+        column, scale = pc.cast(column, pa.int64()), _NANOSECONDS[dtype.unit]
+    values: NDArray[np.float64] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+    if scale != 1:
+        values *= scale
+    return values[np.isfinite(values)] + 0.0
+
+
+def category_counts(column: Any) -> tuple[Any, NDArray[np.int64]]:
+    """Return the distinct non-null strings of a column (an arrow array) and their counts."""
+    column = _plain(column)
+    if pa.types.is_null(column.type):
+        return pa.array([], type=pa.large_string()), np.zeros(0, dtype=np.int64)
+    if not pa.types.is_large_string(column.type):
+        column = column.cast(pa.large_string())
+    counted = pc.value_counts(column.drop_null())
+    return counted.field("values"), counted.field("counts").to_numpy().astype(np.int64)
+
+
+def positions_in(values: Any, keys: Any) -> NDArray[np.int64]:
+    """Return the position of each arrow string of ``values`` in ``keys``, -1 when absent."""
+    found = pc.index_in(values, value_set=keys)
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _plain(column: Any) -> Any:
+    """One contiguous, dictionary-decoded arrow array."""
+    if isinstance(column, pa.ChunkedArray):
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    return column
