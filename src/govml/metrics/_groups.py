@@ -1,0 +1,283 @@
+"""Groups defined by sensitive features: encoding rows to group codes, aligning for merges.
+
+A group is one observed combination of the sensitive features' values (Fairlearn's
+intersections); combinations that no row has are absent. Keys are tuples with one value per
+feature, sorted like pandas sorts them (numbers, then strings, the missing-value group last),
+so the codes of a merge or of a Fairlearn ``MetricFrame`` line up with ours.
+
+Encoding is hash based (pandas factorize, Arrow's unique / index_in): linear in the rows,
+with a sort of the few distinct values only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from govml.metrics._validate import (
+    LENGTH_MISMATCH,
+    MetricInputError,
+    as_1d,
+    is_missing,
+    sort_key,
+    to_python,
+)
+
+MissingPolicy = Literal["error", "group"]
+GroupKey = tuple[Any, ...]
+
+MISSING_SENSITIVE = "sensitive feature {name!r} has {count} missing value(s)"
+MISSING_HINT = "fill them, or pass missing='group' to make them a group of their own"
+BAD_GROUP_VALUE = (
+    "sensitive feature {name!r} has a value of type {type}; use strings, numbers or booleans"
+)
+FEATURES_DIFFER = "cannot merge statistics grouped by {first} with statistics grouped by {second}"
+UNKNOWN_FEATURE = "unknown sensitive feature {name!r}; the features are {names}"
+DUPLICATE_FEATURE = "sensitive feature name {name!r} appears twice"
+NOT_A_FEATURE = (
+    "sensitive_features must be a 1-D array, a list of values, a 2-D array, a DataFrame "
+    "or a dict of columns, got {type}"
+)
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+# Above this many possible combinations, compact the codes with a sort instead of a
+# bincount table as large as the product of the features' sizes.
+_TABLE_LIMIT = 1 << 22
+
+
+@dataclass(frozen=True)
+class Groups:
+    """The sensitive features' names and the observed groups, in sorted order."""
+
+    names: tuple[str, ...]
+    keys: tuple[GroupKey, ...]
+
+    def __post_init__(self) -> None:
+        if any(len(key) != len(self.names) for key in self.keys):
+            raise MetricInputError("every group key needs one value per sensitive feature")
+        if list(self.keys) != sorted(self.keys, key=_key_order) or len(set(self.keys)) != len(
+            self.keys
+        ):
+            raise MetricInputError("group keys must be distinct and sorted")
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def single(cls) -> Groups:
+        """Return the one group of data without sensitive features."""
+        return cls(names=(), keys=((),))
+
+    def label(self, index: int) -> str:
+        """Return a readable name of group ``index`` (``sex=Female, race=Black``)."""
+        key = self.keys[index]
+        if not self.names:
+            return "all rows"
+        return ", ".join(f"{n}={v}" for n, v in zip(self.names, key, strict=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {"names": list(self.names), "keys": [list(k) for k in self.keys]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Groups:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(
+            names=tuple(str(n) for n in data["names"]),
+            keys=tuple(tuple(k) for k in data["keys"]),
+        )
+
+    def union(self, other: Groups) -> tuple[Groups, NDArray[np.intp], NDArray[np.intp]]:
+        """Return the union of both and where each one's groups sit in it.
+
+        Raises
+        ------
+        MetricInputError
+            When the two are grouped by different sensitive features.
+        """
+        if self.names != other.names:
+            raise MetricInputError(
+                FEATURES_DIFFER.format(first=list(self.names), second=list(other.names))
+            )
+        keys = tuple(sorted(set(self.keys) | set(other.keys), key=_key_order))
+        position = {key: i for i, key in enumerate(keys)}
+        return (
+            Groups(names=self.names, keys=keys),
+            np.array([position[k] for k in self.keys], dtype=np.intp),
+            np.array([position[k] for k in other.keys], dtype=np.intp),
+        )
+
+    def marginal(self, names: Sequence[str]) -> tuple[Groups, NDArray[np.intp]]:
+        """Group by a subset of the features; return it and each group's new position.
+
+        Raises
+        ------
+        MetricInputError
+            When a name is not one of the features.
+        """
+        for name in names:
+            if name not in self.names:
+                raise MetricInputError(UNKNOWN_FEATURE.format(name=name, names=list(self.names)))
+        columns = [self.names.index(n) for n in names]
+        projected = [tuple(key[c] for c in columns) for key in self.keys]
+        keys = tuple(sorted(set(projected), key=_key_order))
+        position = {key: i for i, key in enumerate(keys)}
+        return (
+            Groups(names=tuple(names), keys=keys),
+            np.array([position[k] for k in projected], dtype=np.intp),
+        )
+
+
+def _key_order(key: GroupKey) -> tuple[tuple[int, Any], ...]:
+    return tuple(sort_key(v) for v in key)
+
+
+def encode_groups(
+    sensitive_features: Any, n_rows: int, *, missing: MissingPolicy = "error"
+) -> tuple[NDArray[np.intp], Groups]:
+    """Return each row's group code and the groups, for one or several sensitive features.
+
+    ``sensitive_features`` may be a 1-D array-like (numpy, pandas, polars, pyarrow, a list
+    of values), a 2-D numpy array, a pandas / polars DataFrame, a pyarrow Table, or a dict
+    of columns. Unnamed features are called ``sensitive_feature_0``, ``_1``, ... as in
+    Fairlearn.
+
+    Raises
+    ------
+    MetricInputError
+        On a length that differs from ``n_rows``, a missing value when ``missing="error"``,
+        a duplicate feature name, or values that are not strings, numbers or booleans.
+    """
+    columns = _feature_columns(sensitive_features)
+    codes = np.zeros(n_rows, dtype=np.intp)
+    per_feature: list[list[Any]] = []
+    for name, column in columns:
+        if len(column) != n_rows:
+            raise MetricInputError(
+                LENGTH_MISMATCH.format(
+                    first="y_true",
+                    first_len=n_rows,
+                    second=f"sensitive feature {name!r}",
+                    second_len=len(column),
+                )
+            )
+        feature_codes, values = _encode_column(column, name=name, missing=missing)
+        codes = codes * len(values) + feature_codes
+        per_feature.append(values)
+    sizes = [len(values) for values in per_feature]
+    observed, codes = _compact(codes, int(np.prod(sizes, dtype=np.float64)))
+    digits = np.unravel_index(observed, sizes) if sizes else ()
+    keys = tuple(
+        tuple(per_feature[f][int(digits[f][g])] for f in range(len(sizes)))
+        for g in range(len(observed))
+    )
+    return codes, Groups(names=tuple(name for name, _ in columns), keys=keys)
+
+
+def _compact(codes: NDArray[np.intp], n_possible: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Return the observed combined codes (sorted) and codes renumbered 0..G-1 over them."""
+    if n_possible <= max(_TABLE_LIMIT, len(codes)):
+        present = np.bincount(codes, minlength=n_possible) > 0
+        observed = np.flatnonzero(present)
+        renumber = np.cumsum(present) - 1
+        return observed, renumber[codes]
+    observed, inverse = np.unique(codes, return_inverse=True)
+    return observed, inverse.astype(np.intp, copy=False)
+
+
+def _feature_columns(features: Any) -> list[tuple[str, Any]]:
+    """Split ``features`` into named 1-D columns (still in their native type)."""
+    pairs: list[tuple[str, Any]]
+    if isinstance(features, pd.DataFrame):
+        pairs = [(str(c), features[c]) for c in features.columns]
+    elif isinstance(features, Mapping):
+        pairs = [(str(k), v) for k, v in features.items()]
+    elif type(features).__module__.startswith("polars") and hasattr(features, "columns"):
+        pairs = [(str(c), features.get_column(c)) for c in features.columns]
+    elif type(features).__module__.startswith("pyarrow") and hasattr(features, "column_names"):
+        pairs = [(str(c), features.column(c)) for c in features.column_names]
+    elif isinstance(features, np.ndarray) and features.ndim == 2:
+        pairs = [(f"sensitive_feature_{i}", features[:, i]) for i in range(features.shape[1])]
+    elif isinstance(features, str | bytes) or not hasattr(features, "__len__"):
+        raise MetricInputError(NOT_A_FEATURE.format(type=type(features).__name__))
+    else:
+        pairs = [(series_name(features) or "sensitive_feature_0", features)]
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
+            raise MetricInputError(DUPLICATE_FEATURE.format(name=name))
+        seen.add(name)
+    return pairs
+
+
+def series_name(column: Any) -> str | None:
+    name = getattr(column, "name", None)
+    # polars names an unnamed Series ""; pyarrow arrays have no name attribute.
+    return name if isinstance(name, str) and name else None
+
+
+def _encode_column(
+    column: Any, *, name: str, missing: MissingPolicy
+) -> tuple[NDArray[np.intp], list[Any]]:
+    """Return codes into the sorted distinct values of one feature; -1 marks missing."""
+    module = type(column).__module__
+    if module.startswith(("polars", "pyarrow")):
+        codes, uniques = _arrow_factorize(column)
+    elif isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
+        codes, uniques = _categorical_factorize(column)
+    else:
+        native = column if isinstance(column, pd.Series) else as_1d(column, name=name)
+        raw_codes, raw_uniques = pd.factorize(native, use_na_sentinel=True)
+        codes, uniques = np.asarray(raw_codes, dtype=np.intp), list(raw_uniques)
+    values = [to_python(v) for v in uniques]
+    for value in values:
+        if not isinstance(value, _JSON_SCALARS) and not is_missing(value):
+            raise MetricInputError(BAD_GROUP_VALUE.format(name=name, type=type(value).__name__))
+    # Arrow and pandas' nullable types can leave a NaN among the values: it is missing too.
+    nan_values = [i for i, v in enumerate(values) if is_missing(v)]
+    if nan_values:
+        codes = np.where(np.isin(codes, nan_values), -1, codes)
+    order = sorted(
+        (i for i in range(len(values)) if i not in nan_values), key=lambda i: sort_key(values[i])
+    )
+    rank = np.full(len(values) + 1, -1, dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    codes = rank[codes]  # index -1 reads the trailing -1: missing stays missing
+    sorted_values = [values[i] for i in order]
+    n_missing = int(np.count_nonzero(codes < 0))
+    if n_missing:
+        if missing == "error":
+            raise MetricInputError(
+                MISSING_SENSITIVE.format(name=name, count=n_missing), hint=MISSING_HINT
+            )
+        codes = np.where(codes < 0, len(sorted_values), codes)
+        sorted_values.append(None)
+    return codes, sorted_values
+
+
+def _arrow_factorize(column: Any) -> tuple[NDArray[np.intp], list[Any]]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = column.to_arrow() if type(column).__module__.startswith("polars") else column
+    if isinstance(array, pa.ChunkedArray | pa.Array) and pa.types.is_dictionary(array.type):
+        array = array.cast(array.type.value_type)
+    uniques = pc.unique(array)
+    indices = pc.fill_null(pc.index_in(array, value_set=uniques), -1)
+    codes = np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.intp)
+    return codes, uniques.to_pylist()
+
+
+def _categorical_factorize(column: pd.Series[Any]) -> tuple[NDArray[np.intp], list[Any]]:
+    # Categories nobody has are not groups: keep only the codes that occur.
+    raw = column.cat.codes.to_numpy().astype(np.intp)
+    categories = list(column.cat.categories)
+    present = np.bincount(raw[raw >= 0], minlength=len(categories)) > 0
+    renumber = np.full(len(categories) + 1, -1, dtype=np.intp)
+    renumber[np.flatnonzero(present)] = np.arange(int(present.sum()))
+    return renumber[raw], [c for c, p in zip(categories, present, strict=True) if p]
