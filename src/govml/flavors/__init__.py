@@ -1,0 +1,29 @@
+"""Model flavors: serialise fitted models safely and load them behind one interface.
+
+Usage::
+
+    serialized = flavor_for(model).dump(model)  # bytes + JSON-safe options
+    loaded = get_flavor(serialized.flavor).load(serialized.data, serialized.options)
+    loaded.predict(X), loaded.predict_proba(X)
+
+Supported flavors are listed in :data:`FLAVOR_NAMES`; each flavor module documents
+the options it stores and the inputs it accepts.
+"""
+
+from govml.flavors.base import (
+    FLAVOR_NAMES,
+    Flavor,
+    LoadedModel,
+    SerializedModel,
+    flavor_for,
+    get_flavor,
+)
+
+__all__ = [
+    "FLAVOR_NAMES",
+    "Flavor",
+    "LoadedModel",
+    "SerializedModel",
+    "flavor_for",
+    "get_flavor",
+]

@@ -1,0 +1,549 @@
+"""LightGBM flavor: the native text model format, for sklearn wrappers and Boosters.
+
+Options written by :meth:`LightGBMFlavor.dump` and :meth:`LightGBMFlavor.from_file`:
+
+``model_type``
+    ``classifier``, ``regressor`` or ``ranker`` for the sklearn wrappers, ``booster``
+    for a raw :class:`lightgbm.Booster` (and for every model file, since the text
+    format does not record the wrapper or its labels).
+``estimator``
+    Dotted class name of the wrapper that was saved (absent for Boosters).
+``objective``, ``num_class``
+    The objective line of the model (e.g. ``binary sigmoid:1``) and its class count.
+``lightgbm_version``
+    Version that wrote or checked the artifact.
+``classes``, ``classes_dtype``
+    Class labels of a classifier, which LightGBM's own format does not keep.
+
+Input: numeric columns, and pandas categorical columns for models trained on them
+(LightGBM stores the training categories in the model and re-maps).  For such models
+string columns are converted to categoricals first.
+
+A raw Booster's :meth:`~govml.flavors.base.LoadedModel.predict` returns what
+``Booster.predict`` returns; ``predict_proba`` is available for binary and multiclass
+objectives, with classes ``0..k-1``.
+
+LightGBM crashes or loops forever, rather than raising, on some truncated or
+internally inconsistent model texts, so the text's structure (tree sizes, array
+lengths, child links, feature indices, parameter lines) is checked before LightGBM
+parses it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from govml.errors import FlavorError
+from govml.flavors.base import (
+    LoadedModel,
+    SerializedModel,
+    defined_in,
+    labels_from_options,
+    labels_to_options,
+    read_artifact,
+    require,
+    string_columns,
+)
+
+__all__ = ["LightGBMFlavor"]
+
+ERR_INVALID = "{source} is not a valid LightGBM model: {reason}"
+
+_MODEL_TYPES = ("classifier", "regressor", "ranker", "booster")
+_CLASSIFICATION_OBJECTIVES = ("binary", "multiclass", "multiclassova")
+
+
+class LightGBMFlavor:
+    """Serialise LightGBM models as LightGBM model text."""
+
+    name = "lightgbm"
+
+    def matches(self, obj: object) -> bool:
+        """Return whether ``obj`` is a LightGBM sklearn wrapper or Booster.
+
+        Parameters
+        ----------
+        obj : object
+            Candidate model.
+
+        Returns
+        -------
+        bool
+            True for ``LGBMModel`` subclasses and ``Booster``.
+        """
+        names = {klass.__name__ for klass in type(obj).__mro__}
+        return defined_in(obj, "lightgbm") and bool(names & {"LGBMModel", "Booster"})
+
+    def dump(self, obj: Any) -> SerializedModel:
+        """Serialise a fitted wrapper or Booster with ``model_to_string``.
+
+        Parameters
+        ----------
+        obj : LGBMModel or Booster
+            Fitted model.
+
+        Returns
+        -------
+        SerializedModel
+            UTF-8 model text and options.
+        """
+        lgb = _lightgbm()
+        if isinstance(obj, lgb.Booster):
+            booster, model_type = obj, "booster"
+        elif isinstance(obj, lgb.LGBMModel):
+            model_type = _model_type(obj, lgb)
+            if callable(obj.objective):
+                # A Python objective is not part of the model text; the loaded model
+                # would return raw scores where the original returned labels.
+                raise FlavorError(
+                    "LightGBM models with a custom objective function cannot be saved"
+                )
+            try:
+                booster = obj.booster_
+            except Exception as exc:  # LGBMNotFittedError
+                raise FlavorError(f"{type(obj).__qualname__} is not fitted: {exc}") from exc
+        else:
+            raise FlavorError(f"not a LightGBM model: {type(obj).__qualname__}")
+        data = str(booster.model_to_string()).encode("utf-8")
+        options = _options(data, model_type, lgb)
+        if model_type != "booster":
+            kind = type(obj)
+            options["estimator"] = f"{kind.__module__}.{kind.__qualname__}"
+            options.update(labels_to_options(getattr(obj, "classes_", None)))
+        return SerializedModel(data=data, flavor=self.name, options=options)
+
+    def load(self, data: bytes, options: Mapping[str, Any]) -> LoadedModel:
+        """Load LightGBM model text.
+
+        Parameters
+        ----------
+        data : bytes
+            UTF-8 model text.
+        options : Mapping
+            ``model_type`` and, for classifiers, ``classes``.
+
+        Returns
+        -------
+        LoadedModel
+            Wraps the Booster with the semantics of the saved model type.
+        """
+        model_type = str(options.get("model_type", "booster"))
+        if model_type not in _MODEL_TYPES:
+            raise FlavorError(f"unknown lightgbm model_type '{model_type}' in flavor options")
+        booster = _load_booster(data, source="the artifact")
+        if model_type == "classifier":
+            classes = labels_from_options(options)
+            if classes is None:
+                raise FlavorError("flavor options of a LightGBM classifier must list its classes")
+            # Labels are picked by probability column, so the counts must agree.
+            expected = max(booster.num_model_per_iteration(), 2)
+            if len(classes) != expected:
+                raise FlavorError(
+                    f"flavor options list {len(classes)} classes, the model predicts {expected}"
+                )
+            return LightGBMClassifierModel(raw=booster, classes=classes)
+        if model_type == "booster":
+            return LightGBMBoosterModel(raw=booster, objective=_header(data).get("objective", ""))
+        return LightGBMRegressorModel(raw=booster)
+
+    def from_file(self, path: str | os.PathLike[str]) -> SerializedModel:
+        """Check and describe a LightGBM model text file; its bytes are kept as is.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File written by ``Booster.save_model``.
+
+        Returns
+        -------
+        SerializedModel
+            The file's bytes with ``model_type="booster"``.
+        """
+        lgb = _lightgbm()
+        data = read_artifact(path)
+        _load_booster(data, source=f"model file {os.fspath(path)}")
+        options = _options(data, "booster", lgb)
+        return SerializedModel(data=data, flavor=self.name, options=options)
+
+
+class _LightGBMModel(LoadedModel):
+    """Shared input handling: LightGBM maps categoricals only from pandas categoricals."""
+
+    def __init__(self, *, raw: Any, classes: NDArray[Any] | None = None) -> None:
+        super().__init__(flavor="lightgbm", raw=raw, classes=classes)
+
+    @property
+    def input_errors(self) -> tuple[type[Exception], ...]:
+        """LightGBM's own error type in addition to the defaults."""
+        return (ValueError, KeyError, _lightgbm().basic.LightGBMError)
+
+    def _scores(self, X: Any) -> NDArray[Any]:
+        if self.raw.pandas_categorical and not isinstance(X, np.ndarray):
+            text = string_columns(X)
+            if text:
+                X = X.astype(dict.fromkeys(text, "category"))
+        return np.asarray(self.raw.predict(X))
+
+    def _proba_from_scores(self, scores: NDArray[Any]) -> NDArray[Any]:
+        # Binary objectives give P(class 1) only; the sklearn wrapper stacks 1 - p, p.
+        if scores.ndim == 1:
+            return np.column_stack([1.0 - scores, scores])
+        return scores
+
+
+class LightGBMClassifierModel(_LightGBMModel):
+    """A LightGBM classifier: labels and probabilities as ``LGBMClassifier`` gives them."""
+
+    @property
+    def has_proba(self) -> bool:
+        """Always true."""
+        return True
+
+    def _predict(self, X: Any) -> NDArray[Any]:
+        assert self.classes is not None
+        # Same rule as LGBMClassifier.predict: the most probable class, first on ties.
+        labels: NDArray[Any] = self.classes[np.argmax(self._predict_proba(X), axis=1)]
+        return labels
+
+    def _predict_proba(self, X: Any) -> NDArray[Any]:
+        return self._proba_from_scores(self._scores(X))
+
+
+class LightGBMRegressorModel(_LightGBMModel):
+    """A LightGBM regressor or ranker."""
+
+    @property
+    def has_proba(self) -> bool:
+        """Always false."""
+        return False
+
+    def _predict(self, X: Any) -> NDArray[Any]:
+        return self._scores(X)
+
+    def _predict_proba(self, X: Any) -> NDArray[Any]:
+        raise AssertionError("unreachable: has_proba is false")
+
+
+class LightGBMBoosterModel(_LightGBMModel):
+    """A raw LightGBM Booster."""
+
+    def __init__(self, *, raw: Any, objective: str) -> None:
+        self._classification = objective.split(" ", 1)[0] in _CLASSIFICATION_OBJECTIVES
+        classes = np.arange(max(raw.num_model_per_iteration(), 2)) if self._classification else None
+        super().__init__(raw=raw, classes=classes)
+
+    @property
+    def has_proba(self) -> bool:
+        """True for binary and multiclass objectives."""
+        return self._classification
+
+    def _predict(self, X: Any) -> NDArray[Any]:
+        return self._scores(X)
+
+    def _predict_proba(self, X: Any) -> NDArray[Any]:
+        return self._proba_from_scores(self._scores(X))
+
+
+def _lightgbm() -> Any:
+    return require("lightgbm", flavor="lightgbm")
+
+
+def _model_type(obj: Any, lgb: Any) -> str:
+    if isinstance(obj, lgb.LGBMClassifier):
+        return "classifier"
+    if isinstance(obj, lgb.LGBMRanker):
+        return "ranker"
+    if isinstance(obj, lgb.LGBMRegressor):
+        return "regressor"
+    raise FlavorError(f"unsupported LightGBM model class {type(obj).__qualname__}")
+
+
+def _load_booster(data: bytes, *, source: str) -> Any:
+    lgb = _lightgbm()
+    # LightGBM's parser trusts its input: a truncated or damaged model can abort the
+    # whole process instead of raising, so the structure is checked here first.
+    problem = _find_problem(data)
+    if problem is not None:
+        raise FlavorError(ERR_INVALID.format(source=source, reason=problem))
+    try:
+        return lgb.Booster(model_str=data.decode("utf-8"))
+    except Exception as exc:  # LightGBMError, or a JSON error in pandas_categorical
+        raise FlavorError(ERR_INVALID.format(source=source, reason=exc)) from exc
+
+
+def _options(data: bytes, model_type: str, lgb: Any) -> dict[str, Any]:
+    header = _header(data)
+    options: dict[str, Any] = {
+        "model_type": model_type,
+        "objective": header.get("objective", ""),
+        "lightgbm_version": lgb.__version__,
+    }
+    if "num_class" in header:
+        options["num_class"] = int(header["num_class"])
+    return options
+
+
+# --- Structure of the model text -------------------------------------------------
+#
+# tree                          <- model type
+# version=v4                    <- header: key=value lines
+# ...
+# tree_sizes=570 581            <- byte length of each tree block below
+#
+# Tree=0                        <- tree blocks: key=value lines, then blank lines
+# num_leaves=4
+# ...
+# end of trees
+# (feature importances, parameters, pandas_categorical: read by Python code)
+
+_REQUIRED_HEADER = (
+    "version",
+    "num_class",
+    "num_tree_per_iteration",
+    "label_index",
+    "max_feature_idx",
+    "feature_names",
+    "feature_infos",
+    "tree_sizes",
+)
+# Per-node arrays (num_leaves - 1 values) and per-leaf arrays (num_leaves values),
+# with the parser used for each; LightGBM reads exactly that many values.
+_NODE_ARRAYS = {
+    "left_child": int,
+    "right_child": int,
+    "split_feature": int,
+    "threshold": float,
+    "split_gain": float,
+    "internal_value": float,
+    "internal_weight": float,
+    "internal_count": int,
+    "decision_type": int,
+}
+_REQUIRED_NODE_ARRAYS = ("left_child", "right_child", "split_feature", "threshold")
+_LEAF_ARRAYS = {"leaf_value": float, "leaf_weight": float, "leaf_count": int}
+_CATEGORICAL_SPLIT = 1  # bit 0 of decision_type
+# Numbers as LightGBM writes them: 32-bit integers, and floats with at most a
+# three-digit exponent (a longer one overflows LightGBM's parser).
+# LightGBM ends a line at "\r", "\n" or "\r\n" (and at nothing else).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_INT_TOKEN = re.compile(r"[+-]?[0-9]{1,10}")
+_INT_RANGE = (-(2**31), 2**32 - 1)  # int32, and uint32 for cat_threshold
+_FLOAT_TOKEN = re.compile(
+    r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?|[+-]?(?:inf|nan|infinity)",
+    re.IGNORECASE,
+)
+_PARAMETER_LINE = re.compile(rb"\[[^\r\n]*:[^\r\n]*\]\r?")
+
+
+class _Corrupt(Exception):
+    """A structural problem in model text, reported as the FlavorError reason."""
+
+
+def _header(data: bytes) -> dict[str, str]:
+    """Return the header's key=value pairs (everything before the first tree)."""
+    end = data.find(b"\nTree=")
+    trees_end = data.find(b"\nend of trees")
+    cut = min(pos for pos in (end, trees_end, len(data)) if pos >= 0)
+    fields: dict[str, str] = {}
+    for line in _LINE_BREAK.split(data[:cut].decode("utf-8", errors="replace"))[1:]:
+        key, sep, value = line.partition("=")
+        if sep and value:
+            fields[key] = value
+    return fields
+
+
+def _find_problem(data: bytes) -> str | None:
+    """Return why ``data`` is not well-formed LightGBM model text, or None."""
+    try:
+        _check_model(data)
+    except _Corrupt as exc:
+        return str(exc)
+    return None
+
+
+def _check_model(data: bytes) -> None:
+    if not data.startswith(b"tree\n"):
+        raise _Corrupt("it does not start with a 'tree' line")
+    trees_end = data.find(b"\nend of trees")
+    if trees_end < 0:
+        raise _Corrupt("'end of trees' is missing, the text is truncated")
+    _check_header_lines(data)
+    header = _header(data)
+    for key in _REQUIRED_HEADER:
+        if key not in header:
+            raise _Corrupt(f"the header has no {key}")
+    per_iteration = _int(header["num_tree_per_iteration"], "num_tree_per_iteration", low=1)
+    _int(header["num_class"], "num_class", low=1)
+    max_feature = _int(header["max_feature_idx"], "max_feature_idx", low=0)
+    for key in ("feature_names", "feature_infos"):
+        if len(header[key].split(" ")) != max_feature + 1:
+            raise _Corrupt(f"{key} does not list max_feature_idx + 1 features")
+    # A multiclass objective names its class count; LightGBM trusts it to match the
+    # trees per iteration when it transforms scores.
+    for token in header.get("objective", "").split(" ")[1:]:
+        key, _, value = token.partition(":")
+        if key == "num_class" and value != str(per_iteration):
+            raise _Corrupt("the objective's num_class does not match num_tree_per_iteration")
+    sizes = [_int(size, "tree_sizes", low=1) for size in header["tree_sizes"].split(" ")]
+    if len(sizes) % per_iteration:
+        raise _Corrupt("the number of trees is not a multiple of num_tree_per_iteration")
+    offset = data.find(b"\nTree=") + 1
+    if offset == 0 or offset > trees_end:
+        raise _Corrupt("no trees found")
+    for index, size in enumerate(sizes):
+        block = data[offset : offset + size]
+        if len(block) < size:
+            raise _Corrupt(f"tree {index} is truncated")
+        _check_tree(block, index, max_feature)
+        offset += size
+    if not data.startswith(b"end of trees", offset):
+        raise _Corrupt("tree_sizes do not match the tree blocks")
+    _check_parameters(data[offset:])
+
+
+def _check_parameters(trailer: bytes) -> None:
+    # LightGBM crashes on a parameters line that is not "[key: value]".
+    start = trailer.find(b"\nparameters:\n")
+    if start < 0:
+        return
+    end = trailer.find(b"\nend of parameters", start)
+    if end < 0:
+        raise _Corrupt("'end of parameters' is missing, the text is truncated")
+    for line in trailer[start + len(b"\nparameters:\n") : end].splitlines():
+        if not _PARAMETER_LINE.fullmatch(line):
+            raise _Corrupt(f"malformed parameter line {line[:40]!r}")
+
+
+def _check_header_lines(data: bytes) -> None:
+    end = data.find(b"\nTree=")
+    try:
+        lines = _LINE_BREAK.split(data[: max(end, 0)].decode("utf-8"))[1:]
+    except UnicodeDecodeError as exc:
+        raise _Corrupt("the header is not UTF-8 text") from exc
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if key and not sep and key != "average_output":
+            raise _Corrupt(f"malformed header line {line[:40]!r}")
+        if key == "objective" and not value:
+            # LightGBM crashes on an empty objective instead of reporting it.
+            raise _Corrupt("the objective is empty")
+
+
+def _check_tree(block: bytes, index: int, max_feature: int) -> None:
+    try:
+        lines = _LINE_BREAK.split(block.decode("ascii"))
+    except UnicodeDecodeError as exc:
+        raise _Corrupt(f"tree {index} is not ASCII text") from exc
+    if lines[0] != f"Tree={index}":
+        raise _Corrupt(f"tree {index} is not where tree_sizes puts it")
+    fields: dict[str, str] = {}
+    for line in lines[1:]:
+        if not line:
+            break
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise _Corrupt(f"tree {index} has a line without '=': {line[:40]!r}")
+        fields[key] = value
+    where = f"tree {index}"
+    leaves = _int(fields.get("num_leaves"), f"{where} num_leaves", low=1)
+    num_cat = _int(fields.get("num_cat"), f"{where} num_cat", low=0)
+    arrays = {
+        key: _array(fields, key, parse, leaves, where)
+        for key, parse in _LEAF_ARRAYS.items()
+        if key in fields or key == "leaf_value"
+    }
+    if "shrinkage" in fields:
+        _array(fields, "shrinkage", float, 1, where)
+    linear = _int(fields.get("is_linear", "0"), f"{where} is_linear", low=0) > 0
+    if leaves > 1 or linear:
+        for key, parse in _NODE_ARRAYS.items():
+            if key in fields or key in _REQUIRED_NODE_ARRAYS:
+                arrays[key] = _array(fields, key, parse, leaves - 1, where)
+        _check_links(arrays, leaves, max_feature, num_cat, where)
+    if linear:
+        _check_linear(fields, leaves, max_feature, where)
+    if num_cat and (leaves > 1 or linear):
+        bounds = _array(fields, "cat_boundaries", int, num_cat + 1, where)
+        if bounds[0] != 0 or any(b < a for a, b in itertools.pairwise(bounds)):
+            raise _Corrupt(f"{where} has invalid cat_boundaries")
+        _array(fields, "cat_threshold", int, int(bounds[-1]), where)
+
+
+def _check_linear(fields: dict[str, str], leaves: int, max_feature: int, where: str) -> None:
+    # Linear trees keep a small regression per leaf: num_features[i] coefficients for
+    # leaf i, concatenated in leaf_features / leaf_coeff.
+    if "leaf_const" in fields:
+        _array(fields, "leaf_const", float, leaves, where)
+    if "num_features" not in fields:
+        return
+    counts = _array(fields, "num_features", int, leaves, where)
+    if any(count < 0 for count in counts):
+        raise _Corrupt(f"{where} has a negative num_features")
+    total = int(sum(counts))
+    if total == 0:
+        return
+    features = _array(fields, "leaf_features", int, total, where)
+    if any(not 0 <= feature <= max_feature for feature in features):
+        raise _Corrupt(f"{where} has a leaf feature that does not exist")
+    _array(fields, "leaf_coeff", float, total, where)
+
+
+def _check_links(
+    arrays: dict[str, list[float]], leaves: int, max_feature: int, num_cat: int, where: str
+) -> None:
+    # Out-of-range indices make LightGBM read outside its arrays at predict time, and a
+    # child pointing back up the tree makes it loop forever: every node but the root
+    # and every leaf (written as ~index) must be the child of exactly one node.
+    children = sorted(int(child) for child in arrays["left_child"] + arrays["right_child"])
+    if children != list(range(-leaves, 0)) + list(range(1, leaves - 1)):
+        raise _Corrupt(f"{where} is not a tree: its child links are inconsistent")
+    if any(not 0 <= feature <= max_feature for feature in arrays["split_feature"]):
+        raise _Corrupt(f"{where} splits on a feature that does not exist")
+    for decision, threshold in zip(
+        arrays.get("decision_type", []), arrays["threshold"], strict=False
+    ):
+        if int(decision) & _CATEGORICAL_SPLIT and not 0 <= threshold < num_cat:
+            raise _Corrupt(f"{where} has a categorical split without its categories")
+
+
+def _int(value: str | None, what: str, *, low: int) -> int:
+    if value is None or not _INT_TOKEN.fullmatch(value):
+        raise _Corrupt(f"{what} is missing or invalid: {value!r}")
+    number = int(value)
+    if number < low:
+        raise _Corrupt(f"{what} is missing or invalid: {value!r}")
+    return number
+
+
+def _array(
+    fields: dict[str, str], key: str, parse: type[int] | type[float], count: int, where: str
+) -> list[float]:
+    value = fields.get(key)
+    if value is None:
+        raise _Corrupt(f"{where} has no {key}")
+    # Python's int() and float() accept more than LightGBM does ("1_0", control
+    # characters as spaces), so each token is matched first.
+    pattern = _INT_TOKEN if parse is int else _FLOAT_TOKEN
+    tokens = [token for token in value.split(" ") if token]
+    if not all(pattern.fullmatch(token) for token in tokens):
+        raise _Corrupt(f"{where} has a non-numeric {key}")
+    numbers = [parse(token) for token in tokens]
+    if parse is int and any(not _INT_RANGE[0] <= n <= _INT_RANGE[1] for n in numbers):
+        raise _Corrupt(f"{where} has an out-of-range {key}")
+    # Overflowing literals such as 1e999; "inf" and "nan" written as such are fine.
+    if parse is float and any(
+        not math.isfinite(n) and token[-1].isdigit()
+        for n, token in zip(numbers, tokens, strict=True)
+    ):
+        raise _Corrupt(f"{where} has an out-of-range {key}")
+    if len(numbers) != count:
+        raise _Corrupt(f"{where} {key} has {len(numbers)} values, expected {count}")
+    return numbers
