@@ -74,6 +74,7 @@ from govml.metrics.drift_stats import (
     CategoryCounts,
     CurrentColumn,
     CurrentStatistics,
+    NumericCounts,
     as_profile,
     current_statistics,
     reference_digest,
@@ -349,7 +350,7 @@ def _profiled_columns(reference: Profile, current: Any, columns: Sequence[str] |
 
 def _profiled(ref: ColumnProfile, cur: CurrentColumn) -> tuple[ColumnKind, _Build]:
     samples: ColumnSamples | _Sizes
-    if isinstance(ref, NumericColumnProfile) and isinstance(cur, NumericColumnProfile):
+    if isinstance(ref, NumericColumnProfile) and isinstance(cur, NumericCounts):
         sizes = ref.finite_count, cur.finite_count
         samples = ProfiledNumeric(ref, cur) if min(sizes) else sizes
     elif isinstance(ref, CategoricalColumnProfile) and isinstance(cur, CategoryCounts):
@@ -359,12 +360,14 @@ def _profiled(ref: ColumnProfile, cur: CurrentColumn) -> tuple[ColumnKind, _Buil
         samples = (_size(ref), _size(cur))
     kind: ColumnKind = "numeric" if isinstance(ref, NumericColumnProfile) else "categorical"
     if ref.type == "null":
-        kind = "numeric" if isinstance(cur, NumericColumnProfile) else "categorical"
+        kind = "numeric" if isinstance(cur, NumericCounts) else "categorical"
     return kind, lambda: samples
 
 
 def _size(column: ColumnProfile | CurrentColumn) -> int:
-    return column.finite_count if isinstance(column, NumericColumnProfile) else column.count
+    if isinstance(column, NumericColumnProfile | NumericCounts):
+        return column.finite_count
+    return column.count
 
 
 def _stats_from(data: Mapping[str, Any]) -> CurrentStatistics:

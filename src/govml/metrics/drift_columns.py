@@ -39,7 +39,7 @@ from scipy import stats
 
 from govml.datasets import CategoricalColumnProfile, NumericColumnProfile, QuantileSketch
 from govml.metrics.drift_inputs import positions_in
-from govml.metrics.drift_stats import CategoryCounts
+from govml.metrics.drift_stats import CategoryCounts, NumericCounts
 from govml.metrics.drift_tests import (
     STD_FLOOR,
     ColumnKind,
@@ -302,12 +302,12 @@ class ProfiledNumeric(ColumnSamples):
 
     kind: ColumnKind = "numeric"
 
-    def __init__(self, reference: NumericColumnProfile, current: NumericColumnProfile) -> None:
+    def __init__(self, reference: NumericColumnProfile, current: NumericCounts) -> None:
         self.ref, self.cur = reference, current
         self.reference_size, self.current_size = reference.finite_count, current.finite_count
         self.exact = reference.value_counts is not None and current.value_counts is not None
 
-    def _values(self, column: NumericColumnProfile) -> tuple[Floats, Counts]:
+    def _values(self, column: NumericColumnProfile | NumericCounts) -> tuple[Floats, Counts]:
         pairs = column.value_counts or ()
         return (
             np.asarray([float(v) for v, _ in pairs], dtype=np.float64),

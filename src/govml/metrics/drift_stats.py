@@ -6,11 +6,12 @@ data to what the drift tests need, and :meth:`CurrentStatistics.merge` adds batc
 (partitions, files, time windows) exactly, so a window never has to be held in memory
 at once and the reference data is never read again:
 
-* a numeric column keeps a :class:`~govml.datasets.NumericColumnProfile` built with the
-  reference's sketch accuracy. Its quantile sketch is a histogram on fixed logarithmic
-  bucket edges shared by every sketch of that accuracy, so the counts on the reference's
-  quantile bins (whose inner edges are bucket boundaries) are exact sums of its buckets,
-  and it carries exact value counts while the column has at most 32 distinct values;
+* a numeric column keeps :class:`NumericCounts`: null and infinity counts, a quantile
+  sketch with the reference's relative accuracy and exact value counts while the column
+  has at most 32 distinct values (built by the same code as the reference profile). The
+  sketch is a histogram on fixed logarithmic bucket edges shared by every sketch of that
+  accuracy, so counts on the reference's quantile bins (whose inner edges are bucket
+  boundaries) are exact sums of its buckets, and KS and Wasserstein can use it;
 * a categorical column keeps the exact count of every category of the reference, plus a
   :class:`~govml.datasets.FrequentValues` summary of the values the reference does not
   have (exact up to the reference's category capacity).
@@ -31,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from govml.datasets import (
+    VALUE_COUNTS_CAP,
     CategoricalColumnProfile,
     ColumnProfile,
     FrequentValues,
@@ -40,7 +42,6 @@ from govml.datasets import (
     profile,
     read_table,
 )
-from govml.datasets.columns import column_from_dict, merge_columns
 from govml.datasets.frequent import prune
 from govml.errors import InputError
 from govml.metrics.drift_inputs import (
@@ -58,6 +59,147 @@ DIFFERENT_REFERENCE = (
     "current statistics were counted against a different reference profile "
     "(digest {theirs}, expected {ours})"
 )
+
+
+Number = int | float
+_ValueCounts = tuple[tuple[Number, int], ...]
+_NUMBERS = {"int64", "uint64", "float64"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class NumericCounts:
+    """Counts of a numeric column of current data.
+
+    Attributes
+    ----------
+    name : str
+        Column name.
+    type : str
+        Normalised type as in profiles (``float64``, ``int64``, ``datetime``, ...), or
+        ``null`` while every value seen was null.
+    nulls : int
+        Number of nulls and NaN.
+    infinite : int
+        Number of infinite values (not values for drift, like nulls).
+    sketch : QuantileSketch
+        Sketch of the finite values, with the reference's relative accuracy.
+    value_counts : tuple of (number, int) or None
+        Exact counts of the finite values while there are at most
+        :data:`~govml.datasets.VALUE_COUNTS_CAP` distinct ones, else None.
+    """
+
+    name: str
+    type: str
+    nulls: int = 0
+    infinite: int = 0
+    sketch: QuantileSketch = field(default_factory=QuantileSketch)
+    value_counts: _ValueCounts | None = ()
+
+    def __post_init__(self) -> None:
+        if min(self.nulls, self.infinite) < 0:
+            raise ValueError(f"column {self.name!r}: counts must not be negative")
+        if self.value_counts is not None and (
+            sum(c for _, c in self.value_counts) != self.sketch.count
+        ):
+            raise ValueError(f"column {self.name!r}: value counts do not add up to the count")
+
+    @property
+    def kind(self) -> str:
+        """Always ``numeric``."""
+        return "numeric"
+
+    @property
+    def finite_count(self) -> int:
+        """Number of finite values, the ones drift compares."""
+        return self.sketch.count
+
+    @property
+    def count(self) -> int:
+        """Number of non-null values (infinities included)."""
+        return self.sketch.count + self.infinite
+
+    def merge(self, other: NumericCounts) -> NumericCounts:
+        """Add the counts of another batch of the same column.
+
+        ``int64``, ``uint64`` and ``float64`` batches merge into ``float64``.
+
+        Raises
+        ------
+        InputError
+            If the types cannot be merged or the sketch accuracies differ.
+        """
+        a, b = self, other
+        if a.type != b.type:
+            if not {a.type, b.type} <= _NUMBERS:
+                raise _cannot_merge(a.name, a.type, b.type)
+            a, b = a._as_float(), b._as_float()
+        return NumericCounts(
+            name=a.name,
+            type=a.type,
+            nulls=a.nulls + b.nulls,
+            infinite=a.infinite + b.infinite,
+            sketch=a.sketch.merge(b.sketch),
+            value_counts=_add_value_counts(a.value_counts, b.value_counts),
+        )
+
+    def _as_float(self) -> NumericCounts:
+        counts = self.value_counts
+        floats = None if counts is None else tuple((float(v), c) for v, c in counts)
+        return replace(self, type="float64", value_counts=floats)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dictionary; :meth:`from_dict` restores it exactly."""
+        counts = self.value_counts
+        return {
+            "name": self.name,
+            "type": self.type,
+            "kind": self.kind,
+            "nulls": self.nulls,
+            "infinite": self.infinite,
+            "value_counts": None if counts is None else [[v, c] for v, c in counts],
+            "sketch": self.sketch.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NumericCounts:
+        """Rebuild counts from :meth:`to_dict` output.
+
+        Raises
+        ------
+        InputError
+            If a field is missing or inconsistent.
+        """
+        try:
+            number = float if data["type"] == "float64" else int
+            counts = data["value_counts"]
+            return cls(
+                name=str(data["name"]),
+                type=str(data["type"]),
+                nulls=int(data["nulls"]),
+                infinite=int(data["infinite"]),
+                sketch=QuantileSketch.from_dict(data["sketch"]),
+                value_counts=(
+                    None if counts is None else tuple((number(v), int(c)) for v, c in counts)
+                ),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"invalid numeric counts {data.get('name')!r}: {exc}") from exc
+
+
+def _add_value_counts(a: _ValueCounts | None, b: _ValueCounts | None) -> _ValueCounts | None:
+    if a is None or b is None:
+        return None
+    merged: dict[Number, int] = dict(a)
+    for value, count in b:
+        merged[value] = merged.get(value, 0) + count
+    return None if len(merged) > VALUE_COUNTS_CAP else tuple(sorted(merged.items()))
+
+
+def _cannot_merge(name: str, a: str, b: str) -> InputError:
+    return InputError(
+        f"cannot merge statistics of column {name!r}: type {a} and type {b}",
+        hint="make the column's type the same in every batch",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,7 +289,7 @@ class CategoryCounts:
             raise InputError(f"invalid category counts {data.get('name')!r}: {exc}") from exc
 
 
-CurrentColumn = NumericColumnProfile | CategoryCounts
+CurrentColumn = NumericCounts | CategoryCounts
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,7 +302,7 @@ class CurrentStatistics:
         SHA-256 of the reference profile (see :func:`reference_digest`).
     row_count : int
         Number of rows counted.
-    columns : tuple of NumericColumnProfile or CategoryCounts
+    columns : tuple of NumericCounts or CategoryCounts
         One entry per compared column.
     """
 
@@ -239,15 +381,13 @@ class CurrentStatistics:
                 if column.get("kind") == "categorical":
                     columns.append(CategoryCounts.from_dict(column))
                 else:
-                    numeric = column_from_dict(column)
-                    assert isinstance(numeric, NumericColumnProfile)
-                    columns.append(numeric)
+                    columns.append(NumericCounts.from_dict(column))
             return cls(
                 reference_digest=str(data["reference_digest"]),
                 row_count=int(data["row_count"]),
                 columns=tuple(columns),
             )
-        except (KeyError, TypeError, ValueError, AssertionError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"invalid current statistics: {exc}") from exc
 
 
@@ -259,11 +399,9 @@ def _merge_column(a: CurrentColumn, b: CurrentColumn) -> CurrentColumn:
         return replace(b, nulls=a.nulls + b.nulls)
     if isinstance(a, CategoryCounts) and isinstance(b, CategoryCounts):
         return a.merge(b)
-    if isinstance(a, NumericColumnProfile) and isinstance(b, NumericColumnProfile):
-        merged = merge_columns(a, b)
-        assert isinstance(merged, NumericColumnProfile)
-        return merged
-    raise InputError(f"cannot merge statistics of column {a.name!r}: type {a.type} and {b.type}")
+    if isinstance(a, NumericCounts) and isinstance(b, NumericCounts):
+        return a.merge(b)
+    raise _cannot_merge(a.name, a.type, b.type)
 
 
 def as_profile(reference: Profile | Mapping[str, Any]) -> Profile:
@@ -333,7 +471,7 @@ def _count_column(reference: ColumnProfile, column: Any, family: Family) -> Curr
     if family == "null":
         if isinstance(reference, NumericColumnProfile):
             empty = QuantileSketch(relative_accuracy=reference.sketch.relative_accuracy)
-            return NumericColumnProfile(name=name, type="null", nulls=len(column), sketch=empty)
+            return NumericCounts(name=name, type="null", nulls=len(column), sketch=empty)
         return CategoryCounts(name=name, type="null", nulls=len(column))
     if kind_of(family) == "numeric":
         accuracy = (
@@ -345,7 +483,14 @@ def _count_column(reference: ColumnProfile, column: Any, family: Family) -> Curr
         counted = profile(table) if accuracy is None else profile(table, relative_accuracy=accuracy)
         numeric = counted.columns[0]
         assert isinstance(numeric, NumericColumnProfile)
-        return numeric
+        return NumericCounts(
+            name=name,
+            type=numeric.type,
+            nulls=numeric.nulls,
+            infinite=numeric.neg_inf + numeric.pos_inf,
+            sketch=numeric.sketch,
+            value_counts=numeric.value_counts,
+        )
     assert isinstance(reference, CategoricalColumnProfile)
     return _count_categories(reference, column)
 
