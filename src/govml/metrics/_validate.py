@@ -138,7 +138,7 @@ def as_weights(sample_weight: Any, n_rows: int) -> NDArray[np.float64] | None:
     if not np.all(np.isfinite(weights)):
         raise MetricInputError(BAD_WEIGHTS.format(problem="NaN or infinite values"))
     if np.any(weights < 0):
-        raise MetricInputError(BAD_WEIGHTS.format(problem=f"minimum {weights.min()!r}"))
+        raise MetricInputError(BAD_WEIGHTS.format(problem=f"minimum {float(weights.min())!r}"))
     return weights
 
 
