@@ -161,63 +161,85 @@ def _align(
     return keys, ref, cur
 
 
-def _value_counts(values: Floats) -> tuple[Floats, Counts]:
-    """Return sorted distinct values and their counts (hash first, sort only the distinct)."""
-    counted = pc.value_counts(pa.array(values))
-    keys = counted.field("values").to_numpy()
-    counts = counted.field("counts").to_numpy().astype(np.int64)
-    order = np.argsort(keys)
-    return keys[order], counts[order]
+def _runs(ordered: Floats) -> tuple[Floats, Counts]:
+    """Return the distinct values of a sorted array and how often each occurs."""
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    return ordered[starts], np.diff(np.append(starts, ordered.size))
 
 
-def _histogram(values: Floats, edges: Floats, weights: Counts | None = None) -> Counts:
+def _sorted_histogram(ordered: Floats, edges: Floats) -> Counts:
+    """Return ``numpy.histogram(ordered, edges)[0]`` for sorted values, in O(bins log n).
+
+    numpy counts with bins given as edges the same way: bins are half-open ``[a, b)``
+    except the last, ``[a, b]``.
+    """
+    cumulative = np.concatenate(
+        [ordered.searchsorted(edges[:-1], "left"), ordered.searchsorted(edges[-1:], "right")]
+    )
+    return np.diff(cumulative).astype(np.int64)
+
+
+def _histogram(values: Floats, edges: Floats, weights: Counts) -> Counts:
+    """Return weighted bin counts (integer weights, so the float sums are exact)."""
     counts = np.histogram(values, edges, weights=weights)[0]
     return np.asarray(np.rint(counts), dtype=np.int64)
 
 
 class RawNumeric(ColumnSamples):
-    """A numeric column with the values of both sides (finite, nulls dropped)."""
+    """A numeric column with the values of both sides (finite, nulls dropped).
+
+    Both sides are sorted once: every test here is invariant under reordering, and the
+    distinct values, counts and histograms then come from linear scans and binary searches.
+    """
 
     kind: ColumnKind = "numeric"
 
     def __init__(self, reference: Floats, current: Floats) -> None:
-        self.reference, self.current = reference, current
+        self.reference, self.current = np.sort(reference), np.sort(current)
         self.reference_size, self.current_size = reference.size, current.size
 
     @cached_property
-    def _reference_unique(self) -> int:
-        return int(pc.count_distinct(pa.array(self.reference)).as_py())
+    def _reference_runs(self) -> tuple[Floats, Counts]:
+        return _runs(self.reference)
+
+    @cached_property
+    def _current_runs(self) -> tuple[Floats, Counts]:
+        return _runs(self.current)
 
     def n_unique(self) -> int:
         """Return the distinct values of reference ∪ current."""
-        both = pa.chunked_array([pa.array(self.reference), pa.array(self.current)])
-        return int(pc.count_distinct(both).as_py())
+        ref, cur = self._reference_runs[0], self._current_runs[0]
+        at = np.minimum(ref.searchsorted(cur), ref.size - 1)
+        return ref.size + cur.size - int(np.count_nonzero(ref[at] == cur))
+
+    def _edges_histograms(self, size: int) -> Bins:
+        low, high = (
+            min(self.reference[0], self.current[0]),
+            max(self.reference[-1], self.current[-1]),
+        )
+        edges = sturges_edges(low, high, size)
+        return Bins(
+            reference=_sorted_histogram(self.reference, edges),
+            current=_sorted_histogram(self.current, edges),
+        )
 
     def bins(self) -> Bins:
         """Evidently's bins: one per value, or Sturges over reference ∪ current."""
-        if self._reference_unique <= PER_VALUE_MAX:
-            _, ref, cur = _align(*_value_counts(self.reference), *_value_counts(self.current))
+        if self._reference_runs[0].size <= PER_VALUE_MAX:
+            _, ref, cur = _align(*self._reference_runs, *self._current_runs)
             return Bins(reference=ref, current=cur)
-        edges = np.histogram_bin_edges(np.concatenate([self.reference, self.current]), "sturges")
-        return Bins(
-            reference=_histogram(self.reference, edges), current=_histogram(self.current, edges)
-        )
+        return self._edges_histograms(self.reference_size + self.current_size)
 
     def hellinger_bins(self) -> Bins:
         """Sturges bins over the distinct values of reference ∪ current (Evidently's)."""
-        low = min(self.reference.min(), self.current.min())
-        high = max(self.reference.max(), self.current.max())
-        edges = sturges_edges(low, high, self.n_unique())
-        return Bins(
-            reference=_histogram(self.reference, edges), current=_histogram(self.current, edges)
-        )
+        return self._edges_histograms(self.n_unique())
 
     def other_counts(self) -> tuple[int, int, bool]:
         """Return the count of values above the smallest value, per side."""
-        smallest = min(self.reference.min(), self.current.min())
+        smallest = min(self.reference[0], self.current[0])
         return (
-            int(np.count_nonzero(self.reference != smallest)),
-            int(np.count_nonzero(self.current != smallest)),
+            self.reference_size - int(self.reference.searchsorted(smallest, "right")),
+            self.current_size - int(self.current.searchsorted(smallest, "right")),
             True,
         )
 

@@ -7,14 +7,18 @@ datetimes as nanoseconds, like :mod:`govml.datasets` profiles) or *categorical*
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from govml.datasets import read_table
 from govml.errors import InputError, did_you_mean
 from govml.metrics.drift_tests import ColumnKind
 
@@ -26,8 +30,48 @@ TYPE_MISMATCH = "column types differ between reference and current: {details}"
 EMPTY_DATA = "the {side} data has no rows"
 UNSUPPORTED_TYPE = "column {name!r} has type {type}, which drift cannot compare"
 
+# Rows per batch when current data is counted a batch at a time: small enough that a
+# batch's temporaries stay in the CPU caches and the peak memory low (measured on 1M rows:
+# 32k rows was both faster and leaner than 16k or 64k).
+STREAM_ROWS = 32_768
+
 _NANOSECONDS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 _NANOSECONDS_PER_DAY = 86_400_000_000_000
+
+
+def iter_tables(source: Any) -> Iterator[Any]:
+    """Yield ``source`` as ``pyarrow.Table`` batches that together hold every row.
+
+    A Parquet file is read :data:`STREAM_ROWS` rows at a time and a pandas DataFrame
+    converted that many rows at a time, so statistics never need a second copy of the
+    whole data in memory; anything else is read at once by
+    :func:`~govml.datasets.read_table` (which also words the errors of unreadable files).
+    At least one (possibly empty) table is yielded, so the columns are always known.
+    """
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(source, pandas.DataFrame):
+        for start in range(0, max(len(source), 1), STREAM_ROWS):
+            yield read_table(source.iloc[start : start + STREAM_ROWS])
+        return
+    parquet = None
+    if isinstance(source, str | Path) and Path(source).suffix.lower() in (".parquet", ".pq"):
+        try:
+            # Without pre-buffering the reader holds one batch's column chunks, not the
+            # file's.
+            parquet = pq.ParquetFile(source, pre_buffer=False)
+        except (pa.ArrowException, OSError):
+            parquet = None  # read_table below names the file and what is wrong with it
+    if parquet is None or len(set(parquet.schema_arrow.names)) != len(parquet.schema_arrow):
+        yield read_table(source)
+        return
+    yield parquet.schema_arrow.empty_table()
+    try:
+        # One decoding thread: counting, not decoding, is the work, and per-thread
+        # buffers would raise the peak memory.
+        for batch in parquet.iter_batches(batch_size=STREAM_ROWS, use_threads=False):
+            yield pa.Table.from_batches([batch])
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{source}: cannot read as Parquet: {exc}") from exc
 
 
 def family_of_arrow(name: str, dtype: Any) -> Family:

@@ -40,7 +40,6 @@ from govml.datasets import (
     Profile,
     QuantileSketch,
     profile,
-    read_table,
 )
 from govml.datasets.frequent import prune
 from govml.errors import InputError
@@ -51,6 +50,7 @@ from govml.metrics.drift_inputs import (
     check_families,
     family_of_arrow,
     family_of_profile_type,
+    iter_tables,
     kind_of,
     positions_in,
 )
@@ -430,7 +430,8 @@ def current_statistics(
     reference : Profile or dict
         The stored reference profile (or its ``to_dict()`` form). Its data is not needed.
     current : DataFrame, Table, RecordBatch, str or Path
-        A batch of current data; anything :func:`~govml.datasets.read_table` accepts.
+        A batch of current data; anything :func:`~govml.datasets.read_table` accepts. A
+        Parquet file is read and counted a batch of rows at a time.
     columns : sequence of str, optional
         Columns to count; by default every column of the reference.
 
@@ -447,7 +448,18 @@ def current_statistics(
         type differs from the reference's, or the data cannot be read.
     """
     ref = as_profile(reference)
-    table = read_table(current)
+    digest = reference_digest(ref)
+    merged: CurrentStatistics | None = None
+    for table in iter_tables(current):
+        counted = _count_table(ref, digest, table, columns)
+        merged = counted if merged is None else merged.merge(counted)
+    assert merged is not None  # iter_tables yields at least one table
+    return merged
+
+
+def _count_table(
+    ref: Profile, digest: str, table: Any, columns: Sequence[str] | None
+) -> CurrentStatistics:
     names = check_columns(ref.names, table.column_names, columns)
     families = {
         name: (
@@ -458,7 +470,7 @@ def current_statistics(
     }
     check_families(families)
     return CurrentStatistics(
-        reference_digest=reference_digest(ref),
+        reference_digest=digest,
         row_count=table.num_rows,
         columns=tuple(
             _count_column(ref.column(name), table.column(name), families[name][1]) for name in names

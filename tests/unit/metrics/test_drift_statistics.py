@@ -8,12 +8,14 @@ import math
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from govml.datasets import profile
 from govml.errors import InputError
+from govml.metrics import drift_inputs
 from govml.metrics.drift import data_drift
 from govml.metrics.drift_stats import CurrentStatistics, current_statistics
 from govml.metrics.drift_tests import DRIFT_TESTS
@@ -163,3 +165,31 @@ def test_sketch_ks_and_wasserstein_within_their_bounds(n: int) -> None:
             else:
                 assert abs(error) <= approx.error_bound, (name, error, approx.error_bound)
                 assert abs(error) <= 0.002, (name, error)
+
+
+def test_parquet_files_and_dataframes_are_counted_in_batches(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(drift_inputs, "STREAM_ROWS", 7)
+    rng = np.random.default_rng(5)
+    current = pd.DataFrame(
+        {
+            "x": rng.normal(1, 2, 50),
+            "n": rng.integers(0, 9, 50),
+            "c": rng.choice(["a", "b", "new", None], 50),
+        }
+    )
+    current.loc[:9, "c"] = None  # the first batches have no strings at all
+    path = tmp_path / "current.parquet"
+    pq.write_table(pa.Table.from_pandas(current, preserve_index=False), path, row_group_size=10)
+    whole = current_statistics(PROFILE, pa.Table.from_pandas(current, preserve_index=False))
+    assert current_statistics(PROFILE, path) == whole
+    assert current_statistics(PROFILE, current) == whole
+    assert data_drift(PROFILE, str(path)) == data_drift(PROFILE, current)
+
+
+def test_unreadable_parquet_is_named(tmp_path) -> None:
+    bad = tmp_path / "current.parquet"
+    bad.write_text("not parquet")
+    with pytest.raises(InputError, match="current.parquet: not a Parquet file"):
+        current_statistics(PROFILE, bad)
+    with pytest.raises(InputError, match="file not found"):
+        data_drift(PROFILE, tmp_path / "missing.parquet")
