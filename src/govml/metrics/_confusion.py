@@ -74,8 +74,8 @@ class BinaryConfusion:
         return BinaryConfusion(
             groups=groups,
             pos_label=self.pos_label,
-            weight=_scatter_add(self.weight, position, len(groups)),
-            count=_scatter_add(self.count, position, len(groups)),
+            weight=scatter_add(self.weight, position, len(groups)),
+            count=scatter_add(self.count, position, len(groups)),
         )
 
     def merge(self, other: BinaryConfusion) -> BinaryConfusion:
@@ -86,17 +86,14 @@ class BinaryConfusion:
         MetricInputError
             When the positive labels or the sensitive features differ.
         """
-        _check_kind(other, BinaryConfusion)
-        if self.pos_label != other.pos_label:
-            raise MetricInputError(
-                POS_LABEL_DIFFERS.format(first=self.pos_label, second=other.pos_label)
-            )
+        check_kind(other, BinaryConfusion)
+        check_pos_label(self.pos_label, other.pos_label)
         groups, ia, ib = self.groups.union(other.groups)
         return BinaryConfusion(
             groups=groups,
             pos_label=self.pos_label,
-            weight=_scatter_add(self.weight, ia, len(groups), other.weight, ib),
-            count=_scatter_add(self.count, ia, len(groups), other.count, ib),
+            weight=scatter_add(self.weight, ia, len(groups), other.weight, ib),
+            count=scatter_add(self.count, ia, len(groups), other.count, ib),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,7 +115,7 @@ class BinaryConfusion:
         MetricInputError
             When the dict is of another kind or its arrays have the wrong shape.
         """
-        _check_dict_kind(data, cls.kind)
+        check_dict_kind(data, cls.kind)
         return cls(
             groups=Groups.from_dict(data["groups"]),
             pos_label=data["pos_label"],
@@ -168,8 +165,8 @@ class MulticlassConfusion:
         return MulticlassConfusion(
             groups=groups,
             labels=self.labels,
-            weight=_scatter_add(self.weight, position, len(groups)),
-            count=_scatter_add(self.count, position, len(groups)),
+            weight=scatter_add(self.weight, position, len(groups)),
+            count=scatter_add(self.count, position, len(groups)),
         )
 
     def merge(self, other: MulticlassConfusion) -> MulticlassConfusion:
@@ -180,7 +177,7 @@ class MulticlassConfusion:
         MetricInputError
             When the sensitive features differ.
         """
-        _check_kind(other, MulticlassConfusion)
+        check_kind(other, MulticlassConfusion)
         groups, ga, gb = self.groups.union(other.groups)
         labels = tuple(sorted(set(self.labels) | set(other.labels), key=sort_key))
         la = np.array([labels.index(v) for v in self.labels], dtype=np.intp)
@@ -215,7 +212,7 @@ class MulticlassConfusion:
         MetricInputError
             When the dict is of another kind or its arrays have the wrong shape.
         """
-        _check_dict_kind(data, cls.kind)
+        check_dict_kind(data, cls.kind)
         k = len(data["labels"])
         groups = Groups.from_dict(data["groups"])
         return cls(
@@ -267,7 +264,7 @@ def binary_confusion(
     n_rows = check_lengths({"y_true": truth, "y_pred": pred})
     weights = as_weights(sample_weight, n_rows)
     true_pos, pred_pos = binary_indicators(truth, pred, pos_label=pos_label)
-    codes, groups = _codes(sensitive_features, n_rows, missing)
+    codes, groups = group_codes(sensitive_features, n_rows, missing)
     cell = codes * 4 + true_pos.astype(np.intp) * 2 + pred_pos
     weight, count = _cell_sums(cell, weights, len(groups) * 4)
     return BinaryConfusion(
@@ -305,7 +302,7 @@ def multiclass_confusion(
     n_rows = check_lengths({"y_true": truth, "y_pred": pred})
     weights = as_weights(sample_weight, n_rows)
     labels, _ = check_labels({"y_true": truth, "y_pred": pred}, what="classification metrics")
-    codes, groups = _codes(sensitive_features, n_rows, missing)
+    codes, groups = group_codes(sensitive_features, n_rows, missing)
     k = len(labels)
     true_index = _label_index(truth, labels)
     pred_index = _label_index(pred, labels)
@@ -319,7 +316,10 @@ def multiclass_confusion(
     )
 
 
-def _codes(features: Any, n_rows: int, missing: MissingPolicy) -> tuple[NDArray[np.intp], Groups]:
+def group_codes(
+    features: Any, n_rows: int, missing: MissingPolicy
+) -> tuple[NDArray[np.intp], Groups]:
+    """Return each row's group code and the groups; one group of all rows without features."""
     if features is None:
         return np.zeros(n_rows, dtype=np.intp), Groups.single()
     return encode_groups(features, n_rows, missing=missing)
@@ -352,7 +352,7 @@ def _cell_sums(
     return weighted_sum(cell, weights, n_cells), count
 
 
-def _scatter_add(
+def scatter_add(
     a: NDArray[Any],
     ia: NDArray[np.intp],
     n_groups: int,
@@ -384,11 +384,25 @@ def _check_cells(
         raise MetricInputError(f"{kind}: counts and weights must be finite and non-negative")
 
 
-def _check_kind(other: object, cls: type) -> None:
+def check_pos_label(first: Any, second: Any) -> None:
+    """Raise unless two statistics share their positive label.
+
+    Raises
+    ------
+    MetricInputError
+        When the labels differ.
+    """
+    if first != second:
+        raise MetricInputError(POS_LABEL_DIFFERS.format(first=first, second=second))
+
+
+def check_kind(other: object, cls: type) -> None:
+    """Raise unless ``other`` is statistics of class ``cls`` (a merge needs the same kind)."""
     if not isinstance(other, cls):
         raise MetricInputError(WRONG_KIND.format(expected=cls.__name__, found=type(other).__name__))
 
 
-def _check_dict_kind(data: Mapping[str, Any], kind: str) -> None:
+def check_dict_kind(data: Mapping[str, Any], kind: str) -> None:
+    """Raise unless a stored dict holds statistics of ``kind``."""
     if data.get("kind") != kind:
         raise MetricInputError(WRONG_KIND.format(expected=kind, found=data.get("kind")))

@@ -25,8 +25,9 @@ from govml.metrics._confusion import (
     MulticlassConfusion,
     weighted_sum,
 )
+from govml.metrics._ranking import ranking_metrics
 from govml.metrics._regression import RegressionMoments
-from govml.metrics._scores import ScoreHistogram, ScoreSamples, ranking_metrics
+from govml.metrics._scores import ScoreHistogram, ScoreSamples
 from govml.metrics._validate import MetricInputError
 
 Kind = Literal["binary", "multiclass", "score", "regression"]

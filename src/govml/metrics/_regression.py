@@ -19,11 +19,11 @@ from numpy.typing import NDArray
 from govml.metrics._confusion import (
     FloatArray,
     IntArray,
-    _check_dict_kind,
-    _check_kind,
-    _codes,
-    _scatter_add,
+    check_dict_kind,
+    check_kind,
+    group_codes,
     row_count,
+    scatter_add,
     weighted_sum,
 )
 from govml.metrics._groups import Groups, MissingPolicy
@@ -89,7 +89,7 @@ class RegressionMoments:
         MetricInputError
             When the sensitive features differ.
         """
-        _check_kind(other, RegressionMoments)
+        check_kind(other, RegressionMoments)
         groups, ia, ib = self.groups.union(other.groups)
         return _combine(groups, [(self, ia), (other, ib)])
 
@@ -108,7 +108,7 @@ class RegressionMoments:
         MetricInputError
             When the dict is of another kind or its arrays have the wrong shape.
         """
-        _check_dict_kind(data, cls.kind)
+        check_dict_kind(data, cls.kind)
         sums = {name: np.asarray(data[name], dtype=np.float64) for name in (*_SUMS, "m2_y")}
         n = np.asarray(data["n"], dtype=np.int64)
         return cls(groups=Groups.from_dict(data["groups"]), n=n, **sums)
@@ -152,7 +152,7 @@ def regression_moments(
     p = as_float(pred, name="y_pred", what="regression metrics")
     weights = as_weights(sample_weight, n_rows)
     w = np.ones(n_rows) if weights is None else weights
-    codes, groups = _codes(sensitive_features, n_rows, missing)
+    codes, groups = group_codes(sensitive_features, n_rows, missing)
     size = len(groups)
 
     def total(values: FloatArray) -> FloatArray:
@@ -190,15 +190,15 @@ def _combine(
     n = np.zeros(size, dtype=np.int64)
     sums = {name: np.zeros(size) for name in _SUMS}
     for part, pos in parts:
-        n += _scatter_add(part.n, pos, size)
+        n += scatter_add(part.n, pos, size)
         for name in _SUMS:
-            sums[name] += _scatter_add(getattr(part, name), pos, size)
+            sums[name] += scatter_add(getattr(part, name), pos, size)
     mean = _safe_ratio(sums["swy"], sums["sw"])
     m2 = np.zeros(size)
     for part, pos in parts:
         part_mean = _safe_ratio(part.swy, part.sw)
         spread = part.m2_y + part.sw * (part_mean - mean[pos]) ** 2
-        m2 += _scatter_add(spread, pos, size)
+        m2 += scatter_add(spread, pos, size)
     return RegressionMoments(groups=groups, n=n, m2_y=m2, **sums)
 
 

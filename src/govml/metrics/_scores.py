@@ -29,11 +29,12 @@ from numpy.typing import NDArray
 from govml.metrics._confusion import (
     FloatArray,
     IntArray,
-    _check_dict_kind,
-    _check_kind,
-    _codes,
-    _scatter_add,
+    check_dict_kind,
+    check_kind,
+    check_pos_label,
+    group_codes,
     row_count,
+    scatter_add,
     weighted_sum,
 )
 from govml.metrics._groups import Groups, MissingPolicy
@@ -52,7 +53,6 @@ SCORE_OUT_OF_RANGE = (
 )
 EDGES_DIFFER = "cannot merge score histograms with different bin edges"
 BAD_EDGES = "bin edges must be at least two finite, strictly increasing numbers"
-POS_LABEL_DIFFERS = "cannot merge statistics with pos_label={first!r} and pos_label={second!r}"
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -113,8 +113,8 @@ class ScoreSamples:
         MetricInputError
             When the positive labels or the sensitive features differ.
         """
-        _check_kind(other, ScoreSamples)
-        _check_pos_label(self.pos_label, other.pos_label)
+        check_kind(other, ScoreSamples)
+        check_pos_label(self.pos_label, other.pos_label)
         groups, ia, ib = self.groups.union(other.groups)
         return ScoreSamples(
             groups=groups,
@@ -164,7 +164,7 @@ class ScoreSamples:
         MetricInputError
             When the dict is of another kind or its arrays are inconsistent.
         """
-        _check_dict_kind(data, cls.kind)
+        check_dict_kind(data, cls.kind)
         return cls(
             groups=Groups.from_dict(data["groups"]),
             pos_label=data["pos_label"],
@@ -225,10 +225,10 @@ class ScoreHistogram:
             groups=groups,
             pos_label=self.pos_label,
             edges=self.edges,
-            weight=_scatter_add(self.weight, position, size),
-            count=_scatter_add(self.count, position, size),
-            log_loss=None if self.log_loss is None else _scatter_add(self.log_loss, position, size),
-            sq_err=None if self.sq_err is None else _scatter_add(self.sq_err, position, size),
+            weight=scatter_add(self.weight, position, size),
+            count=scatter_add(self.count, position, size),
+            log_loss=None if self.log_loss is None else scatter_add(self.log_loss, position, size),
+            sq_err=None if self.sq_err is None else scatter_add(self.sq_err, position, size),
         )
 
     def merge(self, other: ScoreHistogram) -> ScoreHistogram:
@@ -239,22 +239,22 @@ class ScoreHistogram:
         MetricInputError
             When the bin edges, positive labels or sensitive features differ.
         """
-        _check_kind(other, ScoreHistogram)
-        _check_pos_label(self.pos_label, other.pos_label)
+        check_kind(other, ScoreHistogram)
+        check_pos_label(self.pos_label, other.pos_label)
         if not np.array_equal(self.edges, other.edges):
             raise MetricInputError(EDGES_DIFFER)
         groups, ia, ib = self.groups.union(other.groups)
         size = len(groups)
 
         def add(a: FloatArray | None, b: FloatArray | None) -> FloatArray | None:
-            return None if a is None or b is None else _scatter_add(a, ia, size, b, ib)
+            return None if a is None or b is None else scatter_add(a, ia, size, b, ib)
 
         return ScoreHistogram(
             groups=groups,
             pos_label=self.pos_label,
             edges=self.edges,
-            weight=_scatter_add(self.weight, ia, size, other.weight, ib),
-            count=_scatter_add(self.count, ia, size, other.count, ib),
+            weight=scatter_add(self.weight, ia, size, other.weight, ib),
+            count=scatter_add(self.count, ia, size, other.count, ib),
             log_loss=add(self.log_loss, other.log_loss),
             sq_err=add(self.sq_err, other.sq_err),
         )
@@ -301,7 +301,7 @@ class ScoreHistogram:
         MetricInputError
             When the dict is of another kind or its arrays are inconsistent.
         """
-        _check_dict_kind(data, cls.kind)
+        check_dict_kind(data, cls.kind)
         groups = Groups.from_dict(data["groups"])
         edges = np.asarray(data["edges"], dtype=np.float64)
         shape = (len(groups), 2, len(edges) - 1)
@@ -372,7 +372,7 @@ def score_samples(
     scores = as_float(raw_scores, name="y_score", what="score metrics")
     weights = as_weights(sample_weight, n_rows)
     positive = positive_indicator(truth, pos_label=pos_label)
-    codes, groups = _codes(sensitive_features, n_rows, missing)
+    codes, groups = group_codes(sensitive_features, n_rows, missing)
     return ScoreSamples(
         groups=groups,
         pos_label=pos_label,
@@ -517,73 +517,3 @@ def _loss_sums(
         weighted_sum(codes, weight * log_loss, n_groups),
         weighted_sum(codes, weight * sq_err, n_groups),
     )
-
-
-def _check_pos_label(first: Any, second: Any) -> None:
-    if first != second:
-        raise MetricInputError(POS_LABEL_DIFFERS.format(first=first, second=second))
-
-
-def ranking_metrics(
-    stats: ScoreSamples | ScoreHistogram,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Return per group ROC AUC, average precision, positive weight and negative weight.
-
-    AUC and AP are NaN where a group has no positive (AP, AUC) or no negative (AUC) weight.
-    """
-    if isinstance(stats, ScoreSamples):
-        group, pos_w, neg_w = _exact_thresholds(stats)
-    else:
-        group, pos_w, neg_w = _binned_thresholds(stats)
-    return _ranking_from_thresholds(group, pos_w, neg_w, len(stats.groups))
-
-
-def _exact_thresholds(stats: ScoreSamples) -> tuple[NDArray[np.intp], FloatArray, FloatArray]:
-    """Collapse rows into (group, score) thresholds, by group then descending score."""
-    order = np.lexsort((-stats.scores, stats.codes))
-    codes, scores = stats.codes[order], stats.scores[order]
-    new = np.empty(len(order), dtype=np.bool_)
-    new[:1] = True
-    new[1:] = (codes[1:] != codes[:-1]) | (scores[1:] != scores[:-1])
-    threshold = np.cumsum(new) - 1
-    n_thresholds = int(threshold[-1]) + 1 if len(threshold) else 0
-    weight, positive = stats.weight[order], stats.positive[order]
-    pos_w = weighted_sum(threshold, weight * positive, n_thresholds)
-    neg_w = weighted_sum(threshold, weight * ~positive, n_thresholds)
-    return codes[new], pos_w, neg_w
-
-
-def _binned_thresholds(stats: ScoreHistogram) -> tuple[NDArray[np.intp], FloatArray, FloatArray]:
-    """Each non-empty bin is one threshold, by group then descending bin."""
-    neg = stats.weight[:, 0, ::-1]
-    pos = stats.weight[:, 1, ::-1]
-    occupied = stats.count[:, :, ::-1].sum(axis=1) > 0
-    group = np.broadcast_to(np.arange(len(stats.groups))[:, None], occupied.shape)
-    return group[occupied].astype(np.intp), pos[occupied], neg[occupied]
-
-
-def _ranking_from_thresholds(
-    group: NDArray[np.intp], pos_w: FloatArray, neg_w: FloatArray, n_groups: int
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    # Cumulative sums restart at each group; a loop over the few groups (each step
-    # vectorised) keeps every cumulative sum as exact as scikit-learn's.
-    tps, fps = np.empty_like(pos_w), np.empty_like(neg_w)
-    starts = np.searchsorted(group, np.arange(n_groups + 1))
-    for g in range(n_groups):
-        lo, hi = starts[g], starts[g + 1]
-        tps[lo:hi] = np.cumsum(pos_w[lo:hi])
-        fps[lo:hi] = np.cumsum(neg_w[lo:hi])
-    first = np.zeros(len(group), dtype=np.bool_)
-    first[starts[:-1][starts[:-1] < len(group)]] = True
-    prev_tps = np.where(first, 0.0, np.roll(tps, 1))
-    prev_fps = np.where(first, 0.0, np.roll(fps, 1))
-    positives = weighted_sum(group, pos_w, n_groups)
-    negatives = weighted_sum(group, neg_w, n_groups)
-    area = weighted_sum(group, (fps - prev_fps) * (tps + prev_tps) / 2, n_groups)
-    predicted = tps + fps
-    precision = np.divide(tps, predicted, out=np.zeros_like(tps), where=predicted > 0)
-    ap_sum = weighted_sum(group, (tps - prev_tps) * precision, n_groups)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        auc = np.where((positives > 0) & (negatives > 0), area / (positives * negatives), np.nan)
-        ap = np.where(positives > 0, ap_sum / positives, np.nan)
-    return auc, ap, positives, negatives

@@ -21,8 +21,7 @@ aggregate), vectorised over all replicates at once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -81,12 +80,12 @@ class BootstrapResult:
     stratified: bool
     values: dict[str, FloatArray]
     overall: dict[str, FloatArray]
-    included: np.ndarray[Any, np.dtype[np.bool_]]
-    n_boot: int = field(init=False)
+    included: NDArray[np.bool_]
 
-    def __post_init__(self) -> None:
-        first = next(iter(self.overall.values()))
-        object.__setattr__(self, "n_boot", len(first))
+    @property
+    def n_boot(self) -> int:
+        """The number of replicates."""
+        return len(next(iter(self.overall.values())))
 
     def group_intervals(self, metric: str) -> list[Interval]:
         """Return one interval per group for ``metric``."""

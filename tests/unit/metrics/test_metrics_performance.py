@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import govml.metrics as gm
 from govml.metrics import MetricFrame, metric_result, score_histogram, score_samples
+from govml.metrics._ranking import ranking_metrics
 from govml.metrics._registry import ONE_CLASS, spec_for
-from govml.metrics._scores import ranking_metrics
 
 pytestmark = pytest.mark.filterwarnings("ignore")  # scikit-learn warns on 0/0, by design
 TOL = {"rtol": 1e-12, "atol": 1e-12}
