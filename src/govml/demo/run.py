@@ -21,7 +21,7 @@ MODEL = "adult-income"
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
-def build_pipeline(seed: int = 0) -> Pipeline:
+def build_pipeline(seed: int = 0, max_iter: int = 200) -> Pipeline:
     """Return the demo's scikit-learn pipeline (one-hot categoricals, scaled numerics, GBM)."""
     encode = ColumnTransformer(
         [
@@ -30,7 +30,7 @@ def build_pipeline(seed: int = 0) -> Pipeline:
         ],
         sparse_threshold=0.0,
     )
-    model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed)
+    model = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=0.1, random_state=seed)
     return Pipeline([("encode", encode), ("model", model)])
 
 

@@ -1,0 +1,64 @@
+"""The Adult loader handles the real files' quirks, and the demo runs end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import govml
+from govml.demo import adult, run
+from govml.errors import InputError
+
+
+@pytest.mark.datasets
+def test_adult_quirks_are_handled(shared_datasets: Path) -> None:
+    train = adult.load_adult("train", shared_datasets)
+    test = adult.load_adult("test", shared_datasets)
+    assert (len(train), len(test)) == (32_561, 16_281)
+    assert list(train.columns) == adult.COLUMNS
+    # Published class balance: 7,841 of 32,561 and 3,846 of 16,281 earn more than 50K.
+    assert int(train["income"].sum()) == 7_841
+    assert int(test["income"].sum()) == 3_846
+    for frame in (train, test):
+        for column in adult.CATEGORICAL:
+            values = frame[column].dropna()
+            assert not values.str.startswith(" ").any(), column
+            assert "?" not in set(values), column
+    # Missing values ("?") become nulls: 1,836 workclass values in the training file.
+    assert int(train["workclass"].isna().sum()) == 1_836
+
+
+def test_missing_adult_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="Adult data not found"):
+        adult.load_adult("train", tmp_path)
+    with pytest.raises(InputError, match="unknown Adult split"):
+        adult.load_adult("validation", tmp_path)
+
+
+@pytest.mark.datasets
+@pytest.mark.slow
+def test_demo_registers_and_verifies(
+    shared_datasets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOVML_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GOVML_DATASETS", str(shared_datasets))
+    monkeypatch.setenv("GOVML_USER", "demo")
+    full = run.build_pipeline
+    monkeypatch.setattr(run, "build_pipeline", lambda seed=0: full(seed, max_iter=30))
+    assert run.main() == 0
+    with govml.connect(tmp_path / "home") as client:
+        version = client.get_version("adult-income@1")
+        assert [(d.role, d.row_count) for d in version.datasets] == [
+            ("train", 32_561),
+            ("validation", 16_281),
+        ]
+        assert version.metrics["roc_auc"] > 0.9
+        assert version.registrant == "demo"
+        inputs = [c["name"] for c in version.signature["inputs"]]
+        assert "income" not in inputs and "age" in inputs
+        result = client.verify_ledger()
+        assert (result.models, result.versions, result.datasets) == (1, 1, 2)
+    assert run.main() == 0  # a second run registers version 2 of the same model
+    with govml.connect(tmp_path / "home") as client:
+        assert [v.version for v in client.list_versions("adult-income")] == [1, 2]
