@@ -275,6 +275,38 @@ def binary_confusion(
     )
 
 
+def prediction_confusion(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    sensitive_features: Any = None,
+    sample_weight: Any = None,
+    pos_label: Any = 1,
+    missing: MissingPolicy = "error",
+) -> BinaryConfusion:
+    """Count predictions per group for metrics that read ``y_pred`` only (selection rate).
+
+    Like Fairlearn's ``selection_rate``, ``y_true`` is only checked for its length, so it
+    may hold anything (scores, other labels). The actual-label axis of the result repeats
+    the predictions: use it for selection rates and counts, never for error rates.
+
+    Raises
+    ------
+    MetricInputError
+        As :func:`binary_confusion`, for ``y_pred``.
+    """
+    truth, pred = as_1d(y_true, name="y_true"), as_1d(y_pred, name="y_pred")
+    check_lengths({"y_true": truth, "y_pred": pred})
+    return binary_confusion(
+        pred,
+        pred,
+        sensitive_features=sensitive_features,
+        sample_weight=sample_weight,
+        pos_label=pos_label,
+        missing=missing,
+    )
+
+
 def multiclass_confusion(
     y_true: Any,
     y_pred: Any,

@@ -34,22 +34,21 @@ from govml.metrics._aggregate import (
     pair,
     ratio,
 )
-from govml.metrics._confusion import BinaryConfusion, FloatArray, binary_confusion
+from govml.metrics._confusion import (
+    BinaryConfusion,
+    FloatArray,
+    binary_confusion,
+    prediction_confusion,
+)
 from govml.metrics._registry import spec_for
-from govml.metrics._validate import as_1d, check_lengths
 
 
 def _confusion(
-    y_true: Any, y_pred: Any, sensitive_features: Any, sample_weight: Any, *, labels_of: str
+    y_true: Any, y_pred: Any, sensitive_features: Any, sample_weight: Any, *, metric: str
 ) -> BinaryConfusion:
-    if labels_of == "y_pred":
-        # Selection rate reads y_pred only; like Fairlearn, y_true is only length-checked.
-        truth, pred = as_1d(y_true, name="y_true"), as_1d(y_pred, name="y_pred")
-        check_lengths({"y_true": truth, "y_pred": pred})
-        y_true = pred
-    return binary_confusion(
-        y_true, y_pred, sensitive_features=sensitive_features, sample_weight=sample_weight
-    )
+    # Selection rate reads y_pred only; like Fairlearn, y_true is then only length-checked.
+    build = prediction_confusion if metric == "selection_rate" else binary_confusion
+    return build(y_true, y_pred, sensitive_features=sensitive_features, sample_weight=sample_weight)
 
 
 def _values(stats: BinaryConfusion, metric: str) -> tuple[FloatArray, FloatArray]:
@@ -73,8 +72,7 @@ def _one(
     method: Method,
     sample_weight: Any,
 ) -> float:
-    labels_of = "y_pred" if metric == "selection_rate" else "both"
-    stats = _confusion(y_true, y_pred, sensitive_features, sample_weight, labels_of=labels_of)
+    stats = _confusion(y_true, y_pred, sensitive_features, sample_weight, metric=metric)
     return _aggregate(stats, metric, transform, method)
 
 
@@ -189,7 +187,7 @@ def _equalized_odds(
     agg: Agg,
 ) -> float:
     check_agg(agg)
-    stats = _confusion(y_true, y_pred, sensitive_features, sample_weight, labels_of="both")
+    stats = _confusion(y_true, y_pred, sensitive_features, sample_weight, metric="recall")
     tpr = _aggregate(stats, "recall", transform, method)
     fpr = _aggregate(stats, "false_positive_rate", transform, method)
     return pair(tpr, fpr, agg, largest=transform == "difference", skipna=True)

@@ -32,6 +32,7 @@ from govml.metrics._confusion import (
     MulticlassConfusion,
     binary_confusion,
     multiclass_confusion,
+    prediction_confusion,
 )
 from govml.metrics._groups import Groups, MissingPolicy
 from govml.metrics._registry import MetricSpec, Stats, metric_names, needed_kind, spec_for
@@ -115,6 +116,8 @@ class MetricFrame:
             sample_weight=sample_weight,
             pos_label=pos_label,
             missing=missing,
+            # Like Fairlearn, selection rates and counts do not look at y_true's values.
+            predictions_only={s.name for s in self._specs} <= {"selection_rate", "count"},
         )
 
     @property
@@ -278,12 +281,15 @@ def _build(
     sample_weight: Any,
     pos_label: Any,
     missing: MissingPolicy,
+    predictions_only: bool,
 ) -> Stats:
     common = {
         "sensitive_features": sensitive_features,
         "sample_weight": sample_weight,
         "missing": missing,
     }
+    if kind == "binary" and predictions_only:
+        return prediction_confusion(y_true, y_pred, pos_label=pos_label, **common)
     if kind == "binary":
         return binary_confusion(y_true, y_pred, pos_label=pos_label, **common)
     if kind == "multiclass":

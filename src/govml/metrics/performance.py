@@ -17,7 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from govml.metrics._confusion import binary_confusion, multiclass_confusion
+from govml.metrics._confusion import (
+    binary_confusion,
+    multiclass_confusion,
+    prediction_confusion,
+)
 from govml.metrics._registry import Computed, Stats, spec_for
 from govml.metrics._regression import regression_moments
 from govml.metrics._scores import score_samples
@@ -174,9 +178,10 @@ def selection_rate(
 ) -> float:
     """Return the (weighted) share of rows predicted ``pos_label``, as Fairlearn.
 
-    ``y_true`` is only checked for length and labels.
+    ``y_true`` is only checked for its length.
     """
-    return _binary("selection_rate", y_true, y_pred, sample_weight, pos_label)
+    stats = prediction_confusion(y_true, y_pred, sample_weight=sample_weight, pos_label=pos_label)
+    return _compat(spec_for("selection_rate").compute(stats))
 
 
 def count(y_true: Any, y_pred: Any) -> int:

@@ -26,9 +26,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from govml.metrics._confusion import BinaryConfusion, FloatArray, binary_confusion
+from govml.metrics._confusion import (
+    BinaryConfusion,
+    FloatArray,
+    binary_confusion,
+    prediction_confusion,
+)
 from govml.metrics._groups import Groups, encode_groups, series_name
-from govml.metrics._validate import MetricInputError, as_1d, check_lengths
+from govml.metrics._validate import MetricInputError, as_1d
 
 ZeroDivision = Literal["warn", 0, 1]
 
@@ -86,18 +91,18 @@ def _split(
     pos_label: Any,
     sample_weight: Any,
     *,
-    labels_of: str = "both",
+    predictions_only: bool = False,
 ) -> FloatArray:
-    """Return the weighted cells (2, 2, 2) of the unprivileged and privileged rows."""
+    """Return the weighted cells (2, 2, 2) of the unprivileged and privileged rows.
+
+    With ``predictions_only`` (selection rates) only ``y_pred`` is read, or ``y_true``'s
+    base rates when ``y_pred`` is None, as AIF360 does.
+    """
     features = _features(y_true, prot_attr)
-    if labels_of == "single":
-        truth = as_1d(y_true, name="y_true")
-        labels = truth if y_pred is None else as_1d(y_pred, name="y_pred")
-        check_lengths({"y_true": truth, "y_pred": labels})
-        y_true = y_pred = labels
-    stats = binary_confusion(
+    build = prediction_confusion if predictions_only else binary_confusion
+    stats = build(
         y_true,
-        y_pred,
+        y_true if y_pred is None else y_pred,
         sensitive_features=features,
         sample_weight=sample_weight,
         pos_label=pos_label,
@@ -164,7 +169,7 @@ def statistical_parity_difference(
     float
     """
     cells = _split(
-        y_true, y_pred, prot_attr, priv_group, pos_label, sample_weight, labels_of="single"
+        y_true, y_pred, prot_attr, priv_group, pos_label, sample_weight, predictions_only=True
     )
     rates = _selection(cells)
     return float(rates[0] - rates[1])
@@ -194,7 +199,7 @@ def disparate_impact_ratio(
     float
     """
     cells = _split(
-        y_true, y_pred, prot_attr, priv_group, pos_label, sample_weight, labels_of="single"
+        y_true, y_pred, prot_attr, priv_group, pos_label, sample_weight, predictions_only=True
     )
     rates = _selection(cells)
     if rates[1] == 0:

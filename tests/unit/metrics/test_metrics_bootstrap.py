@@ -144,7 +144,10 @@ def test_report_and_frame_carry_intervals() -> None:
     assert dpd.interval is not None and dpd.replicates == 300 and dpd.skipped == 0
     assert dpd.interval[0] <= dpd.value <= dpd.interval[1]  # type: ignore[operator]
     frame = MetricFrame(
-        metrics="selection_rate", y_true=d["y"], y_pred=d["p"], sensitive_features=d["g"]
+        metrics=["selection_rate", "true_positive_rate"],
+        y_true=d["y"],
+        y_pred=d["p"],
+        sensitive_features=d["g"],
     )
     boot = frame.bootstrap(n_boot=300, random_state=3)
     assert boot.difference("selection_rate").bounds == dpd.interval

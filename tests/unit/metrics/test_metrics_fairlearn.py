@@ -219,3 +219,16 @@ def test_positive_predictive_value_parity() -> None:
     assert gm.positive_predictive_value_ratio(y, p, sensitive_features=g) == pytest.approx(
         min(ppv) / max(ppv)
     )
+
+
+def test_selection_rate_reads_predictions_only_like_fairlearn() -> None:
+    y_true = np.array([0.3, 2.5, -1.0, 7.0])  # not labels at all: only the length matters
+    p, g = np.array([1, 0, 1, 1]), np.array(["a", "a", "b", "b"])
+    kwargs: dict[str, Any] = {"sensitive_features": g}
+    _same(
+        gm.demographic_parity_difference(y_true, p, **kwargs),
+        flm.demographic_parity_difference(y_true, p, **kwargs),
+    )
+    _same(gm.selection_rate(y_true, p), flm.selection_rate(y_true, p))
+    frame = MetricFrame(metrics="selection_rate", y_true=y_true, y_pred=p, sensitive_features=g)
+    assert frame.by_group.tolist() == [0.5, 1.0]
