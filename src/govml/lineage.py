@@ -27,7 +27,7 @@ def code_lineage(path: Path | None = None) -> dict[str, Any]:
     head = _git(git, cwd, "rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD")
     if head is None:
         return {"git_commit": None, "reason": f"{cwd} is not in a git repository with commits"}
-    top, commit, branch = (head.splitlines() + ["", "", ""])[:3]
+    top, commit, branch = [*head.splitlines(), "", "", ""][:3]
     status = _git(git, cwd, "status", "--porcelain", "--untracked-files=no")
     remote = _git(git, cwd, "config", "--get", "remote.origin.url")
     return {
