@@ -2,45 +2,54 @@
 
 :func:`data_drift` compares current data with a reference in one of two ways:
 
-* **exact** — both sides are tables (DataFrame, Arrow table, path). Every test is
-  computed on the values, with Evidently's binning; the numbers equal those of
-  Evidently's stattests and of scipy.
+* **exact** — both sides are tables (DataFrame, Arrow table, path). Every test runs on
+  the values with Evidently's binning, so the numbers are those of Evidently's stattests
+  and of scipy (equal to 1e-12 in the tests).
 * **profile** — the reference is the :class:`~govml.datasets.Profile` stored with the
-  model version (or its dict) and the current side is a table or the mergeable
-  :class:`~govml.metrics.drift_stats.CurrentStatistics` of one
-  (:func:`~govml.metrics.drift_stats.current_statistics`). The reference data is never
-  read. Columns with at most 32 distinct values on both sides still give the exact
-  numbers; other numeric columns are binned on the reference's quantile bins and tested
-  with KS and Wasserstein on the quantile sketches, with the error bounds described in
-  :mod:`govml.metrics.drift_columns` attached to each result.
+  model version (or its dict); the current side is a table, or the mergeable
+  :class:`~govml.metrics.drift_stats.CurrentStatistics` of one. The reference data is
+  never read, and Parquet files and DataFrames are counted 32,768 rows at a time. Numeric
+  columns with at most 32 distinct values on both sides and categorical columns within
+  the profile's category capacity still give the exact numbers. Other numeric columns
+  are binned on the reference's quantile bins and tested with KS and Wasserstein on the
+  quantile sketches, each result carrying the error bound derived in
+  :mod:`govml.metrics.drift_columns`.
 
-Where the profile path differs from Evidently
----------------------------------------------
-* Numeric columns with more than 32 distinct values (or more than 20 in the reference
-  and more than 32 in the current data) are binned on quantile bins, as many as
-  Sturges' rule gives for ``n_ref + n_cur`` values, not on equal-width bins over
-  reference ∪ current. Values outside the reference's range fall in its outer bins.
-  PSI, KL, Jensen–Shannon, Hellinger and chi-square therefore have other values than
-  Evidently's; quantile bins are the usual choice for PSI and keep every window on the
-  same bins.
-* Hellinger uses the same bins as PSI when the value counts are not exact.
-* KS and Wasserstein move within the bounds reported with them; the KS p-value is
-  computed from the sketch statistic.
-* Categorical counts are exact while the reference kept every category (up to its
+Default tests, thresholds and decisions are Evidently's (see
+:func:`~govml.metrics.drift_tests.default_test`).
+
+Where govml differs from Evidently
+----------------------------------
+Both paths:
+
+* chi-square on a numeric column with more than 20 distinct reference values uses the
+  PSI bins (Sturges) instead of one category per value. Evidently refuses chi-square on
+  numeric columns when asked by name and applies it by default only up to 5 values,
+  where both agree.
+* chi-square with a single value on both sides gives p = 1 (Evidently: NaN); either way
+  no drift.
+* a column without values (all null, NaN or infinite) or with fewer than
+  ``min_sample_size`` values is reported as undefined with the reason (Evidently raises),
+  and the dataset's drift share counts only the columns that could be tested.
+
+Profile path only:
+
+* numeric columns with more distinct values than the profile counts exactly (32) are
+  binned on the reference's quantile bins, as many as Sturges' rule gives for
+  ``n_ref + n_cur`` values (outer bins open-ended), not on equal-width bins over
+  reference ∪ current: PSI, KL, Jensen–Shannon, Hellinger and chi-square take other
+  values, on bins that stay the same for every window. Hellinger uses these bins too.
+* KS and Wasserstein come from the quantile sketches, within the reported
+  ``error_bound``; the KS p-value is that of the sketch statistic.
+* categorical counts are exact while the reference kept every category (its
   ``max_categories``); otherwise the categories it did not keep share one "other" bin.
-
-Defaults and decisions follow Evidently (see :func:`~govml.metrics.drift_tests.
-default_test`). Dataset drift is declared when the share of drifted columns among the
-columns that could be tested is at least ``drift_share``; columns that cannot be tested
-(no values, too few values) are reported as undefined with the reason and are not
-counted.
+  The z-test needs exact value counts on numeric columns and is otherwise undefined.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
@@ -69,6 +78,7 @@ from govml.metrics.drift_inputs import (
     kind_of,
     numeric_values,
 )
+from govml.metrics.drift_report import ColumnDrift, DriftReport, DriftTest, TestChoice
 from govml.metrics.drift_stats import (
     DIFFERENT_REFERENCE,
     CategoryCounts,
@@ -87,6 +97,18 @@ from govml.metrics.drift_tests import (
     default_test,
 )
 
+__all__ = [
+    "INVALID_THRESHOLD",
+    "STATISTICS_NEED_PROFILE",
+    "TESTS_FOR_UNKNOWN_COLUMNS",
+    "UNKNOWN_TEST",
+    "WRONG_KIND",
+    "ColumnDrift",
+    "DriftReport",
+    "DriftTest",
+    "data_drift",
+]
+
 UNKNOWN_TEST = "unknown drift test {name!r}"
 INVALID_THRESHOLD = "threshold of drift test {name!r} must be {rule}, got {value!r}"
 WRONG_KIND = "drift test {name!r} applies to numeric columns only, not to {columns}"
@@ -95,170 +117,6 @@ STATISTICS_NEED_PROFILE = (
     "current statistics can only be compared with the reference profile they were counted "
     "against, not with a {kind}"
 )
-
-
-@dataclass(frozen=True)
-class DriftTest:
-    """A drift test, optionally with its own threshold.
-
-    Parameters
-    ----------
-    name : str
-        One of :data:`~govml.metrics.drift_tests.DRIFT_TESTS`.
-    threshold : float, optional
-        Drift threshold; by default the test's (0.05 for p-values, 0.1 for distances).
-    """
-
-    name: DriftTestName
-    threshold: float | None = None
-
-
-TestChoice = DriftTestName | DriftTest
-
-
-@dataclass(frozen=True, kw_only=True)
-class ColumnDrift:
-    """The drift result of one column.
-
-    Attributes
-    ----------
-    column : str
-        Column name.
-    kind : {"numeric", "categorical"}
-        How the column was compared.
-    test : str or None
-        The test run (None when the column could not be tested and no test was asked).
-    statistic : float or None
-        The test statistic: the distance for distance tests, the KS ``D``, the
-        chi-square statistic or the z statistic for p-value tests.
-    p_value : float or None
-        The p-value, for ``ks``, ``chisquare`` and ``z``.
-    threshold : float or None
-        The drift threshold applied to :attr:`score`.
-    drifted : bool or None
-        Whether the column drifted; None when undefined.
-    reference_size, current_size : int
-        Number of values compared on each side (nulls, NaN and infinities dropped).
-    exact : bool
-        False when a count or value came from a bounded summary (quantile sketch,
-        truncated category counts).
-    error_bound : float or None
-        For KS and Wasserstein from quantile sketches, a bound on the difference between
-        :attr:`statistic` and its value on the raw data.
-    reason : str or None
-        Why the column is undefined.
-    """
-
-    column: str
-    kind: ColumnKind
-    test: DriftTestName | None
-    statistic: float | None
-    p_value: float | None
-    threshold: float | None
-    drifted: bool | None
-    reference_size: int
-    current_size: int
-    exact: bool = True
-    error_bound: float | None = None
-    reason: str | None = None
-
-    @property
-    def score(self) -> float | None:
-        """The number compared with the threshold: the p-value or the distance."""
-        if self.test is not None and SPECS[self.test].score == "p_value":
-            return self.p_value
-        return self.statistic
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dictionary (non-finite numbers as strings)."""
-        return {
-            "column": self.column,
-            "kind": self.kind,
-            "test": self.test,
-            "statistic": _json_number(self.statistic),
-            "p_value": _json_number(self.p_value),
-            "score": _json_number(self.score),
-            "threshold": self.threshold,
-            "drifted": self.drifted,
-            "status": "undefined" if self.drifted is None else ("drift" if self.drifted else "ok"),
-            "reference_size": self.reference_size,
-            "current_size": self.current_size,
-            "exact": self.exact,
-            "error_bound": _json_number(self.error_bound),
-            "reason": self.reason,
-        }
-
-
-def _json_number(value: float | None) -> float | str | None:
-    if value is None or math.isfinite(value):
-        return value
-    return str(value)
-
-
-@dataclass(frozen=True, kw_only=True)
-class DriftReport:
-    """Per-column drift results and the dataset-level decision.
-
-    Attributes
-    ----------
-    columns : tuple of ColumnDrift
-        One result per compared column, in order.
-    drift_share : float
-        Dataset drift is declared when at least this share of the tested columns drifted.
-    method : {"exact", "profile"}
-        Whether raw data was compared on both sides or a stored profile was used.
-    """
-
-    columns: tuple[ColumnDrift, ...]
-    drift_share: float
-    method: Literal["exact", "profile"]
-
-    @property
-    def tested_columns(self) -> int:
-        """Number of columns with a defined result."""
-        return sum(c.drifted is not None for c in self.columns)
-
-    @property
-    def drifted_columns(self) -> int:
-        """Number of columns that drifted."""
-        return sum(c.drifted is True for c in self.columns)
-
-    @property
-    def share_drifted(self) -> float | None:
-        """Drifted columns / tested columns; None when no column could be tested."""
-        tested = self.tested_columns
-        return self.drifted_columns / tested if tested else None
-
-    @property
-    def dataset_drift(self) -> bool | None:
-        """Whether the dataset drifted; None when no column could be tested."""
-        share = self.share_drifted
-        return None if share is None else share >= self.drift_share
-
-    def column(self, name: str) -> ColumnDrift:
-        """Return the result of column ``name``.
-
-        Raises
-        ------
-        KeyError
-            If the column was not compared.
-        """
-        for column in self.columns:
-            if column.column == name:
-                return column
-        raise KeyError(name)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-safe dictionary."""
-        return {
-            "method": self.method,
-            "drift_share": self.drift_share,
-            "tested_columns": self.tested_columns,
-            "drifted_columns": self.drifted_columns,
-            "share_drifted": self.share_drifted,
-            "dataset_drift": self.dataset_drift,
-            "columns": [column.to_dict() for column in self.columns],
-        }
 
 
 def data_drift(
@@ -310,13 +168,14 @@ def data_drift(
         raise InputError(f"min_sample_size must be at least 1, got {min_sample_size!r}")
     if isinstance(columns, str):
         columns = [columns]
+    parsed = _parse_tests(tests)  # before any data is read: a typo fails fast
     if isinstance(reference, Profile | Mapping):
         method: Literal["exact", "profile"] = "profile"
         found = _profiled_columns(as_profile(reference), current, columns)
     else:
         method = "exact"
         found = _raw_columns(reference, current, columns)
-    chosen = _parse_tests(tests, list(found))
+    chosen = _assign_tests(parsed, list(found))
     _check_kinds(chosen, {name: kind for name, (kind, _) in found.items()})
     results = tuple(
         _column_drift(name, kind, build(), chosen.get(name), min_sample_size)
@@ -335,7 +194,11 @@ _Columns = dict[str, tuple[ColumnKind, _Build]]
 def _profiled_columns(reference: Profile, current: Any, columns: Sequence[str] | None) -> _Columns:
     check_not_empty(reference.row_count, "reference")
     if isinstance(current, CurrentStatistics | Mapping):
-        stats = current if isinstance(current, CurrentStatistics) else _stats_from(current)
+        stats = (
+            current
+            if isinstance(current, CurrentStatistics)
+            else CurrentStatistics.from_dict(current)
+        )
         ours = reference_digest(reference)
         if stats.reference_digest != ours:
             raise InputError(DIFFERENT_REFERENCE.format(theirs=stats.reference_digest, ours=ours))
@@ -368,10 +231,6 @@ def _size(column: ColumnProfile | CurrentColumn) -> int:
     if isinstance(column, NumericColumnProfile | NumericCounts):
         return column.finite_count
     return column.count
-
-
-def _stats_from(data: Mapping[str, Any]) -> CurrentStatistics:
-    return CurrentStatistics.from_dict(data)
 
 
 def _raw_columns(reference: Any, current: Any, columns: Sequence[str] | None) -> _Columns:
@@ -410,25 +269,34 @@ def _raw_categorical(reference: Any, current: Any) -> ColumnSamples | _Sizes:
 
 
 def _parse_tests(
-    tests: TestChoice | Mapping[str, TestChoice] | None, names: list[str]
-) -> dict[str, DriftTest]:
+    tests: TestChoice | Mapping[str, TestChoice] | None,
+) -> DriftTest | dict[str, DriftTest] | None:
     if tests is None:
-        return {}
+        return None
     if isinstance(tests, str | DriftTest):
-        test = _parse_choice(tests)
-        return dict.fromkeys(names, test)
+        return _parse_choice(tests)
     if not isinstance(tests, Mapping):
         raise InputError(
             f"tests must be a test name, a DriftTest or a mapping, got {type(tests).__name__}"
         )
-    unknown = [name for name in tests if name not in names]
+    return {str(name): _parse_choice(choice) for name, choice in tests.items()}
+
+
+def _assign_tests(
+    parsed: DriftTest | dict[str, DriftTest] | None, names: list[str]
+) -> dict[str, DriftTest]:
+    if parsed is None:
+        return {}
+    if isinstance(parsed, DriftTest):
+        return dict.fromkeys(names, parsed)
+    unknown = [name for name in parsed if name not in names]
     if unknown:
-        hints = [h for h in (did_you_mean(str(n), names) for n in unknown) if h]
+        hints = [h for h in (did_you_mean(n, names) for n in unknown) if h]
         raise InputError(
             TESTS_FOR_UNKNOWN_COLUMNS.format(names=", ".join(map(repr, unknown))),
             hint="; ".join(hints) or None,
         )
-    return {name: _parse_choice(choice) for name, choice in tests.items()}
+    return parsed
 
 
 def _parse_choice(choice: Any) -> DriftTest:

@@ -81,6 +81,12 @@ def test_unknown_test_suggests_the_closest() -> None:
     assert "choose one of" in (caught.value.hint or "")
 
 
+def test_unknown_test_fails_before_any_data_is_read(tmp_path) -> None:
+    with pytest.raises(InputError) as caught:
+        data_drift(tmp_path / "missing.csv", tmp_path / "missing.csv", tests="bogus")
+    assert caught.value.message == UNKNOWN_TEST.format(name="bogus")
+
+
 def test_tests_for_unknown_columns_and_wrong_kinds() -> None:
     with pytest.raises(InputError, match="'agee'") as caught:
         data_drift(REF, REF, tests={"agee": "ks"})

@@ -193,3 +193,34 @@ def test_unreadable_parquet_is_named(tmp_path) -> None:
         current_statistics(PROFILE, bad)
     with pytest.raises(InputError, match="file not found"):
         data_drift(PROFILE, tmp_path / "missing.parquet")
+
+
+def test_truncated_category_counts_use_an_other_bin() -> None:
+    rng = np.random.default_rng(11)
+    names = [f"v{i}" for i in range(12)]
+    weights = np.linspace(3, 1, 12) / np.linspace(3, 1, 12).sum()
+    reference = pd.DataFrame({"c": rng.choice(names, 5000, p=weights)})
+    same = pd.DataFrame({"c": rng.choice(names, 4000, p=weights)})
+    moved = pd.DataFrame({"c": rng.choice(names, 4000, p=weights[::-1])})
+    stored = profile(reference, max_categories=4)
+    assert stored.column("c").truncated
+    steady = data_drift(stored, same).column("c")
+    shifted = data_drift(stored, moved).column("c")
+    assert steady.test == shifted.test == "jensenshannon"
+    assert not steady.exact and steady.drifted is False
+    assert shifted.drifted is True
+    # New current values beyond the capacity share a bin too.
+    many_new = pd.DataFrame({"c": [f"new{i}" for i in range(3000)] + ["v0"] * 1000})
+    result = data_drift(profile(reference, max_categories=20), many_new, tests="psi")
+    assert result.column("c").exact is False and result.column("c").drifted is True
+
+
+def test_few_reference_values_against_many_current_values() -> None:
+    rng = np.random.default_rng(12)
+    reference = pd.DataFrame({"v": rng.integers(0, 5, 3000).astype(float)})
+    current = pd.DataFrame({"v": rng.normal(2, 1, 3000)})
+    for test in ("psi", "jensenshannon", "ks", "wasserstein"):
+        result = data_drift(profile(reference), current, tests=test).column("v")
+        assert result.drifted is True, result
+    steady = pd.DataFrame({"v": rng.integers(0, 5, 3000).astype(float)})
+    assert data_drift(profile(reference), steady).dataset_drift is False
