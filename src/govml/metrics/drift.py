@@ -75,6 +75,7 @@ from govml.metrics.drift_inputs import (
     check_families,
     check_not_empty,
     family_of_arrow,
+    is_integer,
     kind_of,
     numeric_values,
 )
@@ -259,7 +260,10 @@ def _raw_columns(reference: Any, current: Any, columns: Sequence[str] | None) ->
 
 def _raw_numeric(reference: Any, current: Any) -> ColumnSamples | _Sizes:
     ref, cur = numeric_values(reference), numeric_values(current)
-    return RawNumeric(ref, cur) if min(ref.size, cur.size) else (ref.size, cur.size)
+    if not min(ref.size, cur.size):
+        return ref.size, cur.size
+    integer = is_integer(reference.type) and is_integer(current.type)
+    return RawNumeric(ref, cur, integer=integer)
 
 
 def _raw_categorical(reference: Any, current: Any) -> ColumnSamples | _Sizes:

@@ -198,13 +198,15 @@ class RawNumeric(ColumnSamples):
 
     Both sides are sorted once: every test here is invariant under reordering, and the
     distinct values, counts and histograms then come from linear scans and binary searches.
+    ``integer`` says both sides hold integers, for numpy's rule on integer bin widths.
     """
 
     kind: ColumnKind = "numeric"
 
-    def __init__(self, reference: Floats, current: Floats) -> None:
+    def __init__(self, reference: Floats, current: Floats, *, integer: bool = False) -> None:
         self.reference, self.current = np.sort(reference), np.sort(current)
         self.reference_size, self.current_size = reference.size, current.size
+        self.integer = integer
 
     @cached_property
     def _reference_runs(self) -> tuple[Floats, Counts]:
@@ -225,7 +227,7 @@ class RawNumeric(ColumnSamples):
             min(self.reference[0], self.current[0]),
             max(self.reference[-1], self.current[-1]),
         )
-        edges = sturges_edges(low, high, size)
+        edges = sturges_edges(low, high, size, integer=self.integer)
         return Bins(
             reference=_sorted_histogram(self.reference, edges),
             current=_sorted_histogram(self.current, edges),
@@ -336,6 +338,7 @@ class ProfiledNumeric(ColumnSamples):
         self.ref, self.cur = reference, current
         self.reference_size, self.current_size = reference.finite_count, current.finite_count
         self.exact = reference.value_counts is not None and current.value_counts is not None
+        self.integer = {reference.type, current.type} <= {"int64", "uint64"}
 
     def _values(self, column: NumericColumnProfile | NumericCounts) -> tuple[Floats, Counts]:
         pairs = column.value_counts or ()
@@ -359,7 +362,8 @@ class ProfiledNumeric(ColumnSamples):
             keys, ref, cur = self._aligned
             if n_ref_values is not None and n_ref_values <= PER_VALUE_MAX:
                 return Bins(reference=ref, current=cur)
-            edges = sturges_edges(keys[0], keys[-1], self.reference_size + self.current_size)
+            size = self.reference_size + self.current_size
+            edges = sturges_edges(keys[0], keys[-1], size, integer=self.integer)
             return Bins(
                 reference=_histogram(keys, edges, ref), current=_histogram(keys, edges, cur)
             )
@@ -380,7 +384,7 @@ class ProfiledNumeric(ColumnSamples):
         if not self.exact:
             return self.bins()
         keys, ref, cur = self._aligned
-        edges = sturges_edges(keys[0], keys[-1], keys.size)
+        edges = sturges_edges(keys[0], keys[-1], keys.size, integer=self.integer)
         return Bins(reference=_histogram(keys, edges, ref), current=_histogram(keys, edges, cur))
 
     def other_counts(self) -> tuple[int, int, bool]:

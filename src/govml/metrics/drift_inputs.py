@@ -117,6 +117,13 @@ def family_of_profile_type(type_name: str) -> Family:
     raise InputError(f"unknown column type {type_name!r} in the reference profile")
 
 
+def is_integer(dtype: Any) -> bool:
+    """Return True for (dictionary-encoded) integer arrow types, not bools."""
+    if pa.types.is_dictionary(dtype):
+        dtype = dtype.value_type
+    return bool(pa.types.is_integer(dtype))
+
+
 def kind_of(family: Family) -> ColumnKind:
     """Numeric for numbers and temporal values, categorical for strings and nulls."""
     return "categorical" if family in ("string", "null") else "numeric"

@@ -136,15 +136,18 @@ def default_test(kind: ColumnKind, reference_size: int, n_unique: int | None) ->
     return "jensenshannon"
 
 
-def sturges_edges(low: float, high: float, size: int) -> Floats:
+def sturges_edges(low: float, high: float, size: int, *, integer: bool = False) -> Floats:
     """Return ``numpy.histogram_bin_edges(x, bins="sturges")`` from min, max and size of x.
 
     A profile knows the minimum, maximum and count of a column but not its values, which
-    is all the Sturges rule needs: ``ceil(log2(size)) + 1`` equal-width bins.
+    is all the Sturges rule needs: ``ceil(log2(size)) + 1`` equal-width bins. For integer
+    data numpy widens bins narrower than 1 to 1 (``integer=True``).
     """
     if low == high:
         return np.linspace(low - 0.5, high + 0.5, 2)
     width = (high - low) / (np.log2(size) + 1.0)
+    if integer and width < 1:
+        width = 1.0
     return np.linspace(low, high, int(np.ceil((high - low) / width)) + 1)
 
 

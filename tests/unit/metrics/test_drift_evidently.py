@@ -28,6 +28,7 @@ pytestmark = [
 from evidently import DataDefinition, Dataset, Report  # noqa: E402
 from evidently.legacy.calculations.stattests.registry import get_stattest  # noqa: E402
 from evidently.legacy.core import ColumnType  # noqa: E402
+from evidently.metrics import ValueDrift  # noqa: E402
 from evidently.presets import DataDriftPreset  # noqa: E402
 
 EVIDENTLY = {
@@ -49,7 +50,11 @@ many = st.lists(
     st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False), min_size=1, max_size=150
 )
 tied = st.lists(st.integers(0, 40).map(lambda i: i / 4), min_size=1, max_size=150)
-numeric_samples = few | many | tied
+# Integer columns: numpy widens integer Sturges bins narrower than 1 to 1.
+integers = st.lists(st.integers(-3, 3), min_size=1, max_size=80) | st.lists(
+    st.integers(-60, 60), min_size=1, max_size=150
+)
+numeric_samples = few | many | tied | integers
 categorical_samples = st.lists(st.sampled_from(["a", "b", "c", "dd", "é", "Z"]), min_size=1)
 
 
@@ -83,7 +88,7 @@ def check_same(test: str, ref: list[Any], cur: list[Any], kind: ColumnType) -> N
 
 @settings(max_examples=40, deadline=None)
 @given(numeric_samples, numeric_samples, st.sampled_from(NUMERIC_TESTS))
-def test_numeric_tests_equal_evidently(ref: list[float], cur: list[float], test: str) -> None:
+def test_numeric_tests_equal_evidently(ref: list, cur: list, test: str) -> None:
     # Evidently applies chi-square to numeric columns only by default, at most 5 values;
     # govml bins columns with more than 20 reference values for it, like PSI.
     assume(test != "chisquare" or len(set(ref)) <= 20)
@@ -149,9 +154,14 @@ NUMERIC = ["age", "income", "score", "children", "rating", "member"]
 CATEGORICAL = ["city", "channel", "segment"]
 
 
-def evidently_decisions(ref: pd.DataFrame, cur: pd.DataFrame) -> dict[str, tuple[float, bool]]:
+def evidently_decisions(
+    ref: pd.DataFrame, cur: pd.DataFrame, method: str | None = None
+) -> dict[str, tuple[float, bool]]:
     definition = DataDefinition(numerical_columns=NUMERIC, categorical_columns=CATEGORICAL)
-    snapshot = Report([DataDriftPreset()], include_tests=True).run(
+    metrics: list[Any] = [DataDriftPreset()]
+    if method is not None:
+        metrics = [ValueDrift(column=c, method=method) for c in NUMERIC + CATEGORICAL]
+    snapshot = Report(metrics, include_tests=True).run(
         Dataset.from_pandas(cur, data_definition=definition),
         Dataset.from_pandas(ref, data_definition=definition),
     )
@@ -181,6 +191,22 @@ def test_data_drift_preset_decisions(n_ref: int, n_cur: int) -> None:
     for column in exact.columns:
         score, drifted = theirs[column.column]
         assert column.score is not None and close(column.score, score), column
+        assert column.drifted == drifted, column
+        assert profiled.column(column.column).drifted == drifted, profiled.column(column.column)
+    assert 0 < exact.drifted_columns < len(exact.columns)
+
+
+@pytest.mark.parametrize("method", ["psi", "hellinger"])
+def test_value_drift_with_a_chosen_test(method: str) -> None:
+    ref, cur = realistic_frames(5_000, 3_000, seed=7)
+    theirs = evidently_decisions(ref, cur, method)
+    exact = data_drift(ref, cur, tests=method)
+    profiled = data_drift(profile(ref), cur, tests=method)
+    for column in exact.columns:
+        score, drifted = theirs[column.column]
+        assert column.score is not None
+        power = 2 if method == "hellinger" else 1  # see check_same
+        assert close(column.score**power, score**power), column
         assert column.drifted == drifted, column
         assert profiled.column(column.column).drifted == drifted, profiled.column(column.column)
     assert 0 < exact.drifted_columns < len(exact.columns)

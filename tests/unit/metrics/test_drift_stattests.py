@@ -117,6 +117,15 @@ def test_sturges_edges_equal_numpy(values: list[float]) -> None:
     assert np.array_equal(sturges_edges(x.min(), x.max(), x.size), expected)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(2**40), 2**40) | st.integers(-3, 3), min_size=1, max_size=300))
+def test_sturges_edges_equal_numpy_on_integers(values: list[int]) -> None:
+    x = np.asarray(values, dtype=np.int64)
+    expected = np.histogram_bin_edges(x, bins="sturges")
+    edges = sturges_edges(float(x.min()), float(x.max()), x.size, integer=True)
+    assert np.array_equal(edges, expected)
+
+
 def test_known_values() -> None:
     # PSI of 50/50 against 90/10: 0.4 ln(1.8) + 0.4 ln(5).
     assert psi(np.array([50, 50]), np.array([90, 10])) == pytest.approx(
