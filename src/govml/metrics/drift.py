@@ -220,8 +220,13 @@ def _profiled(ref: ColumnProfile, cur: CurrentColumn) -> tuple[ColumnKind, _Buil
     elif isinstance(ref, CategoricalColumnProfile) and isinstance(cur, CategoryCounts):
         sizes = ref.count, cur.count
         samples = ProfiledCategorical(ref, cur) if min(sizes) else sizes
-    else:  # one side is all null, so its statistics have no kind of their own
+    elif "null" in (ref.type, cur.type):  # all null on one side: no kind of its own
         samples = (_size(ref), _size(cur))
+    else:
+        raise InputError(
+            f"column {ref.name!r} is {ref.kind} in the reference profile but {cur.kind} "
+            "in the current statistics"
+        )
     kind: ColumnKind = "numeric" if isinstance(ref, NumericColumnProfile) else "categorical"
     if ref.type == "null":
         kind = "numeric" if isinstance(cur, NumericCounts) else "categorical"

@@ -173,3 +173,14 @@ def test_current_statistics_report_missing_columns() -> None:
     with pytest.raises(InputError) as caught:
         current_statistics(profile(REF), REF[["city"]])
     assert caught.value.message == MISSING_COLUMNS.format(names="'age', 'score'")
+
+
+def test_statistics_of_the_wrong_kind_are_refused() -> None:
+    stored = profile(REF)
+    stats = current_statistics(stored, REF).to_dict()
+    city = next(c for c in stats["columns"] if c["name"] == "city")
+    stats["columns"] = [
+        {**city, "name": "age"} if c["name"] == "age" else c for c in stats["columns"]
+    ]
+    with pytest.raises(InputError, match="'age' is numeric in the reference profile but cat"):
+        data_drift(stored, stats)
