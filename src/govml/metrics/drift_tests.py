@@ -15,7 +15,8 @@ of scipy, so that the same inputs give the same numbers:
 * Hellinger distance ``sqrt(1 - sum(sqrt(r * c)))`` on the raw shares;
 * chi-square goodness of fit of the current counts against the reference shares scaled to
   the current size (``scipy.stats.chisquare(c, r * n_cur / n_ref)``);
-* two-proportion z-test with a pooled proportion, two-sided;
+* two-proportion z-test with a pooled proportion, two-sided, on the share of values other
+  than the smallest one (Evidently's convention, which also covers more than two values);
 * two-sample Kolmogorov–Smirnov (``scipy.stats.ks_2samp``, two-sided, method "auto");
 * Wasserstein-1 (``scipy.stats.wasserstein_distance``) divided by the reference's
   population standard deviation, floored at 0.001.
