@@ -1,4 +1,4 @@
-"""Metrics over sufficient statistics: performance, fairness, confidence intervals.
+"""Metrics over sufficient statistics: performance, fairness, confidence intervals, drift.
 
 Every metric is computed from small, mergeable statistics (per-group confusion counts,
 score histograms, regression moments) built in one vectorised pass over the rows; the
@@ -12,7 +12,9 @@ statistics are the evidence an auditor recomputes the numbers from. For example:
 The Fairlearn-compatible functions and ``MetricFrame`` return Fairlearn's numbers, edge
 cases included; :func:`fairness_report` reports undefined values with their reasons.
 AIF360's reference-group forms live in :mod:`govml.metrics.reference_group` (same names
-as ``aif360.sklearn.metrics``).
+as ``aif360.sklearn.metrics``). :func:`data_drift` compares current data (or mergeable
+current statistics) with a reference DataFrame or a stored profile, with Evidently's tests
+and default choices.
 """
 
 from govml.metrics import reference_group
@@ -28,6 +30,10 @@ from govml.metrics._regression import RegressionMoments, regression_moments
 from govml.metrics._scores import ScoreHistogram, ScoreSamples, score_histogram, score_samples
 from govml.metrics._validate import MetricInputError
 from govml.metrics.bootstrap import BootstrapResult, Interval, bootstrap
+from govml.metrics.drift import data_drift
+from govml.metrics.drift_report import ColumnDrift, DriftReport, DriftTest
+from govml.metrics.drift_stats import CurrentStatistics, current_statistics
+from govml.metrics.drift_tests import DRIFT_TESTS, DriftTestName
 from govml.metrics.fairness import (
     demographic_parity_difference,
     demographic_parity_ratio,
@@ -80,13 +86,15 @@ from govml.metrics.reference_group import (
 from govml.metrics.report import FairnessReport, FairnessSection, fairness_report, report_from_stats
 from govml.metrics.results import MetricResult
 
-# --- drift (data_drift and friends) -------------------------------------------------------
-# Reserved for the drift developer: add the drift imports here and their names to __all__.
-# ------------------------------------------------------------------------------------------
-
 __all__ = [
+    "DRIFT_TESTS",
     "BinaryConfusion",
     "BootstrapResult",
+    "ColumnDrift",
+    "CurrentStatistics",
+    "DriftReport",
+    "DriftTest",
+    "DriftTestName",
     "FairnessReport",
     "FairnessSection",
     "Groups",
@@ -107,6 +115,8 @@ __all__ = [
     "bootstrap",
     "brier_score_loss",
     "count",
+    "current_statistics",
+    "data_drift",
     "demographic_parity_difference",
     "demographic_parity_ratio",
     "disparate_impact_ratio",
