@@ -8,7 +8,7 @@ uses: 1 when a check failed (integrity, verification), 2 for usage or input erro
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 
 class GovmlError(Exception):
@@ -38,6 +38,26 @@ class InputError(GovmlError):
 
 class ValidationError(InputError):
     """A value does not satisfy the rules of the field it was given for."""
+
+
+class PolicyError(InputError):
+    """A policy cannot be used: it does not validate, or it conflicts with the policies in force.
+
+    ``problems`` holds one line per problem (``file:line:column: path: message``), and
+    ``diagnostics()`` returns them one per line.
+    """
+
+    def __init__(
+        self, message: str, *, problems: Sequence[str] = (), hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = tuple(problems)
+
+    def diagnostics(self) -> str:
+        """Return the problems one per line, or the message when there are none."""
+        if not self.problems:
+            return super().diagnostics()
+        return "\n".join(self.problems)
 
 
 class NotFoundError(GovmlError):

@@ -1,0 +1,142 @@
+"""The policy document (``apiVersion: govml/v1``, ``kind: Policy``) as pydantic models.
+
+A policy names the risk tiers it governs and the gates a model version of those tiers must
+pass: data expectations, performance (absolute and against the champion), fairness,
+explainability, security, documentation, approvals, and the rules monitoring applies in
+production. Its digest is the SHA-256 of the canonical JSON (RFC 8785) of the validated
+document with every default filled in, so layout, comments, key order and spelled-out
+defaults do not change it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from govml.domain.records import check_name
+from govml.errors import ValidationError
+from govml.ledger.canonical import canonical_json
+from govml.policy import messages as msg
+from govml.policy._base import PolicyModel, describe_value, unique
+from govml.policy.diagnostics import FieldProblems, Path
+from govml.policy.expectations import DataExpectation
+from govml.policy.rules import Fairness, PerformanceRule
+from govml.policy.sections import (
+    Approvals,
+    Documentation,
+    Explainability,
+    Monitoring,
+    Security,
+)
+from govml.policy.vocabulary import HIGH_RISK_TIERS, Outcome, Tier
+
+API_VERSION = "govml/v1"
+KIND = "Policy"
+
+
+class Metadata(PolicyModel):
+    """Who the policy is and who answers for it."""
+
+    name: str
+    description: str = ""
+    owner: str | None = None
+
+    @field_validator("name", mode="plain")
+    @classmethod
+    def _name(cls, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(msg.ERR_TYPE.format(expected="a string", got=describe_value(value)))
+        try:
+            return check_name(value, what="policy name")
+        except ValidationError:
+            raise ValueError(msg.ERR_BAD_NAME.format(value=value)) from None
+
+
+class Policy(PolicyModel):
+    """A governance policy.
+
+    ``undefined`` says what an undefined metric result (a 0/0, a group too small) counts
+    as; when not given it is ``fail`` for the ``high`` and ``unacceptable`` tiers and
+    ``warn`` for the others. Rules may override it one by one.
+    """
+
+    api_version: Literal["govml/v1"] = Field(alias="apiVersion")
+    kind: Literal["Policy"]
+    metadata: Metadata
+    tiers: list[Tier] = Field(min_length=1)
+    undefined: Outcome | None = None
+    data: list[DataExpectation] = Field(default_factory=list)
+    performance: list[PerformanceRule] = Field(default_factory=list)
+    fairness: Fairness | None = None
+    explainability: Explainability | None = None
+    security: Security | None = None
+    documentation: Documentation | None = None
+    approvals: Approvals | None = None
+    monitoring: Monitoring | None = None
+
+    @field_validator("tiers")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        unique(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems: list[tuple[Path, str]] = []
+        gates = (
+            self.data,
+            self.performance,
+            self.fairness,
+            self.explainability,
+            self.security,
+            self.documentation,
+            self.approvals,
+        )
+        if set(self.tiers) != {"unacceptable"} and not any(gates):
+            problems.append(((), msg.ERR_NO_RULES))
+        if self.monitoring is not None and self.monitoring.fairness:
+            if self.fairness is None:
+                problems.append((("monitoring", "fairness"), msg.ERR_MONITORING_FAIRNESS))
+            elif not self.fairness.reference_groups:
+                for index, rule in enumerate(self.monitoring.fairness):
+                    if rule.needs_reference_group:
+                        text = msg.ERR_NEEDS_REFERENCE_GROUPS.format(metric=rule.metric)
+                        problems.append((("monitoring", "fairness", index, "metric"), text))
+        if problems:
+            raise FieldProblems(problems)
+        return self
+
+    @property
+    def name(self) -> str:
+        """The policy's name (``metadata.name``)."""
+        return self.metadata.name
+
+    def undefined_outcome(self, tier: str, override: Outcome | None = None) -> Outcome:
+        """Return what an undefined result counts as for a model of risk tier ``tier``.
+
+        Parameters
+        ----------
+        tier
+            The model's risk tier.
+        override
+            The rule's own ``undefined``, which wins when given.
+        """
+        if override is not None:
+            return override
+        if self.undefined is not None:
+            return self.undefined
+        return "fail" if tier in HIGH_RISK_TIERS else "warn"
+
+    def document(self) -> dict[str, Any]:
+        """Return the validated policy as JSON-safe data, every default filled in."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def canonical(self) -> bytes:
+        """Return the canonical JSON (RFC 8785) of `document`: the bytes the digest covers."""
+        return canonical_json(self.document())
+
+    def digest(self) -> str:
+        """Return ``sha256:<hex>`` of the canonical JSON of the validated policy."""
+        return "sha256:" + hashlib.sha256(self.canonical()).hexdigest()
