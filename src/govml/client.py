@@ -12,9 +12,13 @@ from typing import Any
 
 from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
 from govml.flavors import LoadedModel
+from govml.ledger.attest import AttestationReport
+from govml.ledger.bundle import ProofBundle
 from govml.services.admin import AdminService
+from govml.services.attestation import AttestationService
 from govml.services.audit import AuditService, VerifyResult
 from govml.services.context import ServiceContext
+from govml.services.proofs import CheckpointResult, ExportResult, KeyInfo, ProofService
 from govml.services.registry import RegistryService
 from govml.settings import Settings, load_settings
 
@@ -84,9 +88,39 @@ class Client:
         return self.registry.load_model(ref)
 
     # ledger
-    def verify_ledger(self) -> VerifyResult:
-        """Recompute the ledger and check the stored records against it; raise on mismatch."""
-        return self.audit.verify()
+    def verify_ledger(
+        self, *, checkpoint: str | None = None, key: str | None = None
+    ) -> VerifyResult:
+        """Recompute the ledger and check the stored records against it; raise on mismatch.
+
+        ``checkpoint`` is the text of a checkpoint kept elsewhere, which the ledger must
+        extend; ``key`` the text of the public key to check it with (default: this home's).
+        """
+        return self.audit.verify(checkpoint=checkpoint, key=key)
+
+    def sign_checkpoint(self) -> CheckpointResult:
+        """Sign the ledger's latest tree head with the instance's key (C2SP checkpoint)."""
+        return ProofService(self.ctx).checkpoint()
+
+    def ledger_proof(self, seq: int, *, checkpoint: str | None = None) -> ProofBundle:
+        """Return a bundle proving entry ``seq`` against the latest (or given) checkpoint."""
+        return ProofService(self.ctx).proof(seq, checkpoint=checkpoint)
+
+    def export_ledger(self, *, model: str | None = None, since: str | None = None) -> ExportResult:
+        """Return a bundle of all entries (or those about ``model``) with their proofs."""
+        return ProofService(self.ctx).export(model=model, since=since)
+
+    def ledger_key(self) -> KeyInfo:
+        """Return the instance's public ledger key."""
+        return ProofService(self.ctx).public_key()
+
+    def attest(self, ref: str) -> dict[str, Any]:
+        """Return a DSSE-signed in-toto attestation of version ``ref`` (as JSON)."""
+        return AttestationService(self.ctx).attest(ref)
+
+    def verify_attestation(self, text: str, *, key: str | None = None) -> AttestationReport:
+        """Verify an attestation envelope (its JSON text); raise if it does not hold."""
+        return AttestationService(self.ctx).verify(text, key=key)
 
     def audit_log(
         self, *, model: str | None = None, action: str | None = None, limit: int | None = None

@@ -172,7 +172,8 @@ def test_console_script_runs(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["schema_revision"] == "0001_initial"
+    status = json.loads(done.stdout)
+    assert status["schema_revision"] == status["schema_head"]
 
 
 def test_environment_settings_are_used(

@@ -8,7 +8,15 @@ import sqlalchemy as sa
 
 import govml
 from govml.services.context import ServiceContext
+from govml.store.checkpoints import (
+    KEY_ACTION,
+    key_entry_payload,
+    key_subject,
+    ledger_origin,
+    recorded_keys,
+)
 from govml.store.db import safe_url
+from govml.store.keys import ensure_key, key_paths
 from govml.store.ledger import NewEntry, append, latest_tree_head
 from govml.store.schema import model_versions, models
 
@@ -20,7 +28,13 @@ class AdminService:
         self.ctx = ctx
 
     def initialize(self) -> dict[str, Any]:
-        """Record the store's creation in the ledger (once) and return its status."""
+        """Record the store's creation in the ledger (once), set up the signing key, report.
+
+        The ledger's Ed25519 key is created in ``$GOVML_HOME/keys`` when this home has none
+        for this ledger, and recorded in the ledger (``ledger.key_added``) when the ledger
+        does not know it yet: `govml audit checkpoint` signs only with a recorded key.
+        """
+        key_created = False
         with self.ctx.store.write() as conn:
             created = latest_tree_head(conn) is None
             if created:
@@ -39,17 +53,39 @@ class AdminService:
                         )
                     ],
                 )
+            origin = ledger_origin(conn)
+            if self.ctx.keys is not None and origin is not None:
+                signer, key_created = ensure_key(self.ctx.keys, origin)
+                verifier = signer.verifier()
+                if verifier not in [key for _, key in recorded_keys(conn)]:
+                    append(
+                        conn,
+                        actor=self.ctx.actor,
+                        now=self.ctx.clock(),
+                        entries=[
+                            NewEntry(
+                                action=KEY_ACTION,
+                                subject=key_subject(verifier),
+                                payload=key_entry_payload(verifier),
+                            )
+                        ],
+                    )
         self.ctx.artifacts.root.mkdir(parents=True, exist_ok=True)
-        return {**self.status(), "created": created}
+        return {**self.status(), "created": created, "key_created": key_created}
 
     def status(self) -> dict[str, Any]:
-        """Return where the store is, its schema revision and its size."""
+        """Return where the store is, its schema revision, its size and its signing key."""
         with self.ctx.store.read() as conn:
             head = latest_tree_head(conn)
             n_models = conn.execute(sa.select(sa.func.count()).select_from(models)).scalar_one()
             n_versions = conn.execute(
                 sa.select(sa.func.count()).select_from(model_versions)
             ).scalar_one()
+            origin = ledger_origin(conn)
+        signing_key = None
+        if self.ctx.keys is not None and origin is not None:
+            _, public = key_paths(self.ctx.keys, origin)
+            signing_key = str(public) if public.is_file() else None
         return {
             "database": safe_url(self.ctx.store.url),
             "dialect": self.ctx.store.dialect,
@@ -60,5 +96,7 @@ class AdminService:
             "versions": n_versions,
             "ledger_size": head.tree_size if head else 0,
             "ledger_root": head.root_hash if head else None,
+            "ledger_origin": origin,
+            "signing_key": signing_key,
             "actor": self.ctx.actor,
         }

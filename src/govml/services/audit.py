@@ -1,16 +1,21 @@
 """Audit use cases: verify the ledger and the records against it, and list entries.
 
-Verification has two halves. First the ledger itself: every entry's stored bytes hash to its
-leaf hash, entry numbers are contiguous, and every tree head's root is the RFC 6962 root of the
-entries before it. Then the records: replaying the ledger must give exactly the models, tags,
-versions and dataset fingerprints the tables hold, so a row changed by raw SQL is caught even
-though it is not itself a ledger row.
+Verification has three parts. First the ledger itself: every entry's stored bytes hash to its
+leaf hash, entry numbers are contiguous, the query columns are the entry's fields, and every
+tree head is the RFC 6962 tree of the entries before it (one fast pass over the raw rows; when
+it finds a problem, the reference verifier names the first bad entry). Then its signed
+checkpoints: each stored signed note is signed by a key the ledger records and states the root
+of its tree head, and, given a checkpoint kept elsewhere, the ledger is proven to extend it
+(RFC 9162 consistency). Finally the records: replaying the ledger must give exactly the
+models, tags, versions and dataset fingerprints the tables hold, so a row changed by raw SQL is
+caught even though it is not itself a ledger row.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,12 +23,31 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from govml.domain.records import LedgerEntry
-from govml.errors import IntegrityError, LedgerVerificationError
-from govml.ledger.merkle import leaf_hash
-from govml.ledger.verify import CheckpointRecord, EntryRecord, verify_ledger
+from govml.errors import InputError, IntegrityError, LedgerVerificationError
+from govml.ledger.checkpoint import Checkpoint, VerifierKey, open_checkpoint, verify_checkpoint
+from govml.ledger.merkle import (
+    Frontier,
+    fold_frontier,
+    leaf_hash,
+    subtree_ranges,
+    verify_consistency,
+)
+from govml.ledger.rows import verify_stored
+from govml.ledger.tree import MerkleTree
+from govml.ledger.verify import CheckpointRecord, EntryRecord, VerifyReport, verify_ledger
 from govml.services.context import ServiceContext
+from govml.services.proofs import note_origin, read_checkpoint_file, trusted_keys
 from govml.services.registry import record_digest, version_subject
 from govml.store import records
+from govml.store.checkpoints import (
+    entry_batches,
+    head_rows,
+    read_tree,
+    recorded_keys,
+    require_origin,
+    signed_heads,
+    use_snapshot,
+)
 from govml.store.ledger import iter_entries
 from govml.store.schema import datasets, ledger_checkpoints, ledger_entries, models
 
@@ -39,7 +63,11 @@ _STATE_ACTIONS = (
 
 @dataclass(frozen=True, kw_only=True)
 class VerifyResult:
-    """What `govml audit verify` checked."""
+    """What `govml audit verify` checked.
+
+    ``checkpoint`` describes the external checkpoint the ledger was proven to extend, when
+    one was given: its size, root, and the key that signed it.
+    """
 
     entries: int
     tree_heads: int
@@ -47,6 +75,8 @@ class VerifyResult:
     models: int
     versions: int
     datasets: int
+    signed_checkpoints: int = 0
+    checkpoint: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dictionary."""
@@ -59,37 +89,86 @@ class AuditService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    def verify(self) -> VerifyResult:
-        """Verify the ledger and the records against it.
+    def verify(self, *, checkpoint: str | None = None, key: str | None = None) -> VerifyResult:
+        """Verify the ledger, its signed checkpoints and the records against it.
+
+        Parameters
+        ----------
+        checkpoint
+            Text of a checkpoint file kept elsewhere (a signed note, the JSON of ``audit
+            checkpoint --json``, or a proof bundle): the ledger must extend it.
+        key
+            Text of the public key file to check that checkpoint with; default: the keys in
+            this home's key folder.
 
         Raises
         ------
         LedgerVerificationError
-            Naming the first ledger entry that does not match.
+            Naming the first ledger entry that does not match, when it can be named.
         IntegrityError
             Naming the first record that differs from what the ledger says.
+        InputError
+            If a checkpoint is given but no key to check it with.
         """
         with self.ctx.store.read() as conn:
-            heads = [
-                CheckpointRecord(
-                    tree_size=row.tree_size,
-                    root_hash=_hex(row.root_hash, f"tree head {row.tree_size}"),
-                    frontier=list(row.frontier),
-                )
-                for row in conn.execute(
-                    sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.tree_size)
-                )
-            ]
-            report = verify_ledger(_entry_records(conn), heads)
+            use_snapshot(conn)
+            report = _verify_ledger(conn)
+            signed = _verify_signed_heads(conn)
+            external = None
+            if checkpoint is not None:
+                external = self._verify_extends(conn, checkpoint, key, report)
             counts = _verify_records(conn)
         return VerifyResult(
             entries=report.entries,
-            tree_heads=len(heads),
+            tree_heads=report.checkpoints,
             root_hash=report.root_hex,
             models=counts["models"],
             versions=counts["versions"],
             datasets=counts["datasets"],
+            signed_checkpoints=signed,
+            checkpoint=external,
         )
+
+    def _verify_extends(
+        self, conn: Connection, text: str, key: str | None, report: VerifyReport
+    ) -> dict[str, Any]:
+        """Check that the ledger extends a checkpoint signed by a trusted key."""
+        note, frontier = read_checkpoint_file(text)
+        trusted = trusted_keys(self.ctx, key, name=note_origin(note))
+        # 1. A trusted key signed it, and it is a checkpoint of this ledger.
+        old, signer = verify_checkpoint(note, trusted)
+        origin = require_origin(conn)
+        if old.origin != origin:
+            raise LedgerVerificationError(
+                f"the checkpoint is of the log {old.origin}, but this ledger is {origin}: a "
+                "checkpoint of another store, or entry 0 (which names the ledger) was rewritten",
+                seq=0,
+            )
+        hashes = _checked_frontier(old, frontier)
+        # 2. The ledger still holds every entry the checkpoint covers.
+        if old.tree_size > report.tree_size:
+            raise LedgerVerificationError(
+                ERR_TRUNCATED.format(
+                    entries=report.tree_size, size=old.tree_size, last=old.tree_size - 1
+                ),
+                seq=report.tree_size,
+            )
+        # 3. RFC 9162 consistency: the current tree extends the checkpoint's.
+        tree = read_tree(conn, report.tree_size)
+        new_root = tree.root()
+        if new_root.hex() != report.root_hex:
+            raise IntegrityError("the ledger changed while it was being verified")
+        try:
+            verify_consistency(
+                old_size=old.tree_size,
+                new_size=tree.size,
+                old_root=old.root_hash,
+                new_root=new_root,
+                proof=tree.consistency_proof(old.tree_size),
+            )
+        except LedgerVerificationError:
+            raise _rewritten_since(conn, tree, old, hashes, trusted) from None
+        return {"tree_size": old.tree_size, "root_hash": old.root_hash.hex(), "key": signer.label}
 
     def log(
         self,
@@ -108,6 +187,140 @@ class AuditService:
                 )
             )
         return sorted(found, key=lambda entry: entry.seq)
+
+
+ERR_TRUNCATED = (
+    "the ledger has {entries} entries but the checkpoint covers {size}: entries {entries} to "
+    "{last} are missing"
+)
+ERR_REWRITTEN_SINCE = "the ledger was rewritten since the checkpoint at size {size}: {what}"
+
+
+def _verify_ledger(conn: Connection) -> VerifyReport:
+    """Check the stored rows in one fast pass; on a problem, let the reference pass name it."""
+    with closing(entry_batches(conn)) as entries, closing(head_rows(conn)) as heads:
+        try:
+            return verify_stored(entries, heads)
+        except LedgerVerificationError as error:
+            problem = error
+    # The reference verifier decodes every entry and re-encodes it; it knows which entry a
+    # failed tree head points to. When it finds nothing, the fast pass's finding stands (it
+    # checks a few things more: tree head times, entries past the last tree head).
+    checkpoints = [
+        CheckpointRecord(
+            tree_size=row.tree_size,
+            root_hash=_hex(row.root_hash, f"tree head {row.tree_size}"),
+            frontier=list(row.frontier),
+        )
+        for row in conn.execute(
+            sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.tree_size)
+        )
+    ]
+    verify_ledger(_entry_records(conn), checkpoints)
+    raise problem
+
+
+def _verify_signed_heads(conn: Connection) -> int:
+    """Check every stored signed checkpoint; return how many there are.
+
+    Each must be signed by a key the ledger recorded before it, be of this ledger, and state
+    the size and root of the tree head it is stored with (whose root the ledger pass has
+    checked against the entries).
+    """
+    heads = signed_heads(conn)
+    if not heads:
+        return 0
+    keys = recorded_keys(conn)
+    origin = require_origin(conn)
+    vouched = 0
+    for head in heads:
+        assert head.signed_note is not None
+        usable = [key for seq, key in keys if seq < head.tree_size]
+        try:
+            signed = open_checkpoint(head.signed_note, usable)
+        except LedgerVerificationError as error:
+            raise LedgerVerificationError(
+                f"the signed checkpoint at size {head.tree_size} does not verify: {error.message}"
+            ) from None
+        if signed.tree_size != head.tree_size:
+            raise LedgerVerificationError(
+                f"the tree head at size {head.tree_size} holds the signed checkpoint of size "
+                f"{signed.tree_size}"
+            )
+        if signed.root_hash.hex() != head.root_hash:
+            what = _differs(vouched, head.tree_size - 1) + " (along with the tree heads)"
+            raise LedgerVerificationError(
+                ERR_REWRITTEN_SINCE.format(size=head.tree_size, what=what), seq=vouched
+            )
+        if signed.origin != origin:
+            raise LedgerVerificationError(
+                f"the signed checkpoint at size {head.tree_size} is of the log {signed.origin}, "
+                f"not of this ledger ({origin}): entry 0, which names the ledger, was rewritten",
+                seq=0,
+            )
+        vouched = head.tree_size
+    return len(heads)
+
+
+def _checked_frontier(checkpoint: Checkpoint, frontier: Sequence[str] | None) -> list[bytes]:
+    """Return the frontier given with a checkpoint, once it is proven by the signed root."""
+    if frontier is None:
+        return []
+    try:
+        hashes = list(Frontier.from_json(checkpoint.tree_size, frontier).hashes)
+    except InputError as error:
+        raise LedgerVerificationError(
+            f"the frontier given with the checkpoint is malformed: {error.message}"
+        ) from None
+    if fold_frontier(hashes) != checkpoint.root_hash:
+        raise LedgerVerificationError(
+            "the frontier given with the checkpoint does not hash to its signed root"
+        )
+    return hashes
+
+
+def _rewritten_since(
+    conn: Connection,
+    tree: MerkleTree,
+    old: Checkpoint,
+    frontier: Sequence[bytes],
+    trusted: Sequence[VerifierKey],
+) -> LedgerVerificationError:
+    """Name the earliest entry that can have been rewritten since a trusted checkpoint.
+
+    Entries under a stored checkpoint signed by a trusted key that still matches are known
+    good; the checkpoint's frontier (when given) narrows the rest to its first subtree that
+    no longer matches.
+    """
+    first, last = 0, old.tree_size - 1
+    for head in signed_heads(conn):
+        if head.tree_size >= old.tree_size or head.signed_note is None:
+            break
+        try:
+            earlier = open_checkpoint(head.signed_note, trusted, origin=old.origin)
+        except LedgerVerificationError:
+            continue
+        if (
+            earlier.tree_size == head.tree_size
+            and tree.root(earlier.tree_size) == earlier.root_hash
+        ):
+            first = earlier.tree_size
+    for (start, end), expected in zip(subtree_ranges(old.tree_size), frontier, strict=False):
+        if end > first and tree.subtree(start, end) != expected:
+            first, last = max(start, first), end - 1
+            break
+    return LedgerVerificationError(
+        ERR_REWRITTEN_SINCE.format(size=old.tree_size, what=_differs(first, last)), seq=first
+    )
+
+
+def _differs(first: int, last: int) -> str:
+    if first == last:
+        return f"entry {first} differs from what it signed"
+    return (
+        f"one of entries {first} to {last} differs from what it signed "
+        f"(entry {first} at the earliest)"
+    )
 
 
 def _hex(value: str, what: str) -> bytes:

@@ -6,6 +6,7 @@ import getpass
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from govml.settings import Settings
 from govml.store.artifacts import LocalArtifactStore
@@ -18,19 +19,29 @@ def _utcnow() -> datetime:
 
 @dataclass
 class ServiceContext:
-    """The stores, the acting user, and the clock, shared by the services of one client."""
+    """The stores, the acting user, and the clock, shared by the services of one client.
+
+    ``keys`` is the folder of the instance's ledger signing key (``$GOVML_HOME/keys``); None
+    when the context was built without a home folder.
+    """
 
     store: Store
     artifacts: LocalArtifactStore
     actor: str
     clock: Callable[[], datetime] = field(default=_utcnow)
+    keys: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceContext:
         """Open the stores the settings point to (migrating the database if needed)."""
         store = Store(settings.resolved_database_url())
         artifacts = LocalArtifactStore(settings.resolved_artifacts())
-        return cls(store=store, artifacts=artifacts, actor=settings.user or _os_user())
+        return cls(
+            store=store,
+            artifacts=artifacts,
+            actor=settings.user or _os_user(),
+            keys=(settings.home / "keys").resolve(),
+        )
 
     def close(self) -> None:
         """Release database connections."""

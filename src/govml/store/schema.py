@@ -145,7 +145,9 @@ ledger_entries = sa.Table(
 )
 
 # A tree head after each write transaction: size, RFC 6962 root and the frontier (roots of the
-# perfect subtrees) so the next append costs O(log n). Signatures arrive with signed checkpoints.
+# perfect subtrees) so the next append costs O(log n). `govml audit checkpoint` fills in the
+# signed note (C2SP checkpoint) of the latest tree head: the only update the trigger allows, once.
+_SIGNED = sa.text("signed_note IS NOT NULL")
 ledger_checkpoints = sa.Table(
     "ledger_checkpoints",
     metadata,
@@ -154,6 +156,12 @@ ledger_checkpoints = sa.Table(
     sa.Column("frontier", sa.JSON, nullable=False),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("signed_note", sa.Text, nullable=True),
+    sa.Index(
+        "ix_ledger_checkpoints_signed",
+        "tree_size",
+        sqlite_where=_SIGNED,
+        postgresql_where=_SIGNED,
+    ),
 )
 
 APPEND_ONLY_TABLES = (

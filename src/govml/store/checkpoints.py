@@ -1,0 +1,288 @@
+"""SQL for the ledger's proofs: its origin, signed tree heads, keys, and raw row streams.
+
+The ledger is named by its first entry: its origin is ``govml/`` followed by the first 16 hex
+digits of entry 0's leaf hash, stable for the life of the store and different for every store.
+The keys that may sign its checkpoints are recorded in the ledger itself (``ledger.key_added``
+entries, written by ``govml init``).
+
+Verification reads millions of rows, so `entry_batches` and `head_rows` read through the
+database driver's own cursor (server-side on PostgreSQL) instead of building SQLAlchemy rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from govml.errors import InputError, IntegrityError, LedgerVerificationError
+from govml.ledger.checkpoint import VerifierKey
+from govml.ledger.rows import EntryRow, HeadRow
+from govml.ledger.tree import MerkleTree
+from govml.store.ledger import subject_filter
+from govml.store.schema import ledger_checkpoints, ledger_entries
+
+ORIGIN_PREFIX: Final = "govml/"
+ORIGIN_HEX_DIGITS: Final = 16
+KEY_ACTION: Final = "ledger.key_added"
+KEY_SUBJECT_PREFIX: Final = "key/"
+BATCH_ROWS: Final = 10_000
+
+_ENTRY_SQL: Final = (
+    "SELECT seq, time, actor, action, subject, entry, leaf_hash FROM ledger_entries ORDER BY seq"
+)
+_HEAD_SQL: Final = (
+    "SELECT tree_size, root_hash, CAST(frontier AS TEXT), created_at FROM ledger_checkpoints "
+    "ORDER BY tree_size"
+)
+_LEAF_SQL: Final = "SELECT seq, leaf_hash FROM ledger_entries WHERE seq < {size:d} ORDER BY seq"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredHead:
+    """A tree head row with its signed note, if it has one."""
+
+    tree_size: int
+    root_hash: str
+    frontier: list[str]
+    created_at: str
+    signed_note: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredEntry:
+    """One ledger row as proofs need it: its number, exact text and leaf hash."""
+
+    seq: int
+    entry: str
+    leaf_hash: str
+
+
+def origin_of(leaf_hash_hex: str) -> str:
+    """Return the origin of the ledger whose entry 0 has this leaf hash (hex)."""
+    return ORIGIN_PREFIX + leaf_hash_hex[:ORIGIN_HEX_DIGITS]
+
+
+def ledger_origin(conn: Connection) -> str | None:
+    """Return the ledger's origin, ``govml/<16 hex digits>``; None while it is empty."""
+    first = conn.execute(
+        sa.select(ledger_entries.c.leaf_hash).where(ledger_entries.c.seq == 0)
+    ).scalar_one_or_none()
+    return None if first is None else origin_of(str(first))
+
+
+def require_origin(conn: Connection) -> str:
+    """Return the ledger's origin.
+
+    Raises
+    ------
+    InputError
+        If the ledger is empty.
+    """
+    origin = ledger_origin(conn)
+    if origin is None:
+        raise InputError("the ledger is empty", hint="run `govml init`")
+    return origin
+
+
+def use_snapshot(conn: Connection) -> None:
+    """Make every statement of the current transaction read the same snapshot.
+
+    Must run before the first query of the transaction. SQLite already reads one snapshot
+    per transaction; PostgreSQL's default (READ COMMITTED) takes one per statement, so two
+    queries could see different ledgers while another process appends.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
+def entry_batches(conn: Connection) -> Generator[list[EntryRow], None, None]:
+    """Yield every entry row, in order of ``seq``, in batches, straight from the driver."""
+    yield from _batches(conn, _ENTRY_SQL, "govml_entries")
+
+
+def head_rows(conn: Connection) -> Generator[HeadRow, None, None]:
+    """Yield every tree head (size, root, frontier JSON text, time), in order of size."""
+    for batch in _batches(conn, _HEAD_SQL, "govml_heads"):
+        yield from batch
+
+
+def read_tree(conn: Connection, size: int) -> MerkleTree:
+    """Return the Merkle tree of the stored leaf hashes of entries ``0 .. size - 1``.
+
+    Raises
+    ------
+    LedgerVerificationError
+        If an entry is missing, out of place or has a malformed leaf hash; the error names it.
+    """
+    position = 0
+    hexes: list[str] = []
+    for batch in _batches(conn, _LEAF_SQL.format(size=size), "govml_leaves"):
+        for seq, digest in batch:
+            if seq != position:
+                raise LedgerVerificationError(
+                    f"ledger entry {position} is missing or out of place", seq=position
+                )
+            hexes.append(digest)
+            position += 1
+    if position != size:
+        raise LedgerVerificationError(
+            f"the ledger has {position} entries, not the {size} its tree head covers",
+            seq=position,
+        )
+    try:
+        return MerkleTree.from_hex(hexes)
+    except InputError:
+        bad = next(i for i, text in enumerate(hexes) if not _is_hex_hash(text))
+        raise LedgerVerificationError(
+            f"ledger entry {bad} has a malformed leaf hash", seq=bad
+        ) from None
+
+
+def read_entries(
+    conn: Connection, *, seqs: Sequence[int] | None = None, model: str | None = None
+) -> list[StoredEntry]:
+    """Return stored entries by number, or all entries about a model, or all entries."""
+    query = sa.select(ledger_entries.c.seq, ledger_entries.c.entry, ledger_entries.c.leaf_hash)
+    if seqs is not None:
+        query = query.where(ledger_entries.c.seq.in_(list(seqs)))
+    where = subject_filter(model)
+    if where is not None:
+        query = query.where(where)
+    return [
+        StoredEntry(seq=row.seq, entry=row.entry, leaf_hash=row.leaf_hash)
+        for row in conn.execute(query.order_by(ledger_entries.c.seq))
+    ]
+
+
+def find_entry(conn: Connection, *, action: str, subject: str) -> StoredEntry | None:
+    """Return the first entry with this action and subject, or None."""
+    row = conn.execute(
+        sa.select(ledger_entries.c.seq, ledger_entries.c.entry, ledger_entries.c.leaf_hash)
+        .where(ledger_entries.c.subject == subject, ledger_entries.c.action == action)
+        .order_by(ledger_entries.c.seq)
+        .limit(1)
+    ).first()
+    return (
+        None if row is None else StoredEntry(seq=row.seq, entry=row.entry, leaf_hash=row.leaf_hash)
+    )
+
+
+def latest_head(conn: Connection) -> StoredHead | None:
+    """Return the newest tree head, or None for an empty ledger."""
+    row = conn.execute(
+        sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.tree_size.desc()).limit(1)
+    ).first()
+    return None if row is None else _head(row)
+
+
+def signed_heads(conn: Connection) -> list[StoredHead]:
+    """Return every tree head that has a signed note, smallest first."""
+    rows = conn.execute(
+        sa.select(ledger_checkpoints)
+        .where(ledger_checkpoints.c.signed_note.is_not(None))
+        .order_by(ledger_checkpoints.c.tree_size)
+    )
+    return [_head(row) for row in rows]
+
+
+def latest_signed_head(conn: Connection, *, below: int | None = None) -> StoredHead | None:
+    """Return the newest signed tree head (smaller than ``below`` when given), or None."""
+    query = sa.select(ledger_checkpoints).where(ledger_checkpoints.c.signed_note.is_not(None))
+    if below is not None:
+        query = query.where(ledger_checkpoints.c.tree_size < below)
+    row = conn.execute(query.order_by(ledger_checkpoints.c.tree_size.desc()).limit(1)).first()
+    return None if row is None else _head(row)
+
+
+def store_signed_note(conn: Connection, tree_size: int, note: str) -> None:
+    """Record the signed note of the tree head of ``tree_size`` (which has none yet).
+
+    Raises
+    ------
+    IntegrityError
+        If that tree head does not exist or is already signed.
+    """
+    result = conn.execute(
+        sa.update(ledger_checkpoints)
+        .where(
+            ledger_checkpoints.c.tree_size == tree_size,
+            ledger_checkpoints.c.signed_note.is_(None),
+        )
+        .values(signed_note=note)
+    )
+    if result.rowcount != 1:
+        raise IntegrityError(f"the tree head at size {tree_size} is missing or already signed")
+
+
+def recorded_keys(conn: Connection) -> list[tuple[int, VerifierKey]]:
+    """Return the signing keys the ledger records, with the entry that added each.
+
+    Raises
+    ------
+    LedgerVerificationError
+        If a ``ledger.key_added`` entry does not hold a key.
+    """
+    rows = conn.execute(
+        sa.select(ledger_entries.c.seq, ledger_entries.c.entry)
+        .where(
+            ledger_entries.c.action == KEY_ACTION,
+            ledger_entries.c.subject.like(KEY_SUBJECT_PREFIX + "%"),
+        )
+        .order_by(ledger_entries.c.seq)
+    )
+    found = []
+    for seq, text in rows:
+        try:
+            found.append((int(seq), VerifierKey.parse(json.loads(text)["payload"]["key"])))
+        except (ValueError, KeyError, TypeError, InputError):
+            raise LedgerVerificationError(
+                f"ledger entry {seq} records a signing key that cannot be read", seq=seq
+            ) from None
+    return found
+
+
+def key_entry_payload(verifier: VerifierKey) -> dict[str, str]:
+    """Return the payload of the ``ledger.key_added`` entry for a key."""
+    return {
+        "key": str(verifier),
+        "name": verifier.name,
+        "key_id": verifier.key_id.hex(),
+        "algorithm": "ed25519",
+    }
+
+
+def key_subject(verifier: VerifierKey) -> str:
+    """Return the ledger subject of a signing key: ``key/<name>+<hex key id>``."""
+    return KEY_SUBJECT_PREFIX + verifier.label
+
+
+def _head(row: Any) -> StoredHead:
+    return StoredHead(
+        tree_size=row.tree_size,
+        root_hash=row.root_hash,
+        frontier=list(row.frontier),
+        created_at=row.created_at,
+        signed_note=row.signed_note,
+    )
+
+
+def _batches(conn: Connection, sql: str, name: str) -> Generator[list[Any], None, None]:
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    # A named cursor is server-side on PostgreSQL: rows arrive batch by batch.
+    cursor = raw.cursor(name=name) if conn.dialect.name == "postgresql" else raw.cursor()
+    try:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(BATCH_ROWS):
+            yield batch
+    finally:
+        cursor.close()
+
+
+def _is_hex_hash(text: object) -> bool:
+    return isinstance(text, str) and len(text) == 64 and all(c in "0123456789abcdef" for c in text)
