@@ -6,6 +6,7 @@ The client calls the same services as the CLI, so behaviour cannot differ betwee
 from __future__ import annotations
 
 from collections.abc import Mapping
+from os import PathLike
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -14,22 +15,26 @@ from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
 from govml.flavors import LoadedModel
 from govml.ledger.attest import AttestationReport
 from govml.ledger.bundle import ProofBundle
+from govml.policy import LoadedPolicy, load_policy
+from govml.policy.records import PolicyApplied, StoredPolicy
 from govml.services.admin import AdminService
 from govml.services.attestation import AttestationService
 from govml.services.audit import AuditService, VerifyResult
 from govml.services.context import ServiceContext
+from govml.services.policy import PolicyService
 from govml.services.proofs import CheckpointResult, ExportResult, KeyInfo, ProofService
 from govml.services.registry import RegistryService
 from govml.settings import Settings, load_settings
 
 
 class Client:
-    """Access to one govml store: models, versions, lineage and the ledger."""
+    """Access to one govml store: models, versions, lineage, policies and the ledger."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.registry = RegistryService(ctx)
         self.audit = AuditService(ctx)
+        self.policies = PolicyService(ctx)
 
     def init(self) -> dict[str, Any]:
         """Record the store's creation in the ledger (once) and return its status."""
@@ -69,6 +74,34 @@ class Client:
     def set_tag(self, name: str, key: str, value: str | None) -> Model:
         """Set a tag on a model (``value=None`` removes it)."""
         return self.registry.set_tag(name, key, value)
+
+    # policies
+    def validate_policy(self, path: str | PathLike[str]) -> LoadedPolicy:
+        """Validate a policy file without storing it.
+
+        Raises `govml.policy.InvalidPolicyError` listing every problem with its position.
+        """
+        return load_policy(path)
+
+    def apply_policy(
+        self, path: str | PathLike[str] | LoadedPolicy, *, replace: bool = False
+    ) -> PolicyApplied:
+        """Put a policy in force for its tiers (see `PolicyService.apply`)."""
+        return self.policies.apply(path, replace=replace)
+
+    def get_policy(
+        self, name: str | None = None, *, tier: str | None = None, version: int | None = None
+    ) -> StoredPolicy:
+        """Return a stored policy by name, or the one in force for ``tier``."""
+        return self.policies.get(name, tier=tier, version=version)
+
+    def policy_for_tier(self, tier: str) -> StoredPolicy | None:
+        """Return the policy in force for risk tier ``tier``, or None when none governs it."""
+        return self.policies.for_tier(tier)
+
+    def list_policies(self) -> list[StoredPolicy]:
+        """Return the newest version of every stored policy."""
+        return self.policies.list_policies()
 
     # versions
     def register_version(self, name: str, **kwargs: Any) -> ModelVersion:

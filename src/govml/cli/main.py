@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import typer
 
-from govml.cli import audit_cmds, db_cmds, model_cmds, version_cmds
+from govml.cli import audit_cmds, db_cmds, model_cmds, policy_cmds, version_cmds
 from govml.cli.output import print_error
 from govml.errors import GovmlError
 
@@ -56,6 +56,7 @@ app.add_typer(db_cmds.app, name="db")
 app.add_typer(model_cmds.app, name="models")
 app.add_typer(version_cmds.app, name="versions")
 app.add_typer(audit_cmds.app, name="audit")
+app.add_typer(policy_cmds.app, name="policy")
 
 
 def invoke(argv: Sequence[str] | None = None) -> int:

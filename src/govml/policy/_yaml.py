@@ -3,7 +3,8 @@
 PyYAML's composer gives nodes with positions; building the data from them here (instead of
 ``yaml.safe_load``) keeps the positions and catches what ``safe_load`` lets through
 silently: a key given twice (it keeps the last), a key YAML reads as a boolean or number
-(``on:``, ``1:``), and an alias that refers to itself. Scalars are built by PyYAML's
+(``on:``, ``1:``), an alias that refers to itself, and aliases that expand into
+millions of values. Scalars are built by PyYAML's
 ``SafeConstructor``, so values mean what they mean in YAML 1.1.
 """
 
@@ -116,17 +117,29 @@ class _Builder:
         self.tree = tree
         self.constructor = SafeConstructor()
         self.count = 0
+        self.open: set[int] = set()  # collections being built: an alias to one is a loop
 
     def value(self, node: Node, path: Path, depth: int) -> Any:
         self.tree.values.setdefault(path, Mark.of(node))
         self.count += 1
+        if id(node) in self.open:
+            return self._broken(node, path, msg.ERR_ALIAS_LOOP)
         if depth > MAX_DEPTH or self.count > MAX_VALUES:
-            return self._broken(node, path, msg.ERR_TOO_DEEP.format(limit=MAX_DEPTH))
-        if isinstance(node, MappingNode):
-            return self.mapping(node, path, depth)
-        if isinstance(node, SequenceNode):
+            text = (
+                msg.ERR_TOO_DEEP.format(limit=MAX_DEPTH)
+                if depth > MAX_DEPTH
+                else msg.ERR_TOO_MANY.format(limit=MAX_VALUES)
+            )
+            raise YamlSyntaxError(Problem(mark=Mark.of(node), path=(), message=text))
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, path)
+        self.open.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                return self.mapping(node, path, depth)
             return [self.value(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        return self.scalar(node, path)
+        finally:
+            self.open.discard(id(node))
 
     def scalar(self, node: Node, path: Path) -> Any:
         try:
@@ -191,7 +204,14 @@ class _Builder:
 
 
 def build(root: Node) -> YamlTree:
-    """Return the data of the document rooted at ``root``, with positions and problems."""
+    """Return the data of the document rooted at ``root``, with positions and problems.
+
+    Raises
+    ------
+    YamlSyntaxError
+        When the document nests deeper than `MAX_DEPTH` levels or its aliases expand into
+        more than `MAX_VALUES` values.
+    """
     tree = YamlTree()
     tree.data = _Builder(tree).value(root, (), 0)
     return tree

@@ -131,12 +131,11 @@ def _decode(data: bytes, source: str) -> str:
 def _tree(text: str, source: str) -> YamlTree:
     try:
         root = compose(text)
+        if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
+            raise YamlSyntaxError(Problem(mark=_START, path=(), message=msg.ERR_EMPTY))
+        tree = build(root)
     except YamlSyntaxError as exc:
         raise InvalidPolicyError(source, [_diagnostic(source, exc.problem)]) from None
-    if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
-        empty = Problem(mark=_START, path=(), message=msg.ERR_EMPTY)
-        raise InvalidPolicyError(source, [_diagnostic(source, empty)])
-    tree = build(root)
     if not isinstance(root, MappingNode):
         text_kind = describe_value(tree.data)
         wrong = Problem(

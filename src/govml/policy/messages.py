@@ -32,7 +32,9 @@ ERR_DUPLICATE_KEY: Final = (
 ERR_KEY_NOT_STRING: Final = "key {key!r} is read as {kind}; quote it to use it as a name"
 ERR_UNKNOWN_TAG: Final = "unknown YAML tag {tag!r}; policies use plain YAML values"
 ERR_BAD_SCALAR: Final = "cannot read this value: {problem}"
-ERR_TOO_DEEP: Final = "nested deeper than {limit} levels (or an alias refers to itself)"
+ERR_TOO_DEEP: Final = "nested deeper than {limit} levels"
+ERR_ALIAS_LOOP: Final = "this alias refers to a value that contains it"
+ERR_TOO_MANY: Final = "more than {limit} values once aliases are expanded"
 
 # The header.
 ERR_API_VERSION: Final = "unsupported apiVersion {value!r}: this govml reads 'govml/v1'"

@@ -15,14 +15,15 @@ MIN_TAIL_REPLICATES = 5
 def policy_notes(policy: Policy) -> list[tuple[Path, str]]:
     """Return ``(path, message)`` for each remark about ``policy``."""
     notes: list[tuple[Path, str]] = []
+    # Tier notes point at the list: validation reorders the tiers, so an index could mislead.
     tiers = list(policy.tiers)
     if "unacceptable" in tiers:
-        notes.append((("tiers", tiers.index("unacceptable")), msg.NOTE_UNACCEPTABLE))
+        notes.append((("tiers",), msg.NOTE_UNACCEPTABLE))
     if policy.undefined == "pass" and "high" in tiers:
         notes.append((("undefined",), msg.NOTE_UNDEFINED_PASSES))
     approvals = policy.approvals
     if "high" in tiers and (approvals is None or approvals.required == 0):
-        where: Path = ("approvals", "required") if approvals else ("tiers", tiers.index("high"))
+        where: Path = ("approvals", "required") if approvals else ("tiers",)
         notes.append((where, msg.NOTE_NO_APPROVALS))
     if approvals is not None and approvals.required == 0 and approvals.roles:
         notes.append((("approvals", "roles"), msg.NOTE_ROLES_WITHOUT_APPROVALS))

@@ -30,7 +30,7 @@ from govml.policy.sections import (
     Monitoring,
     Security,
 )
-from govml.policy.vocabulary import HIGH_RISK_TIERS, Outcome, Tier
+from govml.policy.vocabulary import HIGH_RISK_TIERS, TIERS, Outcome, Tier
 
 API_VERSION = "govml/v1"
 KIND = "Policy"
@@ -78,9 +78,10 @@ class Policy(PolicyModel):
 
     @field_validator("tiers")
     @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
+    def _unique_and_ordered(cls, value: list[Tier]) -> list[Tier]:
+        # A set of tiers: kept in the vocabulary's order so that the digest ignores the order.
         unique(value)
-        return value
+        return [tier for tier in TIERS if tier in value]
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

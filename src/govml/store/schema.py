@@ -171,3 +171,31 @@ APPEND_ONLY_TABLES = (
     "version_datasets",
     "datasets",
 )
+
+# Policies: every applied version, immutable (append-only triggers), as the canonical JSON its
+# digest covers and the YAML text it was read from. `policy_tiers` says which version is in
+# force for each risk tier: the primary key makes it one policy per tier at a time.
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("digest", sa.String(71), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("source_name", sa.String(500), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.UniqueConstraint("name", "version"),
+)
+
+policy_tiers = sa.Table(
+    "policy_tiers",
+    metadata,
+    sa.Column("tier", sa.String(20), primary_key=True),
+    sa.Column("policy_id", sa.Integer, sa.ForeignKey("policies.id"), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+    sa.CheckConstraint("tier IN ('minimal', 'limited', 'high', 'unacceptable')", name="tier"),
+)
