@@ -1,0 +1,177 @@
+"""The serialization rule: whether a model artifact is safe to load.
+
+The artifact's bytes decide its format, not the flavor it claims:
+
+* a pickle (any protocol, or gzip / zlib / bz2 / xz compressed, as joblib writes) or a
+  zip archive holding pickle members (torch-style) is *pickle-based*: loading it runs
+  whatever it imports. Protocol 0 and 1 have no magic bytes: bytes from which the opcode
+  walk reads an import before it stops count as a pickle;
+* anything else is a *safe format* that govml's flavors load without unpickling: skops
+  (a zip with ``schema.json``; its types are audited by the sklearn flavor when loaded),
+  XGBoost JSON / UBJSON, LightGBM text and ONNX protobuf. Zip archives are still opened
+  and any pickle inside is scanned.
+
+Under ``safe_only`` a pickle-based artifact fails, whatever it imports. Under
+``scanned_pickle`` it is accepted when the scan (:mod:`.pickle_scan`) finds only allowed
+imports: a dangerous import or unparseable bytes fail, an unknown import warns. A safe
+format fails on a dangerous or unparseable embedded pickle and warns on an unknown one.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any, Literal, get_args
+
+from govml.checks.result import CheckResult, Status, timed
+from govml.checks.security.pickle_scan import PickleScan, inspect_pickle, is_pickle_container
+from govml.errors import InputError, did_you_mean
+
+__all__ = ["SERIALIZATION_MODES", "Serialization", "scan_artifact"]
+
+Serialization = Literal["safe_only", "scanned_pickle"]
+SERIALIZATION_MODES: tuple[Serialization, ...] = get_args(Serialization)
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_SHOWN_FINDINGS = 3
+_MAX_EVIDENCE_FINDINGS = 100
+
+
+@timed
+def scan_artifact(
+    flavor: str, data: bytes, *, serialization: Serialization = "safe_only"
+) -> CheckResult:
+    """Check a model artifact's serialization format, scanning any pickle without loading it.
+
+    Parameters
+    ----------
+    flavor : str
+        The flavor the version was registered with (recorded in the evidence).
+    data : bytes
+        The artifact's bytes.
+    serialization : {"safe_only", "scanned_pickle"}
+        The policy's rule (module docstring).
+
+    Returns
+    -------
+    CheckResult
+        ``check="serialization"``; ``value`` is the format (``pickle``, ``pickle_archive``,
+        ``skops``, ``zip``, ``native``); evidence has the findings and the number of
+        imports per classification.
+
+    Raises
+    ------
+    InputError
+        For an unknown serialization mode.
+    """
+    if serialization not in SERIALIZATION_MODES:
+        raise InputError(
+            f"unknown serialization rule {serialization!r}; "
+            f"valid rules: {', '.join(SERIALIZATION_MODES)}",
+            hint=did_you_mean(str(serialization), SERIALIZATION_MODES),
+        )
+    data = bytes(data)
+    if not data:
+        return _result(
+            "fail", "the artifact is empty", "empty", serialization, {"flavor": flavor, "size": 0}
+        )
+    fmt, scan = _inspect(data)
+    findings = [finding.to_dict() for finding in scan.findings] if scan else []
+    counts = {"safe": 0, "dangerous": 0, "unknown": 0}
+    for item in scan.imports if scan else ():
+        counts[item.classification] += 1
+    evidence = {
+        "flavor": flavor,
+        "format": fmt,
+        "size": len(data),
+        "pickle_streams": scan.streams if scan else 0,
+        "imports": counts,
+        "findings": findings[:_MAX_EVIDENCE_FINDINGS],
+        "findings_total": len(findings),
+    }
+    kinds = {finding["kind"] for finding in findings}
+    pickle_based = fmt in ("pickle", "pickle_archive")
+    what = {"pickle": "a pickle", "pickle_archive": "an archive of pickles"}.get(
+        fmt, f"a {fmt} file"
+    )
+    if "dangerous" in kinds or "invalid" in kinds:
+        return _result(
+            "fail",
+            f"{what} that is unsafe to load: {_summary(findings)}",
+            fmt,
+            serialization,
+            evidence,
+        )
+    if pickle_based and serialization == "safe_only":
+        message = f"{what}, which runs code when loaded; the policy allows safe formats only"
+        return _result("fail", message, fmt, serialization, evidence)
+    if "unknown" in kinds:
+        return _result(
+            "warn",
+            f"{what} importing callables not on the allow list: {_summary(findings)}",
+            fmt,
+            serialization,
+            evidence,
+        )
+    if pickle_based:
+        return _result(
+            "pass",
+            f"{what} importing only allowed callables ({counts['safe']} imports)",
+            fmt,
+            serialization,
+            evidence,
+        )
+    return _result(
+        "pass", f"{what}, a format loaded without unpickling", fmt, serialization, evidence
+    )
+
+
+def _inspect(data: bytes) -> tuple[str, PickleScan | None]:
+    if is_pickle_container(data):
+        return "pickle", inspect_pickle(data)
+    if data.startswith(_ZIP_MAGIC):
+        scan = inspect_pickle(data)
+        if scan.imports or scan.streams:
+            return "pickle_archive" if not _has_member(data, "schema.json") else "skops", scan
+        return ("skops" if _has_member(data, "schema.json") else "zip"), scan
+    # Protocol 0 and 1 pickles have no magic bytes. Native formats (JSON, UBJSON, text,
+    # protobuf) stop the opcode walk at once without an import; anything that imports
+    # before it stops is treated as the pickle it would be to pickle.loads.
+    scan = inspect_pickle(data)
+    if scan.imports or any(finding.kind != "invalid" for finding in scan.findings):
+        return "pickle", scan
+    return "native", None
+
+
+def _has_member(data: bytes, name: str) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return name in archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
+def _summary(findings: list[dict[str, Any]]) -> str:
+    shown = []
+    for finding in findings[:_SHOWN_FINDINGS]:
+        where = f" in {finding['member']}" if finding.get("member") else ""
+        if finding.get("module"):
+            shown.append(f"{finding['module']}.{finding['name']}{where}")
+        else:
+            shown.append(f"{finding['message']}{where}")
+    more = len(findings) - len(shown)
+    return "; ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _result(
+    status: Status, message: str, value: str, threshold: str, evidence: dict[str, Any]
+) -> CheckResult:
+    return CheckResult(
+        check="serialization",
+        category="security",
+        status=status,
+        message=message,
+        value=value,
+        threshold=threshold,
+        evidence=evidence,
+    )
