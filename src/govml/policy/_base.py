@@ -43,9 +43,8 @@ def describe_value(value: Any) -> str:
 
 
 def _scalar(value: Any) -> str | int | float | bool:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(msg.ERR_NOT_SCALAR.format(got=describe_value(value)))
-    if isinstance(value, str | int | float | bool):
+    finite = not isinstance(value, float) or math.isfinite(value)
+    if isinstance(value, str | int | float | bool) and finite:
         return value
     raise ValueError(msg.ERR_NOT_SCALAR.format(got=describe_value(value)))
 
@@ -68,12 +67,13 @@ Name = Annotated[str, PlainValidator(_text)]
 
 def unique(values: Sequence[Hashable]) -> None:
     """Raise `FieldProblems` naming every value listed a second time."""
-    seen: set[Hashable] = set()
+    seen: set[tuple[type, Hashable]] = set()
     problems: list[tuple[Path, str]] = []
     for index, value in enumerate(values):
-        if value in seen:
+        key = (type(value), value)  # true and 1 are different values in a policy
+        if key in seen:
             problems.append(((index,), msg.ERR_DUPLICATE_ITEM.format(value=value)))
-        seen.add(value)
+        seen.add(key)
     if problems:
         raise FieldProblems(problems)
 

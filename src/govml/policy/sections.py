@@ -166,45 +166,28 @@ class DriftThreshold(PolicyModel):
         return self
 
     def problems_for(self, test: str) -> list[tuple[Path, str]]:
-        """Return the problems of these thresholds for drift test ``test``."""
-        given = [
-            (name, value)
-            for name in ("warn", "alert")
-            if (value := getattr(self, name)) is not None
-        ]
+        """Return the problems of these thresholds for drift test ``test``.
+
+        A p-value drifts when small: each threshold lies in (0, 1] and ``alert`` is at most
+        ``warn``. A distance drifts when large: ``warn`` is at most ``alert``.
+        """
+        warn, alert = self.warn, self.alert
         if drift_test_is_p_value(test):
             out: list[tuple[Path, str]] = [
                 ((name,), msg.ERR_P_VALUE_RANGE.format(test=test, value=format_number(value)))
-                for name, value in given
-                if not 0 < value <= 1
+                for name, value in (("warn", warn), ("alert", alert))
+                if value is not None and not 0 < value <= 1
             ]
-            if (
-                not out
-                and self.warn is not None
-                and self.alert is not None
-                and self.alert > self.warn
-            ):
-                out.append(
-                    (
-                        ("alert",),
-                        msg.ERR_P_VALUE_ORDER.format(
-                            test=test,
-                            alert=format_number(self.alert),
-                            warn=format_number(self.warn),
-                        ),
-                    )
-                )
-            return out
-        if self.warn is not None and self.alert is not None and self.warn > self.alert:
-            return [
-                (
-                    ("warn",),
-                    msg.ERR_DISTANCE_ORDER.format(
-                        test=test, warn=format_number(self.warn), alert=format_number(self.alert)
-                    ),
-                )
-            ]
+            if out or warn is None or alert is None or alert <= warn:
+                return out
+            return [(("alert",), _order(msg.ERR_P_VALUE_ORDER, test, warn, alert))]
+        if warn is not None and alert is not None and warn > alert:
+            return [(("warn",), _order(msg.ERR_DISTANCE_ORDER, test, warn, alert))]
         return []
+
+
+def _order(template: str, test: str, warn: float, alert: float) -> str:
+    return template.format(test=test, warn=format_number(warn), alert=format_number(alert))
 
 
 class Notify(PolicyModel):

@@ -226,3 +226,9 @@ def test_drift_tests_are_the_metrics_engines() -> None:
 
 def test_documentation_fields_are_listed() -> None:
     assert "limitations" in get_args(DocumentationField)
+
+
+def test_in_set_values_keep_their_types() -> None:
+    text = MINIMAL + "data:\n  - {expect: in_set, column: flag, values: [1, true, '1']}\n"
+    (expectation,) = parse_policy(text).policy.data
+    assert expectation.expect == "in_set" and expectation.values == [1, True, "1"]
