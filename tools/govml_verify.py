@@ -11,8 +11,10 @@ key line ``<name>+<hex key id>+<base64(0x01 || Ed25519 public key)>`` and/or a P
 key, or the verifier key line itself. Obtain it independently of the bundle; without --key
 the key the bundle names is used, which only shows that the bundle is self-consistent.
 
-Checks, one line each: the checkpoint is a C2SP signed note signed by the key (Ed25519, key
-id = SHA-256(name || 0x0A || 0x01 || public key)[:4]); every entry hashes to its RFC 6962
+Checks, one line each: the bundle is signed as a whole by the key (a signed note over the
+SHA-256 of its other fields as RFC 8785 JSON, so no entry can be left out); the checkpoint is
+a C2SP signed note signed by the key (Ed25519, key id = SHA-256(name || 0x0A || 0x01 ||
+public key)[:4]); every entry hashes to its RFC 6962
 leaf hash (SHA-256(0x00 || entry)), is the entry its index says, and its inclusion proof
 leads to the checkpoint's root (RFC 9162 §2.1.3.2); when present, the consistency proof
 shows the log only grew since an older signed checkpoint (RFC 9162 §2.1.4.2). For an
@@ -30,6 +32,7 @@ import base64
 import binascii
 import functools
 import hashlib
+import itertools
 import json
 import re
 import sys
@@ -307,7 +310,7 @@ def exact_fields(
 
 def verify_bundle(document: object, key_argument: str | None, report: Report) -> None:
     """Check a ledger bundle: its form, key, checkpoint, entries and consistency proof."""
-    fields = {"format", "origin", "public_key", "checkpoint", "entries"}
+    fields = {"format", "origin", "public_key", "checkpoint", "entries", "signature"}
     bundle: dict[str, Any] = {}
 
     def shape() -> str:
@@ -320,6 +323,13 @@ def verify_bundle(document: object, key_argument: str | None, report: Report) ->
                 raise Failure(f"{name} is not a string")
         if not isinstance(bundle["entries"], list):
             raise Failure("entries is not a list")
+        indexes = [
+            item.get("index") if isinstance(item, dict) else None for item in bundle["entries"]
+        ]
+        if not all(type(index) is int for index in indexes) or any(
+            a >= b for a, b in itertools.pairwise(indexes)
+        ):
+            raise Failure("entries are not in increasing order of index (or repeat one)")
         return f"{BUNDLE_FORMAT}, {len(bundle['entries'])} entries"
 
     if not report.check("bundle", shape):
@@ -345,6 +355,20 @@ def verify_bundle(document: object, key_argument: str | None, report: Report) ->
     if key_argument is None:
         report.note("no --key: this only shows the bundle is self-consistent; pass the log's key")
     signing_key = key
+
+    def bundle_signature() -> str:
+        unsigned = {name: value for name, value in bundle.items() if name != "signature"}
+        canonical = json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        if not isinstance(bundle["signature"], str):
+            raise Failure("the signature is not a signed note")
+        if open_note(bundle["signature"], signing_key) != f"{BUNDLE_FORMAT}\n{digest}\n":
+            raise Failure(
+                "the signature is for other contents: an entry was added, removed or changed"
+            )
+        return f"the bundle as a whole is signed by {signing_key.label}"
+
+    report.check("signature", bundle_signature)
     checkpoint: Checkpoint | None = None
 
     def signed_checkpoint() -> str:

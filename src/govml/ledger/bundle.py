@@ -13,11 +13,14 @@ public key (``tools/govml_verify.py`` does it with the standard library and
         {"index": 5, "entry": "{\\"action\\":...}", "leaf_hash": "9c1d...",
          "inclusion_proof": ["5f0a...", ...]}
       ],
-      "consistency": {"checkpoint": "<an older signed checkpoint>", "proof": ["...", ...]}
+      "consistency": {"checkpoint": "<an older signed checkpoint>", "proof": ["...", ...]},
+      "signature": "govml-ledger-bundle/v1\\n<sha256 hex>\\n\\n— govml/3f9a... <base64>\\n"
     }
 
 ``entry`` is the exact leaf data (its UTF-8 bytes are hashed); ``consistency`` is optional and
-proves that the log only grew between an older checkpoint and this one. Tree size and root
+proves that the log only grew between an older checkpoint and this one; ``signature`` is a
+signed note by the log's key over the SHA-256 of the RFC 8785 JSON of every other field, so
+leaving out an entry is caught as surely as changing one. Tree size and root
 hash come from the signed checkpoint only. Parsing is strict (unknown or missing fields,
 uppercase hex, a number where a string belongs are all rejected) so that no part of a bundle
 can change without failing verification.
@@ -25,17 +28,23 @@ can change without failing verification.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from govml.errors import InputError, LedgerVerificationError
+from govml.ledger.canonical import canonical_json
 from govml.ledger.checkpoint import (
     Checkpoint,
+    SignedNote,
+    SignerKey,
     VerifierKey,
     open_checkpoint,
+    sign_note,
     verify_checkpoint,
 )
 from govml.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -44,7 +53,15 @@ BUNDLE_FORMAT: Final = "govml-ledger-bundle/v1"
 ERR_BUNDLE: Final = "malformed proof bundle: {reason}"
 
 _HEX_HASH: Final = re.compile(r"[0-9a-f]{64}")
-_FIELDS: Final = {"format", "origin", "public_key", "checkpoint", "entries", "consistency"}
+_FIELDS: Final = {
+    "format",
+    "origin",
+    "public_key",
+    "checkpoint",
+    "entries",
+    "consistency",
+    "signature",
+}
 _ENTRY_FIELDS: Final = {"index", "entry", "leaf_hash", "inclusion_proof"}
 _CONSISTENCY_FIELDS: Final = {"checkpoint", "proof"}
 
@@ -82,16 +99,34 @@ class ConsistencyLink:
 
 @dataclass(frozen=True, kw_only=True)
 class ProofBundle:
-    """Entries, their inclusion proofs, a signed checkpoint and the key that signed it."""
+    """Entries, their inclusion proofs, a signed checkpoint and the key that signed it.
+
+    ``signature`` is a signed note by the same key over the SHA-256 of the rest of the bundle
+    (RFC 8785 JSON): it makes the bundle as a whole, which entries it holds included, a
+    statement of the log. Unsigned bundles exist only while being built.
+    """
 
     origin: str
     public_key: str
     checkpoint: str
     entries: tuple[BundleEntry, ...]
     consistency: ConsistencyLink | None = None
+    signature: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON document."""
+        document = self.unsigned_json()
+        if self.signature is not None:
+            document["signature"] = self.signature
+        return document
+
+    def signed(self, signer: SignerKey) -> ProofBundle:
+        """Return the bundle with its signature by ``signer``."""
+        text = bundle_signature_text(self.unsigned_json())
+        return replace(self, signature=sign_note(text, [signer]))
+
+    def unsigned_json(self) -> dict[str, Any]:
+        """Return the JSON document without its signature: what the signature covers."""
         document: dict[str, Any] = {
             "format": BUNDLE_FORMAT,
             "origin": self.origin,
@@ -113,6 +148,7 @@ class ProofBundle:
             If a field is missing, unknown, or of the wrong form.
         """
         data = _object(document, _FIELDS, {"consistency"}, "the bundle")
+        signature = _text(data["signature"], "signature")
         if data["format"] != BUNDLE_FORMAT:
             raise _malformed(f"format is {data['format']!r}, not {BUNDLE_FORMAT!r}")
         entries = data["entries"]
@@ -126,12 +162,16 @@ class ProofBundle:
                 checkpoint=_text(fields["checkpoint"], "consistency.checkpoint"),
                 proof=_hashes(fields["proof"], "consistency.proof"),
             )
+        items = tuple(_entry(item, n) for n, item in enumerate(entries))
+        if any(a.index >= b.index for a, b in itertools.pairwise(items)):
+            raise _malformed("entries are not in increasing order of index (or repeat one)")
         return cls(
             origin=_text(data["origin"], "origin"),
             public_key=_text(data["public_key"], "public_key"),
             checkpoint=_text(data["checkpoint"], "checkpoint"),
-            entries=tuple(_entry(item, n) for n, item in enumerate(entries)),
+            entries=items,
             consistency=consistency,
+            signature=signature,
         )
 
 
@@ -178,10 +218,17 @@ def verify_bundle(bundle: ProofBundle, trusted: Sequence[VerifierKey]) -> Bundle
         raise LedgerVerificationError(
             f"the bundle names the key {named.label}, but its checkpoint is signed by {key.label}"
         )
-    # 2. Every entry hashes to its leaf hash, says its own position, and is in the tree.
+    # 2. The same key signed the bundle as it is: no entry added, removed or changed.
+    if bundle.signature is None:
+        raise _malformed("the bundle is not signed")
+    note = SignedNote.parse(bundle.signature)
+    note.verify([key])
+    if note.text != bundle_signature_text(bundle.unsigned_json()):
+        raise LedgerVerificationError("the bundle's signature is for other contents")
+    # 3. Every entry hashes to its leaf hash, says its own position, and is in the tree.
     for item in bundle.entries:
         verify_bundle_entry(item, checkpoint)
-    # 3. The log only grew since the older checkpoint.
+    # 4. The log only grew since the older checkpoint.
     consistent_from = None
     if bundle.consistency is not None:
         older = open_checkpoint(bundle.consistency.checkpoint, trusted, origin=bundle.origin)
@@ -199,6 +246,11 @@ def verify_bundle(bundle: ProofBundle, trusted: Sequence[VerifierKey]) -> Bundle
         entries=len(bundle.entries),
         consistent_from=consistent_from,
     )
+
+
+def bundle_signature_text(unsigned: Mapping[str, Any]) -> str:
+    """Return the note text a bundle's signature signs: format and SHA-256 of its contents."""
+    return f"{BUNDLE_FORMAT}\n{hashlib.sha256(canonical_json(unsigned)).hexdigest()}\n"
 
 
 def verify_bundle_entry(item: BundleEntry, checkpoint: Checkpoint) -> None:

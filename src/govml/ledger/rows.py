@@ -12,6 +12,7 @@ this pass hashes those bytes once and checks the rest without parsing:
    canonical JSON strings and N the row's seq: the columns are the entry's own fields;
 4. at every tree head, the stored frontier is the frontier of the leaves so far, the stored
    root is the root of that frontier, and the tree head's time is that of its last entry;
+   where the entry time changes (a new transaction), a tree head closes the entries before;
 5. no tree head is beyond the last entry (truncation) and no entry is beyond the last tree
    head (every write transaction stores one, so a later entry was not written by govml).
 
@@ -58,10 +59,11 @@ ERR_HEAD_ROOT: Final = "the tree head at size {size} has a root that is not the 
 ERR_HEAD_TIME: Final = (
     "the tree head at size {size} has time {created!r}, but its last entry {last} has {time!r}"
 )
-ERR_TRUNCATED: Final = (
-    "the ledger has {entries} entries but a tree head covers {size}: entries {entries} to "
-    "{last} are missing"
+ERR_HEAD_MISSING: Final = (
+    "the tree head at size {size} is missing: entries {before} and {size} were written by "
+    "different transactions, and each transaction ends with a tree head"
 )
+ERR_TRUNCATED: Final = "the ledger has {entries} entries but a tree head covers {size}: {missing}"
 ERR_PAST_HEAD: Final = (
     "ledger entries {first} to {last} come after the last tree head (size {first}): they were "
     "not written by govml"
@@ -104,6 +106,7 @@ def verify_stored(
     checked_heads = 0
     covered = 0
     time = ""
+    last_time: str | None = None
     for batch in entry_batches:
         for seq, time, actor, action, subject, text, stored in batch:
             # 1. Entry numbers are contiguous.
@@ -131,6 +134,15 @@ def verify_stored(
                 or not text.endswith(suffix)
             ):
                 raise LedgerVerificationError(ERR_COLUMNS.format(seq=seq), seq=seq)
+            # A transaction's entries share its time (now known to be the entry's own) and
+            # each transaction ends with a tree head: where the time changes, a tree head
+            # must close the entries before.
+            if time != last_time:
+                if position != covered:
+                    raise LedgerVerificationError(
+                        ERR_HEAD_MISSING.format(size=position, before=position - 1)
+                    )
+                last_time = time
             # Append the leaf to the frontier, merging completed subtrees (binary carry).
             hashes.append(digest)
             hexes.append(digest_hex)
@@ -154,7 +166,14 @@ def verify_stored(
     # 5. Nothing beyond: no tree head past the last entry, no entry past the last tree head.
     if head is not None:
         raise LedgerVerificationError(
-            ERR_TRUNCATED.format(entries=position, size=head[0], last=head[0] - 1), seq=position
+            ERR_TRUNCATED.format(
+                entries=position,
+                size=head[0],
+                missing=f"entry {position} is missing"
+                if head[0] - 1 == position
+                else f"entries {position} to {head[0] - 1} are missing",
+            ),
+            seq=position,
         )
     if position != covered:
         raise LedgerVerificationError(

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 import govml
+from govml.errors import IntegrityError
+from govml.ledger.canonical import entry_bytes
+from govml.ledger.merkle import leaf_hash
 from govml.services.context import ServiceContext
 from govml.store.checkpoints import (
     KEY_ACTION,
     key_entry_payload,
     key_subject,
     ledger_origin,
+    origin_of,
     recorded_keys,
 )
 from govml.store.db import safe_url
 from govml.store.keys import ensure_key, key_paths
-from govml.store.ledger import NewEntry, append, latest_tree_head
+from govml.store.ledger import NewEntry, append, format_time, latest_tree_head
 from govml.store.schema import model_versions, models
 
 
@@ -35,43 +40,52 @@ class AdminService:
         does not know it yet: `govml audit checkpoint` signs only with a recorded key.
         """
         key_created = False
+        now = self.ctx.clock()
         with self.ctx.store.write() as conn:
             created = latest_tree_head(conn) is None
+            entries: list[NewEntry] = []
             if created:
-                append(
-                    conn,
-                    actor=self.ctx.actor,
-                    now=self.ctx.clock(),
-                    entries=[
-                        NewEntry(
-                            action="store.initialized",
-                            subject="store",
-                            payload={
-                                "govml_version": govml.__version__,
-                                "schema_revision": self.ctx.store.head_revision(),
-                            },
-                        )
-                    ],
+                first = NewEntry(
+                    action="store.initialized",
+                    subject="store",
+                    payload={
+                        "govml_version": govml.__version__,
+                        "schema_revision": self.ctx.store.head_revision(),
+                    },
                 )
-            origin = ledger_origin(conn)
+                entries.append(first)
+                origin: str | None = origin_of(self._first_leaf_hash(first, now))
+            else:
+                origin = ledger_origin(conn)
             if self.ctx.keys is not None and origin is not None:
                 signer, key_created = ensure_key(self.ctx.keys, origin)
                 verifier = signer.verifier()
                 if verifier not in [key for _, key in recorded_keys(conn)]:
-                    append(
-                        conn,
-                        actor=self.ctx.actor,
-                        now=self.ctx.clock(),
-                        entries=[
-                            NewEntry(
-                                action=KEY_ACTION,
-                                subject=key_subject(verifier),
-                                payload=key_entry_payload(verifier),
-                            )
-                        ],
+                    entries.append(
+                        NewEntry(
+                            action=KEY_ACTION,
+                            subject=key_subject(verifier),
+                            payload=key_entry_payload(verifier),
+                        )
                     )
+            # One transaction, one append, one tree head: every tree head closes a transaction.
+            written = append(conn, actor=self.ctx.actor, now=now, entries=entries)
+            if created and origin_of(written[0].leaf_hash) != origin:
+                raise IntegrityError("entry 0 was not written as expected; nothing was stored")
         self.ctx.artifacts.root.mkdir(parents=True, exist_ok=True)
         return {**self.status(), "created": created, "key_created": key_created}
+
+    def _first_leaf_hash(self, first: NewEntry, now: datetime) -> str:
+        """Return the leaf hash entry 0 will have, which names the ledger and its key."""
+        data = entry_bytes(
+            seq=0,
+            time=format_time(now),
+            actor=self.ctx.actor,
+            action=first.action,
+            subject=first.subject,
+            payload=first.payload,
+        )
+        return leaf_hash(data).hex()
 
     def status(self) -> dict[str, Any]:
         """Return where the store is, its schema revision, its size and its signing key."""

@@ -44,12 +44,13 @@ from govml.store.checkpoints import (
     head_rows,
     read_tree,
     recorded_keys,
+    reference_heads,
     require_origin,
     signed_heads,
     use_snapshot,
 )
 from govml.store.ledger import iter_entries
-from govml.store.schema import datasets, ledger_checkpoints, ledger_entries, models
+from govml.store.schema import datasets, ledger_entries, models
 
 _MODEL_FIELDS = ("owner", "risk_tier", "intended_use", "out_of_scope_use", "description")
 _STATE_ACTIONS = (
@@ -149,7 +150,9 @@ class AuditService:
         if old.tree_size > report.tree_size:
             raise LedgerVerificationError(
                 ERR_TRUNCATED.format(
-                    entries=report.tree_size, size=old.tree_size, last=old.tree_size - 1
+                    entries=report.tree_size,
+                    size=old.tree_size,
+                    missing=_missing(report.tree_size, old.tree_size - 1),
                 ),
                 seq=report.tree_size,
             )
@@ -189,10 +192,7 @@ class AuditService:
         return sorted(found, key=lambda entry: entry.seq)
 
 
-ERR_TRUNCATED = (
-    "the ledger has {entries} entries but the checkpoint covers {size}: entries {entries} to "
-    "{last} are missing"
-)
+ERR_TRUNCATED = "the ledger has {entries} entries but the checkpoint covers {size}: {missing}"
 ERR_REWRITTEN_SINCE = "the ledger was rewritten since the checkpoint at size {size}: {what}"
 
 
@@ -208,13 +208,11 @@ def _verify_ledger(conn: Connection) -> VerifyReport:
     # checks a few things more: tree head times, entries past the last tree head).
     checkpoints = [
         CheckpointRecord(
-            tree_size=row.tree_size,
-            root_hash=_hex(row.root_hash, f"tree head {row.tree_size}"),
-            frontier=list(row.frontier),
+            tree_size=size,
+            root_hash=_hex(root, f"the tree head at size {size}"),
+            frontier=frontier,  # type: ignore[arg-type]  # verify_ledger judges malformed ones
         )
-        for row in conn.execute(
-            sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.tree_size)
-        )
+        for size, root, frontier in reference_heads(conn)
     ]
     verify_ledger(_entry_records(conn), checkpoints)
     raise problem
@@ -314,6 +312,12 @@ def _rewritten_since(
     )
 
 
+def _missing(first: int, last: int) -> str:
+    if first == last:
+        return f"entry {first} is missing"
+    return f"entries {first} to {last} are missing"
+
+
 def _differs(first: int, last: int) -> str:
     if first == last:
         return f"entry {first} differs from what it signed"
@@ -323,11 +327,11 @@ def _differs(first: int, last: int) -> str:
     )
 
 
-def _hex(value: str, what: str) -> bytes:
+def _hex(value: str, what: str, *, seq: int | None = None) -> bytes:
     try:
         return bytes.fromhex(value)
     except (TypeError, ValueError):
-        raise LedgerVerificationError(f"{what} has a malformed hash {value!r}") from None
+        raise LedgerVerificationError(f"{what} has a malformed hash {value!r}", seq=seq) from None
 
 
 def _entry_records(conn: Connection) -> Iterator[EntryRecord]:
@@ -335,7 +339,7 @@ def _entry_records(conn: Connection) -> Iterator[EntryRecord]:
         sa.select(ledger_entries).order_by(ledger_entries.c.seq)
     )
     for row in rows:
-        stored_hash = _hex(row.leaf_hash, f"ledger entry {row.seq}")
+        stored_hash = _hex(row.leaf_hash, f"ledger entry {row.seq}", seq=row.seq)
         # The stored text must be exactly the leaf data; verify_ledger then checks that the
         # query columns and the payload re-encode to the same bytes.
         if leaf_hash(row.entry.encode("utf-8")) != stored_hash:

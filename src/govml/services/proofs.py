@@ -3,7 +3,8 @@
 `ProofService.checkpoint` signs the latest tree head with the instance's key after checking
 that the tree is the tree of the stored leaf hashes and that it extends the last checkpoint
 signed before (a log must never sign two inconsistent checkpoints). `proof` and `export`
-hand out self-contained bundles (`govml.ledger.bundle`), each verified before it leaves.
+hand out self-contained bundles (`govml.ledger.bundle`), signed with the same key and
+verified before they leave.
 """
 
 from __future__ import annotations
@@ -215,8 +216,7 @@ class ProofService:
             checkpoint=note,
             entries=tuple(_bundle_entry(entry.seq, entry.entry, tree, signed) for entry in entries),
         )
-        verify_bundle(bundle, [signer])
-        return bundle
+        return self._signed(bundle, signer, origin)
 
     def export(self, *, model: str | None = None, since: str | None = None) -> ExportResult:
         """Return a bundle of every entry (or every entry about ``model``) with proofs.
@@ -275,9 +275,10 @@ class ProofService:
             entries=tuple(_bundle_entry(e.seq, e.entry, tree, signed) for e in covered),
             consistency=consistency,
         )
-        verify_bundle(bundle, [signer])
         return ExportResult(
-            bundle=bundle, tree_size=signed.tree_size, uncovered=len(found) - len(covered)
+            bundle=self._signed(bundle, signer, origin),
+            tree_size=signed.tree_size,
+            uncovered=len(found) - len(covered),
         )
 
     def public_key(self) -> KeyInfo:
@@ -306,6 +307,19 @@ class ProofService:
             path=str(public),
             recorded_in_entry=next((seq for seq, known in recorded if known == key), None),
         )
+
+    def _signed(self, bundle: ProofBundle, key: VerifierKey, origin: str) -> ProofBundle:
+        """Sign a bundle with this home's key, which must be the checkpoint's; verify it."""
+        signer = load_signer(self.keys_dir(), origin)
+        if signer.verifier() != key:
+            raise InputError(
+                f"the checkpoint is signed by {key.label}, not by this home's key "
+                f"{signer.verifier().label}: a bundle is signed by the key of its checkpoint",
+                hint="export from the home that signed the checkpoint",
+            )
+        bundle = bundle.signed(signer)
+        verify_bundle(bundle, [key])
+        return bundle
 
     def keys_dir(self) -> Path:
         """Return the folder of the instance's keys.

@@ -175,7 +175,7 @@ def find_entry(conn: Connection, *, action: str, subject: str) -> StoredEntry | 
 def latest_head(conn: Connection) -> StoredHead | None:
     """Return the newest tree head, or None for an empty ledger."""
     row = conn.execute(
-        sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.tree_size.desc()).limit(1)
+        _select_heads().order_by(ledger_checkpoints.c.tree_size.desc()).limit(1)
     ).first()
     return None if row is None else _head(row)
 
@@ -183,7 +183,7 @@ def latest_head(conn: Connection) -> StoredHead | None:
 def signed_heads(conn: Connection) -> list[StoredHead]:
     """Return every tree head that has a signed note, smallest first."""
     rows = conn.execute(
-        sa.select(ledger_checkpoints)
+        _select_heads()
         .where(ledger_checkpoints.c.signed_note.is_not(None))
         .order_by(ledger_checkpoints.c.tree_size)
     )
@@ -192,7 +192,7 @@ def signed_heads(conn: Connection) -> list[StoredHead]:
 
 def latest_signed_head(conn: Connection, *, below: int | None = None) -> StoredHead | None:
     """Return the newest signed tree head (smaller than ``below`` when given), or None."""
-    query = sa.select(ledger_checkpoints).where(ledger_checkpoints.c.signed_note.is_not(None))
+    query = _select_heads().where(ledger_checkpoints.c.signed_note.is_not(None))
     if below is not None:
         query = query.where(ledger_checkpoints.c.tree_size < below)
     row = conn.execute(query.order_by(ledger_checkpoints.c.tree_size.desc()).limit(1)).first()
@@ -261,14 +261,48 @@ def key_subject(verifier: VerifierKey) -> str:
     return KEY_SUBJECT_PREFIX + verifier.label
 
 
+def _select_heads() -> sa.Select[Any]:
+    # The frontier as text: a row changed behind govml's back may not even be JSON.
+    return sa.select(
+        ledger_checkpoints.c.tree_size,
+        ledger_checkpoints.c.root_hash,
+        sa.cast(ledger_checkpoints.c.frontier, sa.Text).label("frontier"),
+        ledger_checkpoints.c.created_at,
+        ledger_checkpoints.c.signed_note,
+    )
+
+
 def _head(row: Any) -> StoredHead:
+    try:
+        frontier = json.loads(row.frontier)
+    except ValueError:
+        frontier = None
+    if not isinstance(frontier, list):
+        raise LedgerVerificationError(
+            f"the tree head at size {row.tree_size} has a malformed frontier",
+            hint="run `govml audit verify`",
+        )
     return StoredHead(
         tree_size=row.tree_size,
         root_hash=row.root_hash,
-        frontier=list(row.frontier),
+        frontier=frontier,
         created_at=row.created_at,
         signed_note=row.signed_note,
     )
+
+
+def reference_heads(conn: Connection) -> list[tuple[int, str, object]]:
+    """Return every tree head as (size, root hex, decoded frontier or its raw text)."""
+    found: list[tuple[int, str, object]] = []
+    for size, root, text, _ in head_rows(conn):
+        frontier: object = text
+        if isinstance(text, str):
+            try:
+                frontier = json.loads(text)
+            except ValueError:
+                frontier = text
+        found.append((size, root, frontier))
+    return found
 
 
 def _batches(conn: Connection, sql: str, name: str) -> Generator[list[Any], None, None]:
