@@ -105,9 +105,13 @@ ERR_N_BOOT_WITHOUT_CONFIDENCE: Final = (
 ERR_NOT_SCALAR: Final = "expected a single value (string, number or boolean), got {got}"
 ERR_BAD_REGEX: Final = "invalid regular expression: {problem}"
 ERR_ROW_COUNT_NO_BOUND: Final = "give min, max or both"
+ERR_BOUND: Final = "expected a number or an ISO date or time, got {got}"
+ERR_BOUND_KINDS: Final = "min and max must both be numbers or both be dates or times"
 ERR_STABILITY_EMPTY: Final = "give min_overlap, min_rank_correlation or both"
 ERR_LICENSES_ONE: Final = "give exactly one of allow or deny"
-ERR_SPDX: Final = "{value!r} is not an SPDX license identifier (such as MIT or Apache-2.0)"
+ERR_SPDX: Final = (
+    "{value!r} is not an SPDX license identifier or pattern (such as MIT, Apache-2.0 or GPL-*)"
+)
 ERR_WINDOW: Final = "{value!r} is not a window: write a number and a unit, such as 30m, 1h, 1d, 2w"
 ERR_DRIFT_EMPTY: Final = "give warn, alert or both"
 ERR_P_VALUE_RANGE: Final = "{test} gives a p-value; a threshold must lie in (0, 1], got {value}"
@@ -137,7 +141,9 @@ NOTE_NO_APPROVALS: Final = (
     "high-risk models reach production without human approval under this policy"
 )
 NOTE_ROLES_WITHOUT_APPROVALS: Final = "roles are listed but no approval is required"
-NOTE_PICKLE: Final = "pickle artifacts are allowed: loading one can run arbitrary code"
+NOTE_PICKLE: Final = (
+    "pickle artifacts pass when a scan finds no dangerous import; loading one still runs its code"
+)
 NOTE_NEVER_BINDS: Final = "{metric} lies in [{low}, {high}], so {bound} {value} never binds"
 NOTE_FEW_REPLICATES: Final = (
     "{n_boot} replicates leave about {tail:.1f} in each tail at confidence {confidence}; "

@@ -27,7 +27,7 @@ def policy_notes(policy: Policy) -> list[tuple[Path, str]]:
         notes.append((where, msg.NOTE_NO_APPROVALS))
     if approvals is not None and approvals.required == 0 and approvals.roles:
         notes.append((("approvals", "roles"), msg.NOTE_ROLES_WITHOUT_APPROVALS))
-    if policy.security is not None and policy.security.serialization == "allow_pickle":
+    if policy.security is not None and policy.security.serialization == "scanned_pickle":
         notes.append((("security", "serialization"), msg.NOTE_PICKLE))
     notes.extend(_bound_notes(policy))
     return notes

@@ -28,7 +28,8 @@ from govml.policy.vocabulary import (
     format_number,
 )
 
-_SPDX_ID = re.compile(r"^(LicenseRef-[A-Za-z0-9.-]+|[A-Za-z0-9][A-Za-z0-9.+-]*)$")
+# An SPDX id, or a pattern of them with * and ? (GPL-*), as the license check matches them.
+_SPDX_ID = re.compile(r"^(LicenseRef-[A-Za-z0-9.*?-]+|[A-Za-z0-9*?][A-Za-z0-9.+*?-]*)$")
 _WINDOW = re.compile(r"^[1-9][0-9]*[mhdw]$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
@@ -86,7 +87,11 @@ def _spdx_ids(value: list[str] | None) -> list[str] | None:
 
 
 class Licenses(PolicyModel):
-    """Licenses of the model's environment: an allow list or a deny list of SPDX ids."""
+    """Licenses of the model's environment: an allow list or a deny list.
+
+    Entries are SPDX ids or patterns of them (``GPL-*``). With ``allow``, any other license
+    fails; with ``deny``, the listed ones fail.
+    """
 
     allow: list[str] | None = Field(default=None, min_length=1)
     deny: list[str] | None = Field(default=None, min_length=1)
@@ -106,12 +111,14 @@ class Licenses(PolicyModel):
 class Vulnerabilities(PolicyModel):
     """Known vulnerabilities of the environment's packages, from an offline OSV export.
 
-    ``database`` is an OSV directory or JSON export file; a package with a vulnerability
-    more severe than ``max_severity`` fails the check.
+    ``database`` is an OSV directory or JSON export file. An advisory at or above
+    ``max_severity`` fails the check, one below it warns. An advisory without a rating
+    counts as ``unknown_severity`` (default ``critical``: unrated advisories fail).
     """
 
     database: Name
-    max_severity: Severity
+    max_severity: Severity = "high"
+    unknown_severity: Severity = "critical"
 
 
 class Security(PolicyModel):

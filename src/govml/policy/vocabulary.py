@@ -42,33 +42,35 @@ Expectation = Literal[
     "schema_matches_training",
     "no_personal_data",
 ]
-PersonalDataKind = Literal["email", "phone", "national_id", "credit_card", "iban", "ip_address"]
+PersonalDataKind = Literal["email", "phone", "us_ssn", "uk_nino", "iban", "card"]
+"""What `govml.checks.personal_data` recognises (national ids: US SSN, UK NINO)."""
 Explainer = Literal["auto", "tree", "linear", "kernel", "permutation"]
-Serialization = Literal["safe_only", "allow_pickle"]
-Severity = Literal["low", "medium", "high", "critical", "unknown"]
-SEVERITY_ORDER: Final[tuple[Severity, ...]] = get_args(Severity)
-"""Least to most severe. A vulnerability without a score is ``unknown`` and ranks above
-``critical`` (fail closed), so only ``max_severity: unknown`` tolerates it."""
+Serialization = Literal["safe_only", "scanned_pickle"]
+"""``safe_only`` refuses every pickle-based artifact; ``scanned_pickle`` accepts one when a
+scan of its pickle stream (without loading it) finds no dangerous import."""
+Severity = Literal["low", "medium", "high", "critical"]
+"""Vulnerability levels, least to most severe (CVSS v3 bands)."""
 
 DocumentationField = Literal[
-    "description",
     "intended_use",
     "out_of_scope_use",
     "owner",
+    "description",
     "limitations",
     "ethical_considerations",
     "training_data",
     "validation_data",
+    "code",
+    "environment",
     "signature",
-    "code_commit",
-    "hyperparameters",
-    "version_description",
+    "params",
+    "metrics",
 ]
-"""Model-card fields a policy can require: the model's own fields (description,
-intended_use, out_of_scope_use, owner), model-card text kept as model tags of the same name
-(limitations, ethical_considerations), and the version's lineage (training_data and
-validation_data fingerprints, signature, code_commit, hyperparameters,
-version_description)."""
+"""Model-card fields a policy can require, as `govml.checks.documentation` reads them: the
+model's own fields (intended_use, out_of_scope_use, owner, description), model-card text
+kept as model tags of the same name (limitations, ethical_considerations), and the
+version's lineage (training_data and validation_data fingerprints, the code's git commit,
+the environment's packages, the signature, params and metrics)."""
 
 ApproverRole = Literal["approver", "risk_officer"]
 """Roles that may approve a version (DESIGN: "approver / risk_officer")."""

@@ -54,10 +54,10 @@ def test_every_problem_is_reported_at_once_in_file_order() -> None:
         "policy.yaml:5:12: undefined: 'maybe' is not one of fail, warn, pass",
         "policy.yaml:7:14: performance[0].metric: unknown metric 'acuracy' — "
         "did you mean 'accuracy'?",
-        "policy.yaml:8:28: documentation.required[0]: 'limitation' is not one of description, "
-        "intended_use, out_of_scope_use, owner, limitations, ethical_considerations, "
-        "training_data, validation_data, signature, code_commit, hyperparameters, "
-        "version_description — did you mean 'limitations'?",
+        "policy.yaml:8:28: documentation.required[0]: 'limitation' is not one of intended_use, "
+        "out_of_scope_use, owner, description, limitations, ethical_considerations, "
+        "training_data, validation_data, code, environment, signature, params, metrics — did "
+        "you mean 'limitations'?",
         "policy.yaml:9:23: approvals.required: must be at least 0, got -1",
     ]
 
@@ -302,7 +302,7 @@ def test_choices_list_the_valid_values_and_suggest_the_closest() -> None:
         "policy.yaml:5:29: explainability.explainer: 'shapley' is not one of auto, tree, "
         "linear, kernel, permutation",
         "policy.yaml:6:64: security.vulnerabilities.max_severity: 'severe' is not one of low, "
-        "medium, high, critical, unknown",
+        "medium, high, critical",
     ]
 
 
@@ -355,6 +355,9 @@ def test_expectations() -> None:
           - {expect: in_set, column: sex, values: [[M]]}
           - {expect: no_nulls, columns: [a, ""]}
           - {expect: no_personal_data, kinds: [email, passport]}
+          - {expect: between, column: day, min: 2024-01-01, max: 3}
+          - {expect: between, column: day, min: "2024-02-01", max: 2024-01-01}
+          - {expect: between, column: day, min: "yesterday"}
         """
     )
     assert found == [
@@ -371,8 +374,13 @@ def test_expectations() -> None:
         "policy.yaml:13:44: data[7].values[0]: expected a single value (string, number or "
         "boolean), got a list",
         "policy.yaml:14:37: data[8].columns[1]: must not be empty",
-        "policy.yaml:15:47: data[9].kinds[1]: 'passport' is not one of email, phone, "
-        "national_id, credit_card, iban, ip_address",
+        "policy.yaml:15:47: data[9].kinds[1]: 'passport' is not one of email, phone, us_ssn, "
+        "uk_nino, iban, card",
+        "policy.yaml:16:58: data[10].max: min and max must both be numbers or both be dates or "
+        "times",
+        "policy.yaml:17:60: data[11].max: min 2024-02-01 is above max 2024-01-01",
+        "policy.yaml:18:41: data[12].min: expected a number or an ISO date or time, got the "
+        "string 'yesterday'",
     ]
 
 
@@ -523,14 +531,14 @@ def test_security() -> None:
         """
     )
     assert found == [
-        "policy.yaml:6:18: security.serialization: 'safe' is not one of safe_only, allow_pickle "
-        "— did you mean 'safe_only'?",
+        "policy.yaml:6:18: security.serialization: 'safe' is not one of safe_only, "
+        "scanned_pickle — did you mean 'safe_only'?",
         "policy.yaml:7:13: security.licenses: give exactly one of allow or deny",
     ]
     found = problems("security:\n  licenses: {deny: [MIT, 'GPL 3', MIT]}\n")
     assert found == [
         "policy.yaml:6:26: security.licenses.deny[1]: 'GPL 3' is not an SPDX license identifier "
-        "(such as MIT or Apache-2.0)"
+        "or pattern (such as MIT, Apache-2.0 or GPL-*)"
     ]
 
 

@@ -21,7 +21,6 @@ from govml.policy.vocabulary import (
     FAIRNESS_METRICS,
     PERFORMANCE_TRAITS,
     TIERS,
-    DocumentationField,
 )
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "policies"
@@ -160,7 +159,7 @@ def test_notes_for_choices_a_reviewer_should_see() -> None:
         metadata: {name: p}
         tiers: [unacceptable, high]
         undefined: pass
-        security: {serialization: allow_pickle}
+        security: {serialization: scanned_pickle}
         fairness:
           sensitive: [sex]
           rules:
@@ -224,11 +223,27 @@ def test_drift_tests_are_the_metrics_engines() -> None:
     assert get_args(get_args(field)[0]) == DRIFT_TESTS
 
 
-def test_documentation_fields_are_listed() -> None:
-    assert "limitations" in get_args(DocumentationField)
-
-
 def test_in_set_values_keep_their_types() -> None:
     text = MINIMAL + "data:\n  - {expect: in_set, column: flag, values: [1, true, '1']}\n"
     (expectation,) = parse_policy(text).policy.data
     assert expectation.expect == "in_set" and expectation.values == [1, True, "1"]
+
+
+def test_the_names_are_those_of_the_checks_library() -> None:
+    from govml import checks
+    from govml.checks.security.vulns import Threshold
+    from govml.policy import vocabulary
+
+    assert get_args(vocabulary.PersonalDataKind) == checks.PERSONAL_DATA_KINDS
+    assert get_args(vocabulary.DocumentationField) == checks.DOCUMENTATION_FIELDS
+    assert get_args(vocabulary.Serialization) == checks.SERIALIZATION_MODES
+    assert get_args(vocabulary.Explainer) == get_args(checks.ExplainerName)
+    assert get_args(vocabulary.Severity) == get_args(Threshold)
+
+
+def test_between_takes_dates_as_iso_text() -> None:
+    dated = MINIMAL + "data:\n  - {expect: between, column: day, min: 2024-01-01}\n"
+    quoted = dated.replace("min: 2024-01-01", "min: '2024-01-01'")
+    (expectation,) = parse_policy(dated).policy.data
+    assert expectation.expect == "between" and expectation.min == "2024-01-01"
+    assert parse_policy(dated).digest == parse_policy(quoted).digest
