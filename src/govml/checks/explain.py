@@ -352,7 +352,8 @@ class _Plan:
             output = _tree_output(tree)
             return tree.shap_values(rows), output, 0
         background = self._prepared(run, run.background)
-        linear = shap.LinearExplainer(self.final, background)
+        masker = shap.maskers.Independent(background, max_samples=len(background))
+        linear = shap.LinearExplainer(self.final, masker)
         output = "log_odds" if hasattr(self.final, "predict_proba") else "margin"
         if not hasattr(self.final, "predict_proba") and not hasattr(self.final, "classes_"):
             output = "prediction"

@@ -24,8 +24,9 @@ Each import is classified:
 
 Containers are opened first: zip archives (torch- and skops-style; each ``.pkl``
 member, anything starting like a pickle, object ``.npy`` arrays, nested zips) and gzip,
-zlib, bz2 and xz/lzma streams (joblib's ``compress=``). Bytes that cannot be parsed
-give an ``invalid`` finding; nothing raises.
+zlib, bz2 and xz/lzma streams (joblib's ``compress=``); lz4 and joblib's old zlib
+container are recognised but not opened. Bytes that cannot be parsed or opened give an
+``invalid`` finding; nothing raises.
 
 Known limit: joblib writes numpy arrays' raw bytes in the middle of its pickle stream, so
 an uncompressed joblib file holding arrays is scanned up to its first array and then
@@ -123,6 +124,8 @@ _PICKLE_MAGIC = tuple(bytes([0x80, protocol]) for protocol in range(2, 6))
 _ZIP_MAGIC = b"PK\x03\x04"
 _NPY_MAGIC = b"\x93NUMPY"
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+# Containers joblib writes that cannot be opened here: reported, never taken for safe.
+_UNSUPPORTED_CONTAINERS = ((b"\x04\x22\x4d\x18", "lz4"), (b"ZF", "joblib zlib (pre-0.10)"))
 _MAX_BYTES = 1 << 30  # decompressed or extracted bytes scanned per stream
 _MAX_DEPTH = 3  # nested archives
 _HEAD = 1 << 16
@@ -517,7 +520,17 @@ def _decompressor(data: bytes) -> tuple[str, Any] | None:
         return "bz2", lambda raw: _inflate(bz2.BZ2Decompressor(), raw)
     if data.startswith((b"\xfd7zXZ\x00", b"\x5d\x00\x00")):
         return "xz", lambda raw: _inflate(lzma.LZMADecompressor(), raw)
+    for prefix, kind in _UNSUPPORTED_CONTAINERS:
+        if data.startswith(prefix):
+            return kind, _unsupported(kind)
     return None
+
+
+def _unsupported(kind: str) -> Any:
+    def refuse(raw: bytes) -> bytes:
+        raise ValueError(f"govml has no {kind} decompressor")
+
+    return refuse
 
 
 def _inflate(decompressor: Any, raw: bytes) -> bytes | None:
