@@ -36,7 +36,7 @@ from govml.checks._columns import (
     missing_mask,
     require_columns,
 )
-from govml.checks.result import CheckResult, timed
+from govml.checks.result import CheckResult, Status, timed
 from govml.datasets import ColumnSchema, DatasetFingerprint
 from govml.datasets.coltypes import normalised_type
 from govml.errors import InputError
@@ -626,7 +626,7 @@ def _names(names: Sequence[str]) -> str:
 
 
 def _result(
-    check: str, status: Any, message: str, value: Any, threshold: Any, evidence: dict[str, Any]
+    check: str, status: Status, message: str, value: Any, threshold: Any, evidence: dict[str, Any]
 ) -> CheckResult:
     return CheckResult(
         check=check,

@@ -91,6 +91,8 @@ class Explanation:
         Wall time of :func:`explain`.
     fallback_reason : str or None
         Why ``auto`` fell back to the permutation explainer.
+    parameters : dict
+        The explainer requested, the seed and ``max_evals``, to reproduce the run.
     """
 
     importance: dict[str, float]

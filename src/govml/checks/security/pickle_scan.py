@@ -56,6 +56,7 @@ __all__ = [
     "PickleScan",
     "classify_import",
     "inspect_pickle",
+    "is_pickle_container",
     "scan_pickle",
 ]
 
@@ -91,6 +92,7 @@ DENY: tuple[str, ...] = (
     "numpy.save", "numpy.savez", "numpy.savez_compressed", "numpy.savetxt",
     "numpy.lib.npyio", "numpy.lib._npyio_impl", "numpy.lib.format", "numpy.lib._datasource",
     "numpy.DataSource", "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy.ctypeslib",
+    "numpy.core._internal", "numpy._core._internal",
     "scipy.io", "scipy.datasets", "scipy._lib._testutils",
     "pandas.read_*", "pandas.to_pickle", "pandas.io", "pandas.eval", "pandas.core.computation",
     "pandas.util._tester",

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from govml.checks.result import CheckResult, Status, timed
 from govml.checks.security.cvss import LEVELS
-from govml.checks.security.osv import canonical_name, open_database
+from govml.checks.security.osv import OsvDatabase, canonical_name, open_database
 from govml.errors import InputError, did_you_mean
 
 __all__ = ["Threshold", "VulnerabilityFinding", "find_vulnerabilities", "vulnerability_check"]
@@ -82,7 +82,10 @@ def find_vulnerabilities(
     list of VulnerabilityFinding
         Sorted by package, then advisory id.
     """
-    db = open_database(database)
+    return _findings(packages, open_database(database))
+
+
+def _findings(packages: Mapping[str, str], db: OsvDatabase) -> list[VulnerabilityFinding]:
     findings = []
     for name, version in sorted(packages.items()):
         package = canonical_name(name)
@@ -143,8 +146,8 @@ def vulnerability_check(
     """
     _level("max_severity", max_severity)
     _level("unknown_severity", unknown_severity)
-    findings = find_vulnerabilities(packages, database)
     db = open_database(database)
+    findings = _findings(packages, db)
     rank: dict[str, int] = {level: index for index, level in enumerate(LEVELS)}
     failing = [
         item
