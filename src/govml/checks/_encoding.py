@@ -9,7 +9,6 @@ before calling the model, so the model sees only values that occur in the data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,11 +47,6 @@ class RawEncoder:
             self.columns.append(_Column(str(name), series.dtype, values))
             self._codes[str(name)] = np.where(codes < 0, np.nan, codes).astype(np.float64)
         self._frame = frame
-
-    @property
-    def names(self) -> list[str]:
-        """Column names, in order."""
-        return [column.name for column in self.columns]
 
     def encode(self, rows: NDArray[np.intp]) -> NDArray[np.float64]:
         """Return the given rows of the fitted frame as a float matrix."""
@@ -105,9 +99,8 @@ def _restore_category(values: NDArray[np.float64], column: _Column) -> Any:
     return decoded
 
 
-def feature_frame(X: Any, names: Sequence[str] | None = None) -> tuple[pd.DataFrame, bool]:
+def feature_frame(X: Any) -> tuple[pd.DataFrame, bool]:
     """Return ``X`` as a DataFrame and whether it was a numpy array (columns ``f0, f1, ...``)."""
     if isinstance(X, np.ndarray):
-        columns = list(names) if names is not None else [f"f{j}" for j in range(X.shape[1])]
-        return pd.DataFrame(X, columns=columns), True
+        return pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])]), True
     return X.reset_index(drop=True), False
