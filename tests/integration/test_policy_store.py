@@ -297,3 +297,12 @@ def test_cli_apply_show_list(
 
     code, out, _ = run(capsys, *store, "audit", "verify")
     assert code == 0
+
+
+def test_audit_verify_checks_policies(client: govml.Client, tmp_path: Path) -> None:
+    client.apply_policy(write(tmp_path, CREDIT))
+    assert client.verify_ledger().policies == 1
+    drop_policy_triggers(client)
+    raw(client, "UPDATE policies SET source = 'tiers: [minimal]'")
+    with pytest.raises(IntegrityError, match="policy credit version 1"):
+        client.verify_ledger()

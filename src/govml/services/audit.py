@@ -36,6 +36,7 @@ from govml.ledger.rows import verify_stored
 from govml.ledger.tree import MerkleTree
 from govml.ledger.verify import CheckpointRecord, EntryRecord, VerifyReport, verify_ledger
 from govml.services.context import ServiceContext
+from govml.services.policy import verify_policy_records
 from govml.services.proofs import note_origin, read_checkpoint_file, trusted_keys
 from govml.services.registry import record_digest, version_subject
 from govml.store import records
@@ -76,6 +77,7 @@ class VerifyResult:
     models: int
     versions: int
     datasets: int
+    policies: int = 0
     signed_checkpoints: int = 0
     checkpoint: dict[str, Any] | None = None
 
@@ -119,6 +121,7 @@ class AuditService:
             if checkpoint is not None:
                 external = self._verify_extends(conn, checkpoint, key, report)
             counts = _verify_records(conn)
+            policies = verify_policy_records(conn)
         return VerifyResult(
             entries=report.entries,
             tree_heads=report.checkpoints,
@@ -126,6 +129,7 @@ class AuditService:
             models=counts["models"],
             versions=counts["versions"],
             datasets=counts["datasets"],
+            policies=policies,
             signed_checkpoints=signed,
             checkpoint=external,
         )
