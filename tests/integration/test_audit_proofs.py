@@ -243,6 +243,29 @@ def test_inclusion_proof_through_the_cli(run: Run, client: govml.Client, tmp_pat
     assert code == 0 and "entry 3 is in the ledger" in out
 
 
+def test_single_proofs_from_tree_heads_equal_the_definition(
+    client: govml.Client, home: Path
+) -> None:
+    """`audit proof` builds a proof from the tree heads' frontiers; with sparse tree heads
+    (large transactions) it hashes the missing subtrees: the proof is always RFC 6962's."""
+    from datetime import UTC, datetime
+
+    from govml.store.ledger import NewEntry, append
+
+    client.init()
+    for count in (1, 3, 40, 1, 1, 70, 2, 9, 130, 1):
+        with client.ctx.store.write() as conn:
+            entries = [
+                NewEntry(action="x.done", subject="s", payload={"n": n}) for n in range(count)
+            ]
+            append(conn, actor="alice", now=datetime.now(UTC), entries=entries)
+    client.sign_checkpoint()
+    leaves = _leaves(client)
+    for seq in [*range(0, len(leaves), 5), len(leaves) - 1]:
+        bundle = client.ledger_proof(seq)
+        assert list(bundle.entries[0].inclusion_proof) == inclusion_proof(seq, leaves), seq
+
+
 def test_consistency_through_the_cli(run: Run, client: govml.Client, tmp_path: Path) -> None:
     _checkpoint(run, tmp_path / "old.note")
     old_size = _size(client)
@@ -281,6 +304,8 @@ def test_proof_errors_are_usage_errors(run: Run, tmp_path: Path) -> None:
     assert code == 2 and "cannot read" in err
     code, _, err = run("audit", "attest", "credit@1", "--verify", str(tmp_path / "cp.note"))
     assert code == 2 and "either" in err
+    code, _, err = run("audit", "verify", "--key", str(tmp_path / "cp.note"))
+    assert code == 2 and "give both" in err
 
 
 def test_checkpoint_needs_a_key(

@@ -52,6 +52,8 @@ def verify(
     signature must verify with this instance's key (or --key). Exits 1 and names the first
     entry or record that does not match.
     """
+    if key is not None and checkpoint is None:
+        raise InputError("--key checks the checkpoint given with --checkpoint: give both")
     checkpoint_text = _read(checkpoint, "checkpoint")
     key_text = _read(key, "key")
     with client(ctx) as opened:

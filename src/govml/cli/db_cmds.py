@@ -22,7 +22,11 @@ def init(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
         return
     word = "created" if status["created"] else "already initialised"
     print_ok(f"govml store {word}: {status['database']}")
-    print_fields("store", [(k, v) for k, v in status.items() if k != "created"])
+    if status["key_created"]:
+        print_ok(f"ledger signing key created: {status['signing_key']} (public part)")
+    print_fields(
+        "store", [(k, v) for k, v in status.items() if k not in ("created", "key_created")]
+    )
 
 
 @app.command("status")

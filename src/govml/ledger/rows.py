@@ -70,6 +70,7 @@ ERR_PAST_HEAD: Final = (
 )
 
 _encode_string: Final = json.encoder.encode_basestring
+MAX_CACHED_PREFIXES: Final = 4096
 
 
 def verify_stored(
@@ -97,6 +98,8 @@ def verify_stored(
     """
     sha256, leaf_prefix, node_prefix = hashlib.sha256, LEAF_PREFIX, NODE_PREFIX
     encode = _encode_string
+    # Few (action, actor) pairs recur: their encoded start of entry is kept.
+    prefixes: dict[tuple[str, str], str] = {}
     hashes: list[bytes] = []
     hexes: list[str] = []
     head_rows: Iterator[HeadRow] = iter(heads)
@@ -126,13 +129,14 @@ def verify_stored(
                 )
             # 3. The query columns are the entry's fields (canonical key order: action, actor,
             #    payload, seq, subject, time), and the payload is delimited as an object.
-            prefix = f'{{"action":{encode(action)},"actor":{encode(actor)},"payload":{{'
+            prefix = prefixes.get((action, actor))
+            if prefix is None:
+                prefix = f'{{"action":{encode(action)},"actor":{encode(actor)},"payload":{{'
+                if len(prefixes) < MAX_CACHED_PREFIXES:
+                    prefixes[action, actor] = prefix
             suffix = f'}},"seq":{seq},"subject":{encode(subject)},"time":{encode(time)}}}'
-            if (
-                len(text) < len(prefix) + len(suffix)
-                or not text.startswith(prefix)
-                or not text.endswith(suffix)
-            ):
+            # The suffix must start after the prefix ends: ``endswith`` from that position.
+            if not text.startswith(prefix) or not text.endswith(suffix, len(prefix)):
                 raise LedgerVerificationError(ERR_COLUMNS.format(seq=seq), seq=seq)
             # A transaction's entries share its time (now known to be the entry's own) and
             # each transaction ends with a tree head: where the time changes, a tree head

@@ -18,7 +18,7 @@ from govml.store.checkpoints import (
     key_subject,
     ledger_origin,
     origin_of,
-    recorded_keys,
+    recorded_key,
 )
 from govml.store.db import safe_url
 from govml.store.keys import ensure_key, key_paths
@@ -60,7 +60,7 @@ class AdminService:
             if self.ctx.keys is not None and origin is not None:
                 signer, key_created = ensure_key(self.ctx.keys, origin)
                 verifier = signer.verifier()
-                if verifier not in [key for _, key in recorded_keys(conn)]:
+                if recorded_key(conn, verifier.label) is None:
                     entries.append(
                         NewEntry(
                             action=KEY_ACTION,

@@ -26,13 +26,15 @@ from govml.ledger.attest import (
     verify_model_attestation,
 )
 from govml.ledger.checkpoint import VerifierKey, verify_checkpoint
+from govml.ledger.tree import inclusion_path
 from govml.services.context import ServiceContext
-from govml.services.proofs import HINT_SIGN, ProofService, tree_of, trusted_keys
+from govml.services.proofs import HINT_SIGN, ProofService, trusted_keys
 from govml.services.registry import RegistryService, version_subject
 from govml.store.checkpoints import (
+    StoredBlocks,
     find_entry,
     latest_signed_head,
-    recorded_keys,
+    note_keys,
     require_origin,
     use_snapshot,
 )
@@ -73,11 +75,11 @@ class AttestationService:
                     "covered by a signed checkpoint yet",
                     hint=HINT_SIGN,
                 )
-            recorded = [key for _, key in recorded_keys(conn)]
+            recorded = [key for _, key in note_keys(conn, head.signed_note)]
             checkpoint, checkpoint_key = verify_checkpoint(
                 head.signed_note, recorded, origin=origin
             )
-            proof = tree_of(conn, checkpoint).inclusion_proof(entry.seq, checkpoint.tree_size)
+            proof = inclusion_path(entry.seq, checkpoint.tree_size, StoredBlocks(conn))
         signer = load_signer(keys_dir, origin)
         predicate = _provenance(
             version,
@@ -100,7 +102,13 @@ class AttestationService:
             predicate=predicate,
         )
         envelope = sign_statement(document, signer)
-        verify_model_attestation(envelope, [signer.verifier(), checkpoint_key])
+        try:
+            verify_model_attestation(envelope, [signer.verifier(), checkpoint_key])
+        except LedgerVerificationError as error:
+            raise LedgerVerificationError(
+                f"the stored ledger does not match its signed checkpoint: {error.message}",
+                hint="run `govml audit verify`",
+            ) from None
         return envelope.to_json()
 
     def verify(self, text: str, *, key: str | None = None) -> AttestationReport:

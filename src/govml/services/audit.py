@@ -43,8 +43,8 @@ from govml.store import records
 from govml.store.checkpoints import (
     entry_batches,
     head_rows,
+    note_keys,
     read_tree,
-    recorded_keys,
     reference_heads,
     require_origin,
     signed_heads,
@@ -232,13 +232,13 @@ def _verify_signed_heads(conn: Connection) -> int:
     heads = signed_heads(conn)
     if not heads:
         return 0
-    keys = recorded_keys(conn)
     origin = require_origin(conn)
     vouched = 0
     for head in heads:
         assert head.signed_note is not None
-        usable = [key for seq, key in keys if seq < head.tree_size]
         try:
+            keys = note_keys(conn, head.signed_note)
+            usable = [key for seq, key in keys if seq < head.tree_size]
             signed = open_checkpoint(head.signed_note, usable)
         except LedgerVerificationError as error:
             raise LedgerVerificationError(

@@ -27,16 +27,18 @@ from govml.ledger.checkpoint import (
     verify_checkpoint,
 )
 from govml.ledger.merkle import leaf_hash, verify_consistency
-from govml.ledger.tree import MerkleTree
+from govml.ledger.tree import MerkleTree, inclusion_path
 from govml.services.context import ServiceContext
 from govml.store import records
 from govml.store.checkpoints import (
+    StoredBlocks,
     StoredHead,
     latest_head,
     latest_signed_head,
+    note_keys,
     read_entries,
     read_tree,
-    recorded_keys,
+    recorded_key,
     require_origin,
     store_signed_note,
     use_snapshot,
@@ -136,8 +138,8 @@ class ProofService:
                 )
             origin = require_origin(conn)
             signer = load_signer(keys_dir, origin)
-            recorded = [key for _, key in recorded_keys(conn)]
-            if signer.verifier() not in recorded:
+            recorded = recorded_key(conn, signer.verifier().label)
+            if recorded is None or recorded[1] != signer.verifier():
                 raise InputError(
                     f"the signing key {signer.verifier().label} is not recorded in this ledger",
                     hint="run `govml init`",
@@ -154,7 +156,9 @@ class ProofService:
             # 2. Never sign a checkpoint inconsistent with one signed before.
             previous = latest_signed_head(conn)
             if previous is not None:
-                _check_extends(previous, tree, recorded, origin)
+                assert previous.signed_note is not None
+                keys = [key for _, key in note_keys(conn, previous.signed_note)]
+                _check_extends(previous, tree, keys, origin)
             if head.signed_note is not None:
                 note, created = head.signed_note, False
             else:
@@ -193,28 +197,33 @@ class ProofService:
         with self.ctx.store.read() as conn:
             use_snapshot(conn)
             origin = require_origin(conn)
-            recorded = [key for _, key in recorded_keys(conn)]
             if checkpoint is not None:
                 note = read_checkpoint_file(checkpoint)[0]
+                recorded = [key for _, key in note_keys(conn, note)]
                 trusted = _unique([*recorded, *public_keys(self.ctx.keys)])
             else:
                 head = latest_signed_head(conn)
                 if head is None or head.signed_note is None:
                     raise InputError(ERR_NOT_SIGNED_YET, hint=HINT_SIGN)
-                note, trusted = head.signed_note, recorded
+                note = head.signed_note
+                trusted = [key for _, key in note_keys(conn, note)]
             signed, signer = verify_checkpoint(note, trusted, origin=origin)
             if not 0 <= seq < signed.tree_size:
                 raise InputError(
                     f"entry {seq} is not covered by the checkpoint at size {signed.tree_size}",
                     hint=HINT_SIGN if seq >= signed.tree_size else None,
                 )
-            tree = tree_of(conn, signed)
-            entries = read_entries(conn, seqs=[seq])
+            # One proof: its subtrees come from the tree heads, not from a rebuilt tree.
+            path = inclusion_path(seq, signed.tree_size, StoredBlocks(conn))
+            (entry,) = read_entries(conn, seqs=[seq])
+        item = BundleEntry(
+            index=seq,
+            entry=entry.entry,
+            leaf_hash=leaf_hash(entry.entry.encode("utf-8")),
+            inclusion_proof=tuple(path),
+        )
         bundle = ProofBundle(
-            origin=origin,
-            public_key=str(signer),
-            checkpoint=note,
-            entries=tuple(_bundle_entry(entry.seq, entry.entry, tree, signed) for entry in entries),
+            origin=origin, public_key=str(signer), checkpoint=note, entries=(item,)
         )
         return self._signed(bundle, signer, origin)
 
@@ -237,10 +246,10 @@ class ProofService:
         with self.ctx.store.read() as conn:
             use_snapshot(conn)
             origin = require_origin(conn)
-            recorded = [key for _, key in recorded_keys(conn)]
             head = latest_signed_head(conn)
             if head is None or head.signed_note is None:
                 raise InputError(ERR_NOT_SIGNED_YET, hint=HINT_SIGN)
+            recorded = [key for _, key in note_keys(conn, head.signed_note)]
             signed, signer = verify_checkpoint(head.signed_note, recorded, origin=origin)
             if model is not None:
                 records.model_id(conn, model)  # unknown model → NotFoundError with a suggestion
@@ -249,11 +258,12 @@ class ProofService:
             older_note = None
             if since is not None:
                 older_note = read_checkpoint_file(since)[0]
-                trusted = _unique([*recorded, *public_keys(self.ctx.keys)])
             else:
                 previous = latest_signed_head(conn, below=signed.tree_size)
                 older_note = None if previous is None else previous.signed_note
-                trusted = recorded
+            trusted = [*recorded, *public_keys(self.ctx.keys)] if since else recorded
+            if older_note is not None:
+                trusted = _unique([*trusted, *(key for _, key in note_keys(conn, older_note))])
         covered = [entry for entry in found if entry.seq < signed.tree_size]
         consistency = None
         if older_note is not None:
@@ -292,20 +302,21 @@ class ProofService:
         keys_dir = self.keys_dir()
         with self.ctx.store.read() as conn:
             origin = require_origin(conn)
-            recorded = recorded_keys(conn)
-        _, public = key_paths(keys_dir, origin)
-        if not public.is_file():
-            raise NotFoundError(
-                f"no signing key for the ledger {origin} in {keys_dir}", hint="run `govml init`"
-            )
-        key = parse_verifier_key(public.read_text(encoding="utf-8"), source=str(public))
+            _, public = key_paths(keys_dir, origin)
+            if not public.is_file():
+                raise NotFoundError(
+                    f"no signing key for the ledger {origin} in {keys_dir}",
+                    hint="run `govml init`",
+                )
+            key = parse_verifier_key(public.read_text(encoding="utf-8"), source=str(public))
+            recorded = recorded_key(conn, key.label)
         return KeyInfo(
             origin=origin,
             verifier_key=str(key),
             key_id=key.key_id.hex(),
             pem=key.pem(),
             path=str(public),
-            recorded_in_entry=next((seq for seq, known in recorded if known == key), None),
+            recorded_in_entry=None if recorded is None or recorded[1] != key else recorded[0],
         )
 
     def _signed(self, bundle: ProofBundle, key: VerifierKey, origin: str) -> ProofBundle:
@@ -318,7 +329,13 @@ class ProofService:
                 hint="export from the home that signed the checkpoint",
             )
         bundle = bundle.signed(signer)
-        verify_bundle(bundle, [key])
+        try:
+            verify_bundle(bundle, [key])
+        except LedgerVerificationError as error:
+            raise LedgerVerificationError(
+                f"the stored ledger does not match its signed checkpoint: {error.message}",
+                hint="run `govml audit verify`",
+            ) from None
         return bundle
 
     def keys_dir(self) -> Path:

@@ -3,7 +3,7 @@
 The ledger is named by its first entry: its origin is ``govml/`` followed by the first 16 hex
 digits of entry 0's leaf hash, stable for the life of the store and different for every store.
 The keys that may sign its checkpoints are recorded in the ledger itself (``ledger.key_added``
-entries, written by ``govml init``).
+entries, written by ``govml init``, subject ``key/<name>+<hex key id>``).
 
 Verification reads millions of rows, so `entry_batches` and `head_rows` read through the
 database driver's own cursor (server-side on PostgreSQL) instead of building SQLAlchemy rows.
@@ -11,6 +11,7 @@ database driver's own cursor (server-side on PostgreSQL) instead of building SQL
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from govml.errors import InputError, IntegrityError, LedgerVerificationError
-from govml.ledger.checkpoint import VerifierKey
+from govml.ledger.checkpoint import SignedNote, VerifierKey
+from govml.ledger.merkle import NODE_PREFIX
 from govml.ledger.rows import EntryRow, HeadRow
 from govml.ledger.tree import MerkleTree
 from govml.store.ledger import subject_filter
@@ -31,6 +33,8 @@ ORIGIN_HEX_DIGITS: Final = 16
 KEY_ACTION: Final = "ledger.key_added"
 KEY_SUBJECT_PREFIX: Final = "key/"
 BATCH_ROWS: Final = 10_000
+LEAF_READ_HEIGHT: Final = 10
+"""Subtrees of up to 2**10 leaves missing from the tree heads are hashed from their leaves."""
 
 _ENTRY_SQL: Final = (
     "SELECT seq, time, actor, action, subject, entry, leaf_hash FROM ledger_entries ORDER BY seq"
@@ -143,6 +147,82 @@ def read_tree(conn: Connection, size: int) -> MerkleTree:
         ) from None
 
 
+class StoredBlocks:
+    """Perfect-subtree hashes of the stored ledger, for a proof without the whole tree.
+
+    A tree head of size ``s`` stores in its frontier the perfect subtree of ``2**h`` leaves
+    starting at ``a`` when ``a`` is a multiple of ``2**(h + 1)`` (a left child) and
+    ``a + 2**h <= s < a + 2**(h + 1)``. Tree heads are frequent (one per write transaction),
+    so most subtrees a proof names are one indexed query away; a right child is hashed from
+    its two halves, and a small subtree between sparse tree heads from its leaves. Nothing
+    here is trusted: a proof built from these hashes is verified against a signed root
+    before anyone gets it.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._cache: dict[tuple[int, int], bytes] = {}
+
+    def __call__(self, height: int, index: int) -> bytes:
+        """Return the hash of the perfect subtree of ``2**height`` leaves numbered ``index``."""
+        key = (height, index)
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        if index % 2 == 0:
+            found = self._from_tree_head(height, index)
+        if found is None:
+            if height <= LEAF_READ_HEIGHT:
+                found = self._from_leaves(height, index)
+            else:
+                left, right = self(height - 1, 2 * index), self(height - 1, 2 * index + 1)
+                found = hashlib.sha256(NODE_PREFIX + left + right).digest()
+        self._cache[key] = found
+        return found
+
+    def _from_tree_head(self, height: int, index: int) -> bytes | None:
+        width = 1 << height
+        start = index * width
+        row = self._conn.execute(
+            sa.select(
+                ledger_checkpoints.c.tree_size,
+                sa.cast(ledger_checkpoints.c.frontier, sa.Text).label("frontier"),
+            )
+            .where(
+                ledger_checkpoints.c.tree_size >= start + width,
+                ledger_checkpoints.c.tree_size < start + 2 * width,
+            )
+            .order_by(ledger_checkpoints.c.tree_size)
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        hashes = _frontier(row.tree_size, row.frontier)
+        # The frontier lists one subtree per set bit of the size, largest first.
+        position = (row.tree_size >> (height + 1)).bit_count()
+        if len(hashes) != row.tree_size.bit_count() or not _is_hex_hash(hashes[position]):
+            raise LedgerVerificationError(
+                f"the tree head at size {row.tree_size} has a malformed frontier",
+                hint="run `govml audit verify`",
+            )
+        return bytes.fromhex(hashes[position])
+
+    def _from_leaves(self, height: int, index: int) -> bytes:
+        start, end = index << height, (index + 1) << height
+        rows = self._conn.execute(
+            sa.select(ledger_entries.c.leaf_hash)
+            .where(ledger_entries.c.seq >= start, ledger_entries.c.seq < end)
+            .order_by(ledger_entries.c.seq)
+        ).scalars()
+        tree = MerkleTree.from_hex(list(rows))
+        if tree.size != end - start:
+            raise LedgerVerificationError(
+                f"ledger entries {start} to {end - 1} are not all stored",
+                hint="run `govml audit verify`",
+            )
+        return tree.root()
+
+
 def read_entries(
     conn: Connection, *, seqs: Sequence[int] | None = None, model: str | None = None
 ) -> list[StoredEntry]:
@@ -219,31 +299,49 @@ def store_signed_note(conn: Connection, tree_size: int, note: str) -> None:
         raise IntegrityError(f"the tree head at size {tree_size} is missing or already signed")
 
 
-def recorded_keys(conn: Connection) -> list[tuple[int, VerifierKey]]:
-    """Return the signing keys the ledger records, with the entry that added each.
+def recorded_key(conn: Connection, label: str) -> tuple[int, VerifierKey] | None:
+    """Return the signing key ``<name>+<hex key id>`` as the ledger records it, with its entry.
+
+    Looked up by its subject (an index), not by scanning the ledger.
 
     Raises
     ------
     LedgerVerificationError
-        If a ``ledger.key_added`` entry does not hold a key.
+        If its ``ledger.key_added`` entry does not hold that key.
     """
-    rows = conn.execute(
+    row = conn.execute(
         sa.select(ledger_entries.c.seq, ledger_entries.c.entry)
         .where(
+            ledger_entries.c.subject == KEY_SUBJECT_PREFIX + label,
             ledger_entries.c.action == KEY_ACTION,
-            ledger_entries.c.subject.like(KEY_SUBJECT_PREFIX + "%"),
         )
         .order_by(ledger_entries.c.seq)
-    )
-    found = []
-    for seq, text in rows:
-        try:
-            found.append((int(seq), VerifierKey.parse(json.loads(text)["payload"]["key"])))
-        except (ValueError, KeyError, TypeError, InputError):
-            raise LedgerVerificationError(
-                f"ledger entry {seq} records a signing key that cannot be read", seq=seq
-            ) from None
-    return found
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    seq, text = row
+    try:
+        key = VerifierKey.parse(json.loads(text)["payload"]["key"])
+    except (ValueError, KeyError, TypeError, InputError):
+        key = None
+    if key is None or key.label != label:
+        raise LedgerVerificationError(
+            f"ledger entry {seq} does not record the signing key {label} it names", seq=seq
+        )
+    return int(seq), key
+
+
+def note_keys(conn: Connection, note: str) -> list[tuple[int, VerifierKey]]:
+    """Return the recorded keys among those a signed note names in its signature lines.
+
+    Raises
+    ------
+    LedgerVerificationError
+        If the note is malformed or a key entry is unreadable.
+    """
+    labels = dict.fromkeys(sig.label for sig in SignedNote.parse(note).signatures)
+    return [found for label in labels if (found := recorded_key(conn, label)) is not None]
 
 
 def key_entry_payload(verifier: VerifierKey) -> dict[str, str]:
@@ -273,22 +371,26 @@ def _select_heads() -> sa.Select[Any]:
 
 
 def _head(row: Any) -> StoredHead:
+    return StoredHead(
+        tree_size=row.tree_size,
+        root_hash=row.root_hash,
+        frontier=_frontier(row.tree_size, row.frontier),
+        created_at=row.created_at,
+        signed_note=row.signed_note,
+    )
+
+
+def _frontier(size: int, text: str) -> list[str]:
     try:
-        frontier = json.loads(row.frontier)
+        frontier = json.loads(text)
     except ValueError:
         frontier = None
     if not isinstance(frontier, list):
         raise LedgerVerificationError(
-            f"the tree head at size {row.tree_size} has a malformed frontier",
+            f"the tree head at size {size} has a malformed frontier",
             hint="run `govml audit verify`",
         )
-    return StoredHead(
-        tree_size=row.tree_size,
-        root_hash=row.root_hash,
-        frontier=frontier,
-        created_at=row.created_at,
-        signed_note=row.signed_note,
-    )
+    return frontier
 
 
 def reference_heads(conn: Connection) -> list[tuple[int, str, object]]:
