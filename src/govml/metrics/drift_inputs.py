@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from govml.datasets import read_table
+from govml.datasets.coltypes import normalised_type
 from govml.errors import InputError, did_you_mean
 from govml.metrics.drift_tests import ColumnKind
 
@@ -75,34 +76,25 @@ def iter_tables(source: Any) -> Iterator[Any]:
 
 
 def family_of_arrow(name: str, dtype: Any) -> Family:
-    """Return the type family of an arrow type.
+    """Return the type family of an arrow type (from the dataset profile's type names).
 
     Raises
     ------
     InputError
         For types that are neither numbers, strings, temporal nor null.
     """
-    types = pa.types
-    if types.is_dictionary(dtype):
-        return family_of_arrow(name, dtype.value_type)
-    if types.is_null(dtype):
-        return "null"
-    if types.is_boolean(dtype) or types.is_integer(dtype) or types.is_floating(dtype):
+    try:
+        type_name = normalised_type(dtype, column=name)
+    except InputError:
+        raise InputError(
+            UNSUPPORTED_TYPE.format(name=name, type=dtype),
+            hint="cast it to a number, string or timestamp first",
+        ) from None
+    if type_name in ("bool", "int64", "uint64", "float64"):
         return "number"
-    if types.is_string(dtype) or types.is_large_string(dtype) or types.is_string_view(dtype):
-        return "string"
-    if types.is_timestamp(dtype):
+    if type_name.startswith("datetime"):
         return "datetime"
-    if types.is_date(dtype):
-        return "date"
-    if types.is_time(dtype):
-        return "time"
-    if types.is_duration(dtype):
-        return "duration"
-    raise InputError(
-        UNSUPPORTED_TYPE.format(name=name, type=dtype),
-        hint="cast it to a number, string or timestamp first",
-    )
+    return type_name  # type: ignore[return-value]  # null, string, date, time, duration
 
 
 def family_of_profile_type(type_name: str) -> Family:
