@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
+from govml.evaluation import Evaluation
 from govml.flavors import LoadedModel
 from govml.ledger.attest import AttestationReport
 from govml.ledger.bundle import ProofBundle
@@ -21,6 +22,7 @@ from govml.services.admin import AdminService
 from govml.services.attestation import AttestationService
 from govml.services.audit import AuditService, VerifyResult
 from govml.services.context import ServiceContext
+from govml.services.evaluation import EvaluationService
 from govml.services.policy import PolicyService
 from govml.services.proofs import CheckpointResult, ExportResult, KeyInfo, ProofService
 from govml.services.registry import RegistryService
@@ -35,6 +37,7 @@ class Client:
         self.registry = RegistryService(ctx)
         self.audit = AuditService(ctx)
         self.policies = PolicyService(ctx)
+        self.evaluations = EvaluationService(ctx)
 
     def init(self) -> dict[str, Any]:
         """Record the store's creation in the ledger (once) and return its status."""
@@ -160,6 +163,34 @@ class Client:
     ) -> list[LedgerEntry]:
         """Return ledger entries, oldest first, optionally about one model."""
         return self.audit.log(model=model, action=action, limit=limit)
+
+    def evaluate(self, ref: str | None = None, **kwargs: Any) -> Evaluation:
+        """Evaluate version ``ref`` (or predictions made elsewhere) against a policy.
+
+        Keyword arguments are those of `EvaluationService.evaluate`: ``data``, ``target``,
+        ``policy``, ``sensitive``, ``prediction_column``, ``score_column``, ``pos_label``,
+        ``label``, ``n_boot``, ``random_state``, ``progress``.
+        """
+        return self.evaluations.evaluate(ref, **kwargs)
+
+    def get_evaluation(self, evaluation_id: int) -> Evaluation:
+        """Return stored evaluation ``evaluation_id``."""
+        return self.evaluations.get(evaluation_id)
+
+    def list_evaluations(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[Evaluation]:
+        """Return stored evaluations, newest first."""
+        return self.evaluations.query(model=model, version=version, status=status, limit=limit)
+
+    def evaluation_evidence(self, evaluation: Evaluation, name: str) -> bytes | None:
+        """Return an evaluation's evidence artifact ``name`` (JSON bytes), or None."""
+        return self.evaluations.evidence(evaluation, name)
 
     def close(self) -> None:
         """Release database connections."""

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 import typer
 
-from govml.cli import audit_cmds, db_cmds, model_cmds, policy_cmds, version_cmds
+from govml.cli import (
+    audit_cmds,
+    db_cmds,
+    evaluate_cmds,
+    model_cmds,
+    policy_cmds,
+    version_cmds,
+)
 from govml.cli.output import print_error
 from govml.errors import GovmlError
 
@@ -57,6 +64,12 @@ app.add_typer(model_cmds.app, name="models")
 app.add_typer(version_cmds.app, name="versions")
 app.add_typer(audit_cmds.app, name="audit")
 app.add_typer(policy_cmds.app, name="policy")
+app.command(
+    "evaluate",
+    help="Check a version (or outside predictions) against a policy; exit 0 pass, 1 fail, "
+    "2 usage error.",
+)(evaluate_cmds.evaluate)
+app.add_typer(evaluate_cmds.app, name="evaluations")
 
 
 def invoke(argv: Sequence[str] | None = None) -> int:

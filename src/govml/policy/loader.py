@@ -112,6 +112,22 @@ def parse_policy(content: str | bytes, *, source: str = "<string>") -> LoadedPol
     raise InvalidPolicyError(source, errors)
 
 
+def policy_problems(
+    loaded: LoadedPolicy, problems: Iterable[tuple[Path, str]]
+) -> InvalidPolicyError:
+    """Return an error naming ``problems`` of a valid policy at their positions in its text.
+
+    For what only shows when a policy is used: a performance metric that does not apply
+    to the evaluated model, say. Each problem is ``(field path, message)``.
+    """
+    tree = _tree(loaded.text, loaded.source)
+    found = [Located(path=path, message=message) for path, message in problems]
+    errors = sorted(
+        _diagnostics(loaded.source, tree, found, "error"), key=lambda d: (d.line, d.column)
+    )
+    return InvalidPolicyError(loaded.source, errors)
+
+
 def _decode(data: bytes, source: str) -> str:
     data = data.removeprefix(codecs.BOM_UTF8)
     try:

@@ -36,6 +36,7 @@ from govml.ledger.rows import verify_stored
 from govml.ledger.tree import MerkleTree
 from govml.ledger.verify import CheckpointRecord, EntryRecord, VerifyReport, verify_ledger
 from govml.services.context import ServiceContext
+from govml.services.evaluation import verify_evaluation_records
 from govml.services.policy import verify_policy_records
 from govml.services.proofs import note_origin, read_checkpoint_file, trusted_keys
 from govml.services.registry import record_digest, version_subject
@@ -78,6 +79,7 @@ class VerifyResult:
     versions: int
     datasets: int
     policies: int = 0
+    evaluations: int = 0
     signed_checkpoints: int = 0
     checkpoint: dict[str, Any] | None = None
 
@@ -122,6 +124,7 @@ class AuditService:
                 external = self._verify_extends(conn, checkpoint, key, report)
             counts = _verify_records(conn)
             policies = verify_policy_records(conn)
+            evaluations = verify_evaluation_records(conn)
         return VerifyResult(
             entries=report.entries,
             tree_heads=report.checkpoints,
@@ -130,6 +133,7 @@ class AuditService:
             versions=counts["versions"],
             datasets=counts["datasets"],
             policies=policies,
+            evaluations=evaluations,
             signed_checkpoints=signed,
             checkpoint=external,
         )

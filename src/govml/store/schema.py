@@ -199,3 +199,26 @@ policy_tiers = sa.Table(
     sa.Column("updated_by", sa.String(200), nullable=False),
     sa.CheckConstraint("tier IN ('minimal', 'limited', 'high', 'unacceptable')", name="tier"),
 )
+
+
+# Evaluations: one row per `govml evaluate` run, immutable (append-only triggers). The
+# document is the canonical JSON (RFC 8785) of the whole result; its digest is in the
+# `evaluation.recorded` ledger entry. A run on predictions made elsewhere has no model.
+evaluations = sa.Table(
+    "evaluations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=True),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("label", sa.String(200), nullable=True),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("policy_name", sa.String(200), nullable=False),
+    sa.Column("policy_digest", sa.String(71), nullable=False),
+    sa.Column("data_digest", sa.String(71), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("document_digest", sa.String(71), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.CheckConstraint("status IN ('pass', 'warn', 'fail')", name="status"),
+    sa.Index("ix_evaluations_model_version", "model_id", "version"),
+)

@@ -1,0 +1,250 @@
+"""``govml evaluate`` and ``govml evaluations``: gate a version on a policy, read results back.
+
+``govml evaluate`` exits 0 when every rule passes (warnings included), 1 when a rule fails
+and 2 on input or usage errors, so a CI job can gate on it directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from govml.cli.common import JSON_OPTION, client
+from govml.cli.output import console, err_console, print_json, print_table
+from govml.client import Client
+from govml.evaluation import Evaluation
+from govml.services.evaluation import DEFAULT_N_BOOT
+
+app = typer.Typer(help="Read stored evaluations.", no_args_is_help=True)
+
+STAGES = (
+    "reading data",
+    "scanning the artifact",
+    "predicting",
+    "data checks",
+    "performance",
+    "fairness",
+    "explainability",
+    "security",
+    "documentation",
+    "drift against the training data",
+    "storing",
+)
+STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "undefined": "magenta"}
+REPORT_HELP = "Also write a report: .html (self-contained, with plots), .md or .json."
+
+
+def evaluate(
+    ctx: typer.Context,
+    ref: str | None = typer.Argument(
+        None,
+        help="NAME@VERSION (or NAME@alias) to evaluate; omit to audit predictions made "
+        "elsewhere (--prediction-column / --score-column with --label).",
+    ),
+    policy: str | None = typer.Option(
+        None, "--policy", help="Policy file (default: the policy in force for the model's tier)."
+    ),
+    data: str = typer.Option(..., "--data", help="Evaluation data (CSV or Parquet)."),
+    target: str = typer.Option(..., "--target", help="Column with the actual outcomes."),
+    sensitive: str | None = typer.Option(
+        None,
+        "--sensitive",
+        help="Sensitive features, comma-separated (default: the policy's fairness.sensitive).",
+        metavar="COL[,COL]",
+    ),
+    prediction_column: str | None = typer.Option(
+        None, "--prediction-column", help="Column of predicted labels made elsewhere."
+    ),
+    score_column: str | None = typer.Option(
+        None, "--score-column", help="Column of positive-class scores made elsewhere."
+    ),
+    pos_label: str | None = typer.Option(
+        None, "--pos-label", help="The positive (favourable) label (default: the larger one)."
+    ),
+    label: str | None = typer.Option(
+        None, "--label", help="Name of what made outside predictions (without NAME@VERSION)."
+    ),
+    n_boot: int = typer.Option(
+        DEFAULT_N_BOOT,
+        "--n-boot",
+        min=100,
+        help="Bootstrap replicates for fairness rules with a confidence and no n_boot.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and SHAP sampling."),
+    report: str | None = typer.Option(None, "--report", help=REPORT_HELP, metavar="FILE"),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Check a version (or outside predictions) against a policy; store the evaluation.
+
+    Exit 0 when all rules pass, 1 when a rule fails, 2 on input or usage errors.
+    """
+    fmt = _report_format(report)
+    columns = [c.strip() for c in sensitive.split(",") if c.strip()] if sensitive else None
+    with client(ctx) as opened, _progress(quiet=json_out) as step:
+        evaluation = opened.evaluate(
+            ref,
+            policy=policy,
+            data=data,
+            target=target,
+            sensitive=columns,
+            prediction_column=prediction_column,
+            score_column=score_column,
+            pos_label=pos_label,
+            label=label,
+            n_boot=n_boot,
+            random_state=seed,
+            progress=step,
+        )
+        if report is not None and fmt is not None:
+            _write_report(opened, evaluation, Path(report), fmt)
+    _print_evaluation(evaluation, json_out=json_out, report=report)
+    raise typer.Exit(evaluation.exit_code)
+
+
+@app.command("list")
+def list_evaluations(
+    ctx: typer.Context,
+    model: str | None = typer.Option(None, "--model", help="Only this model's evaluations."),
+    version: int | None = typer.Option(None, "--version", min=1, help="Only this version."),
+    status: str | None = typer.Option(None, "--status", help="Only pass, warn or fail."),
+    limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """List stored evaluations, newest first."""
+    if status is not None and status not in ("pass", "warn", "fail"):
+        from govml.errors import InputError
+
+        raise InputError(f"--status must be pass, warn or fail, not {status!r}")
+    with client(ctx) as opened:
+        found = opened.list_evaluations(model=model, version=version, status=status, limit=limit)
+    if json_out:
+        print_json([_summary(e) for e in found])
+        return
+    rows = [
+        (
+            e.id,
+            escape(e.subject),
+            _styled(e.status),
+            e.document["policy"]["name"],
+            _counts(e),
+            e.document["started_at"],
+            e.document["actor"],
+        )
+        for e in found
+    ]
+    print_table("evaluations", ["id", "subject", "status", "policy", "checks", "when", "by"], rows)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    evaluation_id: int = typer.Argument(..., help="Evaluation id (see `govml evaluations list`)."),
+    report: str | None = typer.Option(None, "--report", help=REPORT_HELP, metavar="FILE"),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Show one evaluation: every check, its value, threshold and outcome."""
+    fmt = _report_format(report)
+    with client(ctx) as opened:
+        evaluation = opened.get_evaluation(evaluation_id)
+        if report is not None and fmt is not None:
+            _write_report(opened, evaluation, Path(report), fmt)
+    _print_evaluation(evaluation, json_out=json_out, report=report)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def _progress(*, quiet: bool) -> Iterator[Any]:
+    if quiet or not err_console.is_terminal:
+        yield lambda _stage: None
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task("evaluating", total=len(STAGES))
+
+        def step(stage: str) -> None:
+            done = STAGES.index(stage) if stage in STAGES else 0
+            progress.update(task, completed=done, description=stage)
+
+        yield step
+
+
+def _report_format(report: str | None) -> Any:
+    if report is None:
+        return None
+    from govml.reports import report_format
+
+    return report_format(report)  # before any work: a wrong suffix fails fast
+
+
+def _write_report(opened: Client, evaluation: Evaluation, path: Path, fmt: Any) -> None:
+    from govml.reports import render
+
+    text = render(
+        evaluation.document,
+        fmt,
+        evidence=lambda name: opened.evaluation_evidence(evaluation, name),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _print_evaluation(evaluation: Evaluation, *, json_out: bool, report: str | None) -> None:
+    if json_out:
+        print_json(evaluation.document)
+        return
+    from govml.reports import terminal_table
+
+    document = evaluation.document
+    console.print(terminal_table(document))
+    counts = _counts(evaluation)
+    policy = document["policy"]
+    console.print(
+        f"evaluation {evaluation.id}: {escape(evaluation.subject)} against policy "
+        f"{escape(policy['name'])} ({policy['digest'][:19]}…): {_styled(evaluation.status)} "
+        f"({counts}) in {document['duration_s']:.2f} s"
+    )
+    for note in document.get("notes", []):
+        console.print(f"[dim]note: {escape(note)}[/]")
+    if report is not None:
+        console.print(f"report written to {escape(report)}")
+
+
+def _styled(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def _counts(evaluation: Evaluation) -> str:
+    summary = evaluation.document["summary"]
+    parts = [
+        f"{summary[key]} {key}" for key in ("pass", "warn", "fail", "undefined") if summary[key]
+    ]
+    return ", ".join(parts) or "no checks"
+
+
+def _summary(evaluation: Evaluation) -> dict[str, Any]:
+    document = evaluation.document
+    return {
+        "id": evaluation.id,
+        "subject": document["subject"],
+        "status": evaluation.status,
+        "policy": document["policy"],
+        "data": document["data"],
+        "summary": document["summary"],
+        "started_at": document["started_at"],
+        "duration_s": document["duration_s"],
+        "actor": document["actor"],
+        "digest": evaluation.digest,
+    }

@@ -1,0 +1,1090 @@
+"""Evaluate a model version (or predictions made elsewhere) against a policy, and store it.
+
+`EvaluationService.evaluate` reads the data once, checks that every column the policy and
+the model need is there (naming all missing ones at once), scans the artifact's pickle
+stream before anything loads it, predicts, runs every section of the policy, and stores
+the result: one ``evaluations`` row holding the canonical JSON document, its evidence
+artifacts (fairness statistics, SHAP importance, drift of the data against the training
+profile, SBOM) in the artifact store, and one ``evaluation.recorded`` ledger entry with the
+document's digest, all in one transaction. `verify_evaluation_records` replays those
+entries for ``govml audit verify``.
+
+The champion is the version holding the ``production`` alias. Without one, comparisons
+with it pass with a note saying so (a first version has nothing to be compared with).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+import govml
+from govml.checks import CheckResult, Explanation, scan_artifact
+from govml.checks._columns import ERR_MISSING_COLUMNS
+from govml.datasets import fingerprint, read_table
+from govml.domain.records import Model, ModelVersion, VersionRef
+from govml.errors import (
+    GovmlError,
+    InputError,
+    IntegrityError,
+    PolicyError,
+    ValidationError,
+    closest,
+)
+from govml.evaluation.document import SCHEMA, Evaluation, Gate, overall_status, summary
+from govml.evaluation.gates import (
+    NO_CHAMPION,
+    SAME_CHAMPION,
+    Champion,
+    data_checks,
+    expectation_columns,
+    fairness_checks,
+    fairness_reports,
+    performance_checks,
+)
+from govml.evaluation.model_checks import (
+    NO_PRODUCTION,
+    SELF_PRODUCTION,
+    documentation_checks,
+    explainability_checks,
+    security_checks,
+    undefined,
+)
+from govml.flavors.base import LoadedModel, get_flavor
+from govml.ledger.canonical import canonical_json
+from govml.metrics import (
+    binary_confusion,
+    data_drift,
+    multiclass_confusion,
+    regression_moments,
+    score_samples,
+)
+from govml.metrics._registry import spec_for
+from govml.policy import LoadedPolicy, Policy, load_policy, parse_policy
+from govml.policy.loader import policy_problems
+from govml.policy.vocabulary import TIERS
+from govml.services.context import ServiceContext
+from govml.services.registry import RegistryService, version_subject
+from govml.store import evaluation_records as rows
+from govml.store import records
+from govml.store.ledger import NewEntry, append, iter_entries
+
+RECORDED = "evaluation.recorded"
+PRODUCTION = "production"
+DEFAULT_N_BOOT = 1000
+LABEL_MAX = 200
+
+ERR_NO_SUBJECT = (
+    "give a model version (NAME@VERSION) to evaluate, or --prediction-column / "
+    "--score-column with --label to audit predictions made elsewhere"
+)
+ERR_NO_LABEL = "predictions made elsewhere need a --label naming what made them"
+ERR_LABEL_WITH_VERSION = "--label names predictions made elsewhere; {ref} is a registered version"
+ERR_EMPTY = "the data {source} has no rows"
+ERR_TIER = "policy {policy!r} governs the {tiers} tier(s); {model} is in the {tier!r} tier"
+ERR_NO_POLICY = "no policy is in force for the {tier!r} tier of {model}"
+ERR_NO_POLICY_EXTERNAL = "predictions made elsewhere are evaluated against a policy file (--policy)"
+ERR_POS_LABEL = (
+    "cannot tell the positive label of target {target!r} (values: {values}); give --pos-label"
+)
+ERR_POS_LABEL_ABSENT = "the positive label {label!r} is not a value of {target!r} ({values})"
+ERR_NOT_APPLICABLE = (
+    "{metric} does not apply to {subject}: it needs {needs} statistics and {subject} is a "
+    "{task} model"
+)
+ERR_FAIRNESS_TASK = (
+    "fairness rules need a binary classifier's decisions; {subject} is a {task} model"
+)
+ERR_SCORES_TASK = "--score-column gives the positive class's score: it needs a binary target"
+NO_MODEL = "no registered model: the predictions were made elsewhere"
+REFUSED = "the artifact was refused by the security scan, so it was not loaded"
+NO_LABELS = "no predicted labels: give --prediction-column, or a model that predicts"
+NO_SCORES = "no scores: the model has no predict_proba and no --score-column was given"
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class _Inputs:
+    """What the checks read, gathered once."""
+
+    table: Any
+    frame: pd.DataFrame
+    y_true: np.ndarray[Any, Any]
+    y_pred: np.ndarray[Any, Any] | None
+    scores: np.ndarray[Any, Any] | None
+    task: str
+    pos_label: Any
+    sensitive: list[str]
+    no_labels_reason: str = NO_LABELS
+    no_scores_reason: str = NO_SCORES
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class EvaluationService:
+    """Run, store, read and verify evaluations."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.registry = RegistryService(ctx)
+
+    # -- run ---------------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        ref: str | VersionRef | None = None,
+        *,
+        data: Any,
+        target: str,
+        policy: LoadedPolicy | str | PathLike[str] | None = None,
+        sensitive: Sequence[str] | None = None,
+        prediction_column: str | None = None,
+        score_column: str | None = None,
+        pos_label: Any = None,
+        label: str | None = None,
+        n_boot: int = DEFAULT_N_BOOT,
+        random_state: int = 0,
+        progress: Progress | None = None,
+    ) -> Evaluation:
+        """Evaluate a version, or predictions made elsewhere, against a policy; store it.
+
+        Parameters
+        ----------
+        ref
+            ``NAME@VERSION`` (or ``NAME@alias``) of a registered version; None to audit the
+            predictions in ``prediction_column`` / ``score_column`` under ``label``.
+        data
+            The evaluation data: a CSV or Parquet path, or a DataFrame / Arrow table.
+        target
+            The column with the actual outcomes.
+        policy
+            A policy file (or a validated policy); by default the policy in force for the
+            model's risk tier.
+        sensitive
+            Sensitive features; by default the policy's ``fairness.sensitive``.
+        prediction_column, score_column
+            Columns of predicted labels / positive-class scores made elsewhere; used
+            instead of the model's own predictions.
+        pos_label
+            The positive (favourable) label; by default the larger of two labels.
+        label
+            Names predictions made elsewhere (required without ``ref``).
+        n_boot
+            Bootstrap replicates for fairness rules with ``confidence`` and no ``n_boot``.
+        random_state
+            Seed of the bootstrap and the explainer's sampling.
+        progress
+            Called with the name of each stage as it starts.
+
+        Returns
+        -------
+        Evaluation
+            The stored evaluation; ``status`` is ``fail`` when a rule failed.
+
+        Raises
+        ------
+        InputError
+            On usage errors: missing columns (all named), empty data, a policy metric that
+            does not apply to the model, a wrong label, no policy in force.
+        IntegrityError
+            When the artifact is corrupted (its digest differs).
+        """
+        step = progress or (lambda _stage: None)
+        started_at = self.ctx.clock()
+        clock = _Clock()
+        if ref is None and prediction_column is None and score_column is None:
+            raise InputError(ERR_NO_SUBJECT)
+        if ref is None and not label:
+            raise InputError(ERR_NO_LABEL)
+        if ref is not None and label:
+            raise InputError(ERR_LABEL_WITH_VERSION.format(ref=ref))
+        if label is not None and (len(label) > LABEL_MAX or not label.strip()):
+            raise InputError(f"--label must be 1 to {LABEL_MAX} characters")
+
+        with clock("setup"):
+            model, version = (None, None) if ref is None else self._version(ref)
+            loaded_policy, policy_source = self._policy(policy, model)
+            rules = loaded_policy.policy
+            tier = model.risk_tier.value if model is not None else _strictest(rules.tiers)
+            subject = str(label) if version is None else f"{version.model}@{version.version}"
+            sensitive_cols = _sensitive(sensitive, rules)
+
+        step("reading data")
+        with clock("data"):
+            table = read_table(data)
+            source = str(data) if isinstance(data, str | PathLike) else None
+            if table.num_rows == 0:
+                raise ValidationError(ERR_EMPTY.format(source=source or "given"))
+            needs_model = version is not None and prediction_column is None
+            inputs_needed = _signature_inputs(version) if version is not None else []
+            _require_columns(
+                table,
+                _needed_columns(
+                    rules,
+                    target=target,
+                    sensitive=sensitive_cols,
+                    prediction_column=prediction_column,
+                    score_column=score_column,
+                    model_inputs=inputs_needed if needs_model or rules.explainability else [],
+                ),
+            )
+            data_fp = fingerprint(table, label=source)
+
+        scan: CheckResult | None = None
+        loaded: LoadedModel | None = None
+        refused = False
+        if version is not None:
+            step("scanning the artifact")
+            with clock("security"):
+                scan, loaded, refused = self._scan_and_load(version, rules)
+
+        step("predicting")
+        with clock("predict"):
+            frame = table.to_pandas()
+            features = _features(frame, version, target, prediction_column, score_column)
+            inputs = _predict(
+                frame,
+                table,
+                features,
+                model=loaded,
+                refused=refused,
+                has_version=version is not None,
+                target=target,
+                prediction_column=prediction_column,
+                score_column=score_column,
+                pos_label=pos_label,
+                sensitive=sensitive_cols,
+            )
+            self._check_applicable(loaded_policy, inputs, subject)
+
+        gates: list[Gate] = []
+        evidence: dict[str, Any] = {}
+        notes: list[str] = []
+
+        def outcome(result: CheckResult, override: Any = None) -> Gate:
+            if result.status == "undefined":
+                return Gate(result=result, outcome=rules.undefined_outcome(tier, override))
+            return Gate(result=result, outcome=result.status)
+
+        if scan is not None:
+            gates.append(outcome(scan))
+
+        if rules.data:
+            step("data checks")
+            with clock("data_checks"):
+                training = self._training_fingerprint(version)
+                schema = None if training is None else training.get("schema")
+                for result in data_checks(
+                    table, rules.data, training_schema=schema, subject=subject
+                ):
+                    gates.append(outcome(result))
+
+        champion = self._champion(model, version, frame, inputs, rules, target)
+        if rules.performance:
+            step("performance")
+            with clock("performance"):
+                results = performance_checks(
+                    rules.performance, _stats_for(inputs), champion=champion
+                )
+                overrides = _overrides_by_check(rules)
+                gates.extend(outcome(r, overrides.get(r.check)) for r in results)
+
+        if rules.fairness is not None:
+            step("fairness")
+            with clock("fairness"):
+                section = rules.fairness
+                if inputs.y_pred is None:
+                    for rule in section.rules:
+                        result = undefined(rule.metric, "fairness", inputs.no_labels_reason)
+                        gates.append(outcome(result, rule.undefined))
+                else:
+                    stats = binary_confusion(
+                        inputs.y_true,
+                        inputs.y_pred,
+                        sensitive_features=inputs.frame[sensitive_cols],
+                        pos_label=inputs.pos_label,
+                        missing="group",
+                    )
+                    reports = fairness_reports(
+                        stats, section, default_n_boot=n_boot, random_state=random_state
+                    )
+                    by_metric = {rule.metric: rule.undefined for rule in section.rules}
+                    for result in fairness_checks(reports, section, default_n_boot=n_boot):
+                        metric = result.check.split(":", 1)[0]
+                        gates.append(outcome(result, by_metric.get(metric)))
+                    widest = reports[max(reports)]
+                    evidence["fairness_report"] = widest.to_dict()
+
+        explanation: Explanation | None = None
+        if rules.explainability is not None:
+            step("explainability")
+            with clock("explainability"):
+                production, note = self._production_importance(model, version, features, rules)
+                results, explanation = explainability_checks(
+                    rules.explainability,
+                    None if refused else loaded,
+                    features,
+                    table,
+                    sensitive=sensitive_cols,
+                    production=production,
+                    production_note=note,
+                    no_model_reason=REFUSED if refused else NO_MODEL,
+                    random_state=random_state,
+                )
+                gates.extend(outcome(r) for r in results)
+                if explanation is not None:
+                    evidence["explanation"] = explanation.to_dict()
+
+        if rules.security is not None:
+            step("security")
+            with clock("security"):
+                results, sbom = security_checks(
+                    rules.security,
+                    version,
+                    policy_dir=_policy_dir(loaded_policy),
+                    no_model_reason=NO_MODEL,
+                )
+                gates.extend(outcome(r) for r in results)
+                if sbom is not None:
+                    evidence["sbom"] = sbom
+
+        if rules.documentation is not None:
+            step("documentation")
+            with clock("documentation"):
+                for result in documentation_checks(
+                    rules.documentation, model, version, no_model_reason=NO_MODEL
+                ):
+                    gates.append(outcome(result))
+
+        step("drift against the training data")
+        with clock("drift"):
+            drift = self._drift(version, table, target, prediction_column, score_column, notes)
+            if drift is not None:
+                evidence["drift"] = drift
+
+        step("storing")
+        document: dict[str, Any] = {
+            "schema": SCHEMA,
+            "subject": {
+                "model": None if version is None else version.model,
+                "version": None if version is None else version.version,
+                "label": label,
+                "risk_tier": tier,
+            },
+            "policy": {
+                "name": loaded_policy.name,
+                "digest": loaded_policy.digest,
+                "source": policy_source,
+                "tiers": list(rules.tiers),
+            },
+            "data": {
+                "digest": data_fp.digest,
+                "rows": data_fp.row_count,
+                "columns": len(data_fp.schema),
+                "source": source,
+            },
+            "inputs": {
+                "target": target,
+                "sensitive": sensitive_cols,
+                "prediction_column": prediction_column,
+                "score_column": score_column,
+                "pos_label": _plain(inputs.pos_label),
+                "task": inputs.task,
+                "n_boot": n_boot,
+                "random_state": random_state,
+            },
+            "champion": None
+            if champion.stats_for is None
+            else {"model": champion.subject.split("@")[0], "version": _version_of(champion)},
+            "status": overall_status(g.outcome for g in gates),
+            "summary": summary(gates),
+            "checks": _named(gates),
+            "notes": notes,
+            "started_at": started_at.isoformat().replace("+00:00", "Z"),
+            "actor": self.ctx.actor,
+            "govml_version": govml.__version__,
+        }
+        return self._store(document, evidence, clock, version)
+
+    # -- read --------------------------------------------------------------------------------
+
+    def get(self, evaluation_id: int) -> Evaluation:
+        """Return stored evaluation ``evaluation_id``.
+
+        Raises
+        ------
+        NotFoundError
+            When there is no such evaluation.
+        """
+        with self.ctx.store.read() as conn:
+            row = rows.load(conn, evaluation_id)
+        return _evaluation(row)
+
+    def query(
+        self,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[Evaluation]:
+        """Return stored evaluations, newest first."""
+        with self.ctx.store.read() as conn:
+            mid = None if model is None else records.model_id(conn, model)
+            found = rows.select(conn, model_id=mid, version=version, status=status, limit=limit)
+        return [_evaluation(row) for row in found]
+
+    def evidence(self, evaluation: Evaluation, name: str) -> bytes | None:
+        """Return evidence artifact ``name`` of an evaluation, or None when it has none."""
+        digest = evaluation.evidence_digest(name)
+        return None if digest is None else self.ctx.artifacts.get_bytes(digest)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _version(self, ref: str | VersionRef) -> tuple[Model, ModelVersion]:
+        version = self.registry.get_version(ref)
+        return self.registry.get_model(version.model), version
+
+    def _policy(
+        self, policy: LoadedPolicy | str | PathLike[str] | None, model: Model | None
+    ) -> tuple[LoadedPolicy, str]:
+        if policy is not None:
+            loaded = policy if isinstance(policy, LoadedPolicy) else load_policy(policy)
+            if model is not None and model.risk_tier.value not in loaded.policy.tiers:
+                raise PolicyError(
+                    ERR_TIER.format(
+                        policy=loaded.name,
+                        tiers=", ".join(loaded.policy.tiers),
+                        model=model.name,
+                        tier=model.risk_tier.value,
+                    ),
+                    hint="use the policy that governs the model's tier, or change the tier",
+                )
+            return loaded, "file"
+        if model is None:
+            raise InputError(ERR_NO_POLICY_EXTERNAL)
+        from govml.services.policy import PolicyService
+
+        stored = PolicyService(self.ctx).for_tier(model.risk_tier.value)
+        if stored is None:
+            raise PolicyError(
+                ERR_NO_POLICY.format(tier=model.risk_tier.value, model=model.name),
+                hint="give --policy FILE, or put one in force with `govml policy apply`",
+            )
+        return parse_policy(stored.source, source=stored.source_name), "stored"
+
+    def _scan_and_load(
+        self, version: ModelVersion, rules: Policy
+    ) -> tuple[CheckResult, LoadedModel | None, bool]:
+        data = self.ctx.artifacts.get_bytes(version.artifact_digest)
+        mode = rules.security.serialization if rules.security is not None else "safe_only"
+        started = time.perf_counter()
+        scan = scan_artifact(version.flavor, data, serialization=mode)
+        scan = scan.with_duration(time.perf_counter() - started)
+        if scan.status == "fail":
+            return scan, None, True
+        return scan, get_flavor(version.flavor).load(data, version.flavor_options), False
+
+    def _check_applicable(self, loaded: LoadedPolicy, inputs: _Inputs, subject: str) -> None:
+        rules = loaded.policy
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for index, rule in enumerate(rules.performance):
+            kinds = spec_for(rule.metric).kinds
+            usable = _usable_kinds(inputs.task)
+            if not any(kind in usable for kind in kinds):
+                needs = " or ".join(kinds)
+                message = ERR_NOT_APPLICABLE.format(
+                    metric=rule.metric, needs=needs, subject=subject, task=inputs.task
+                )
+                problems.append((("performance", index, "metric"), message))
+        if rules.fairness is not None and inputs.task != "binary":
+            message = ERR_FAIRNESS_TASK.format(subject=subject, task=inputs.task)
+            problems.append((("fairness",), message))
+        if problems:
+            raise policy_problems(loaded, problems)
+
+    def _training_fingerprint(self, version: ModelVersion | None) -> dict[str, Any] | None:
+        if version is None:
+            return None
+        for ref in version.datasets:
+            if ref.role == "train":
+                return self.registry.dataset_fingerprint(ref.digest)
+        return None
+
+    def _champion(
+        self,
+        model: Model | None,
+        version: ModelVersion | None,
+        frame: pd.DataFrame,
+        inputs: _Inputs,
+        rules: Policy,
+        target: str,
+    ) -> Champion:
+        if model is None or version is None:
+            return Champion(subject="", stats_for=None, reason=NO_MODEL)
+        holder = model.aliases.get(PRODUCTION)
+        if holder is None:
+            return Champion(subject="", stats_for=None, reason=NO_CHAMPION.format(model=model.name))
+        subject = f"{model.name}@{holder}"
+        if holder == version.version:
+            reason = SAME_CHAMPION.format(subject=subject)
+            return Champion(subject=subject, stats_for=None, reason=reason)
+        if not any(rule.vs_champion for rule in rules.performance):
+            return Champion(subject=subject, stats_for=None, reason="not needed")
+        theirs = self.registry.get_version(f"{model.name}@{holder}")
+        _scan, loaded, refused = self._scan_and_load(theirs, rules)
+        if refused or loaded is None:
+            return Champion(subject=subject, stats_for=None, reason=f"{subject}: {REFUSED}")
+        features = _features(frame, theirs, target, None, None)
+        champion_inputs = _predict(
+            frame,
+            inputs.table,
+            features,
+            model=loaded,
+            refused=False,
+            has_version=True,
+            target=target,
+            prediction_column=None,
+            score_column=None,
+            pos_label=inputs.pos_label,
+            sensitive=inputs.sensitive,
+        )
+        return Champion(subject=subject, stats_for=_stats_for(champion_inputs))
+
+    def _production_importance(
+        self,
+        model: Model | None,
+        version: ModelVersion | None,
+        features: pd.DataFrame,
+        rules: Policy,
+    ) -> tuple[dict[str, float] | None, str | None]:
+        if model is None or version is None:
+            return None, NO_MODEL
+        holder = model.aliases.get(PRODUCTION)
+        if holder is None:
+            return None, _no_production(model.name)
+        subject = f"{model.name}@{holder}"
+        if holder == version.version:
+            return None, SELF_PRODUCTION.format(subject=subject)
+        # The production version's importance from its newest evaluation, when it has one;
+        # otherwise explain it now on the same rows.
+        for stored in self.query(model=model.name, version=holder, limit=20):
+            blob = self.evidence(stored, "explanation")
+            if blob is not None:
+                return Explanation.from_dict(json.loads(blob)).importance, None
+        theirs = self.registry.get_version(subject)
+        _scan, loaded, refused = self._scan_and_load(theirs, rules)
+        if refused or loaded is None:
+            return None, f"{subject}: {REFUSED}"
+        from govml.checks import explain
+
+        section = rules.explainability
+        assert section is not None
+        explained = explain(
+            loaded, features, explainer=section.explainer, sample_rows=section.sample_rows
+        )
+        return explained.importance, None
+
+    def _drift(
+        self,
+        version: ModelVersion | None,
+        table: Any,
+        target: str,
+        prediction_column: str | None,
+        score_column: str | None,
+        notes: list[str],
+    ) -> dict[str, Any] | None:
+        training = self._training_fingerprint(version)
+        if training is None:
+            notes.append("no training profile is recorded, so no drift against training data")
+            return None
+        skip = {target, prediction_column, score_column}
+        reference = training["profile"]
+        names = [c["name"] for c in training["schema"]]
+        columns = [n for n in names if n not in skip and n in table.column_names]
+        if not columns:
+            notes.append("the data shares no feature column with the training data")
+            return None
+        try:
+            report = data_drift(reference, table, columns=columns)
+        except InputError as exc:
+            notes.append(f"drift against the training data was not computed: {exc}")
+            return None
+        return report.to_dict()
+
+    def _store(
+        self,
+        document: dict[str, Any],
+        evidence: Mapping[str, Any],
+        clock: _Clock,
+        version: ModelVersion | None,
+    ) -> Evaluation:
+        with clock("store"):
+            stored: list[dict[str, Any]] = []
+            for name, content in evidence.items():
+                blob = json.dumps(content, sort_keys=True, allow_nan=False).encode("utf-8")
+                digest = self.ctx.artifacts.put_bytes(blob)
+                stored.append(
+                    {
+                        "name": name,
+                        "digest": digest,
+                        "media_type": "application/json",
+                        "size": len(blob),
+                    }
+                )
+            document["evidence"] = stored
+        timings = clock.timings
+        document["timings"] = timings
+        document["duration_s"] = timings["total"]
+        now = self.ctx.clock()
+        with self.ctx.store.write() as conn:
+            number = rows.next_id(conn)
+            document["id"] = number
+            text = canonical_json(document).decode("utf-8")
+            digest = _digest(text)
+            model_id = None if version is None else records.model_id(conn, version.model)
+            rows.insert(
+                conn,
+                id=number,
+                model_id=model_id,
+                version=None if version is None else version.version,
+                label=document["subject"]["label"],
+                status=document["status"],
+                policy_name=document["policy"]["name"],
+                policy_digest=document["policy"]["digest"],
+                data_digest=document["data"]["digest"],
+                document=text,
+                document_digest=digest,
+                now=now,
+                actor=self.ctx.actor,
+            )
+            subject = (
+                f"evaluation/{number}"
+                if version is None
+                else version_subject(version.model, version.version)
+            )
+            payload = _payload(number, document, digest)
+            append(
+                conn,
+                actor=self.ctx.actor,
+                now=now,
+                entries=[NewEntry(action=RECORDED, subject=subject, payload=payload)],
+            )
+        return Evaluation(id=number, document=json.loads(text), digest=digest)
+
+
+# -- module helpers ---------------------------------------------------------------------------
+
+
+class _Clock:
+    """Wall time per stage, summed, with the total since creation."""
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+        self._times: dict[str, float] = {}
+
+    def __call__(self, stage: str) -> _Stage:
+        return _Stage(self, stage)
+
+    def add(self, stage: str, seconds: float) -> None:
+        self._times[stage] = self._times.get(stage, 0.0) + seconds
+
+    @property
+    def timings(self) -> dict[str, float]:
+        out = {name: round(seconds, 6) for name, seconds in self._times.items()}
+        out["total"] = round(time.perf_counter() - self._start, 6)
+        return out
+
+
+class _Stage:
+    def __init__(self, clock: _Clock, stage: str) -> None:
+        self.clock, self.stage = clock, stage
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.clock.add(self.stage, time.perf_counter() - self.started)
+
+
+def _digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _payload(number: int, document: Mapping[str, Any], digest: str) -> dict[str, Any]:
+    return {
+        "id": number,
+        "status": document["status"],
+        "policy_digest": document["policy"]["digest"],
+        "data_digest": document["data"]["digest"],
+        "document_digest": digest,
+    }
+
+
+def _evaluation(row: rows.EvaluationRow) -> Evaluation:
+    return Evaluation(id=row.id, document=json.loads(row.document), digest=row.document_digest)
+
+
+def _named(gates: Sequence[Gate]) -> list[dict[str, Any]]:
+    """Return the checks' JSON with unique names: a repeated name gets its column or a number."""
+    out = [gate.to_dict() for gate in gates]
+    counts: dict[str, int] = {}
+    for item in out:
+        counts[item["check"]] = counts.get(item["check"], 0) + 1
+    seen: dict[str, int] = {}
+    for item in out:
+        name = item["check"]
+        if counts[name] < 2:
+            continue
+        evidence = item.get("evidence") or {}
+        detail = evidence.get("feature") or evidence.get("column")
+        if isinstance(detail, str):
+            item["check"] = f"{name}:{detail}"
+        else:
+            seen[name] = seen.get(name, 0) + 1
+            item["check"] = f"{name}#{seen[name]}"
+    return out
+
+
+def _strictest(tiers: Sequence[str]) -> str:
+    return max(tiers, key=TIERS.index)
+
+
+def _no_production(model: str) -> str:
+    return NO_PRODUCTION.format(model=model)
+
+
+def _version_of(champion: Champion) -> int | None:
+    _, _, number = champion.subject.partition("@")
+    return int(number) if number.isdigit() else None
+
+
+def _sensitive(given: Sequence[str] | None, rules: Policy) -> list[str]:
+    if given:
+        return list(dict.fromkeys(given))
+    if rules.fairness is not None:
+        return list(rules.fairness.sensitive)
+    return []
+
+
+def _signature_inputs(version: ModelVersion) -> list[str]:
+    signature = version.signature or {}
+    return [column["name"] for column in signature.get("inputs", [])]
+
+
+def _needed_columns(
+    rules: Policy,
+    *,
+    target: str,
+    sensitive: Sequence[str],
+    prediction_column: str | None,
+    score_column: str | None,
+    model_inputs: Sequence[str],
+) -> dict[str, list[str]]:
+    """Return each needed column with what needs it."""
+    needed: dict[str, list[str]] = {}
+
+    def need(column: str, why: str) -> None:
+        needed.setdefault(column, [])
+        if why not in needed[column]:
+            needed[column].append(why)
+
+    need(target, "--target")
+    for column in sensitive:
+        need(column, "sensitive feature")
+    if prediction_column:
+        need(prediction_column, "--prediction-column")
+    if score_column:
+        need(score_column, "--score-column")
+    for index, expectation in enumerate(rules.data):
+        for column in expectation_columns(expectation):
+            need(column, f"policy data[{index}] ({expectation.expect})")
+    for column in model_inputs:
+        need(column, "model input")
+    return needed
+
+
+def _require_columns(table: Any, needed: Mapping[str, list[str]]) -> None:
+    present = table.column_names
+    missing = [name for name in needed if name not in present]
+    if not missing:
+        return
+    names = ", ".join(f"{name!r} ({'; '.join(needed[name])})" for name in missing)
+    hints = [
+        f"'{match}' for '{name}'"
+        for name in missing
+        if (match := closest(name, present)) is not None
+    ]
+    available = ", ".join(repr(name) for name in present[:30])
+    raise ValidationError(
+        ERR_MISSING_COLUMNS.format(count=len(missing), names=names, available=available),
+        hint=f"did you mean {', '.join(hints)}?" if hints else None,
+    )
+
+
+def _features(
+    frame: pd.DataFrame,
+    version: ModelVersion | None,
+    target: str,
+    prediction_column: str | None,
+    score_column: str | None,
+) -> pd.DataFrame:
+    names = [] if version is None else _signature_inputs(version)
+    if names:
+        return frame[names]
+    drop = [c for c in (target, prediction_column, score_column) if c]
+    return frame.drop(columns=drop)
+
+
+def _values_text(values: Sequence[Any]) -> str:
+    shown = ", ".join(repr(_plain(v)) for v in values[:10])
+    return shown + (", ..." if len(values) > 10 else "")
+
+
+def _plain(value: Any) -> Any:
+    item = getattr(value, "item", None)
+    return item() if callable(item) and type(value).__module__ == "numpy" else value
+
+
+def _coerce_label(given: Any, values: np.ndarray[Any, Any]) -> Any:
+    """Return ``given`` (text from the command line) in the type of the target's values."""
+    if not isinstance(given, str) or values.dtype.kind in "OUS":
+        return given
+    for cast in (int, float):
+        try:
+            return cast(given)
+        except ValueError:
+            continue
+    if given.lower() in ("true", "false"):
+        return given.lower() == "true"
+    return given
+
+
+def _predict(
+    frame: pd.DataFrame,
+    table: Any,
+    features: pd.DataFrame,
+    *,
+    model: LoadedModel | None,
+    refused: bool,
+    has_version: bool,
+    target: str,
+    prediction_column: str | None,
+    score_column: str | None,
+    pos_label: Any,
+    sensitive: Sequence[str],
+) -> _Inputs:
+    y_true = frame[target].to_numpy()
+    labels_reason = REFUSED if refused else NO_LABELS
+    scores_reason = REFUSED if refused else NO_SCORES
+    y_pred: np.ndarray[Any, Any] | None = None
+    scores: np.ndarray[Any, Any] | None = None
+    if prediction_column is not None:
+        y_pred = frame[prediction_column].to_numpy()
+    elif model is not None:
+        y_pred = np.asarray(_call(model.predict, features))
+    classes = None if model is None else model.classes
+    if score_column is not None:
+        scores = frame[score_column].to_numpy(dtype=float, na_value=np.nan)
+    task = _task(y_true, y_pred, classes, scores, model)
+    if score_column is not None and task != "binary":
+        raise InputError(ERR_SCORES_TASK)
+    chosen = None
+    if task == "binary":
+        chosen = _pos_label(pos_label, y_true, y_pred, classes, target)
+        if scores is None and model is not None and model.has_proba and classes is not None:
+            index = [i for i, c in enumerate(classes) if c == chosen]
+            if index:
+                scores = np.asarray(_call(model.predict_proba, features))[:, index[0]]
+    _ = table, has_version
+    return _Inputs(
+        table=table,
+        frame=frame,
+        y_true=y_true,
+        y_pred=y_pred,
+        scores=scores,
+        task=task,
+        pos_label=chosen,
+        sensitive=list(sensitive),
+        no_labels_reason=labels_reason,
+        no_scores_reason=scores_reason,
+    )
+
+
+def _call(method: Callable[[Any], Any], features: pd.DataFrame) -> Any:
+    try:
+        return method(features)
+    except GovmlError:
+        raise
+    except Exception as exc:  # the model's own code: any failure means the data does not fit
+        raise ValidationError(
+            f"the model cannot predict on the data: {type(exc).__name__}: {exc}",
+            hint="compare the data's columns and types with the training data "
+            "(`govml versions show` lists the signature)",
+        ) from None
+
+
+def _task(
+    y_true: np.ndarray[Any, Any],
+    y_pred: np.ndarray[Any, Any] | None,
+    classes: Any,
+    scores: np.ndarray[Any, Any] | None,
+    model: LoadedModel | None,
+) -> str:
+    if classes is not None:
+        return "binary" if len(classes) <= 2 else "multiclass"
+    if model is not None and y_pred is not None and y_pred.dtype.kind == "f":
+        return "regression"
+    if scores is not None:
+        return "binary"
+    values = pd.unique(pd.Series(y_true).dropna())
+    if y_true.dtype.kind == "f" and not np.all(np.mod(np.asarray(values, dtype=float), 1) == 0):
+        return "regression"
+    if len(values) <= 2:
+        return "binary"
+    if y_true.dtype.kind in "iuf" and len(values) > 20:
+        return "regression"
+    return "multiclass"
+
+
+def _pos_label(
+    given: Any,
+    y_true: np.ndarray[Any, Any],
+    y_pred: np.ndarray[Any, Any] | None,
+    classes: Any,
+    target: str,
+) -> Any:
+    values = sorted(pd.unique(pd.Series(y_true).dropna()).tolist(), key=str)
+    if given is not None:
+        label = _coerce_label(given, y_true)
+        known = set(values) | (set() if classes is None else set(np.asarray(classes).tolist()))
+        if label not in known:
+            raise InputError(
+                ERR_POS_LABEL_ABSENT.format(label=label, target=target, values=_values_text(values))
+            )
+        return label
+    if classes is not None and len(classes) == 2:
+        return _plain(classes[1])
+    union = set(values)
+    if y_pred is not None:
+        union |= set(pd.unique(pd.Series(y_pred).dropna()).tolist())
+    if len(union) == 2:
+        return max(union) if all(isinstance(v, int | float | bool) for v in union) else None
+    if union <= {0, 1} or union <= {False, True}:
+        return 1
+    raise InputError(ERR_POS_LABEL.format(target=target, values=_values_text(values)))
+
+
+def _usable_kinds(task: str) -> set[str]:
+    return {
+        "binary": {"binary", "multiclass", "score"},
+        "multiclass": {"multiclass"},
+        "regression": {"regression"},
+    }[task]
+
+
+def _stats_for(inputs: _Inputs) -> Callable[[str], tuple[Any, None] | tuple[None, str]]:
+    """Return a function giving the statistics a metric is computed from (built once each)."""
+
+    def stats_for(metric: str) -> tuple[Any, None] | tuple[None, str]:
+        kinds = spec_for(metric).kinds
+        for kind in kinds:
+            if kind not in _usable_kinds(inputs.task):
+                continue
+            if kind == "score":
+                if inputs.scores is None:
+                    return None, inputs.no_scores_reason
+            elif inputs.y_pred is None:
+                return None, inputs.no_labels_reason
+            if kind not in inputs.stats:
+                inputs.stats[kind] = _build(kind, inputs)
+            return inputs.stats[kind], None
+        return None, f"{metric} does not apply to a {inputs.task} model"
+
+    return stats_for
+
+
+def _build(kind: str, inputs: _Inputs) -> Any:
+    if kind == "binary":
+        return binary_confusion(inputs.y_true, inputs.y_pred, pos_label=inputs.pos_label)
+    if kind == "multiclass":
+        return multiclass_confusion(inputs.y_true, inputs.y_pred)
+    if kind == "score":
+        return score_samples(inputs.y_true, inputs.scores, pos_label=inputs.pos_label)
+    return regression_moments(inputs.y_true, inputs.y_pred)
+
+
+def _overrides_by_check(rules: Policy) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for rule in rules.performance:
+        out[rule.metric] = rule.undefined
+        out[f"{rule.metric}_vs_champion"] = rule.undefined
+    return out
+
+
+def _policy_dir(loaded: LoadedPolicy) -> Path:
+    path = Path(loaded.source)
+    return path.parent if path.parent.is_dir() else Path.cwd()
+
+
+# -- verification -----------------------------------------------------------------------------
+
+
+def verify_evaluation_records(conn: Connection) -> int:
+    """Check every stored evaluation against its ``evaluation.recorded`` ledger entry.
+
+    Returns the number of evaluations.
+
+    Raises
+    ------
+    IntegrityError
+        Naming the first evaluation whose document, status or digests differ from the
+        ledger, or that is missing on either side.
+    """
+    expected: dict[int, dict[str, Any]] = {}
+    for entry in iter_entries(conn, action=RECORDED):
+        expected[int(entry.payload["id"])] = {**entry.payload, "seq": entry.seq}
+    count = 0
+    for row in rows.iter_all(conn):
+        count += 1
+        recorded = expected.pop(row.id, None)
+        what = f"evaluation {row.id}"
+        if recorded is None:
+            raise IntegrityError(f"{what} has no {RECORDED} ledger entry")
+        seq = recorded["seq"]
+        actual = _digest(row.document)
+        for part, value, wanted in (
+            ("document hashes to", actual, recorded["document_digest"]),
+            ("recorded digest is", row.document_digest, recorded["document_digest"]),
+            ("status is", row.status, recorded["status"]),
+            ("policy digest is", row.policy_digest, recorded["policy_digest"]),
+            ("data digest is", row.data_digest, recorded["data_digest"]),
+        ):
+            if value != wanted:
+                raise IntegrityError(
+                    f"{what} was changed after it was recorded: its {part} {value}, "
+                    f"ledger entry {seq} says {wanted}"
+                )
+        try:
+            document = json.loads(row.document)
+        except ValueError:
+            raise IntegrityError(f"{what}: the stored document is not JSON") from None
+        if document.get("status") != row.status or document.get("id") != row.id:
+            raise IntegrityError(f"{what}: the document disagrees with its row")
+    if expected:
+        missing = min(expected)
+        raise IntegrityError(
+            f"evaluation {missing} is in the ledger (entry {expected[missing]['seq']}) "
+            "but missing from the database"
+        )
+    return count
