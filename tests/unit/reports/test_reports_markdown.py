@@ -1,0 +1,80 @@
+"""The Markdown report and the terminal table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from govml.reports import render, terminal_table
+
+
+def _table_rows(text: str, check: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("| ") and check in line]
+
+
+def test_markdown_has_every_check_in_its_category(document: dict[str, Any]) -> None:
+    text = render(document, "md")
+    assert text.startswith("# Evaluation report: adult-income@2 — **FAIL**\n")
+    for check in document["checks"]:
+        assert len(_table_rows(text, check["check"])) == 1, check["check"]
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## Data",
+        "## Performance",
+        "## Fairness",
+        "## Explainability",
+        "## Security",
+        "## Timings",
+        "## Evidence",
+    ]
+    assert "**3** pass · **1** warn · **2** fail · **1** undefined" in text
+    assert "| policy | credit-high-risk |" in text
+    assert f"| policy digest | {document['policy']['digest']} |" in text
+    assert "| rows | 16281 |" in text
+    assert "| total | 2.5 s |" in text
+
+
+def test_markdown_cells_escape_pipes_and_tags(document: dict[str, Any]) -> None:
+    text = render(document, "md")
+    (row,) = _table_rows(text, "demographic_parity_ratio:sex")
+    assert "ratio 0.31 \\| below 0.8 &lt;script>alert(1)&lt;/script>" in row
+    # Six cells: the escaped pipe does not split one.
+    assert row.replace("\\|", "").count("|") == 7
+    assert "<script" not in text
+
+
+def test_markdown_formats_values_thresholds_and_outcomes(document: dict[str, Any]) -> None:
+    text = render(document, "md")
+    (auc,) = _table_rows(text, "roc_auc")
+    assert auc == "| PASS | roc_auc | 0.9271 | ≥ 0.8 | [0.9212, 0.9333] | roc_auc 0.927 ≥ 0.8 |"
+    (undefined,) = _table_rows(text, "log_loss_vs_champion")
+    assert undefined.startswith("| FAIL (undefined) | log_loss_vs_champion | — |")
+    assert "the champion has no stored log loss" in undefined
+    (between,) = _table_rows(text, "between:hours")
+    assert "| [1, 99] |" in between
+
+
+def test_markdown_of_a_labelled_audit_without_optional_parts(document: dict[str, Any]) -> None:
+    document["subject"] = {"model": None, "version": None, "label": "vendor | scores"}
+    document["champion"] = None
+    for key in ("timings", "evidence", "summary"):
+        del document[key]
+    text = render(document, "md")
+    assert text.startswith("# Evaluation report: vendor \\| scores — **FAIL**")
+    assert "## Timings" not in text and "| champion |" not in text
+
+
+def test_terminal_table_lists_every_check(document: dict[str, Any]) -> None:
+    document["checks"][0]["message"] = "[bold]not markup[/bold]"
+    console = Console(record=True, width=160, color_system="truecolor")
+    console.print(terminal_table(document))
+    text = console.export_text(clear=False)
+    for check in document["checks"]:
+        assert check["check"] in text
+    assert "[bold]not markup[/bold]" in text
+    assert "fail (undefined)" in text
+    assert "adult-income@2: FAIL" in text
+    styled = console.export_html(inline_styles=True)
+    for colour in ("#008000", "#808000", "#800000", "#800080"):  # pass, warn, fail, undefined
+        assert colour in styled
