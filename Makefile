@@ -12,6 +12,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt --upgrade setuptools
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
@@ -38,7 +39,7 @@ bench: $(STAMP)
 
 # Regenerate the pinned versions from the current environment.
 lock: $(STAMP)
-	$(BIN)/pip freeze --exclude-editable --exclude pip | grep -v '^-e ' > constraints.txt
+	$(BIN)/pip freeze --all --exclude-editable --exclude pip | grep -v '^-e ' > constraints.txt
 
 clean:
 	rm -rf $(VENV) .govml .pytest_cache .mypy_cache .ruff_cache
