@@ -3,7 +3,7 @@
 Pickle and joblib files can run arbitrary code when loaded, so this flavor never
 unpickles.  It writes skops archives, and before loading one it lists the types the
 archive would import (``skops.io.get_untrusted_types``) and refuses it unless each is
-in :data:`TRUSTED_TYPES` or was explicitly trusted by the caller.
+in :data:`TRUSTED_TYPES` or :data:`GOVML_TYPES`, or was explicitly trusted by the caller.
 
 Options written by :meth:`SklearnFlavor.dump` and :meth:`SklearnFlavor.from_file`:
 
@@ -14,8 +14,9 @@ Options written by :meth:`SklearnFlavor.dump` and :meth:`SklearnFlavor.from_file
 ``classes``, ``classes_dtype``
     Class labels of a classifier and their numpy dtype (absent for regressors).
 ``trusted``
-    Types outside :data:`TRUSTED_TYPES` that the registrant explicitly trusted; the
-    loader trusts them too, and a policy can refuse versions where this is non-empty.
+    Types outside :data:`TRUSTED_TYPES` and :data:`GOVML_TYPES` that the registrant
+    explicitly trusted; the loader trusts them too, and a policy can refuse versions
+    where this is non-empty.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from govml.flavors.base import (
     read_artifact,
 )
 
-__all__ = ["TRUSTED_TYPES", "SklearnFlavor"]
+__all__ = ["GOVML_TYPES", "TRUSTED_TYPES", "SklearnFlavor"]
 
 # Types that skops does not trust by default but that ordinary fitted scikit-learn
 # estimators and pipelines contain.  Each is a data structure, a fitted internal
@@ -92,6 +93,18 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
     }
 )
 
+# govml's own scikit-learn estimators, trusted like the types above.  They are plain
+# containers: skops rebuilds them by setting attributes (no custom __setstate__ or
+# __reduce__), audits every attribute's type separately (the wrapped estimators,
+# arrays), and their methods only compute predictions.  Listed by exact name: nothing
+# else under ``govml`` is trusted.
+GOVML_TYPES: frozenset[str] = frozenset(
+    {
+        "govml.mitigation.MitigatedClassifier",
+        "govml.mitigation.MixtureClassifier",
+    }
+)
+
 ERR_PICKLE = (
     "{source} is a pickle/joblib file, not a skops file; govml does not load pickles "
     "because unpickling can run arbitrary code"
@@ -101,23 +114,10 @@ ERR_NOT_SKOPS = "{source} is not a skops file ({reason})"
 ERR_UNTRUSTED = "{source} contains types that are not trusted: {types}"
 HINT_UNTRUSTED = "after reviewing them, pass SklearnFlavor(trusted=[...]) to allow these types"
 
-# Leading bytes of pickle protocols 2-5 and of joblib's compressed containers.
-_PICKLE_PREFIXES = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
-_COMPRESSED_PREFIXES = (
-    b"\x1f\x8b",  # gzip
-    b"BZh",  # bz2
-    b"\xfd7zXZ",  # xz
-    b"\x5d\x00\x00",  # lzma
-    b"\x78\x01",  # zlib, as joblib writes it at each compression level
-    b"\x78\x5e",
-    b"\x78\x9c",
-    b"\x78\xda",
-    b"ZF",  # joblib's older zlib container
-    b"\x04\x22\x4d\x18",  # lz4
-)
 _ZIP_PREFIX = b"PK\x03\x04"
 # A fixed member timestamp (the earliest a zip can hold) so that dumps are byte-stable.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_DEFAULT_TRUST = TRUSTED_TYPES | GOVML_TYPES
 
 
 class SklearnFlavor:
@@ -126,8 +126,9 @@ class SklearnFlavor:
     Parameters
     ----------
     trusted : iterable of str, optional
-        Dotted type names to trust in addition to :data:`TRUSTED_TYPES`, e.g. the
-        registrant's own transformer class.  Only list types you have reviewed.
+        Dotted type names to trust in addition to :data:`TRUSTED_TYPES` and
+        :data:`GOVML_TYPES`, e.g. the registrant's own transformer class.  Only list
+        types you have reviewed.
     """
 
     name = "sklearn"
@@ -180,7 +181,7 @@ class SklearnFlavor:
         except Exception as exc:
             raise FlavorError(f"skops cannot serialise {_type_name(obj)}: {exc}") from exc
         present = self._audit(data, self.trusted, source="the model")
-        extra = sorted(set(present) - TRUSTED_TYPES)
+        extra = sorted(set(present) - _DEFAULT_TRUST)
         return SerializedModel(data=data, flavor=self.name, options=_options(obj, extra))
 
     def load(self, data: bytes, options: Mapping[str, Any]) -> LoadedModel:
@@ -235,7 +236,7 @@ class SklearnFlavor:
             present = set(_skops().get_untrusted_types(data=data))
         except Exception as exc:
             raise FlavorError(ERR_NOT_SKOPS.format(source=source, reason=exc)) from exc
-        refused = sorted(present - TRUSTED_TYPES - trusted)
+        refused = sorted(present - _DEFAULT_TRUST - trusted)
         if refused:
             raise UnsafeArtifactError(
                 ERR_UNTRUSTED.format(source=source, types=", ".join(refused)),
@@ -250,7 +251,7 @@ class SklearnFlavor:
             estimator = _skops().loads(data, trusted=present)
         except Exception as exc:
             raise FlavorError(ERR_NOT_SKOPS.format(source=source, reason=exc)) from exc
-        return estimator, sorted(set(present) - TRUSTED_TYPES)
+        return estimator, sorted(set(present) - _DEFAULT_TRUST)
 
 
 class SklearnModel(LoadedModel):
@@ -298,9 +299,13 @@ def _check_fitted(obj: Any) -> None:
 
 
 def _check_container(data: bytes, source: str) -> None:
-    # Recognise pickles before anything parses them, so the message says what the file
-    # is instead of a zip-format error.
-    if data.startswith(_PICKLE_PREFIXES) or data.startswith(_COMPRESSED_PREFIXES):
+    # Recognise pickles (and joblib's compressed containers) before anything parses
+    # them, so the message says what the file is instead of a zip-format error.  The
+    # artifact scanner's detection is used so both agree; imported here because
+    # govml.checks imports govml.flavors.
+    from govml.checks.security.pickle_scan import is_pickle_container
+
+    if is_pickle_container(data):
         raise UnsafeArtifactError(ERR_PICKLE.format(source=source), hint=HINT_PICKLE)
     if not data.startswith(_ZIP_PREFIX):
         raise FlavorError(ERR_NOT_SKOPS.format(source=source, reason="not a zip archive"))
