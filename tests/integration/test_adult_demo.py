@@ -44,6 +44,8 @@ def test_demo_registers_and_verifies(
     monkeypatch.setenv("GOVML_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("GOVML_DATASETS", str(shared_datasets))
     monkeypatch.setenv("GOVML_USER", "demo")
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
     full = run.build_pipeline
     monkeypatch.setattr(run, "build_pipeline", lambda seed=0: full(seed, max_iter=30))
     assert run.main() == 0
@@ -58,7 +60,20 @@ def test_demo_registers_and_verifies(
         inputs = [c["name"] for c in version.signature["inputs"]]
         assert "income" not in inputs and "age" in inputs
         result = client.verify_ledger()
-        assert (result.models, result.versions, result.datasets) == (1, 1, 2)
-    assert run.main() == 0  # a second run registers version 2 of the same model
+        assert (result.models, result.versions, result.datasets) == (1, 2, 2)
+        assert result.evaluations == 2
+        # The policy gate: version 1 fails on fairness only; the mitigated version 2 passes.
+        second, first = client.list_evaluations(model="adult-income")
+        assert first.subject == "adult-income@1" and first.status == "fail"
+        assert {c["category"] for c in first.failed()} == {"fairness"}
+        assert first.check("demographic_parity_ratio:sex")["value"] < 0.5
+        assert second.subject == "adult-income@2" and second.status == "pass", second.failed()
+        assert second.check("demographic_parity_ratio:sex")["value"] > 0.8
+        assert second.check("demographic_parity_ratio:race")["value"] > 0.8
+        assert client.get_version("adult-income@2").params["mitigation"] == "ThresholdOptimizer"
+    for ref in ("adult-income-1", "adult-income-2"):
+        report = tmp_path / "cwd" / ".govml" / "reports" / f"{ref}.html"
+        assert "data:image/png;base64" in report.read_text(encoding="utf-8")
+    assert run.main() == 0  # a second run registers versions 3 and 4 of the same model
     with govml.connect(tmp_path / "home") as client:
-        assert [v.version for v in client.list_versions("adult-income")] == [1, 2]
+        assert [v.version for v in client.list_versions("adult-income")] == [1, 2, 3, 4]

@@ -412,3 +412,45 @@ def test_evaluations_are_append_only(registered: tuple[govml.Client, Path], tmp_
     with pytest.raises(sa.exc.DatabaseError, match="append-only"):
         with client.ctx.store.write() as conn:
             conn.execute(sa.text("DELETE FROM evaluations"))
+
+
+class _Payload:
+    """Pickles to a call of os.system: what a malicious model file does when unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_artifact_is_scanned_and_never_loaded(
+    registered: tuple[govml.Client, Path], tmp_path: Path
+) -> None:
+    import pickle
+
+    client, data = registered
+    marker = tmp_path / "executed"
+    digest = client.ctx.artifacts.put_bytes(pickle.dumps(_Payload(marker)))
+    # Someone with write access to the database points version 1 at the payload (its digest
+    # is right, so only the scan stands between it and the unpickler).
+    with client.ctx.store.write() as conn:
+        if client.ctx.store.dialect == "sqlite":
+            conn.execute(sa.text("DROP TRIGGER model_versions_no_update"))
+        else:
+            conn.execute(sa.text("DROP TRIGGER model_versions_append_only ON model_versions"))
+        conn.execute(sa.text("UPDATE model_versions SET artifact_digest = :d"), {"d": digest})
+    evaluation = client.evaluate(
+        "scorer@1", policy=_policy(tmp_path), data=str(data), target="y", n_boot=200
+    )
+    assert not marker.exists()
+    scan = evaluation.check("serialization")
+    assert scan["outcome"] == "fail"
+    assert "os" in json.dumps(scan["evidence"]) and "system" in json.dumps(scan["evidence"])
+    assert evaluation.status == "fail"
+    assert evaluation.check("roc_auc")["reason"].startswith("the artifact was refused")
+    assert evaluation.check("feature_importance")["status"] == "undefined"
+    with pytest.raises(IntegrityError):  # and audit verify names the changed version
+        client.verify_ledger()

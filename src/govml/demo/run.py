@@ -1,11 +1,21 @@
-"""``make demo``: train on Adult, register with lineage, show the version, verify the ledger."""
+"""``make demo``: train on Adult, register, gate on the example policy, mitigate, verify.
+
+The steps: train a gradient-boosted pipeline on the Adult training split and register it
+with its lineage; put ``examples/policies/credit-high-risk.yaml`` in force for the high
+tier; evaluate version 1 on the test split (it fails the fairness rules: its selection
+rate for women is a third of men's); post-process it with Fairlearn's ThresholdOptimizer
+(demographic parity over sex and race groups), register that as version 2 and evaluate it
+(it passes); write both HTML reports; verify the ledger.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -14,10 +24,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import govml
+from govml.cli.evaluate_cmds import STAGES
 from govml.demo.adult import CATEGORICAL, NUMERIC, TARGET, load_adult
 from govml.errors import GovmlError
+from govml.evaluation import Evaluation
 
 MODEL = "adult-income"
+POLICY = Path(__file__).resolve().parents[3] / "examples" / "policies" / "credit-high-risk.yaml"
+REPORTS = Path(".govml") / "reports"
+STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
@@ -74,11 +89,18 @@ def _run(client: govml.Client) -> int:
         client.create_model(
             MODEL,
             risk_tier="high",
+            owner="model-risk@example.com",
             intended_use="Estimate whether annual income exceeds 50K USD, for research on "
             "fair credit pre-screening.",
             out_of_scope_use="Decisions about individuals without human review.",
             description="Gradient-boosted trees on the 1994 US census extract (UCI Adult).",
             tags={"domain": "credit", "dataset": "uci-adult"},
+        )
+        client.set_tag(
+            MODEL,
+            "limitations",
+            "Trained on a 1994 census extract: incomes and group shares are not today's; "
+            "sex and race are model inputs.",
         )
         console.print(f"created model [bold]{MODEL}[/] (risk tier high)")
 
@@ -114,13 +136,87 @@ def _run(client: govml.Client) -> int:
     same = (loaded.predict(test[features]) == pipeline.predict(test[features])).all()
     console.print(f"reloaded {version.ref} from the artifact store: predictions identical: {same}")
 
+    console.rule("[bold]policy gate")
+    applied = client.apply_policy(POLICY, replace=True)
+    console.print(applied.summary(), markup=False)
+    first = _evaluate(client, version.ref, test)
+
+    console.rule("[bold]fairness mitigation with Fairlearn's ThresholdOptimizer")
+    from govml.mitigation import threshold_optimized
+
+    with console.status("fitting group thresholds (demographic parity over sex and race)…"):
+        mitigated = threshold_optimized(
+            pipeline, train[features], train[TARGET], sensitive=["sex", "race"]
+        )
+        second_version = client.register_version(
+            MODEL,
+            model=mitigated,
+            train_data=train,
+            validation_data=test,
+            target=TARGET,
+            params={
+                "mitigation": "ThresholdOptimizer",
+                "constraints": "demographic_parity",
+                "sensitive": "sex,race",
+                "base_version": version.version,
+            },
+            description=f"{version.ref} post-processed with Fairlearn's ThresholdOptimizer "
+            "(demographic parity over sex and race groups).",
+        )
+    console.print(f"registered [bold]{second_version.ref}[/]")
+    second = _evaluate(client, second_version.ref, test)
+
     result = client.verify_ledger()
     console.print(
         f"[green]ledger verified[/]: {result.entries} entries, root {result.root_hash[:16]}…, "
-        f"records match it ({result.models} model(s), {result.versions} version(s))"
+        f"records match it ({result.models} model(s), {result.versions} version(s), "
+        f"{result.evaluations} evaluation(s))"
     )
-    console.print("next: `.venv/bin/govml versions list adult-income`, `.venv/bin/govml audit log`")
-    return 0 if same else 1
+    console.print(
+        "next: `.venv/bin/govml evaluations list`, `.venv/bin/govml evaluations show "
+        f"{second.id}`, `.venv/bin/govml audit log`"
+    )
+    return 0 if same and first.status == "fail" and second.status != "fail" else 1
+
+
+def _evaluate(client: govml.Client, ref: str, data: object) -> Evaluation:
+    """Evaluate ``ref`` on ``data`` with a progress bar; print the outcome; write the report."""
+    from govml.reports import render
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"evaluating {ref}", total=len(STAGES))
+
+        def step(stage: str) -> None:
+            done = STAGES.index(stage) if stage in STAGES else 0
+            progress.update(task, completed=done, description=f"{ref}: {stage}")
+
+        evaluation = client.evaluate(ref, data=data, target=TARGET, progress=step)
+    document = evaluation.document
+    counts = ", ".join(f"{n} {k}" for k, n in document["summary"].items() if n)
+    style = STATUS_STYLE[evaluation.status]
+    console.print(
+        f"evaluation {evaluation.id} of {ref}: [{style}]{evaluation.status}[/] ({counts}) "
+        f"in {document['duration_s']:.1f} s"
+    )
+    for check in evaluation.failed():
+        console.print(f"  [red]✗[/] {check['check']}: {check['message']}", markup=True)
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    path = REPORTS / f"{ref.replace('@', '-')}.html"
+    path.write_text(
+        render(
+            document, "html", evidence=lambda name: client.evaluation_evidence(evaluation, name)
+        ),
+        encoding="utf-8",
+    )
+    console.print(f"  report: {path}")
+    return evaluation
 
 
 if __name__ == "__main__":
