@@ -140,7 +140,9 @@ def main() -> int:
         f"{scaled:.1f}",
         "1x",
     )
-    anchor_table.add_row("govml (all fairness rules)", f"{fairness:.3f}", f"{scaled / fairness:.0f}x")
+    anchor_table.add_row(
+        "govml (all fairness rules)", f"{fairness:.3f}", f"{scaled / fairness:.0f}x"
+    )
     console.print(anchor_table)
     return 0
 

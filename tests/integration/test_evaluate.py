@@ -153,8 +153,9 @@ def test_evaluation_passes_is_stored_and_verified(
     low, high = eod["interval"]
     assert low <= eod["value"] <= high
     assert eod["evidence"]["replicates"] == 200
-    assert "no version of scorer holds the production alias" in (
-        evaluation.check("accuracy_vs_champion")["message"]
+    assert (
+        "no version of scorer holds the production alias"
+        in (evaluation.check("accuracy_vs_champion")["message"])
     )
     # Evidence artifacts are stored and readable.
     for name in ("fairness_report", "explanation", "drift", "sbom"):
@@ -243,23 +244,13 @@ def test_empty_data_and_usage_errors_exit_2(
     base = ["evaluate"]
     assert invoke([*base, "scorer@1", "--policy", policy, "--data", str(empty), "--target", "y"])
     assert "has no rows" in capsys.readouterr().err
+    version_args = [*base, "scorer@1", "--policy", policy, "--data", str(data), "--target", "y"]
+    no_version = [*base, "--policy", policy, "--data", str(data), "--target", "y"]
     cases = [
-        ([*base, "--policy", policy, "--data", str(data), "--target", "y"], "give a model version"),
-        (
-            [*base, "--policy", policy, "--data", str(data), "--target", "y"]
-            + ["--prediction-column", "y"],
-            "need a --label",
-        ),
-        (
-            [*base, "scorer@1", "--policy", policy, "--data", str(data), "--target", "y"]
-            + ["--report", "out.pdf"],
-            ".pdf",
-        ),
-        (
-            [*base, "scorer@1", "--policy", policy, "--data", str(data), "--target", "y"]
-            + ["--pos-label", "7"],
-            "positive label 7",
-        ),
+        (no_version, "give a model version"),
+        ([*no_version, "--prediction-column", "y"], "need a --label"),
+        ([*version_args, "--report", "out.pdf"], ".pdf"),
+        ([*version_args, "--pos-label", "7"], "positive label 7"),
         ([*base, "scorer@9", "--policy", policy, "--data", str(data), "--target", "y"], "9"),
     ]
     for args, text in cases:
@@ -378,7 +369,9 @@ def test_champion_comparison_and_stability(
     assert stability["evidence"]["production_top"] == first.check("feature_importance")["value"]
 
 
-def test_corrupted_artifact_is_refused(registered: tuple[govml.Client, Path], tmp_path: Path) -> None:
+def test_corrupted_artifact_is_refused(
+    registered: tuple[govml.Client, Path], tmp_path: Path
+) -> None:
     client, data = registered
     version = client.get_version("scorer@1")
     path = client.ctx.artifacts.path_for(version.artifact_digest)
@@ -390,7 +383,9 @@ def test_corrupted_artifact_is_refused(registered: tuple[govml.Client, Path], tm
     assert client.list_evaluations() == []
 
 
-def test_tampered_evaluation_is_named(registered: tuple[govml.Client, Path], tmp_path: Path) -> None:
+def test_tampered_evaluation_is_named(
+    registered: tuple[govml.Client, Path], tmp_path: Path
+) -> None:
     client, data = registered
     evaluation = client.evaluate(
         "scorer@1", policy=_policy(tmp_path, dp_min=0.99), data=str(data), target="y", n_boot=200
@@ -409,9 +404,11 @@ def test_tampered_evaluation_is_named(registered: tuple[govml.Client, Path], tmp
 def test_evaluations_are_append_only(registered: tuple[govml.Client, Path], tmp_path: Path) -> None:
     client, data = registered
     client.evaluate("scorer@1", policy=_policy(tmp_path), data=str(data), target="y", n_boot=200)
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-        with client.ctx.store.write() as conn:
-            conn.execute(sa.text("DELETE FROM evaluations"))
+    with (
+        pytest.raises(sa.exc.DatabaseError, match="append-only"),
+        client.ctx.store.write() as conn,
+    ):
+        conn.execute(sa.text("DELETE FROM evaluations"))
 
 
 class _Payload:
