@@ -58,8 +58,8 @@ def test_the_high_risk_example_reads_as_written() -> None:
     assert policy.fairness is not None
     assert policy.fairness.reference_groups == {"sex": "Male", "race": "White"}
     rules = policy.fairness.rules
-    assert [r.compare for r in rules] == ["between_groups", "between_groups", "reference_group"]
-    assert (rules[1].confidence, rules[1].n_boot) == (0.95, 1000)
+    assert [r.compare for r in rules] == ["between_groups", "reference_group", "between_groups"]
+    assert (rules[2].confidence, rules[2].n_boot) == (0.95, 1000)
     assert policy.approvals is not None and policy.approvals.required == 2
     assert policy.monitoring is not None and policy.monitoring.on_critical == ["notify", "rollback"]
 
