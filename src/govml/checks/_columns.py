@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from govml.datasets import read_table
-from govml.errors import InputError, closest
+from govml.errors import InputError, ValidationError, closest
 
 ERR_MISSING_COLUMNS = "{count} column(s) not in the data: {names}; the data has {available}"
 ERR_NO_COLUMNS = "no columns given"
@@ -23,7 +23,9 @@ def as_table(data: Any) -> Any:
     return read_table(data)
 
 
-def require_columns(data: Any, columns: Iterable[str]) -> None:
+def require_columns(
+    data: Any, columns: Iterable[str], *, needed_by: Mapping[str, Sequence[str]] | None = None
+) -> None:
     """Raise one error naming every column of ``columns`` that ``data`` lacks.
 
     Parameters
@@ -32,6 +34,8 @@ def require_columns(data: Any, columns: Iterable[str]) -> None:
         A ``pyarrow.Table`` or anything :func:`govml.datasets.read_table` reads.
     columns : iterable of str
         Names a check needs.
+    needed_by : mapping of str to list of str, optional
+        What needs each column (``--target``, a policy rule, ...), named in the message.
 
     Raises
     ------
@@ -52,14 +56,20 @@ def require_columns(data: Any, columns: Iterable[str]) -> None:
         match = closest(name, present)
         if match is not None:
             hints.append(f"'{match}' for '{name}'")
-    raise InputError(
+    raise ValidationError(
         ERR_MISSING_COLUMNS.format(
             count=len(missing),
-            names=", ".join(repr(name) for name in missing),
+            names=", ".join(_needed(name, needed_by) for name in missing),
             available=shown or "no columns",
         ),
         hint=f"did you mean {', '.join(hints)}?" if hints else None,
     )
+
+
+def _needed(name: str, needed_by: Mapping[str, Sequence[str]] | None) -> str:
+    if needed_by and needed_by.get(name):
+        return f"{name!r} ({'; '.join(needed_by[name])})"
+    return repr(name)
 
 
 def columns_list(columns: str | Sequence[str]) -> list[str]:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -30,7 +31,7 @@ from sqlalchemy.engine import Connection
 
 import govml
 from govml.checks import CheckResult, Explanation, scan_artifact
-from govml.checks._columns import ERR_MISSING_COLUMNS
+from govml.checks._columns import require_columns
 from govml.datasets import fingerprint, read_table
 from govml.domain.records import Model, ModelVersion, VersionRef
 from govml.errors import (
@@ -39,7 +40,6 @@ from govml.errors import (
     IntegrityError,
     PolicyError,
     ValidationError,
-    closest,
 )
 from govml.evaluation.document import SCHEMA, Evaluation, Gate, overall_status, summary
 from govml.evaluation.gates import (
@@ -227,17 +227,15 @@ class EvaluationService:
                 raise ValidationError(ERR_EMPTY.format(source=source or "given"))
             needs_model = version is not None and prediction_column is None
             inputs_needed = _signature_inputs(version) if version is not None else []
-            _require_columns(
-                table,
-                _needed_columns(
-                    rules,
-                    target=target,
-                    sensitive=sensitive_cols,
-                    prediction_column=prediction_column,
-                    score_column=score_column,
-                    model_inputs=inputs_needed if needs_model or rules.explainability else [],
-                ),
+            needed = _needed_columns(
+                rules,
+                target=target,
+                sensitive=sensitive_cols,
+                prediction_column=prediction_column,
+                score_column=score_column,
+                model_inputs=inputs_needed if needs_model or rules.explainability else [],
             )
+            require_columns(table, needed, needed_by=needed)
             data_fp = fingerprint(table, label=source)
 
         scan: CheckResult | None = None
@@ -258,7 +256,6 @@ class EvaluationService:
                 features,
                 model=loaded,
                 refused=refused,
-                has_version=version is not None,
                 target=target,
                 prediction_column=prediction_column,
                 score_column=score_column,
@@ -552,7 +549,6 @@ class EvaluationService:
             features,
             model=loaded,
             refused=False,
-            has_version=True,
             target=target,
             prediction_column=None,
             score_column=None,
@@ -693,28 +689,20 @@ class _Clock:
         self._start = time.perf_counter()
         self._times: dict[str, float] = {}
 
-    def __call__(self, stage: str) -> _Stage:
-        return _Stage(self, stage)
-
-    def add(self, stage: str, seconds: float) -> None:
-        self._times[stage] = self._times.get(stage, 0.0) + seconds
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self._times[stage] = self._times.get(stage, 0.0) + elapsed
 
     @property
     def timings(self) -> dict[str, float]:
         out = {name: round(seconds, 6) for name, seconds in self._times.items()}
         out["total"] = round(time.perf_counter() - self._start, 6)
         return out
-
-
-class _Stage:
-    def __init__(self, clock: _Clock, stage: str) -> None:
-        self.clock, self.stage = clock, stage
-
-    def __enter__(self) -> None:
-        self.started = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.clock.add(self.stage, time.perf_counter() - self.started)
 
 
 def _digest(text: str) -> str:
@@ -814,24 +802,6 @@ def _needed_columns(
     return needed
 
 
-def _require_columns(table: Any, needed: Mapping[str, list[str]]) -> None:
-    present = table.column_names
-    missing = [name for name in needed if name not in present]
-    if not missing:
-        return
-    names = ", ".join(f"{name!r} ({'; '.join(needed[name])})" for name in missing)
-    hints = [
-        f"'{match}' for '{name}'"
-        for name in missing
-        if (match := closest(name, present)) is not None
-    ]
-    available = ", ".join(repr(name) for name in present[:30])
-    raise ValidationError(
-        ERR_MISSING_COLUMNS.format(count=len(missing), names=names, available=available),
-        hint=f"did you mean {', '.join(hints)}?" if hints else None,
-    )
-
-
 def _features(
     frame: pd.DataFrame,
     version: ModelVersion | None,
@@ -877,7 +847,6 @@ def _predict(
     *,
     model: LoadedModel | None,
     refused: bool,
-    has_version: bool,
     target: str,
     prediction_column: str | None,
     score_column: str | None,
@@ -906,7 +875,6 @@ def _predict(
             index = [i for i, c in enumerate(classes) if c == chosen]
             if index:
                 scores = np.asarray(_call(model.predict_proba, features))[:, index[0]]
-    _ = table, has_version
     return _Inputs(
         table=table,
         frame=frame,
