@@ -5,12 +5,13 @@ The client calls the same services as the CLI, so behaviour cannot differ betwee
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from govml.domain.lifecycle import AliasChange, Approval, IssuedToken, Readiness, User
 from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
 from govml.evaluation import Evaluation
 from govml.flavors import LoadedModel
@@ -18,11 +19,13 @@ from govml.ledger.attest import AttestationReport
 from govml.ledger.bundle import ProofBundle
 from govml.policy import LoadedPolicy, load_policy
 from govml.policy.records import PolicyApplied, StoredPolicy
+from govml.services.access import AccessService
 from govml.services.admin import AdminService
 from govml.services.attestation import AttestationService
 from govml.services.audit import AuditService, VerifyResult
 from govml.services.context import ServiceContext
 from govml.services.evaluation import EvaluationService
+from govml.services.lifecycle import LifecycleService
 from govml.services.policy import PolicyService
 from govml.services.proofs import CheckpointResult, ExportResult, KeyInfo, ProofService
 from govml.services.registry import RegistryService
@@ -163,6 +166,66 @@ class Client:
     ) -> list[LedgerEntry]:
         """Return ledger entries, oldest first, optionally about one model."""
         return self.audit.log(model=model, action=action, limit=limit)
+
+    # lifecycle
+    def promote(self, ref: str, *, to: str, reason: str = "") -> AliasChange:
+        """Move alias ``to`` (staging / production) to version ``ref`` through its gates.
+
+        Raises `GateError` listing every unmet condition, `ForbiddenError` without the
+        deployer role.
+        """
+        return LifecycleService(self.ctx).promote(ref, to=to, reason=reason)
+
+    def rollback(self, name: str, *, reason: str) -> AliasChange:
+        """Move ``production`` back to the version that held it before the current one."""
+        return LifecycleService(self.ctx).rollback(name, reason=reason)
+
+    def readiness(self, ref: str, *, to: str = "production") -> Readiness:
+        """Return the conditions version ``ref`` must meet to take alias ``to``, and which hold."""
+        return LifecycleService(self.ctx).readiness(ref, to=to)
+
+    def approve(self, ref: str, *, comment: str, reject: bool = False) -> Approval:
+        """Record the acting user's approval (or rejection) of version ``ref``."""
+        return LifecycleService(self.ctx).approve(ref, comment=comment, reject=reject)
+
+    def list_approvals(self, ref: str) -> list[Approval]:
+        """Return every decision on version ``ref``, oldest first."""
+        return LifecycleService(self.ctx).approvals(ref)
+
+    def alias_history(self, name: str, *, alias: str | None = None) -> list[AliasChange]:
+        """Return every promotion and rollback of model ``name``, oldest first."""
+        return LifecycleService(self.ctx).history(name, alias=alias)
+
+    # people
+    def add_user(
+        self, name: str, *, roles: Sequence[str], expires_in_days: int | None = 90
+    ) -> IssuedToken:
+        """Add a user with ``roles`` and return their first token (shown once)."""
+        return AccessService(self.ctx).add_user(name, roles=roles, expires_in_days=expires_in_days)
+
+    def list_users(self) -> list[User]:
+        """Return every user, by name."""
+        return AccessService(self.ctx).list_users()
+
+    def set_roles(self, name: str, *, roles: Sequence[str]) -> User:
+        """Replace the roles of user ``name``."""
+        return AccessService(self.ctx).set_roles(name, roles=roles)
+
+    def issue_token(self, name: str, *, expires_in_days: int | None = 90) -> IssuedToken:
+        """Issue a new token for user ``name`` (shown once)."""
+        return AccessService(self.ctx).issue_token(name, expires_in_days=expires_in_days)
+
+    def revoke_tokens(self, name: str) -> int:
+        """Revoke every live token of user ``name``; return how many."""
+        return AccessService(self.ctx).revoke_tokens(name)
+
+    def disable_user(self, name: str) -> User:
+        """Disable user ``name``: their tokens stop working and they can do nothing."""
+        return AccessService(self.ctx).disable_user(name)
+
+    def whoami(self) -> User:
+        """Return the acting user."""
+        return AccessService(self.ctx).whoami()
 
     def evaluate(self, ref: str | None = None, **kwargs: Any) -> Evaluation:
         """Evaluate version ``ref`` (or predictions made elsewhere) against a policy.

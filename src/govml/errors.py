@@ -100,10 +100,34 @@ class StoreError(GovmlError):
     """The metadata store cannot be reached or refused an operation."""
 
 
-class ForbiddenError(GovmlError):
-    """The current user is not allowed to do this."""
+class AuthenticationError(GovmlError):
+    """A token is missing, unknown, expired or revoked (HTTP 401)."""
 
     exit_code = 1
+
+
+class ForbiddenError(GovmlError):
+    """The current user is not allowed to do this (HTTP 403)."""
+
+    exit_code = 1
+
+
+class GateError(GovmlError):
+    """A promotion is refused because a governance condition is not met.
+
+    ``missing`` holds one line per unmet condition.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, missing: Sequence[str] = (), hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.missing = tuple(missing)
+
+    def diagnostics(self) -> str:
+        """Return the message, then each unmet condition on its own line."""
+        lines = [super().diagnostics(), *(f"  - {item}" for item in self.missing)]
+        return "\n".join(lines)
 
 
 def closest(name: str, choices: Iterable[str]) -> str | None:

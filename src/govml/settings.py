@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     user: str | None = Field(
         default=None, description="Identity recorded as the actor in local mode (default: OS user)."
     )
+    server: str | None = Field(
+        default=None,
+        description="URL of a govml server; when set, the SDK and CLI call it instead of a store.",
+    )
+    token: str | None = Field(
+        default=None, description="Bearer token for the govml server (from `govml users add`)."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -43,6 +50,15 @@ class Settings(BaseSettings):
                 "postgresql://USER@HOST:PORT/DB"
             )
         return value
+
+    @field_validator("server")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"server URL {value!r} must start with http:// or https://")
+        return value.rstrip("/")
 
     def resolved_database_url(self) -> str:
         """Return the database URL, defaulting to ``sqlite:///<home>/govml.db``."""

@@ -37,6 +37,7 @@ from govml.ledger.tree import MerkleTree
 from govml.ledger.verify import CheckpointRecord, EntryRecord, VerifyReport, verify_ledger
 from govml.services.context import ServiceContext
 from govml.services.evaluation import verify_evaluation_records
+from govml.services.lifecycle import verify_lifecycle_records
 from govml.services.policy import verify_policy_records
 from govml.services.proofs import note_origin, read_checkpoint_file, trusted_keys
 from govml.services.registry import record_digest, version_subject
@@ -80,6 +81,9 @@ class VerifyResult:
     datasets: int
     policies: int = 0
     evaluations: int = 0
+    users: int = 0
+    approvals: int = 0
+    alias_changes: int = 0
     signed_checkpoints: int = 0
     checkpoint: dict[str, Any] | None = None
 
@@ -125,6 +129,7 @@ class AuditService:
             counts = _verify_records(conn)
             policies = verify_policy_records(conn)
             evaluations = verify_evaluation_records(conn)
+            lifecycle = verify_lifecycle_records(conn)
         return VerifyResult(
             entries=report.entries,
             tree_heads=report.checkpoints,
@@ -134,6 +139,9 @@ class AuditService:
             datasets=counts["datasets"],
             policies=policies,
             evaluations=evaluations,
+            users=lifecycle["users"],
+            approvals=lifecycle["approvals"],
+            alias_changes=lifecycle["alias_changes"],
             signed_checkpoints=signed,
             checkpoint=external,
         )

@@ -22,7 +22,10 @@ class ServiceContext:
     """The stores, the acting user, and the clock, shared by the services of one client.
 
     ``keys`` is the folder of the instance's ledger signing key (``$GOVML_HOME/keys``); None
-    when the context was built without a home folder.
+    when the context was built without a home folder. ``local`` is True when the actor is
+    whoever runs the process (``GOVML_USER`` or the OS user: tamper-evident, not enforced) and
+    False when a server authenticated it from a token; only a local context may make the
+    first user of an empty store its admin.
     """
 
     store: Store
@@ -30,6 +33,7 @@ class ServiceContext:
     actor: str
     clock: Callable[[], datetime] = field(default=_utcnow)
     keys: Path | None = None
+    local: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceContext:
