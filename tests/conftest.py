@@ -105,7 +105,7 @@ def shared_datasets() -> Path:
 
 
 def populate(client: govml.Client) -> None:
-    """Three models, two versions (one with training data), a tag: 8 ledger entries."""
+    """The first user, three models, two versions (one with training data), a tag."""
     import numpy as np
     import pandas as pd
     from sklearn.tree import DecisionTreeClassifier

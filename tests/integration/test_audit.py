@@ -44,7 +44,7 @@ def _entry(client: govml.Client, seq: int) -> tuple[str, str]:
 def populated(client: govml.Client) -> Iterator[govml.Client]:
     populate(client)
     result = client.verify_ledger()
-    assert result.entries == 7  # 3 models, 1 dataset, 2 versions, 1 tag
+    assert result.entries == 8  # first user (admin), 3 models, 1 dataset, 2 versions, 1 tag
     _drop_triggers(client)
     yield client
 
@@ -56,16 +56,16 @@ def test_clean_store_verifies(populated: govml.Client) -> None:
 
 
 def test_changed_payload_is_named(populated: govml.Client) -> None:
-    entry, _ = _entry(populated, 1)
+    entry, _ = _entry(populated, 2)
     assert '"minimal"' in entry
     _raw(
         populated,
-        "UPDATE ledger_entries SET entry = :e WHERE seq = 1",
+        "UPDATE ledger_entries SET entry = :e WHERE seq = 2",
         e=entry.replace('"minimal"', '"limited"'),
     )
-    with pytest.raises(LedgerVerificationError, match="entry 1") as info:
+    with pytest.raises(LedgerVerificationError, match="entry 2") as info:
         populated.verify_ledger()
-    assert info.value.seq == 1
+    assert info.value.seq == 2
 
 
 def test_payload_and_leaf_hash_rewritten_together_are_caught_by_the_tree_head(
@@ -73,18 +73,18 @@ def test_payload_and_leaf_hash_rewritten_together_are_caught_by_the_tree_head(
 ) -> None:
     from govml.ledger.merkle import leaf_hash
 
-    entry, _ = _entry(populated, 0)
+    entry, _ = _entry(populated, 1)
     forged = entry.replace('"high"', '"minimal"')
     assert forged != entry
     _raw(
         populated,
-        "UPDATE ledger_entries SET entry = :e, leaf_hash = :h WHERE seq = 0",
+        "UPDATE ledger_entries SET entry = :e, leaf_hash = :h WHERE seq = 1",
         e=forged,
         h=leaf_hash(forged.encode()).hex(),
     )
     with pytest.raises(LedgerVerificationError) as info:
         populated.verify_ledger()
-    assert info.value.seq == 0
+    assert info.value.seq == 1
 
 
 def test_deleted_row_is_named(populated: govml.Client) -> None:
@@ -166,7 +166,7 @@ def sqlite_populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[govml
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(seq=st.integers(0, 6), position=st.integers(0, 10_000), new=st.integers(1, 127))
+@given(seq=st.integers(0, 7), position=st.integers(0, 10_000), new=st.integers(1, 127))
 def test_any_single_byte_change_of_any_entry_is_named(
     sqlite_populated: govml.Client, seq: int, position: int, new: int
 ) -> None:

@@ -309,9 +309,14 @@ def test_proof_errors_are_usage_errors(run: Run, tmp_path: Path) -> None:
 
 
 def test_checkpoint_needs_a_key(
-    client: govml.Client, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    client: govml.Client,
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     populate(client)  # no `govml init`: no key in this home
+    monkeypatch.setenv("GOVML_USER", "alice")  # the store's admin (its first user)
     code = invoke(["--store", db_url, "audit", "checkpoint"])
     err = capsys.readouterr().err
     assert code == 2 and "no signing key" in err and "govml init" in err

@@ -17,8 +17,11 @@ from govml.cli import (
     audit_cmds,
     db_cmds,
     evaluate_cmds,
+    lifecycle_cmds,
     model_cmds,
     policy_cmds,
+    server_cmds,
+    users_cmds,
     version_cmds,
 )
 from govml.cli.output import print_error
@@ -70,6 +73,22 @@ app.command(
     "2 usage error.",
 )(evaluate_cmds.evaluate)
 app.add_typer(evaluate_cmds.app, name="evaluations")
+app.command("server", help="Serve the REST API for this store (bearer tokens, OpenAPI).")(
+    server_cmds.server
+)
+app.command(
+    "promote", help="Move staging or production to a version through its gates (exit 1 if not)."
+)(lifecycle_cmds.promote)
+app.command("rollback", help="Move production back to the previous production version.")(
+    lifecycle_cmds.rollback
+)
+app.command("approve", help="Approve (or --reject) a version, with a comment.")(
+    lifecycle_cmds.approve
+)
+app.add_typer(lifecycle_cmds.app, name="approvals")
+version_cmds.app.command("history")(lifecycle_cmds.history)
+version_cmds.app.command("status")(lifecycle_cmds.status)
+app.add_typer(users_cmds.app, name="users")
 
 
 def invoke(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import govml
 from govml.errors import IntegrityError
 from govml.ledger.canonical import entry_bytes
 from govml.ledger.merkle import leaf_hash
+from govml.services.access import bootstrap
 from govml.services.context import ServiceContext
 from govml.store.checkpoints import (
     KEY_ACTION,
@@ -72,6 +73,7 @@ class AdminService:
             written = append(conn, actor=self.ctx.actor, now=now, entries=entries)
             if created and origin_of(written[0].leaf_hash) != origin:
                 raise IntegrityError("entry 0 was not written as expected; nothing was stored")
+            bootstrap(conn, self.ctx)  # local mode: whoever creates the store is its admin
         self.ctx.artifacts.root.mkdir(parents=True, exist_ok=True)
         return {**self.status(), "created": created, "key_created": key_created}
 

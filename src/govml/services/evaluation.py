@@ -33,6 +33,7 @@ import govml
 from govml.checks import CheckResult, Explanation, scan_artifact
 from govml.checks._columns import require_columns
 from govml.datasets import fingerprint, read_table
+from govml.domain.lifecycle import Permission
 from govml.domain.records import Model, ModelVersion, VersionRef
 from govml.errors import (
     GovmlError,
@@ -73,6 +74,7 @@ from govml.metrics._registry import spec_for
 from govml.policy import LoadedPolicy, Policy, load_policy, parse_policy
 from govml.policy.loader import policy_problems
 from govml.policy.vocabulary import TIERS
+from govml.services.access import authorize, precheck
 from govml.services.context import ServiceContext
 from govml.services.registry import RegistryService, version_subject
 from govml.store import evaluation_records as rows
@@ -210,6 +212,7 @@ class EvaluationService:
             raise InputError(ERR_LABEL_WITH_VERSION.format(ref=ref))
         if label is not None and (len(label) > LABEL_MAX or not label.strip()):
             raise InputError(f"--label must be 1 to {LABEL_MAX} characters")
+        precheck(self.ctx, Permission.REGISTER)
 
         with clock("setup"):
             model, version = (None, None) if ref is None else self._version(ref)
@@ -644,6 +647,7 @@ class EvaluationService:
         document["duration_s"] = timings["total"]
         now = self.ctx.clock()
         with self.ctx.store.write() as conn:
+            authorize(conn, self.ctx, Permission.REGISTER)
             number = rows.next_id(conn)
             document["id"] = number
             text = canonical_json(document).decode("utf-8")

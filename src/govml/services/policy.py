@@ -20,11 +20,13 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from govml.domain.lifecycle import Permission
 from govml.domain.records import RiskTier
 from govml.errors import IntegrityError, NotFoundError, PolicyError
 from govml.policy import LoadedPolicy, Policy, load_policy
 from govml.policy.records import PolicyApplied, StoredPolicy
 from govml.policy.vocabulary import TIERS
+from govml.services.access import authorize
 from govml.services.context import ServiceContext
 from govml.store import policy_records as records
 from govml.store.ledger import NewEntry, append, iter_entries
@@ -78,6 +80,7 @@ class PolicyService:
         name, tiers = loaded.name, _ordered(loaded.policy.tiers)
         now = self.ctx.clock()
         with self.ctx.store.write() as conn:
+            authorize(conn, self.ctx, Permission.ADMINISTER)
             newest = records.latest(conn, name)
             in_force = records.tiers_in_force(conn)
             others = {
@@ -165,13 +168,18 @@ class PolicyService:
     def for_tier(self, tier: str) -> StoredPolicy | None:
         """Return the policy in force for risk tier ``tier``, or None when none governs it."""
         with self.ctx.store.read() as conn:
-            held = _in_force(conn, tier)
-            return None if held is None else _stored(conn, held)
+            return policy_in_force(conn, tier)
 
     def list_policies(self) -> list[StoredPolicy]:
         """Return the newest version of every policy, by name."""
         with self.ctx.store.read() as conn:
             return [_stored(conn, records.load(conn, name)) for name in records.names(conn)]
+
+
+def policy_in_force(conn: Connection, tier: str) -> StoredPolicy | None:
+    """Return the policy in force for risk tier ``tier`` (inside a transaction), or None."""
+    held = _in_force(conn, tier)
+    return None if held is None else _stored(conn, held)
 
 
 def _in_force(conn: Connection, tier: str) -> PolicyRow | None:

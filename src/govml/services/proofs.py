@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from govml.domain.lifecycle import Permission
 from govml.errors import ConfigurationError, InputError, LedgerVerificationError, NotFoundError
 from govml.ledger.bundle import BundleEntry, ConsistencyLink, ProofBundle, verify_bundle
 from govml.ledger.checkpoint import (
@@ -28,6 +29,7 @@ from govml.ledger.checkpoint import (
 )
 from govml.ledger.merkle import leaf_hash, verify_consistency
 from govml.ledger.tree import MerkleTree, inclusion_path
+from govml.services.access import authorize
 from govml.services.context import ServiceContext
 from govml.store import records
 from govml.store.checkpoints import (
@@ -131,6 +133,7 @@ class ProofService:
         """
         keys_dir = self.keys_dir()
         with self.ctx.store.write() as conn:
+            authorize(conn, self.ctx, Permission.ADMINISTER)
             head = latest_head(conn)
             if head is None:
                 raise InputError(

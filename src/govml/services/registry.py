@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from govml.datasets import fingerprint, read_table
+from govml.domain.lifecycle import Permission
 from govml.domain.records import (
     DatasetRef,
     Model,
@@ -30,6 +31,7 @@ from govml.errors import AlreadyExistsError, FlavorError, InputError, Validation
 from govml.flavors import LoadedModel, SerializedModel, flavor_for, get_flavor
 from govml.ledger.canonical import canonical_json
 from govml.lineage import code_lineage, environment_lineage
+from govml.services.access import authorize, precheck
 from govml.services.context import ServiceContext
 from govml.store import records
 from govml.store.ledger import NewEntry, append
@@ -89,6 +91,7 @@ class RegistryService:
             "description": description,
         }
         with self.ctx.store.write() as conn:
+            authorize(conn, self.ctx, Permission.REGISTER)
             if records.model_exists(conn, name):
                 raise AlreadyExistsError(f"model {name!r} already exists")
             mid = records.insert_model(
@@ -125,6 +128,7 @@ class RegistryService:
         if not key or len(key) > 200:
             raise ValidationError(f"invalid tag key {key!r}: use 1-200 characters")
         with self.ctx.store.write() as conn:
+            authorize(conn, self.ctx, Permission.REGISTER)
             mid = records.model_id(conn, name)
             records.set_tag(conn, mid, key, value)
             action = "model.tag_set" if value is not None else "model.tag_removed"
@@ -168,6 +172,7 @@ class RegistryService:
         """
         with self.ctx.store.read() as conn:
             records.model_id(conn, name)  # fail fast on an unknown model
+        precheck(self.ctx, Permission.REGISTER)
         serialized = self._serialize(model=model, artifact=artifact, flavor=flavor)
         loaded = get_flavor(serialized.flavor).load(serialized.data, serialized.options)
         tables = {
@@ -186,6 +191,7 @@ class RegistryService:
         digest = self.ctx.artifacts.put_bytes(serialized.data)
         now = self.ctx.clock()
         with self.ctx.store.write() as conn:
+            authorize(conn, self.ctx, Permission.REGISTER)
             mid, number = records.model_id_and_next_version(conn, name)
             version = ModelVersion(
                 model=name,

@@ -222,3 +222,64 @@ evaluations = sa.Table(
     sa.CheckConstraint("status IN ('pass', 'warn', 'fail')", name="status"),
     sa.Index("ix_evaluations_model_version", "model_id", "version"),
 )
+
+
+# People: a user's roles and status change (replayed from the ledger by `audit verify`);
+# tokens are stored only as SHA-256 hashes, looked up by their public id.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("roles", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+# Decisions on versions and moves of aliases: immutable (append-only triggers); the current
+# holder of each alias is `model_aliases`, whose primary key allows one version per alias.
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("decision", sa.String(10), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("decision IN ('approve', 'reject')", name="decision"),
+    sa.Index("ix_approvals_model_id_version", "model_id", "version"),
+)
+
+alias_events = sa.Table(
+    "alias_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("alias", sa.String(50), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("previous", sa.Integer, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("evaluation_id", sa.Integer, nullable=True),
+    sa.Column("policy_digest", sa.String(71), nullable=True),
+    sa.Column("approvals", sa.JSON, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("action IN ('promote', 'rollback')", name="action"),
+    sa.Index("ix_alias_events_model_id_alias", "model_id", "alias"),
+)

@@ -8,7 +8,7 @@ Create Date: 2026-11-24
 import sqlalchemy as sa
 from alembic import op
 
-from govml.store.schema import APPEND_ONLY_TABLES, UTCDateTime
+from govml.store.schema import UTCDateTime
 
 revision = "0001_initial"
 down_revision = None
@@ -137,6 +137,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tree_size", name=op.f("pk_ledger_checkpoints")),
     )
     _create_append_only_triggers()
+
+
+# Frozen here: later migrations add their own append-only tables.
+APPEND_ONLY_TABLES = (
+    "ledger_entries",
+    "ledger_checkpoints",
+    "model_versions",
+    "version_datasets",
+    "datasets",
+)
 
 
 def _create_append_only_triggers() -> None:

@@ -1,0 +1,148 @@
+"""``govml users``: people, their roles and their bearer tokens."""
+
+from __future__ import annotations
+
+import typer
+
+from govml.cli.common import JSON_OPTION, client
+from govml.cli.output import console, print_fields, print_json, print_ok, print_table
+from govml.domain.lifecycle import IssuedToken, User
+
+app = typer.Typer(help="People, roles and tokens.", no_args_is_help=True)
+
+_ROLE = typer.Option(
+    ...,
+    "--role",
+    help="viewer, contributor, approver, risk_officer, deployer or admin; repeatable.",
+)
+_EXPIRES = typer.Option(90, "--expires-in-days", help="Token lifetime in days (1-3650).")
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="User name."),
+    role: list[str] = _ROLE,
+    expires_in_days: int = _EXPIRES,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Add a user and print their token once (only its hash is stored)."""
+    with client(ctx) as opened:
+        issued = opened.add_user(name, roles=role, expires_in_days=expires_in_days)
+    _print_token(issued, json_out, f"added user {name} ({', '.join(role)})")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
+    """List users and their roles."""
+    with client(ctx) as opened:
+        found = opened.list_users()
+    if json_out:
+        print_json([u.to_dict() for u in found])
+        return
+    print_table(
+        "users",
+        ["name", "roles", "status", "added by", "added"],
+        [
+            (
+                u.name,
+                ", ".join(u.roles),
+                "active" if u.active else "disabled",
+                u.created_by,
+                u.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
+            for u in found
+        ],
+    )
+
+
+@app.command("roles")
+def roles(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="User name."),
+    role: list[str] = _ROLE,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Replace a user's roles."""
+    with client(ctx) as opened:
+        user = opened.set_roles(name, roles=role)
+    if json_out:
+        print_json(user.to_dict())
+    else:
+        print_ok(f"{user.name}: {', '.join(user.roles)}")
+
+
+@app.command("token")
+def token(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="User name."),
+    expires_in_days: int = _EXPIRES,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Issue a new token for a user (an admin, or the user themself)."""
+    with client(ctx) as opened:
+        issued = opened.issue_token(name, expires_in_days=expires_in_days)
+    _print_token(issued, json_out, f"new token for {name}")
+
+
+@app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="User name."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Revoke every live token of a user."""
+    with client(ctx) as opened:
+        count = opened.revoke_tokens(name)
+    if json_out:
+        print_json({"user": name, "revoked": count})
+    else:
+        print_ok(f"revoked {count} token(s) of {name}")
+
+
+@app.command("disable")
+def disable(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="User name."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Disable a user: their tokens are revoked and they can do nothing more."""
+    with client(ctx) as opened:
+        user = opened.disable_user(name)
+    if json_out:
+        print_json(user.to_dict())
+    else:
+        print_ok(f"disabled {user.name}")
+
+
+@app.command("whoami")
+def whoami(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
+    """Show who is acting and with which roles."""
+    with client(ctx) as opened:
+        user = opened.whoami()
+    if json_out:
+        print_json(user.to_dict())
+        return
+    _print_user(user)
+
+
+def _print_user(user: User) -> None:
+    print_fields(
+        user.name,
+        [
+            ("roles", ", ".join(user.roles)),
+            ("status", "active" if user.active else "disabled"),
+            ("added by", user.created_by),
+            ("added", user.created_at.isoformat()),
+        ],
+    )
+
+
+def _print_token(issued: IssuedToken, json_out: bool, headline: str) -> None:
+    if json_out:
+        print_json(issued.to_dict())
+        return
+    expires = issued.expires_at.strftime("%Y-%m-%d") if issued.expires_at else "never"
+    print_ok(f"{headline}; token {issued.token_id}, expires {expires}")
+    console.print("Copy it now, it is not shown again:", style="bold")
+    print(issued.token)
