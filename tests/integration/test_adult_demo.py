@@ -71,9 +71,15 @@ def test_demo_registers_and_verifies(
         assert second.check("demographic_parity_ratio:sex")["value"] > 0.8
         assert second.check("demographic_parity_ratio:race")["value"] > 0.8
         assert client.get_version("adult-income@2").params["mitigation"] == "ThresholdOptimizer"
+        # Version 1 was refused; version 2 went to staging, then production with two approvals.
+        assert client.get_model("adult-income").aliases == {"production": 2, "staging": 2}
+        (change,) = client.alias_history("adult-income", alias="production")
+        assert change.approvals == ("rita", "sam") and change.actor == "dana"
+        assert (result.approvals, result.alias_changes) == (2, 2)
     for ref in ("adult-income-1", "adult-income-2"):
         report = tmp_path / "cwd" / ".govml" / "reports" / f"{ref}.html"
         assert "data:image/png;base64" in report.read_text(encoding="utf-8")
     assert run.main() == 0  # a second run registers versions 3 and 4 of the same model
     with govml.connect(tmp_path / "home") as client:
         assert [v.version for v in client.list_versions("adult-income")] == [1, 2, 3, 4]
+        assert client.get_model("adult-income").aliases == {"production": 4, "staging": 4}

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sklearn.compose import ColumnTransformer
@@ -26,7 +27,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 import govml
 from govml.cli.evaluate_cmds import STAGES
 from govml.demo.adult import CATEGORICAL, NUMERIC, TARGET, load_adult
-from govml.errors import GovmlError
+from govml.errors import GateError, GovmlError
 from govml.evaluation import Evaluation
 
 MODEL = "adult-income"
@@ -166,17 +167,54 @@ def _run(client: govml.Client) -> int:
     console.print(f"registered [bold]{second_version.ref}[/]")
     second = _evaluate(client, second_version.ref, test)
 
+    console.rule("[bold]promotion through the gates")
+    promoted = _promote(client, version.ref, second_version.ref)
+
     result = client.verify_ledger()
     console.print(
         f"[green]ledger verified[/]: {result.entries} entries, root {result.root_hash[:16]}…, "
         f"records match it ({result.models} model(s), {result.versions} version(s), "
-        f"{result.evaluations} evaluation(s))"
+        f"{result.evaluations} evaluation(s), {result.approvals} approval(s), "
+        f"{result.alias_changes} alias change(s))"
     )
     console.print(
         "next: `.venv/bin/govml evaluations list`, `.venv/bin/govml evaluations show "
         f"{second.id}`, `.venv/bin/govml audit log`"
     )
-    return 0 if same and first.status == "fail" and second.status != "fail" else 1
+    return 0 if same and first.status == "fail" and second.status != "fail" and promoted else 1
+
+
+APPROVERS = {"rita": "risk_officer", "sam": "approver"}
+DEPLOYER = "dana"
+
+
+def _promote(client: govml.Client, failed_ref: str, passed_ref: str) -> bool:
+    """Refuse the failing version, then take the passing one to staging and production."""
+    known = {user.name for user in client.list_users()}
+    for name, role in [*APPROVERS.items(), (DEPLOYER, "deployer")]:
+        if name not in known:
+            client.add_user(name, roles=[role])
+            console.print(f"added user [bold]{name}[/] ({role})")
+    deployer = govml.connect(user=DEPLOYER)
+    try:
+        try:
+            deployer.promote(failed_ref, to="staging")
+        except GateError as refused:
+            console.print(f"[red]refused[/]: {escape(refused.diagnostics())}")
+        deployer.promote(passed_ref, to="staging", reason="passed the credit-high-risk policy")
+        console.print(f"{passed_ref} → staging")
+        ready = deployer.readiness(passed_ref, to="production")
+        console.print(f"production needs: {'; '.join(ready.missing)}", markup=False)
+        for name, role in APPROVERS.items():
+            with govml.connect(user=name) as approver:
+                approver.approve(passed_ref, comment=f"reviewed the evaluation as {role}")
+            console.print(f"{name} ({role}) approved {passed_ref}")
+        change = deployer.promote(passed_ref, to="production", reason="two approvals, gate passed")
+        before = "" if change.previous is None else f" (was version {change.previous})"
+        console.print(f"[green]{passed_ref} → production[/]{before}")
+        return True
+    finally:
+        deployer.close()
 
 
 def _evaluate(client: govml.Client, ref: str, data: object) -> Evaluation:
