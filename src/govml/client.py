@@ -13,6 +13,7 @@ from typing import Any
 
 from govml.domain.lifecycle import AliasChange, Approval, IssuedToken, Readiness, User
 from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
+from govml.domain.serving import ServingConfig
 from govml.evaluation import Evaluation
 from govml.flavors import LoadedModel
 from govml.ledger.attest import AttestationReport
@@ -29,6 +30,7 @@ from govml.services.lifecycle import LifecycleService
 from govml.services.policy import PolicyService
 from govml.services.proofs import CheckpointResult, ExportResult, KeyInfo, ProofService
 from govml.services.registry import RegistryService
+from govml.services.serving import ServingService
 from govml.settings import Settings, load_settings
 
 
@@ -196,6 +198,16 @@ class Client:
         """Return every promotion and rollback of model ``name``, oldest first."""
         return LifecycleService(self.ctx).history(name, alias=alias)
 
+    def serving_config(self, name: str) -> ServingConfig:
+        """Return how model ``name``'s gateway uses its challenger (off, shadow, canary)."""
+        return ServingService(self.ctx).get(name)
+
+    def configure_serving(
+        self, name: str, *, mode: str, share: float | None = None, key: str | None = None
+    ) -> ServingConfig:
+        """Set model ``name``'s challenger to off, shadow or canary (``share``, sticky ``key``)."""
+        return ServingService(self.ctx).configure(name, mode=mode, share=share, key=key)
+
     # people
     def add_user(
         self, name: str, *, roles: Sequence[str], expires_in_days: int | None = 90
@@ -280,6 +292,9 @@ def connect(
 ) -> Client:
     """Open a govml store and return a `Client`.
 
+    With ``GOVML_SERVER`` set and neither ``store`` nor ``database_url`` given, return a
+    `govml.remote.RemoteClient` that calls that server as the user of ``GOVML_TOKEN``.
+
     Parameters
     ----------
     store
@@ -287,8 +302,18 @@ def connect(
         ``GOVML_HOME`` / ``GOVML_DATABASE_URL`` from the environment, else ``./.govml``.
     database_url, artifacts, user
         Override ``GOVML_DATABASE_URL``, ``GOVML_ARTIFACTS`` and ``GOVML_USER``.
+
+    Raises
+    ------
+    ConfigurationError
+        In client mode without ``GOVML_TOKEN``.
     """
-    return Client(ServiceContext.from_settings(settings_for(store, database_url, artifacts, user)))
+    settings = settings_for(store, database_url, artifacts, user)
+    if settings.server and store is None and database_url is None:
+        from govml.remote import RemoteClient  # imports this module
+
+        return RemoteClient(settings)
+    return Client(ServiceContext.from_settings(settings))
 
 
 def settings_for(

@@ -7,10 +7,17 @@ import typer
 from govml.cli.common import JSON_OPTION, client
 from govml.cli.output import print_fields, print_json, print_ok
 from govml.client import settings_for
+from govml.errors import InputError
+from govml.remote import RemoteClient
 from govml.services.admin import AdminService
 from govml.store.db import Store, safe_url
 
 app = typer.Typer(help="Inspect and upgrade the metadata database.", no_args_is_help=True)
+
+ERR_REMOTE = (
+    "`govml {command}` works on a store where it runs; in client mode (GOVML_SERVER={server}) "
+    "the store is the server's: run it on the server host, or give --store"
+)
 
 
 def init(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
@@ -33,6 +40,8 @@ def init(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
 def status(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """Show the database, schema revision and size of the store."""
     with client(ctx) as opened:
+        if isinstance(opened, RemoteClient):
+            raise InputError(ERR_REMOTE.format(command="db status", server=opened.server))
         info = AdminService(opened.ctx).status()
     if json_out:
         print_json(info)
@@ -43,7 +52,10 @@ def status(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
 @app.command("upgrade")
 def upgrade(ctx: typer.Context) -> None:
     """Apply pending schema migrations (govml also does this on first use)."""
-    settings = settings_for(getattr(ctx.find_root().obj, "store", None))
+    given = getattr(ctx.find_root().obj, "store", None)
+    settings = settings_for(given)
+    if settings.server and given is None:
+        raise InputError(ERR_REMOTE.format(command="db upgrade", server=settings.server))
     url = settings.resolved_database_url()
     store = Store(url, migrate=None)
     try:

@@ -139,6 +139,23 @@ class Model:
             "aliases": dict(self.aliases),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Model:
+        """Inverse of `to_dict`."""
+        return cls(
+            name=data["name"],
+            owner=data["owner"],
+            risk_tier=RiskTier(data["risk_tier"]),
+            intended_use=data.get("intended_use", ""),
+            out_of_scope_use=data.get("out_of_scope_use", ""),
+            description=data.get("description", ""),
+            tags=dict(data.get("tags", {})),
+            created_at=datetime.fromisoformat(data["created_at"]),
+            created_by=data["created_by"],
+            latest_version=data.get("latest_version"),
+            aliases={str(k): int(v) for k, v in data.get("aliases", {}).items()},
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class DatasetRef:
@@ -157,6 +174,16 @@ class DatasetRef:
             "row_count": self.row_count,
             "columns": self.columns,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetRef:
+        """Inverse of `to_dict`."""
+        return cls(
+            role=data["role"],
+            digest=data["digest"],
+            row_count=int(data["row_count"]),
+            columns=int(data["columns"]),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,6 +242,29 @@ class ModelVersion:
         out["ref"] = self.ref
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelVersion:
+        """Inverse of `to_dict`."""
+        return cls(
+            model=data["model"],
+            version=int(data["version"]),
+            artifact_digest=data["artifact_digest"],
+            artifact_size=int(data["artifact_size"]),
+            flavor=data["flavor"],
+            flavor_options=dict(data["flavor_options"]),
+            signature=data.get("signature"),
+            datasets=tuple(DatasetRef.from_dict(item) for item in data.get("datasets", [])),
+            code=dict(data.get("code", {})),
+            environment=dict(data.get("environment", {})),
+            params=dict(data.get("params", {})),
+            metrics=dict(data.get("metrics", {})),
+            description=data.get("description", ""),
+            mlflow_run_id=data.get("mlflow_run_id"),
+            registrant=data["registrant"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            aliases=tuple(data.get("aliases", ())),
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class LedgerEntry:
@@ -239,3 +289,16 @@ class LedgerEntry:
             "payload": self.payload,
             "leaf_hash": self.leaf_hash,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LedgerEntry:
+        """Inverse of `to_dict`."""
+        return cls(
+            seq=int(data["seq"]),
+            time=data["time"],
+            actor=data["actor"],
+            action=data["action"],
+            subject=data["subject"],
+            payload=dict(data["payload"]),
+            leaf_hash=data["leaf_hash"],
+        )

@@ -54,6 +54,22 @@ class StoredPolicy:
             out["source"] = self.source
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoredPolicy:
+        """Inverse of ``to_dict(with_document=True)``: the document is validated again."""
+        return cls(
+            name=data["name"],
+            version=int(data["version"]),
+            latest_version=int(data["latest_version"]),
+            digest=data["digest"],
+            policy=Policy.model_validate(data["document"]),
+            source=data["source"],
+            source_name=data["source_name"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            created_by=data["created_by"],
+            in_force_for=tuple(data.get("in_force_for", ())),
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class PolicyApplied:

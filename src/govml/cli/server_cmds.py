@@ -1,0 +1,47 @@
+"""``govml server``: serve the REST API for a store with uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from govml.cli.output import print_ok
+from govml.client import settings_for
+from govml.errors import ConfigurationError
+from govml.services.access import AccessService
+from govml.services.context import ServiceContext
+from govml.store.db import safe_url
+from govml.wire import API_PREFIX
+
+ERR_NO_USERS = "the store {url} has no users, so nobody could sign in to the server"
+HINT_NO_USERS = (
+    "run `govml users add NAME --role admin` on this machine first: it prints the admin's token"
+)
+FACTORY = "govml.server.app:app_from_environment"
+
+
+def server(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+) -> None:
+    """Serve the REST API (bearer tokens, OpenAPI at /api/v1/docs) for this store."""
+    settings = settings_for(getattr(ctx.find_root().obj, "store", None))
+    url = settings.resolved_database_url()
+    context = ServiceContext.from_settings(settings)
+    try:
+        if not AccessService(context).list_users():
+            raise ConfigurationError(ERR_NO_USERS.format(url=safe_url(url)), hint=HINT_NO_USERS)
+    finally:
+        context.close()
+    # Worker processes build the application from the environment: pin it to this store.
+    os.environ["GOVML_HOME"] = str(settings.home.resolve())
+    os.environ["GOVML_DATABASE_URL"] = url
+    os.environ["GOVML_ARTIFACTS"] = str(settings.resolved_artifacts())
+
+    import uvicorn
+
+    print_ok(f"serving {safe_url(url)} on http://{host}:{port} (API docs: {API_PREFIX}/docs)")
+    uvicorn.run(FACTORY, factory=True, host=host, port=port, workers=workers)

@@ -1,0 +1,144 @@
+"""Models, versions, their artifacts and the datasets they were trained on."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import Response
+
+from govml.errors import InputError
+from govml.flavors import get_flavor
+from govml.server.auth import Acting
+from govml.server.routes.common import ERRORS
+from govml.server.schemas import ModelCreate, ModelOut, TagSet, VersionOut
+from govml.server.uploads import json_object, read_parquet, save_upload
+from govml.services.attestation import AttestationService
+from govml.services.registry import RegistryService
+
+router = APIRouter(tags=["registry"], responses=ERRORS)
+
+TABLE_HELP = "A Parquet file."
+
+
+@router.get("/models", response_model=list[ModelOut])
+def list_models(ctx: Acting) -> list[dict[str, Any]]:
+    """List every model, by name."""
+    return [model.to_dict() for model in RegistryService(ctx).list_models()]
+
+
+@router.post("/models", response_model=ModelOut, status_code=201)
+def create_model(ctx: Acting, body: ModelCreate) -> dict[str, Any]:
+    """Create a model."""
+    model = RegistryService(ctx).create_model(
+        body.name,
+        risk_tier=body.risk_tier,
+        owner=body.owner,
+        intended_use=body.intended_use,
+        out_of_scope_use=body.out_of_scope_use,
+        description=body.description,
+        tags=body.tags,
+    )
+    return model.to_dict()
+
+
+@router.get("/models/{name}", response_model=ModelOut)
+def get_model(ctx: Acting, name: str) -> dict[str, Any]:
+    """Return one model."""
+    return RegistryService(ctx).get_model(name).to_dict()
+
+
+@router.post("/models/{name}/tags", response_model=ModelOut)
+def set_tag(ctx: Acting, name: str, body: TagSet) -> dict[str, Any]:
+    """Set a tag on a model, or remove it (``value: null``)."""
+    return RegistryService(ctx).set_tag(name, body.key, body.value).to_dict()
+
+
+@router.get("/models/{name}/versions", response_model=list[VersionOut])
+def list_versions(ctx: Acting, name: str) -> list[dict[str, Any]]:
+    """List the versions of a model, oldest first."""
+    return [version.to_dict() for version in RegistryService(ctx).list_versions(name)]
+
+
+@router.post("/models/{name}/versions", response_model=VersionOut, status_code=201)
+def register_version(
+    ctx: Acting,
+    name: str,
+    artifact: Annotated[UploadFile, File(description="The model file.")],
+    flavor: Annotated[str | None, Form(description="Default: from the file's suffix.")] = None,
+    flavor_options: Annotated[
+        str | None,
+        Form(
+            description="JSON options of a model the client serialised with its flavor; the "
+            "server loads it with them (as the flavor would load the artifact) and registers it"
+        ),
+    ] = None,
+    train_data: Annotated[UploadFile | None, File(description=TABLE_HELP)] = None,
+    validation_data: Annotated[UploadFile | None, File(description=TABLE_HELP)] = None,
+    input_example: Annotated[UploadFile | None, File(description=TABLE_HELP)] = None,
+    target: Annotated[str | None, Form()] = None,
+    params: Annotated[str | None, Form(description="JSON object of hyperparameters.")] = None,
+    metrics: Annotated[str | None, Form(description="JSON object of training metrics.")] = None,
+    description: Annotated[str, Form()] = "",
+    mlflow_run_id: Annotated[str | None, Form()] = None,
+) -> dict[str, Any]:
+    """Register a new version from an uploaded artifact, with its training data's lineage."""
+    registry = RegistryService(ctx)
+    registry.get_model(name)  # an unknown model fails before the uploads are parsed
+    common: dict[str, Any] = {
+        "train_data": read_parquet(train_data, "train_data"),
+        "validation_data": read_parquet(validation_data, "validation_data"),
+        "input_example": read_parquet(input_example, "input_example"),
+        "target": target,
+        "params": json_object(params, "params"),
+        "metrics": json_object(metrics, "metrics"),
+        "description": description,
+        "mlflow_run_id": mlflow_run_id,
+    }
+    with tempfile.TemporaryDirectory(prefix="govml-upload-") as folder:
+        # The client's git checkout is not on this machine: an empty folder records that
+        # no commit is known rather than the server's own checkout.
+        common["code_path"] = Path(folder)
+        if flavor_options is None:
+            path = save_upload(artifact, Path(folder), "artifact")
+            version = registry.register_version(name, artifact=path, flavor=flavor, **common)
+        else:
+            if not flavor:
+                raise InputError("flavor_options need the flavor they belong to")
+            options = json_object(flavor_options, "flavor_options")
+            loaded = get_flavor(flavor).load(artifact.file.read(), options)
+            version = registry.register_version(name, model=loaded.raw, flavor=flavor, **common)
+    return version.to_dict()
+
+
+@router.get("/versions/{ref}", response_model=VersionOut)
+def get_version(ctx: Acting, ref: str) -> dict[str, Any]:
+    """Return the version ``NAME@VERSION``, ``NAME@ALIAS`` or ``NAME`` (latest) names."""
+    return RegistryService(ctx).get_version(ref).to_dict()
+
+
+@router.get(
+    "/versions/{ref}/artifact",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def get_artifact(ctx: Acting, ref: str) -> Response:
+    """Download a version's artifact (its digest is checked before it is sent)."""
+    version = RegistryService(ctx).get_version(ref)
+    data = ctx.artifacts.get_bytes(version.artifact_digest)
+    headers = {"X-Govml-Artifact-Digest": version.artifact_digest}
+    return Response(content=data, media_type="application/octet-stream", headers=headers)
+
+
+@router.get("/versions/{ref}/attestation", response_model=dict[str, Any])
+def attest(ctx: Acting, ref: str) -> dict[str, Any]:
+    """Return a DSSE-signed in-toto attestation whose subject is the version's artifact."""
+    return AttestationService(ctx).attest(ref)
+
+
+@router.get("/datasets/{digest}", response_model=dict[str, Any])
+def get_dataset(ctx: Acting, digest: str) -> dict[str, Any]:
+    """Return a stored dataset fingerprint: schema, row count and profile."""
+    return RegistryService(ctx).dataset_fingerprint(digest)
