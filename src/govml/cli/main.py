@@ -21,6 +21,7 @@ from govml.cli import (
     model_cmds,
     policy_cmds,
     server_cmds,
+    serving_cmds,
     users_cmds,
     version_cmds,
 )
@@ -89,6 +90,7 @@ app.add_typer(lifecycle_cmds.app, name="approvals")
 version_cmds.app.command("history")(lifecycle_cmds.history)
 version_cmds.app.command("status")(lifecycle_cmds.status)
 app.add_typer(users_cmds.app, name="users")
+app.add_typer(serving_cmds.app, name="serving")
 
 
 def invoke(argv: Sequence[str] | None = None) -> int:

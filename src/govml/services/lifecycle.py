@@ -51,6 +51,7 @@ from govml.services.access import authorize, replay_people
 from govml.services.context import ServiceContext
 from govml.services.policy import policy_in_force
 from govml.services.registry import model_subject, version_subject
+from govml.services.serving import verify_serving_records
 from govml.store import evaluation_records, records
 from govml.store.ledger import NewEntry, append, iter_entries
 from govml.store.schema import alias_events, approvals, model_aliases, model_versions, models
@@ -520,7 +521,7 @@ def _change(row: Row[Any], name: str) -> AliasChange:
 
 
 def verify_lifecycle_records(conn: Connection) -> dict[str, int]:
-    """Replay users, tokens, approvals and alias changes from the ledger; compare the tables.
+    """Replay users, tokens, approvals, alias changes and serving set-ups; compare the tables.
 
     Raises
     ------
@@ -585,6 +586,7 @@ def verify_lifecycle_records(conn: Connection) -> dict[str, int]:
             raise IntegrityError(
                 f"{model}@{alias} is version {stored.get(key)} in the database but {said}"
             )
+    verify_serving_records(conn)
     return {"users": n_users, "approvals": n_approvals, "alias_changes": n_changes}
 
 

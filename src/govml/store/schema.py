@@ -283,3 +283,17 @@ alias_events = sa.Table(
     sa.CheckConstraint("action IN ('promote', 'rollback')", name="action"),
     sa.Index("ix_alias_events_model_id_alias", "model_id", "alias"),
 )
+
+# The challenger set-up of each model's gateway (current state; its history is the ledger's
+# `serving.configured` entries, which `audit verify` replays).
+serving_configs = sa.Table(
+    "serving_configs",
+    metadata,
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), primary_key=True),
+    sa.Column("mode", sa.String(10), nullable=False),
+    sa.Column("share", sa.Float, nullable=True),
+    sa.Column("key", sa.String(200), nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+    sa.CheckConstraint("mode IN ('off', 'shadow', 'canary')", name="mode"),
+)
