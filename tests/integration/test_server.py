@@ -243,6 +243,10 @@ def test_cli_in_client_mode_prints_what_local_mode_prints(
         ["policy", "show", "gate", "--json"],
         ["audit", "verify", "--json"],
         ["audit", "key"],
+        ["versions", "history", "credit", "--json"],
+        ["versions", "status", ref, "--to", "staging"],
+        ["approvals", "list", ref, "--json"],
+        ["users", "list", "--json"],
     ):
         remote = run(*command)
         local = run("--store", deployment.db_url, *command)
