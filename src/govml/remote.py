@@ -30,6 +30,7 @@ from govml.client import Client
 from govml.datasets import read_table
 from govml.domain.lifecycle import AliasChange, Approval, IssuedToken, Readiness, User
 from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
+from govml.domain.serving import ServingConfig
 from govml.errors import (
     ConfigurationError,
     InputError,
@@ -384,6 +385,18 @@ class RemoteClient(Client):
         """Return every promotion and rollback of model ``name``, oldest first."""
         data = self._json("GET", f"/models/{_segment(name)}/history", params={"alias": alias})
         return [AliasChange.from_dict(item) for item in data]
+
+    def serving_config(self, name: str) -> ServingConfig:
+        """Return how model ``name``'s gateway uses its challenger (off, shadow, canary)."""
+        return ServingConfig.from_dict(self._json("GET", f"/models/{_segment(name)}/serving"))
+
+    def configure_serving(
+        self, name: str, *, mode: str, share: float | None = None, key: str | None = None
+    ) -> ServingConfig:
+        """Set model ``name``'s challenger to off, shadow or canary (``share``, sticky ``key``)."""
+        body = {"mode": mode, "share": share, "key": key}
+        path = f"/models/{_segment(name)}/serving"
+        return ServingConfig.from_dict(self._json("PUT", path, json=body))
 
     # people
     def add_user(

@@ -156,6 +156,8 @@ def test_every_client_method_round_trips(deployment: Deployment) -> None:
     assert frank.readiness(ref) == local.readiness(ref)
     assert frank.list_approvals(ref) == local.list_approvals(ref)
     frank.promote(ref, to="production")
+    canary = frank.configure_serving("credit", mode="canary", share=0.1, key="customer")
+    assert canary == local.serving_config("credit") == frank.serving_config("credit")
     assert frank.alias_history("credit") == local.alias_history("credit")
     assert frank.get_version("credit@production").version == 1
 
@@ -247,6 +249,7 @@ def test_cli_in_client_mode_prints_what_local_mode_prints(
         ["versions", "status", ref, "--to", "staging"],
         ["approvals", "list", ref, "--json"],
         ["users", "list", "--json"],
+        ["serving", "show", "credit", "--json"],
     ):
         remote = run(*command)
         local = run("--store", deployment.db_url, *command)

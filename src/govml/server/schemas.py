@@ -382,6 +382,29 @@ class ReadinessOut(BaseModel):
     approvals: list[str]
 
 
+class ServingSet(_Body):
+    """How the gateway uses the model's challenger (the version holding ``staging``)."""
+
+    mode: str = Field(max_length=100, description="off, shadow or canary.")
+    share: float | None = Field(
+        default=None, allow_inf_nan=False, description="A canary's share of traffic, in (0, 1)."
+    )
+    key: str | None = Field(
+        default=None, max_length=1000, description="Request field a canary's choice sticks to."
+    )
+
+
+class ServingOut(BaseModel):
+    """A model's challenger set-up."""
+
+    model: str
+    mode: str
+    share: float | None
+    key: str | None
+    updated_at: str | None
+    updated_by: str | None
+
+
 # -- people -------------------------------------------------------------------------------------
 
 

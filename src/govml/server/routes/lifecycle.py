@@ -1,4 +1,4 @@
-"""Promotions, rollbacks, readiness and approvals (the gates are checked by the service)."""
+"""Promotions, rollbacks, readiness, approvals and serving set-up (checked by the services)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ from govml.server.schemas import (
     PromoteRequest,
     ReadinessOut,
     RollbackRequest,
+    ServingOut,
+    ServingSet,
 )
 from govml.services.lifecycle import LifecycleService
+from govml.services.serving import ServingService
 
 router = APIRouter(tags=["lifecycle"], responses=ERRORS)
 
@@ -60,3 +63,16 @@ def alias_history(
 ) -> list[dict[str, Any]]:
     """List every promotion and rollback of the model, oldest first."""
     return [change.to_dict() for change in LifecycleService(ctx).history(name, alias=alias)]
+
+
+@router.get("/models/{name}/serving", response_model=ServingOut)
+def serving_config(ctx: Acting, name: str) -> dict[str, Any]:
+    """Return how the gateway uses the model's challenger (off, shadow or canary)."""
+    return ServingService(ctx).get(name).to_dict()
+
+
+@router.put("/models/{name}/serving", response_model=ServingOut)
+def configure_serving(ctx: Acting, name: str, body: ServingSet) -> dict[str, Any]:
+    """Set the model's challenger to off, shadow or canary (with a share and a sticky key)."""
+    config = ServingService(ctx).configure(name, mode=body.mode, share=body.share, key=body.key)
+    return config.to_dict()
