@@ -418,6 +418,31 @@ def test_hostile_input_gets_4xx(deployment: Deployment) -> None:
         assert response.status_code == 422, response.text
 
 
+def test_nul_characters_are_refused_not_crashed_on(deployment: Deployment) -> None:
+    deployment.register()
+    requests: list[tuple[str, str, object]] = [
+        ("GET", "/policies/%00", None),
+        ("GET", "/audit/log?model=%00", None),
+        ("GET", "/evaluations?model=%00", None),
+        ("DELETE", "/users/%00/tokens", None),
+        ("POST", "/models", {"name": "x", "risk_tier": "high", "description": "a\u0000b"}),
+        ("POST", "/models/credit/tags", {"key": "k", "value": "v\u0000"}),
+        ("POST", "/versions/credit@1/approvals", {"comment": "a\u0000"}),
+    ]
+    postgres = deployment.db_url.startswith("postgresql")
+    with deployment.http(deployment.tokens["alice"]) as http:
+        for method, path, body in requests:
+            response = http.request(method, "/api/v1" + path, json=body)
+            # SQLite stores NUL characters; PostgreSQL refuses them in text, which is a 422.
+            assert response.status_code < 500, (method, path, response.text)
+            if postgres and response.status_code >= 400:
+                assert response.status_code in (403, 404, 422), (method, path, response.text)
+        if postgres:
+            response = http.post("/api/v1/models/credit/tags", json={"key": "k", "value": "\u0000"})
+            assert response.status_code == 422
+            assert "NUL" in response.json()["error"]["message"]
+
+
 def test_an_unexpected_error_is_a_500_without_details(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -427,6 +452,7 @@ def test_an_unexpected_error_is_a_500_without_details(
     monkeypatch.setattr(RegistryService, "list_models", broken)
     with deployment.http(deployment.tokens["vic"]) as http:
         response = http.get("/api/v1/models")
+        assert http.get("/api/v1/whoami").status_code == 200  # the connection is still usable
     assert response.status_code == 500
     assert "secret" not in response.text and "Traceback" not in response.text
     assert response.json()["error"]["type"] == "InternalServerError"

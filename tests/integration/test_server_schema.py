@@ -1,11 +1,13 @@
 """schemathesis against the OpenAPI spec: generated requests never get a 500 (bounded run).
 
-The server runs through real uvicorn on SQLite with a populated store; requests carry an
-admin's token, so they reach the services (a random token would stop at the 401).
+The server runs through real uvicorn on SQLite and on PostgreSQL with a populated store;
+requests carry an admin's token, so they reach the services (a random token would stop at the
+401).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,11 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import schemathesis
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 from sklearn.linear_model import LogisticRegression
+from tests.conftest import BACKENDS, PG_ADMIN_URL
 
 import govml
 from govml.server import create_app
@@ -35,10 +39,21 @@ performance:
 """
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
     home = tmp_path_factory.mktemp("schema") / "home"
-    with govml.connect(home, user="admin") as local:
+    url = f"sqlite:///{home / 'govml.db'}"
+    admin = None
+    if request.param == "postgres":
+        template = request.getfixturevalue("pg_template")
+        name = f"govml_schema_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    with govml.connect(home, database_url=url, user="admin") as local:
         local.init()
         policy = home / "gate.yaml"
         policy.write_text(POLICY, encoding="utf-8")
@@ -50,9 +65,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
         model = LogisticRegression().fit(frame[["x"]], frame["y"])
         local.register_version("credit", model=model, train_data=frame, target="y")
         token = local.issue_token("admin").token
-    app = create_app(load_settings(home=home), max_upload_bytes=1 << 20)
-    with serving(app) as url:
-        yield url, token
+    app = create_app(load_settings(home=home, database_url=url), max_upload_bytes=1 << 20)
+    with serving(app) as base:
+        yield base, token
+    if admin is not None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _failures(url: str, token: str, *, examples: int, mode: GenerationMode) -> list[str]:

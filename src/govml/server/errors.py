@@ -2,8 +2,9 @@
 
 Every error answers ``{"error": {"type", "message", "hint", ...}}``. A request the API cannot
 parse (a malformed JSON body, a missing field) is a 422 ``ValidationError`` naming each
-field; an unexpected exception is a 500 whose body says nothing about it (the traceback goes
-to the server's log).
+field; a value the database cannot store (PostgreSQL refuses NUL characters in text) is a 422
+``InputError``; an unexpected exception is a 500 whose body says nothing about it (the
+traceback goes to the server's log), and the connection stays usable.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govml.errors import (
     AuthenticationError,
@@ -29,6 +32,7 @@ log = logging.getLogger("govml.server")
 
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 ERR_INTERNAL = "internal server error: the server's log has the details"
+ERR_NUL = "text must not contain NUL (0x00) characters"
 
 
 def install(app: FastAPI) -> None:
@@ -36,7 +40,10 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(GovmlError, _govml_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(sa.exc.StatementError, _database_refused)  # type: ignore[arg-type]
+    # Starlette's handler for Exception answers and then re-raises, which makes the server
+    # drop the connection; this middleware answers and keeps it.
+    app.add_middleware(CatchAll)
 
 
 def error_response(error: GovmlError) -> JSONResponse:
@@ -79,7 +86,48 @@ async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
     return JSONResponse(error_body(cause), status_code=error.status_code, headers=error.headers)
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+async def _database_refused(request: Request, error: sa.exc.StatementError) -> JSONResponse:
+    cause = error.orig
+    if isinstance(cause, ValueError) and "NUL" in str(cause):
+        return error_response(InputError(ERR_NUL))
+    if isinstance(error, sa.exc.DataError):
+        reason = str(cause).splitlines()[0] if cause is not None else "invalid value"
+        return error_response(InputError(f"the database refused a value: {reason}"))
+    _log(request.method, request.url.path, error)
+    return _internal_error()
+
+
+def _internal_error() -> JSONResponse:
     body = {"error": {"type": INTERNAL_ERROR, "message": ERR_INTERNAL, "hint": None}}
     return JSONResponse(body, status_code=500)
+
+
+def _log(method: str, path: str, error: BaseException) -> None:
+    log.error("unexpected error on %s %s", method, path, exc_info=error)
+
+
+class CatchAll:
+    """ASGI middleware answering 500 (no details) for any exception no handler took."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the application; answer 500 if it raises before it started answering."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as error:
+            _log(scope.get("method", "?"), scope.get("path", "?"), error)
+            if started:
+                raise
+            await _internal_error()(scope, receive, send)
