@@ -270,6 +270,11 @@ class RemoteClient(Client):
         data = self._json("GET", f"/models/{_segment(name)}/versions")
         return [ModelVersion.from_dict(item) for item in data]
 
+    def dataset_fingerprint(self, digest: str) -> dict[str, Any]:
+        """Return a stored dataset fingerprint (schema, row count, profile) as a dictionary."""
+        fingerprint: dict[str, Any] = self._json("GET", f"/datasets/{_segment(digest)}")
+        return fingerprint
+
     def load_model(self, ref: str) -> LoadedModel:
         """Download a version's artifact, check its digest, and load it ready to ``predict``."""
         version = self.get_version(ref)

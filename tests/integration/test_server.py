@@ -134,6 +134,8 @@ def test_every_client_method_round_trips(deployment: Deployment) -> None:
     assert bob.get_model("credit") == local.get_model("credit")
     assert bob.set_tag("credit", "team", "risk").tags == {"team": "risk"}
     assert bob.list_models() == local.list_models()
+    digest = bob.get_version(ref).datasets[0].digest
+    assert bob.dataset_fingerprint(digest) == local.registry.dataset_fingerprint(digest)
     frame = _frame(seed=1)[["x1", "x2"]]
     assert np.array_equal(bob.load_model(ref).predict(frame), local.load_model(ref).predict(frame))
 
