@@ -20,6 +20,7 @@ from govml.cli import (
     lifecycle_cmds,
     model_cmds,
     policy_cmds,
+    serve_cmds,
     server_cmds,
     serving_cmds,
     users_cmds,
@@ -77,6 +78,9 @@ app.add_typer(evaluate_cmds.app, name="evaluations")
 app.command("server", help="Serve the REST API for this store (bearer tokens, OpenAPI).")(
     server_cmds.server
 )
+app.command(
+    "serve", help="Serve a model alias: validated predictions, prediction log, live versions."
+)(serve_cmds.serve)
 app.command(
     "promote", help="Move staging or production to a version through its gates (exit 1 if not)."
 )(lifecycle_cmds.promote)

@@ -1,0 +1,102 @@
+"""``govml serve NAME``: the serving gateway for the version holding an alias, on uvicorn."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from govml.cli.output import print_ok
+from govml.client import connect, settings_for
+from govml.serving.options import MIB, GatewayOptions
+from govml.store.db import safe_url
+
+FACTORY = "govml.serving.app:app_from_environment"
+LOG_DIR = typer.Option(
+    None, "--log-dir", help="Prediction log folder (default: $GOVML_HOME/predictions)."
+)
+
+
+def serve(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Registered model to serve."),
+    alias: str = typer.Option("production", "--alias", help="Serve the version holding it."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Worker processes (each keeps its own metrics)."
+    ),
+    log_dir: Path | None = LOG_DIR,
+    max_body_bytes: int = typer.Option(
+        8 * MIB, "--max-body-bytes", min=1, help="Larger request bodies get 413."
+    ),
+    poll_seconds: float = typer.Option(
+        2.0, "--poll-seconds", min=0.05, help="How often alias and serving set-up are re-read."
+    ),
+    log_queue_records: int = typer.Option(
+        100_000, "--log-queue", min=1, help="Records the prediction log holds in memory."
+    ),
+    log_wait_ms: int = typer.Option(
+        2_000, "--log-wait-ms", min=0, help="Wait for room in a full log before answering 503."
+    ),
+    flush_seconds: float = typer.Option(
+        5.0, "--flush-seconds", min=0.01, help="Longest a record waits before being written."
+    ),
+) -> None:
+    """Serve NAME's version holding ALIAS: validated predictions, a log, live version changes."""
+    store = getattr(ctx.find_root().obj, "store", None)
+    settings = settings_for(store)
+    with connect(store) as client:
+        client.get_model(name)  # an unknown model is a usage error, before anything starts
+    options = GatewayOptions(
+        model=name,
+        alias=alias,
+        log_dir=(log_dir or settings.home / "predictions").resolve(),
+        max_body_bytes=max_body_bytes,
+        poll_seconds=poll_seconds,
+        log_queue_records=log_queue_records,
+        log_wait_ms=log_wait_ms,
+        flush_seconds=flush_seconds,
+    )
+    # Worker processes build the gateway from the environment: pin it to this store.
+    if not (settings.server and store is None):
+        os.environ["GOVML_HOME"] = str(settings.home.resolve())
+        os.environ["GOVML_DATABASE_URL"] = settings.resolved_database_url()
+        os.environ["GOVML_ARTIFACTS"] = str(settings.resolved_artifacts())
+    os.environ.update(options.to_environment())
+    where = settings.server or safe_url(settings.resolved_database_url())
+
+    import uvicorn
+
+    print_ok(
+        f"serving {name}@{alias} from {where} on http://{host}:{port} "
+        f"(prediction log: {options.log_dir})"
+    )
+    uvicorn.run(
+        FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        access_log=False,
+        log_config=log_config(),
+    )
+
+
+def log_config() -> dict[str, Any]:
+    """Uvicorn's logging set-up plus the gateway's own logger (switches, load failures)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["govml.serving"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config

@@ -1,0 +1,140 @@
+"""One loaded model version, ready to score validated records.
+
+A `Deployment` bundles what the gateway needs about a version: its registry record, the
+loaded model (artifact digest checked by the registry), an `InputValidator` built from its
+signature and training profile, and the column types used to build the model's input frame
+and the prediction log's schema. Deployments are immutable, so a request that started on
+one keeps it even when the gateway switches to another version meanwhile.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from govml.domain.records import ModelVersion
+from govml.domain.signature import ColumnSpec, Signature
+from govml.flavors import LoadedModel
+from govml.serving.validation import InputValidator
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What a model call returned for a batch of rows."""
+
+    predictions: NDArray[Any]
+    probabilities: NDArray[np.float64] | None
+
+
+@dataclass(frozen=True, eq=False)
+class Deployment:
+    """A version of the served model, loaded and checked.
+
+    Attributes
+    ----------
+    version : ModelVersion
+        The registry record.
+    model : LoadedModel
+        The loaded artifact.
+    validator : InputValidator
+        Checks requests against the version's signature and training profile.
+    classes : tuple or None
+        Class labels in the column order of the probabilities, for classifiers that
+        give probabilities.
+    loaded_at : float
+        ``time.time()`` when loading finished.
+    """
+
+    version: ModelVersion
+    model: LoadedModel
+    validator: InputValidator
+    classes: tuple[Any, ...] | None
+    loaded_at: float
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self.version.model
+
+    @property
+    def number(self) -> int:
+        """The version number."""
+        return self.version.version
+
+    @property
+    def inputs(self) -> tuple[ColumnSpec, ...]:
+        """Input columns in signature order."""
+        return self.validator.columns
+
+    def frame(self, values: dict[str, list[Any]]) -> pd.DataFrame:
+        """Build the model's input table from validated column values."""
+        data = {spec.name: _array(spec, values[spec.name]) for spec in self.inputs}
+        return pd.DataFrame(data, copy=False)
+
+    def score(self, values: dict[str, list[Any]]) -> Scores:
+        """Predict, and compute class probabilities when the model has them.
+
+        ``predict`` is always called (a classifier's decision need not be the most probable
+        class, e.g. one with per-group thresholds); ``predict_proba`` in addition.
+        """
+        frame = self.frame(values)
+        predictions = self.model.predict(frame)
+        probabilities = None
+        if self.classes is not None:
+            probabilities = np.asarray(self.model.predict_proba(frame), dtype=np.float64)
+        return Scores(predictions=np.asarray(predictions), probabilities=probabilities)
+
+
+def load_deployment(
+    version: ModelVersion, model: LoadedModel, profile: dict[str, Any] | None
+) -> Deployment:
+    """Build a `Deployment` for ``version`` (its signature must list the inputs).
+
+    Raises
+    ------
+    ValueError
+        When the version has no input signature: the gateway cannot validate requests.
+    """
+    if not version.signature or not version.signature.get("inputs"):
+        raise ValueError(
+            f"{version.ref} has no input signature; register it with training data or an "
+            "input example so the gateway can check requests"
+        )
+    signature = Signature.from_dict(version.signature)
+    classes = None
+    if model.has_proba and model.classes is not None:
+        classes = tuple(np.asarray(model.classes).tolist())
+    return Deployment(
+        version=version,
+        model=model,
+        validator=InputValidator(signature, profile),
+        classes=classes,
+        loaded_at=time.time(),
+    )
+
+
+def _array(spec: ColumnSpec, values: list[Any]) -> Any:
+    """Return a column in the dtype the training frame had for this signature type."""
+    kind = spec.type
+    if kind == "float64":
+        return np.asarray(values, dtype=np.float64)
+    if kind == "int64":
+        if spec.nullable and None in values:
+            return np.asarray(values, dtype=np.float64)  # pandas reads such columns as floats
+        return np.asarray(values, dtype=np.int64)
+    if kind == "bool":
+        if spec.nullable and None in values:
+            return np.asarray(values, dtype=object)
+        return np.asarray(values, dtype=bool)
+    if kind == "datetime":
+        return pd.to_datetime(values, utc=False, format="ISO8601")
+    # Text: missing values as NaN, as pandas reads them from CSV or Parquet.
+    column = np.asarray(values, dtype=object)
+    if spec.nullable and None in values:
+        column[column == None] = np.nan  # noqa: E711 (element-wise comparison)
+    return column

@@ -1,0 +1,109 @@
+"""Settings of one serving gateway, and their round trip through the environment.
+
+Worker processes started by uvicorn build the application from the environment
+(``GOVML_SERVE_*`` variables, see :meth:`GatewayOptions.to_environment`), so every option is
+a plain value that survives being written as text.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from govml.errors import ConfigurationError
+
+ENV_PREFIX = "GOVML_SERVE_"
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayOptions:
+    """How a gateway serves one model.
+
+    Attributes
+    ----------
+    model : str
+        Registered model name.
+    alias : str
+        The alias whose version answers (``production`` by default).
+    log_dir : Path
+        Root of the prediction log (``model=NAME/version=V/date=D/part-*.parquet``).
+    max_body_bytes : int
+        Larger request bodies are refused with 413 before they are read.
+    poll_seconds : float
+        How often the alias and the serving set-up are re-read.
+    log_queue_records : int
+        Records the prediction log holds in memory before admission waits (backpressure).
+    log_wait_ms : int
+        How long a request waits for room in the log before a 503 with ``Retry-After``.
+    flush_seconds : float
+        Longest time a queued record stays in memory before its file is written.
+    max_batch_records : int
+        Most records scored in one model call when requests are batched together.
+    shadow_queue_records : int
+        Shadow copies waiting to be scored; beyond it new copies are dropped and counted.
+    """
+
+    model: str
+    alias: str = "production"
+    log_dir: Path = Path(".govml/predictions")
+    max_body_bytes: int = 8 * MIB
+    poll_seconds: float = 2.0
+    log_queue_records: int = 100_000
+    log_wait_ms: int = 2_000
+    flush_seconds: float = 5.0
+    max_batch_records: int = 4_096
+    shadow_queue_records: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise ConfigurationError("a gateway needs a model name")
+        if not self.alias:
+            raise ConfigurationError("a gateway needs an alias to serve")
+        positive = {
+            "max_body_bytes": self.max_body_bytes,
+            "poll_seconds": self.poll_seconds,
+            "log_queue_records": self.log_queue_records,
+            "flush_seconds": self.flush_seconds,
+            "max_batch_records": self.max_batch_records,
+            "shadow_queue_records": self.shadow_queue_records,
+        }
+        for name, value in positive.items():
+            if value <= 0:
+                raise ConfigurationError(f"{name} must be positive, got {value}")
+        if self.log_wait_ms < 0:
+            raise ConfigurationError(f"log_wait_ms must not be negative, got {self.log_wait_ms}")
+
+    def to_environment(self) -> dict[str, str]:
+        """Return the ``GOVML_SERVE_*`` variables that :meth:`from_environment` reads back."""
+        return {f"{ENV_PREFIX}{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> GatewayOptions:
+        """Read the options written by :meth:`to_environment`.
+
+        Raises
+        ------
+        ConfigurationError
+            Naming the variable that is missing or not a number.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            key = f"{ENV_PREFIX}{f.name.upper()}"
+            if key not in env:
+                if f.name == "model":
+                    raise ConfigurationError(f"{key} is not set: which model should be served?")
+                continue
+            raw = env[key]
+            kind = type(getattr(_DEFAULTS, f.name))
+            try:
+                values[f.name] = Path(raw) if kind is type(Path()) else kind(raw)
+            except ValueError:
+                raise ConfigurationError(f"{key}: {raw!r} is not a valid {kind.__name__}") from None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+_DEFAULTS = GatewayOptions(model="-")

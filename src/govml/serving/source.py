@@ -1,0 +1,100 @@
+"""What the gateway reads from the registry, behind one small interface.
+
+The gateway polls the store from a background thread: which versions hold the aliases,
+the model's serving set-up (challenger off, in shadow or on a canary share), and, when a
+version changes, that version's record, artifact and training profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from govml.domain.records import ModelVersion
+from govml.errors import NotFoundError
+from govml.flavors import LoadedModel
+
+STAGING = "staging"
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """The serving set-up the gateway acts on (see ``govml serving set``)."""
+
+    mode: str = "off"
+    share: float | None = None
+    key: str | None = None
+
+
+class RegistrySource(Protocol):
+    """Reads the gateway needs; implemented over a `govml.Client`."""
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Return ``{alias: version}`` of model ``name``."""
+        ...
+
+    def challenger(self, name: str) -> Challenger:
+        """Return model ``name``'s serving set-up."""
+        ...
+
+    def version(self, name: str, number: int) -> ModelVersion:
+        """Return version ``number`` of model ``name``."""
+        ...
+
+    def load(self, name: str, number: int) -> LoadedModel:
+        """Load that version's artifact."""
+        ...
+
+    def training_profile(self, version: ModelVersion) -> dict[str, Any] | None:
+        """Return the profile of the version's training data, or None when unknown."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class ClientSource:
+    """A `RegistrySource` over a `govml.Client` (local store or server)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Return ``{alias: version}`` of model ``name``."""
+        return dict(self.client.get_model(name).aliases)
+
+    def challenger(self, name: str) -> Challenger:
+        """Return the serving set-up; ``off`` for a store that cannot record one."""
+        read = getattr(self.client, "serving_config", None)
+        if read is None:
+            return Challenger()
+        config = read(name)
+        return Challenger(mode=config.mode, share=config.share, key=config.key)
+
+    def version(self, name: str, number: int) -> ModelVersion:
+        """Return version ``number`` of model ``name``."""
+        found: ModelVersion = self.client.get_version(f"{name}@{number}")
+        return found
+
+    def load(self, name: str, number: int) -> LoadedModel:
+        """Load that version's artifact (its digest checked by the registry)."""
+        loaded: LoadedModel = self.client.load_model(f"{name}@{number}")
+        return loaded
+
+    def training_profile(self, version: ModelVersion) -> dict[str, Any] | None:
+        """Return the training data's profile, or None (no training data, remote store)."""
+        registry = getattr(self.client, "registry", None)
+        train = next((ref for ref in version.datasets if ref.role == "train"), None)
+        if registry is None or train is None:
+            return None
+        try:
+            fingerprint: dict[str, Any] = registry.dataset_fingerprint(train.digest)
+        except NotFoundError:
+            return None
+        profile: dict[str, Any] | None = fingerprint.get("profile")
+        return profile
+
+    def close(self) -> None:
+        """Close the client."""
+        self.client.close()
