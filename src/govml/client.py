@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from govml.documents.fields import ModelCardFields
 from govml.domain.lifecycle import AliasChange, Approval, IssuedToken, Readiness, User
 from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
 from govml.domain.serving import ServingConfig
@@ -25,6 +26,7 @@ from govml.services.admin import AdminService
 from govml.services.attestation import AttestationService
 from govml.services.audit import AuditService, VerifyResult
 from govml.services.context import ServiceContext
+from govml.services.documents import DocumentService
 from govml.services.evaluation import EvaluationService
 from govml.services.lifecycle import LifecycleService
 from govml.services.policy import PolicyService
@@ -266,6 +268,41 @@ class Client:
     def evaluation_evidence(self, evaluation: Evaluation, name: str) -> bytes | None:
         """Return an evaluation's evidence artifact ``name`` (JSON bytes), or None."""
         return self.evaluations.evidence(evaluation, name)
+
+    # documents
+    def report(
+        self, kind: str, ref: str, *, format: str = "md", since: str | None = None
+    ) -> str | bytes:
+        """Return a document about ``ref`` as ``md``, ``html``, ``json`` (text) or ``pdf`` (bytes).
+
+        ``kind`` is ``model-card``, ``datasheet``, ``annex-iv``, ``audit`` or ``ml-test-score``;
+        ``ref`` is ``NAME@VERSION`` (model card, Annex IV), a dataset digest, prefix or
+        ``NAME@VERSION:train`` (datasheet), or ``NAME`` (audit, ML Test Score); ``since``
+        limits the audit report to entries from that date or time on.
+        """
+        return DocumentService(self.ctx).render(kind, ref, fmt=format, since=since)
+
+    def set_model_card_fields(
+        self,
+        name: str,
+        fields: Mapping[str, Any] | None = None,
+        *,
+        unset: Sequence[str] = (),
+    ) -> ModelCardFields:
+        """Set (or ``unset``) editable model card fields of model ``name``: a new revision.
+
+        Fields are those of `govml.documents.CARD_FIELDS` (intended_use, limitations,
+        ethical_considerations, ...); each change is versioned and recorded in the ledger.
+        """
+        return DocumentService(self.ctx).set_card_fields(name, fields, unset=unset)
+
+    def model_card_fields(self, name: str, *, revision: int | None = None) -> ModelCardFields:
+        """Return model ``name``'s editable card fields (the latest or a given revision)."""
+        return DocumentService(self.ctx).card_fields(name, revision=revision)
+
+    def model_card_history(self, name: str) -> list[ModelCardFields]:
+        """Return every revision of model ``name``'s editable card fields, oldest first."""
+        return DocumentService(self.ctx).card_history(name)
 
     def close(self) -> None:
         """Release database connections."""

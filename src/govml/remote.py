@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 import govml
 from govml.client import Client
 from govml.datasets import read_table
+from govml.documents.fields import ModelCardFields
 from govml.domain.lifecycle import AliasChange, Approval, IssuedToken, Readiness, User
 from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
 from govml.domain.serving import ServingConfig
@@ -46,6 +47,7 @@ from govml.ledger.checkpoint import VerifierKey
 from govml.policy import Diagnostic, LoadedPolicy, load_policy
 from govml.policy.records import PolicyApplied, StoredPolicy
 from govml.services.audit import VerifyResult
+from govml.services.documents import FORMATS as DOCUMENT_FORMATS
 from govml.services.proofs import CheckpointResult, ExportResult, KeyInfo
 from govml.settings import Settings
 from govml.wire import API_PREFIX, error_from_body
@@ -498,6 +500,51 @@ class RemoteClient(Client):
         data = self._call("GET", path).content
         _check_digest(data, digest, f"evidence {name!r} of evaluation {evaluation.id}")
         return data
+
+    # documents
+    def report(
+        self, kind: str, ref: str, *, format: str = "md", since: str | None = None
+    ) -> str | bytes:
+        """Return a document about ``ref`` as ``md``, ``html``, ``json`` (text) or ``pdf`` (bytes).
+
+        The server renders Markdown, HTML and JSON; a PDF is printed here from the HTML, so
+        the server needs no browser.
+        """
+        if format not in DOCUMENT_FORMATS:
+            raise InputError(
+                f"unknown format {format!r}; formats are {', '.join(DOCUMENT_FORMATS)}"
+            )
+        fetched = "html" if format == "pdf" else format
+        path = f"/documents/{_segment(kind)}/{_segment(ref)}"
+        text = self._call("GET", path, params={"format": fetched, "since": since}).text
+        if format == "pdf":
+            from govml.documents.pdf import html_to_pdf
+
+            return html_to_pdf(text)
+        return text
+
+    def set_model_card_fields(
+        self,
+        name: str,
+        fields: Mapping[str, Any] | None = None,
+        *,
+        unset: Sequence[str] = (),
+    ) -> ModelCardFields:
+        """Set (or ``unset``) editable model card fields of model ``name``: a new revision."""
+        body = {"fields": dict(fields or {}), "unset": list(unset)}
+        return ModelCardFields.from_dict(
+            self._json("PUT", f"/models/{_segment(name)}/card", json=body)
+        )
+
+    def model_card_fields(self, name: str, *, revision: int | None = None) -> ModelCardFields:
+        """Return model ``name``'s editable card fields (the latest or a given revision)."""
+        data = self._json("GET", f"/models/{_segment(name)}/card", params={"revision": revision})
+        return ModelCardFields.from_dict(data)
+
+    def model_card_history(self, name: str) -> list[ModelCardFields]:
+        """Return every revision of model ``name``'s editable card fields, oldest first."""
+        data = self._json("GET", f"/models/{_segment(name)}/card/history")
+        return [ModelCardFields.from_dict(item) for item in data]
 
     def close(self) -> None:
         """Close the connection to the server."""

@@ -20,6 +20,7 @@ from govml.cli import (
     lifecycle_cmds,
     model_cmds,
     policy_cmds,
+    report_cmds,
     serve_cmds,
     server_cmds,
     serving_cmds,
@@ -95,6 +96,8 @@ version_cmds.app.command("history")(lifecycle_cmds.history)
 version_cmds.app.command("status")(lifecycle_cmds.status)
 app.add_typer(users_cmds.app, name="users")
 app.add_typer(serving_cmds.app, name="serving")
+app.add_typer(report_cmds.app, name="report")
+model_cmds.app.command("card")(report_cmds.card)
 
 
 def invoke(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,15 @@ import govml
 from govml.errors import StoreError
 from govml.server import errors
 from govml.server.limits import DEFAULT_MAX_UPLOAD_BYTES, BodyLimit
-from govml.server.routes import audit, evaluations, lifecycle, people, policies, registry
+from govml.server.routes import (
+    audit,
+    documents,
+    evaluations,
+    lifecycle,
+    people,
+    policies,
+    registry,
+)
 from govml.server.schemas import Health
 from govml.services.context import ServiceContext
 from govml.settings import Settings, load_settings
@@ -70,7 +78,7 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD
     app.state.govml_context = shared
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes)
-    for module in (registry, policies, evaluations, audit, lifecycle, people):
+    for module in (registry, policies, evaluations, audit, lifecycle, people, documents):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/health", response_model=Health, tags=["health"])

@@ -297,3 +297,19 @@ serving_configs = sa.Table(
     sa.Column("updated_by", sa.String(200), nullable=False),
     sa.CheckConstraint("mode IN ('off', 'shadow', 'canary')", name="mode"),
 )
+
+# Every revision of a model card's editable fields (intended use, limitations, ...): the whole
+# set after each change, immutable (append-only triggers); each revision has its
+# `model.card_updated` ledger entry, which `verify_document_records` replays.
+model_card_revisions = sa.Table(
+    "model_card_revisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("changed", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.UniqueConstraint("model_id", "revision"),
+)
