@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt --upgrade setuptools
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@# Headless Chromium for the HTML and PDF document tests: Debian's package, never a download.
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+		|| echo "chromium not installed: the browser tests will be skipped"; }
 	touch $(STAMP)
 
 install: $(STAMP)
