@@ -8,9 +8,12 @@ import platform
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from govml.errors import ValidationError
 
 
 def code_lineage(path: Path | None = None) -> dict[str, Any]:
@@ -91,3 +94,47 @@ def _git(git: str, cwd: Path, *args: str) -> str | None:
     if done.returncode != 0:
         return None
     return done.stdout.strip() or ""
+
+
+def check_environment(value: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate an environment lineage sent by a remote client; return it with its digest.
+
+    The ``lock_digest`` is recomputed from ``packages``, so it always describes the packages
+    recorded. Raises `ValidationError` naming the field that is missing or mistyped.
+    """
+    packages = value.get("packages")
+    if not isinstance(packages, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in packages.items()
+    ):
+        raise ValidationError("environment.packages: give an object of name -> version strings")
+    for field in ("python", "implementation", "platform"):
+        if not isinstance(value.get(field), str):
+            raise ValidationError(f"environment.{field}: give a string")
+    clean = {_canonical(k): v for k, v in packages.items()}
+    lines = "\n".join(f"{name}=={clean[name]}" for name in sorted(clean))
+    return {
+        "python": value["python"],
+        "implementation": value["implementation"],
+        "platform": value["platform"],
+        "packages": dict(sorted(clean.items())),
+        "lock_digest": "sha256:" + hashlib.sha256(lines.encode()).hexdigest(),
+    }
+
+
+def check_code(value: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a code lineage sent by a remote client (the shape `code_lineage` returns)."""
+    commit = value.get("git_commit")
+    if commit is not None and (
+        not isinstance(commit, str) or not 7 <= len(commit) <= 64 or not commit.isalnum()
+    ):
+        raise ValidationError("code.git_commit: give a hexadecimal commit id or null")
+    allowed = {"git_commit", "git_dirty", "repository", "branch", "reason"}
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise ValidationError(f"code.{unknown[0]}: unknown field; use {', '.join(sorted(allowed))}")
+    for field in ("repository", "branch", "reason"):
+        if value.get(field) is not None and not isinstance(value[field], str):
+            raise ValidationError(f"code.{field}: give a string")
+    if value.get("git_dirty") is not None and not isinstance(value["git_dirty"], bool):
+        raise ValidationError("code.git_dirty: give true or false")
+    return dict(value)

@@ -44,6 +44,7 @@ from govml.flavors import LoadedModel, flavor_for, get_flavor
 from govml.ledger.attest import AttestationReport
 from govml.ledger.bundle import ProofBundle
 from govml.ledger.checkpoint import VerifierKey
+from govml.lineage import code_lineage, environment_lineage
 from govml.policy import Diagnostic, LoadedPolicy, load_policy
 from govml.policy.records import PolicyApplied, StoredPolicy
 from govml.services.audit import VerifyResult
@@ -227,8 +228,9 @@ class RemoteClient(Client):
     def register_version(self, name: str, **kwargs: Any) -> ModelVersion:
         """Register a version (see `RegistryService.register_version` for the arguments).
 
-        The model (or artifact file) and the data are sent to the server; the version's code
-        lineage is not, since the server cannot read this machine's git checkout.
+        The model (or artifact file), the data, and this machine's code lineage (the git
+        checkout of ``code_path`` or the working directory) and Python environment are sent to
+        the server, which records them as a local registration would.
         """
         _check_keywords("register_version", kwargs, _REGISTER_KEYWORDS)
         model, artifact = kwargs.get("model"), kwargs.get("artifact")
@@ -240,6 +242,8 @@ class RemoteClient(Client):
             "metrics": _json_text(kwargs.get("metrics") or {}, "metrics"),
             "description": kwargs.get("description", ""),
             "mlflow_run_id": kwargs.get("mlflow_run_id"),
+            "code": json.dumps(code_lineage(_path_or_none(kwargs.get("code_path")))),
+            "environment": json.dumps(environment_lineage()),
         }
         files: dict[str, tuple[str, bytes, str]] = {}
         flavor: str | None = kwargs.get("flavor")
@@ -618,6 +622,10 @@ def _json_text(value: Any, what: str) -> str:
 
 def _form(fields: Mapping[str, Any]) -> dict[str, str]:
     return {key: str(value) for key, value in fields.items() if value is not None}
+
+
+def _path_or_none(value: Any) -> Path | None:
+    return None if value is None else Path(str(value))
 
 
 def _check_digest(data: bytes, digest: str, what: str) -> None:

@@ -499,3 +499,65 @@ def test_server_refuses_to_start_without_users(
     assert invoke(["--store", str(tmp_path / "home"), "server", "--port", "1"]) == 2
     err = capsys.readouterr().err
     assert "has no users" in err and "govml users add NAME --role admin" in err
+
+
+def test_remote_registration_records_the_clients_lineage_and_artifact(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    import subprocess
+
+    import lightgbm
+
+    from govml.lineage import environment_lineage
+
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "train.py").write_text("print('train')\n")
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "train.py"],
+        ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "train"],
+    ):
+        subprocess.run(["git", *args], cwd=checkout, check=True, capture_output=True)
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"],
+        cwd=checkout,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    frame = _frame()
+    model = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(frame[["x1", "x2"]], frame["y"])
+    bob = deployment["bob"]
+    bob.create_model("credit", risk_tier="high")
+    version = bob.register_version(
+        "credit", model=model, train_data=frame, target="y", code_path=checkout
+    )
+    assert version.code["git_commit"] == commit and version.code["branch"] == "main"
+    assert version.environment["lock_digest"] == environment_lineage()["lock_digest"]
+    # The client's serialisation is stored as it is, with the wrapper's options (classes).
+    assert version.flavor_options == govml.flavors.flavor_for(model).dump(model).options
+    loaded = deployment.local.load_model(version.ref)
+    expected = model.predict(frame[["x1", "x2"]])
+    assert (loaded.predict(frame[["x1", "x2"]]) == expected).all()
+    deployment.local.verify_ledger()
+
+
+def test_remote_lineage_is_validated(deployment: Deployment) -> None:
+    deployment["bob"].create_model("credit", risk_tier="high")
+    frame = _frame()
+    model = LogisticRegression().fit(frame[["x1", "x2"]], frame["y"])
+    serialized = govml.flavors.flavor_for(model).dump(model)
+    with deployment.http(deployment.tokens["bob"]) as http:
+        response = http.post(
+            "/api/v1/models/credit/versions",
+            data={
+                "flavor": serialized.flavor,
+                "flavor_options": json.dumps(serialized.options),
+                "environment": json.dumps({"packages": {"numpy": 2}}),
+            },
+            files={"artifact": ("model", serialized.data, "application/octet-stream")},
+        )
+    assert response.status_code == 422
+    assert "environment.packages" in response.json()["error"]["message"]
+    assert deployment.local.list_versions("credit") == []

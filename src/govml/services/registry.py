@@ -30,7 +30,7 @@ from govml.domain.signature import infer_signature
 from govml.errors import AlreadyExistsError, FlavorError, InputError, ValidationError
 from govml.flavors import LoadedModel, SerializedModel, flavor_for, get_flavor
 from govml.ledger.canonical import canonical_json
-from govml.lineage import code_lineage, environment_lineage
+from govml.lineage import check_code, check_environment, code_lineage, environment_lineage
 from govml.services.access import authorize, precheck
 from govml.services.context import ServiceContext
 from govml.store import records
@@ -161,6 +161,9 @@ class RegistryService:
         input_example: object | None = None,
         code_path: str | Path | None = None,
         mlflow_run_id: str | None = None,
+        serialized: SerializedModel | None = None,
+        code: Mapping[str, Any] | None = None,
+        environment: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
         """Register a new immutable version of model ``name``.
 
@@ -169,11 +172,26 @@ class RegistryService:
         CSV / Parquet paths; their fingerprints and profiles become the version's lineage.
         The input signature comes from ``input_example`` or the first rows of the training
         data without ``target``; the output signature from predicting on that sample.
+
+        A server registering for a remote client gets the model already ``serialized`` by the
+        client's flavor (bytes and options, stored as they are) and the client's ``code`` and
+        ``environment`` lineage (validated; the lock digest is recomputed from the packages).
         """
         with self.ctx.store.read() as conn:
             records.model_id(conn, name)  # fail fast on an unknown model
         precheck(self.ctx, Permission.REGISTER)
-        serialized = self._serialize(model=model, artifact=artifact, flavor=flavor)
+        if serialized is None:
+            serialized = self._serialize(model=model, artifact=artifact, flavor=flavor)
+        elif model is not None or artifact is not None:
+            raise InputError("give a serialized model, a model object or an artifact, not two")
+        code_record = (
+            check_code(code)
+            if code is not None
+            else code_lineage(Path(code_path) if code_path else None)
+        )
+        environment_record = (
+            check_environment(environment) if environment is not None else environment_lineage()
+        )
         loaded = get_flavor(serialized.flavor).load(serialized.data, serialized.options)
         tables = {
             role: read_table(source)
@@ -210,8 +228,8 @@ class RegistryService:
                     )
                     for role, fp in fingerprints.items()
                 ),
-                code={**code_lineage(Path(code_path) if code_path else None)},
-                environment=environment_lineage(),
+                code=code_record,
+                environment=environment_record,
                 params=run_params,
                 metrics=run_metrics,
                 description=description,

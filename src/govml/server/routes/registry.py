@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
 from govml.errors import InputError
-from govml.flavors import get_flavor
+from govml.flavors import SerializedModel, get_flavor
 from govml.server.auth import Acting
 from govml.server.routes.common import ERRORS
 from govml.server.schemas import ModelCreate, ModelOut, TagSet, VersionOut
@@ -83,6 +83,12 @@ def register_version(
     metrics: Annotated[str | None, Form(description="JSON object of training metrics.")] = None,
     description: Annotated[str, Form()] = "",
     mlflow_run_id: Annotated[str | None, Form()] = None,
+    code: Annotated[
+        str | None, Form(description="JSON code lineage of the client's checkout (git commit).")
+    ] = None,
+    environment: Annotated[
+        str | None, Form(description="JSON environment lineage of the client (packages).")
+    ] = None,
 ) -> dict[str, Any]:
     """Register a new version from an uploaded artifact, with its training data's lineage."""
     registry = RegistryService(ctx)
@@ -96,6 +102,8 @@ def register_version(
         "metrics": json_object(metrics, "metrics"),
         "description": description,
         "mlflow_run_id": mlflow_run_id,
+        "code": None if code is None else json_object(code, "code"),
+        "environment": None if environment is None else json_object(environment, "environment"),
     }
     with tempfile.TemporaryDirectory(prefix="govml-upload-") as folder:
         # The client's git checkout is not on this machine: an empty folder records that
@@ -108,8 +116,9 @@ def register_version(
             if not flavor:
                 raise InputError("flavor_options need the flavor they belong to")
             options = json_object(flavor_options, "flavor_options")
-            loaded = get_flavor(flavor).load(artifact.file.read(), options)
-            version = registry.register_version(name, model=loaded.raw, flavor=flavor, **common)
+            get_flavor(flavor)  # an unknown flavor is named before the bytes are read
+            serialized = SerializedModel(data=artifact.file.read(), flavor=flavor, options=options)
+            version = registry.register_version(name, serialized=serialized, **common)
     return version.to_dict()
 
 
