@@ -2,8 +2,9 @@
 
 Verification has three parts. First the ledger itself: every entry's stored bytes hash to its
 leaf hash, entry numbers are contiguous, the query columns are the entry's fields, and every
-tree head is the RFC 6962 tree of the entries before it (one fast pass over the raw rows; when
-it finds a problem, the reference verifier names the first bad entry). Then its signed
+tree head is the RFC 6962 tree of the entries before it (one fast pass over the raw rows, split
+over worker processes for a large ledger; when it finds a problem, the reference verifier names
+the first bad entry). Then its signed
 checkpoints: each stored signed note is signed by a key the ledger records and states the root
 of its tree head, and, given a checkpoint kept elsewhere, the ledger is proven to extend it
 (RFC 9162 consistency). Finally the records: replaying the ledger must give exactly the
@@ -14,10 +15,9 @@ caught even though it is not itself a ledger row.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -32,8 +32,7 @@ from govml.ledger.merkle import (
     subtree_ranges,
     verify_consistency,
 )
-from govml.ledger.rows import verify_stored
-from govml.ledger.tree import MerkleTree
+from govml.ledger.tree import MerkleTree, consistency_path
 from govml.ledger.verify import CheckpointRecord, EntryRecord, VerifyReport, verify_ledger
 from govml.services.context import ServiceContext
 from govml.services.evaluation import verify_evaluation_records
@@ -43,8 +42,8 @@ from govml.services.proofs import note_origin, read_checkpoint_file, trusted_key
 from govml.services.registry import record_digest, version_subject
 from govml.store import records
 from govml.store.checkpoints import (
-    entry_batches,
-    head_rows,
+    RowCheck,
+    StoredBlocks,
     note_keys,
     read_tree,
     reference_heads,
@@ -55,6 +54,7 @@ from govml.store.checkpoints import (
 from govml.store.ledger import iter_entries
 from govml.store.schema import datasets, ledger_entries, models
 
+_T = TypeVar("_T")
 _MODEL_FIELDS = ("owner", "risk_tier", "intended_use", "out_of_scope_use", "description")
 _STATE_ACTIONS = (
     "model.created",
@@ -121,15 +121,27 @@ class AuditService:
         """
         with self.ctx.store.read() as conn:
             use_snapshot(conn)
-            report = _verify_ledger(conn)
-            signed = _verify_signed_heads(conn)
+            with RowCheck(conn) as rows:
+                # While worker processes check the rest of a large ledger, this process checks
+                # its own range, then the signed checkpoints and the records; what those find
+                # is reported only once the ledger itself has passed, in the same order as
+                # when each check runs after the one before.
+                if not rows.check_here():
+                    _verify_ledger(conn, rows)  # raises: the first range does not pass
+                signed_heads_ = _Deferred(_verify_signed_heads, conn)
+                counts_ = _Deferred(_verify_records, conn)
+                policies_ = _Deferred(verify_policy_records, conn)
+                evaluations_ = _Deferred(verify_evaluation_records, conn)
+                lifecycle_ = _Deferred(verify_lifecycle_records, conn)
+                report = _verify_ledger(conn, rows)
+            signed = signed_heads_.result()
             external = None
             if checkpoint is not None:
                 external = self._verify_extends(conn, checkpoint, key, report)
-            counts = _verify_records(conn)
-            policies = verify_policy_records(conn)
-            evaluations = verify_evaluation_records(conn)
-            lifecycle = verify_lifecycle_records(conn)
+            counts = counts_.result()
+            policies = policies_.result()
+            evaluations = evaluations_.result()
+            lifecycle = lifecycle_.result()
         return VerifyResult(
             entries=report.entries,
             tree_heads=report.checkpoints,
@@ -172,20 +184,23 @@ class AuditService:
                 ),
                 seq=report.tree_size,
             )
-        # 3. RFC 9162 consistency: the current tree extends the checkpoint's.
-        tree = read_tree(conn, report.tree_size)
-        new_root = tree.root()
-        if new_root.hex() != report.root_hex:
-            raise IntegrityError("the ledger changed while it was being verified")
+        # 3. RFC 9162 consistency: the current tree (whose root the ledger pass computed)
+        #    extends the checkpoint's. The proof's subtrees come from the tree heads, as for
+        #    `audit proof`; only when it does not verify is the whole tree read, to name the
+        #    earliest entry that can have been rewritten.
+        new_root = bytes.fromhex(report.root_hex)
         try:
             verify_consistency(
                 old_size=old.tree_size,
-                new_size=tree.size,
+                new_size=report.tree_size,
                 old_root=old.root_hash,
                 new_root=new_root,
-                proof=tree.consistency_proof(old.tree_size),
+                proof=consistency_path(old.tree_size, report.tree_size, StoredBlocks(conn)),
             )
         except LedgerVerificationError:
+            tree = read_tree(conn, report.tree_size)
+            if tree.root() != new_root:
+                raise IntegrityError("the ledger changed while it was being verified") from None
             raise _rewritten_since(conn, tree, old, hashes, trusted) from None
         return {"tree_size": old.tree_size, "root_hash": old.root_hash.hex(), "key": signer.label}
 
@@ -212,13 +227,29 @@ ERR_TRUNCATED = "the ledger has {entries} entries but the checkpoint covers {siz
 ERR_REWRITTEN_SINCE = "the ledger was rewritten since the checkpoint at size {size}: {what}"
 
 
-def _verify_ledger(conn: Connection) -> VerifyReport:
-    """Check the stored rows in one fast pass; on a problem, let the reference pass name it."""
-    with closing(entry_batches(conn)) as entries, closing(head_rows(conn)) as heads:
+class _Deferred(Generic[_T]):
+    """A check run now whose outcome, a value or an exception, is given later by `result`."""
+
+    def __init__(self, check: Callable[[Connection], _T], conn: Connection) -> None:
+        self._error: Exception | None = None
         try:
-            return verify_stored(entries, heads)
-        except LedgerVerificationError as error:
-            problem = error
+            self._value = check(conn)
+        except Exception as error:  # raised again by result(), in its turn
+            self._error = error
+
+    def result(self) -> _T:
+        """Return the check's value, or raise the exception it raised."""
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _verify_ledger(conn: Connection, rows: RowCheck) -> VerifyReport:
+    """Check the stored rows in one fast pass; on a problem, let the reference pass name it."""
+    try:
+        return rows.finish()
+    except LedgerVerificationError as error:
+        problem = error
     # The reference verifier decodes every entry and re-encodes it; it knows which entry a
     # failed tree head points to. When it finds nothing, the fast pass's finding stands (it
     # checks a few things more: tree head times, entries past the last tree head).
