@@ -6,6 +6,7 @@ The client calls the same services as the CLI, so behaviour cannot differ betwee
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +20,8 @@ from govml.evaluation import Evaluation
 from govml.flavors import LoadedModel
 from govml.ledger.attest import AttestationReport
 from govml.ledger.bundle import ProofBundle
+from govml.monitoring import DEFAULT_MIN_LABELS, DEFAULT_MIN_ROWS, MonitorPoint, MonitorRun
+from govml.monitoring import Options as MonitorOptions
 from govml.policy import LoadedPolicy, load_policy
 from govml.policy.records import PolicyApplied, StoredPolicy
 from govml.services.access import AccessService
@@ -29,6 +32,7 @@ from govml.services.context import ServiceContext
 from govml.services.documents import DocumentService
 from govml.services.evaluation import EvaluationService
 from govml.services.lifecycle import LifecycleService
+from govml.services.monitoring import MonitoringService
 from govml.services.policy import PolicyService
 from govml.services.proofs import CheckpointResult, ExportResult, KeyInfo, ProofService
 from govml.services.registry import RegistryService
@@ -303,6 +307,91 @@ class Client:
     def model_card_history(self, name: str) -> list[ModelCardFields]:
         """Return every revision of model ``name``'s editable card fields, oldest first."""
         return DocumentService(self.ctx).card_history(name)
+
+    # monitoring
+    def monitor(
+        self,
+        name: str,
+        *,
+        window: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        log_dir: str | Path | None = None,
+        dry_run: bool = False,
+        version: int | None = None,
+        min_rows: int = DEFAULT_MIN_ROWS,
+        min_labels: int = DEFAULT_MIN_LABELS,
+        shap_rows: int | None = None,
+    ) -> MonitorRun:
+        """Judge a window of model ``name``'s prediction log; store it, alert, remediate.
+
+        The window is ``window`` (``"1d"``) ending at ``until`` (default now), or ``since`` ..
+        ``until``, or the policy's ``monitoring.window``. ``log_dir`` defaults to
+        ``$GOVML_HOME/predictions``. With ``dry_run`` nothing is stored and no action runs.
+        See `govml.services.monitoring.MonitoringService.monitor`.
+        """
+        options = MonitorOptions(min_rows=min_rows, min_labels=min_labels, shap_rows=shap_rows)
+        return MonitoringService(self.ctx).monitor(
+            name,
+            window=window,
+            since=since,
+            until=until,
+            log_dir=log_dir,
+            dry_run=dry_run,
+            version=version,
+            options=options,
+        )
+
+    def monitor_history(
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        check: str | None = None,
+        limit: int | None = 500,
+    ) -> list[MonitorPoint]:
+        """Return the time series of model ``name``'s monitoring checks, oldest first.
+
+        ``check`` keeps one check (``data_drift:age``) or a category (``data_drift``).
+        """
+        return MonitoringService(self.ctx).history(name, version=version, check=check, limit=limit)
+
+    def monitor_run(self, name: str, run_id: int) -> MonitorRun:
+        """Return stored monitoring run ``run_id`` of model ``name``, with its actions."""
+        return MonitoringService(self.ctx).get_run(name, run_id)
+
+    def latest_monitor_runs(self, name: str, *, limit: int = 1) -> list[MonitorRun]:
+        """Return model ``name``'s newest stored monitoring runs, newest first."""
+        return MonitoringService(self.ctx).latest_runs(name, limit=limit)
+
+    def export_labelling_tasks(
+        self,
+        name: str,
+        *,
+        window: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        log_dir: str | Path | None = None,
+        limit: int = 100,
+        below: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return the window's least confident predictions as Label Studio tasks (JSON)."""
+        return MonitoringService(self.ctx).export_tasks(
+            name, window=window, since=since, until=until, log_dir=log_dir, limit=limit, below=below
+        )
+
+    def import_labels(
+        self,
+        name: str,
+        tasks: Sequence[Mapping[str, Any]],
+        *,
+        log_dir: str | Path | None = None,
+        from_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Write the labels of annotated Label Studio tasks into the feedback log."""
+        return MonitoringService(self.ctx).import_labels(
+            name, tasks, log_dir=log_dir, from_name=from_name
+        )
 
     def close(self) -> None:
         """Release database connections."""

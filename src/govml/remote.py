@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from govml.ledger.attest import AttestationReport
 from govml.ledger.bundle import ProofBundle
 from govml.ledger.checkpoint import VerifierKey
 from govml.lineage import code_lineage, environment_lineage
+from govml.monitoring import DEFAULT_MIN_LABELS, DEFAULT_MIN_ROWS, MonitorPoint, MonitorRun
 from govml.policy import Diagnostic, LoadedPolicy, load_policy
 from govml.policy.records import PolicyApplied, StoredPolicy
 from govml.services.audit import VerifyResult
@@ -409,6 +411,101 @@ class RemoteClient(Client):
         path = f"/models/{_segment(name)}/serving"
         return ServingConfig.from_dict(self._json("PUT", path, json=body))
 
+    # monitoring
+    def monitor(
+        self,
+        name: str,
+        *,
+        window: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        log_dir: str | Path | None = None,
+        dry_run: bool = False,
+        version: int | None = None,
+        min_rows: int = DEFAULT_MIN_ROWS,
+        min_labels: int = DEFAULT_MIN_LABELS,
+        shap_rows: int | None = None,
+    ) -> MonitorRun:
+        """Judge a window of the server's prediction log of ``name`` (see `Client.monitor`)."""
+        _server_log(log_dir, self.server)
+        body = {
+            "window": window,
+            "since": _time_text(since),
+            "until": _time_text(until),
+            "dry_run": dry_run,
+            "version": version,
+            "min_rows": min_rows,
+            "min_labels": min_labels,
+            "shap_rows": shap_rows,
+        }
+        path = f"/models/{_segment(name)}/monitor"
+        return MonitorRun.from_dict(self._json("POST", path, json=body))
+
+    def monitor_history(
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        check: str | None = None,
+        limit: int | None = 500,
+    ) -> list[MonitorPoint]:
+        """Return the time series of model ``name``'s monitoring checks, oldest first."""
+        params = {"version": version, "check": check, "limit": limit}
+        data = self._json("GET", f"/models/{_segment(name)}/monitoring/history", params=params)
+        return [MonitorPoint.from_dict(item) for item in data]
+
+    def monitor_run(self, name: str, run_id: int) -> MonitorRun:
+        """Return stored monitoring run ``run_id`` of model ``name``, with its actions."""
+        path = f"/models/{_segment(name)}/monitoring/runs/{int(run_id)}"
+        return MonitorRun.from_dict(self._json("GET", path))
+
+    def latest_monitor_runs(self, name: str, *, limit: int = 1) -> list[MonitorRun]:
+        """Return model ``name``'s newest stored monitoring runs, newest first."""
+        path = f"/models/{_segment(name)}/monitoring/runs"
+        data = self._json("GET", path, params={"limit": limit})
+        return [MonitorRun.from_dict(item) for item in data]
+
+    def export_labelling_tasks(
+        self,
+        name: str,
+        *,
+        window: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+        log_dir: str | Path | None = None,
+        limit: int = 100,
+        below: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return the window's least confident predictions as Label Studio tasks (JSON)."""
+        _server_log(log_dir, self.server)
+        body = {
+            "window": window,
+            "since": _time_text(since),
+            "until": _time_text(until),
+            "limit": limit,
+            "below": below,
+        }
+        tasks: list[dict[str, Any]] = self._json(
+            "POST", f"/models/{_segment(name)}/monitoring/tasks", json=body
+        )
+        return tasks
+
+    def import_labels(
+        self,
+        name: str,
+        tasks: Sequence[Mapping[str, Any]],
+        *,
+        log_dir: str | Path | None = None,
+        from_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Write the labels of annotated Label Studio tasks into the server's feedback log."""
+        _server_log(log_dir, self.server)
+        body = {"tasks": [dict(task) for task in tasks], "from_name": from_name}
+        result: dict[str, Any] = self._json(
+            "POST", f"/models/{_segment(name)}/monitoring/labels", json=body
+        )
+        return result
+
     # people
     def add_user(
         self, name: str, *, roles: Sequence[str], expires_in_days: int | None = 90
@@ -635,3 +732,17 @@ def _check_digest(data: bytes, digest: str, what: str) -> None:
 
 def _evaluation(data: Mapping[str, Any]) -> Evaluation:
     return Evaluation(id=int(data["id"]), document=dict(data["document"]), digest=data["digest"])
+
+
+def _server_log(log_dir: str | Path | None, server: str) -> None:
+    if log_dir is not None:
+        raise InputError(
+            f"in client mode (GOVML_SERVER={server}) monitoring reads the server's own "
+            "prediction log; --log-dir applies to a local store only"
+        )
+
+
+def _time_text(value: str | datetime | None) -> str | None:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

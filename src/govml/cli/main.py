@@ -19,6 +19,7 @@ from govml.cli import (
     evaluate_cmds,
     lifecycle_cmds,
     model_cmds,
+    monitor_cmds,
     policy_cmds,
     report_cmds,
     serve_cmds,
@@ -98,6 +99,7 @@ app.add_typer(users_cmds.app, name="users")
 app.add_typer(serving_cmds.app, name="serving")
 app.add_typer(report_cmds.app, name="report")
 model_cmds.app.command("card")(report_cmds.card)
+app.add_typer(monitor_cmds.app, name="monitor")
 
 
 def invoke(argv: Sequence[str] | None = None) -> int:

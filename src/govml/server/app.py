@@ -24,6 +24,7 @@ from govml.server.routes import (
     documents,
     evaluations,
     lifecycle,
+    monitoring,
     people,
     policies,
     registry,
@@ -78,7 +79,16 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD
     app.state.govml_context = shared
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes)
-    for module in (registry, policies, evaluations, audit, lifecycle, people, documents):
+    for module in (
+        registry,
+        policies,
+        evaluations,
+        audit,
+        lifecycle,
+        people,
+        documents,
+        monitoring,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/health", response_model=Health, tags=["health"])

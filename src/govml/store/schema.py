@@ -313,3 +313,56 @@ model_card_revisions = sa.Table(
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.UniqueConstraint("model_id", "revision"),
 )
+
+# Production monitoring, all append-only: one row per `govml monitor` run (its canonical
+# document, covered by the run's `monitoring.run` ledger entry), the time series of its
+# checks (one point per version and check), and every alert and action it took, each with
+# its own `monitoring.*` ledger entry. `dedupe` makes an action happen once: a rollback once
+# per promotion, a notification once per window; NULL for attempts that may be repeated.
+monitoring_runs = sa.Table(
+    "monitoring_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("window_start", UTCDateTime, nullable=False),
+    sa.Column("window_end", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(71), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_monitoring_runs_model_id_window_end", "model_id", "window_end"),
+)
+
+monitoring_points = sa.Table(
+    "monitoring_points",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("monitoring_runs.id"), nullable=False),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("check", sa.String(300), nullable=False),
+    sa.Column("category", sa.String(30), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("window_start", UTCDateTime, nullable=False),
+    sa.Column("window_end", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_monitoring_points_model_id_check_window_end", "model_id", "check", "window_end"),
+)
+
+monitoring_actions = sa.Table(
+    "monitoring_actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("monitoring_runs.id"), nullable=False),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("dedupe", sa.String(300), nullable=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("model_id", "dedupe"),
+    sa.Index("ix_monitoring_actions_run_id", "run_id"),
+)
