@@ -9,8 +9,8 @@ intended_use              ``Model.intended_use`` is not blank
 out_of_scope_use          ``Model.out_of_scope_use`` is not blank
 owner                     ``Model.owner`` is not blank
 description               ``Model.description`` or the version's ``description`` is not blank
-limitations               the model tag ``limitations`` is not blank
-ethical_considerations    the model tag ``ethical_considerations`` is not blank
+limitations               the model card field or the model tag ``limitations`` is filled in
+ethical_considerations    the model card field or the model tag ``ethical_considerations``
 training_data             the version records a dataset fingerprint with role ``train``
 validation_data           the version records a dataset fingerprint with role ``validation``
 code                      the version records a git commit
@@ -20,9 +20,10 @@ params                    the version records hyperparameters
 metrics                   the version records training metrics
 ========================= ===================================================================
 
-Model-level narrative that has no column of its own (limitations, ethical
-considerations) lives in model tags of those names, so it is set with the same command
-as any tag.
+Model-level narrative lives in the model's card fields (``govml models card NAME --set
+FIELD=TEXT``, versioned); a card field of the same name also satisfies ``intended_use``,
+``out_of_scope_use`` and ``description`` (card ``overview``). Tags named ``limitations`` and
+``ethical_considerations`` are still accepted.
 """
 
 from __future__ import annotations
@@ -43,6 +44,24 @@ def _text(value: object) -> bool:
 
 def _tag(name: str) -> Callable[[Model, ModelVersion | None], bool]:
     return lambda model, _: _text(model.tags.get(name))
+
+
+def _filled(value: object) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_filled(item) for item in value)
+    if isinstance(value, Mapping):
+        return any(_filled(item) for item in value.values())
+    return _text(value)
+
+
+# Card fields that also satisfy a required field (the card's name for it).
+_CARD_SOURCES = {
+    "intended_use": "intended_use",
+    "out_of_scope_use": "out_of_scope_use",
+    "description": "overview",
+    "limitations": "limitations",
+    "ethical_considerations": "ethical_considerations",
+}
 
 
 def _dataset(role: str) -> Callable[[Model, ModelVersion | None], bool]:
@@ -92,7 +111,10 @@ ERR_UNKNOWN = "unknown documentation field(s) {names}; valid fields: {valid}"
 
 @timed
 def documentation_check(
-    model: Model, version: ModelVersion | None, required: Iterable[str]
+    model: Model,
+    version: ModelVersion | None,
+    required: Iterable[str],
+    card: Mapping[str, Any] | None = None,
 ) -> CheckResult:
     """Check that the required model-card fields are filled in.
 
@@ -104,6 +126,8 @@ def documentation_check(
         The version evaluated; None fails every version-level field.
     required : iterable of str
         Field names from :data:`DOCUMENTATION_FIELDS`.
+    card : mapping, optional
+        The model's card fields at their latest revision.
 
     Returns
     -------
@@ -131,16 +155,28 @@ def documentation_check(
             ),
             hint="; ".join(hints) or None,
         )
-    present = [name for name in fields if _CHECKS[name][1](model, version)]
+    card = card or {}
+
+    def is_present(name: str) -> bool:
+        source = _CARD_SOURCES.get(name)
+        from_card = source is not None and _filled(card.get(source))
+        return from_card or _CHECKS[name][1](model, version)
+
+    present = [name for name in fields if is_present(name)]
     missing = [name for name in fields if name not in present]
+    where = {
+        name: _CHECKS[name][0]
+        + (f" or model card field '{_CARD_SOURCES[name]}'" if name in _CARD_SOURCES else "")
+        for name in fields
+    }
     evidence: dict[str, Any] = {
         "required": fields,
         "present": present,
         "missing": missing,
-        "where": {name: _CHECKS[name][0] for name in fields},
+        "where": where,
     }
     if missing:
-        listed = ", ".join(f"{name} ({_CHECKS[name][0]})" for name in missing)
+        listed = ", ".join(f"{name} ({where[name]})" for name in missing)
         return _result(
             "fail",
             f"{len(missing)} of {len(fields)} required field(s) missing: {listed}",

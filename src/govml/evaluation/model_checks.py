@@ -165,8 +165,9 @@ def documentation_checks(
     version: ModelVersion | None,
     *,
     no_model_reason: str,
+    card: Mapping[str, Any] | None = None,
 ) -> list[CheckResult]:
-    """Check that the model card's required fields are filled in."""
+    """Check that the model card's required fields are filled in (``card``: its latest fields)."""
     if model is None:
         return [undefined("documentation", "documentation", no_model_reason)]
-    return [checks.documentation_check(model, version, section.required)]
+    return [checks.documentation_check(model, version, section.required, card)]

@@ -35,6 +35,7 @@ from govml.ledger.merkle import (
 from govml.ledger.tree import MerkleTree, consistency_path
 from govml.ledger.verify import CheckpointRecord, EntryRecord, VerifyReport, verify_ledger
 from govml.services.context import ServiceContext
+from govml.services.documents import verify_document_records
 from govml.services.evaluation import verify_evaluation_records
 from govml.services.lifecycle import verify_lifecycle_records
 from govml.services.policy import verify_policy_records
@@ -84,6 +85,7 @@ class VerifyResult:
     users: int = 0
     approvals: int = 0
     alias_changes: int = 0
+    card_revisions: int = 0
     signed_checkpoints: int = 0
     checkpoint: dict[str, Any] | None = None
 
@@ -133,6 +135,7 @@ class AuditService:
                 policies_ = _Deferred(verify_policy_records, conn)
                 evaluations_ = _Deferred(verify_evaluation_records, conn)
                 lifecycle_ = _Deferred(verify_lifecycle_records, conn)
+                cards_ = _Deferred(verify_document_records, conn)
                 report = _verify_ledger(conn, rows)
             signed = signed_heads_.result()
             external = None
@@ -142,6 +145,7 @@ class AuditService:
             policies = policies_.result()
             evaluations = evaluations_.result()
             lifecycle = lifecycle_.result()
+            cards = cards_.result()
         return VerifyResult(
             entries=report.entries,
             tree_heads=report.checkpoints,
@@ -154,6 +158,7 @@ class AuditService:
             users=lifecycle["users"],
             approvals=lifecycle["approvals"],
             alias_changes=lifecycle["alias_changes"],
+            card_revisions=cards,
             signed_checkpoints=signed,
             checkpoint=external,
         )

@@ -361,8 +361,9 @@ class EvaluationService:
         if rules.documentation is not None:
             step("documentation")
             with clock("documentation"):
+                card = None if model is None else self._card(model.name)
                 for result in documentation_checks(
-                    rules.documentation, model, version, no_model_reason=NO_MODEL
+                    rules.documentation, model, version, no_model_reason=NO_MODEL, card=card
                 ):
                     gates.append(outcome(result))
 
@@ -450,6 +451,12 @@ class EvaluationService:
         return None if digest is None else self.ctx.artifacts.get_bytes(digest)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _card(self, name: str) -> dict[str, Any]:
+        """Return the model's card fields at their latest revision (empty when none)."""
+        from govml.services.documents import DocumentService  # it imports this module
+
+        return DocumentService(self.ctx).card_fields(name).fields
 
     def _version(self, ref: str | VersionRef) -> tuple[Model, ModelVersion]:
         version = self.registry.get_version(ref)

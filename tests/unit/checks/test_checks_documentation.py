@@ -66,7 +66,10 @@ def test_present_and_missing_fields_are_named_with_where_they_live() -> None:
     assert result.status == "fail" and result.value == 3
     assert result.evidence["present"] == ["intended_use", "limitations", "owner", "training_data"]
     assert result.evidence["missing"] == ["out_of_scope_use", "description", "validation_data"]
-    assert "description (model.description or version.description)" in result.message
+    assert (
+        "description (model.description or version.description or model card field "
+        "'overview')" in result.message
+    )
 
 
 def test_everything_documented_passes() -> None:
@@ -104,3 +107,19 @@ def test_unknown_fields_list_the_valid_ones_and_suggest() -> None:
         error.hint
         == "intended_usage: did you mean 'intended_use'?; limitation: did you mean 'limitations'?"
     )
+
+
+def test_model_card_fields_count_for_the_narrative() -> None:
+    required = ["limitations", "ethical_considerations", "out_of_scope_use", "description"]
+    model = _model(tags={})
+    assert documentation_check(model, _version(), required).value == 4
+    card = {
+        "limitations": ["Trained on 1994 census data only."],
+        "ethical_considerations": [{"name": "proxy bias", "mitigation_strategy": "audit"}],
+        "out_of_scope_use": "Automated rejection.",
+        "overview": "Scores applications.",
+    }
+    assert documentation_check(model, _version(), required, card).status == "pass"
+    blank = {"limitations": [], "ethical_considerations": [{"name": " "}], "overview": " "}
+    result = documentation_check(model, _version(), required, blank)
+    assert result.evidence["missing"] == required
