@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from govml.domain.records import ModelVersion
 from govml.domain.signature import ColumnSpec, Signature
 from govml.flavors import LoadedModel
+from govml.serving.scoring import Scorer
 from govml.serving.validation import InputValidator
 
 
@@ -48,6 +49,8 @@ class Deployment:
         give probabilities.
     loaded_at : float
         ``time.time()`` when loading finished.
+    scorer : Scorer
+        Calls the model (see :mod:`govml.serving.scoring`).
     """
 
     version: ModelVersion
@@ -55,6 +58,7 @@ class Deployment:
     validator: InputValidator
     classes: tuple[Any, ...] | None
     loaded_at: float
+    scorer: Scorer
 
     @property
     def name(self) -> str:
@@ -79,15 +83,11 @@ class Deployment:
     def score(self, values: dict[str, list[Any]]) -> Scores:
         """Predict, and compute class probabilities when the model has them.
 
-        ``predict`` is always called (a classifier's decision need not be the most probable
-        class, e.g. one with per-group thresholds); ``predict_proba`` in addition.
+        See :mod:`govml.serving.scoring` for how both come from as few model passes as
+        give exactly the model's own answers.
         """
-        frame = self.frame(values)
-        predictions = self.model.predict(frame)
-        probabilities = None
-        if self.classes is not None:
-            probabilities = np.asarray(self.model.predict_proba(frame), dtype=np.float64)
-        return Scores(predictions=np.asarray(predictions), probabilities=probabilities)
+        predictions, probabilities = self.scorer(self.frame(values))
+        return Scores(predictions=predictions, probabilities=probabilities)
 
 
 def load_deployment(
@@ -115,6 +115,7 @@ def load_deployment(
         validator=InputValidator(signature, profile),
         classes=classes,
         loaded_at=time.time(),
+        scorer=Scorer(model, probabilities=classes is not None),
     )
 
 
