@@ -440,3 +440,78 @@ def test_labelling_tasks_round_trip_into_feedback(watched: Watched) -> None:
     assert reasons == ["no annotation (or only cancelled ones)", "not in the prediction log"]
     run = watched.monitor(dry_run=True)
     assert run.report(2).labelled == 24
+
+
+def test_client_mode_monitors_the_servers_log(watched: Watched, hook: Any) -> None:
+    from govml.remote import RemoteClient
+    from govml.server import create_app
+    from govml.server.background import serving
+    from govml.settings import load_settings
+
+    team = watched.team
+    watched.serve(2, frame(1500, seed=14, shift=1.5))  # the server's home: its own log
+    settings = load_settings(home=team.home, database_url=team.db_url)
+    with serving(create_app(settings)) as url:
+        remote = RemoteClient(load_settings(server=url, token=team.tokens["frank"]))
+        try:
+            with pytest.raises(govml.errors.InputError, match="server's own"):
+                remote.monitor(MODEL, log_dir=watched.logs)
+            run = remote.monitor(MODEL, since=DAY, until=DAY + timedelta(days=1))
+            assert run.status == "critical" and run.actor == "frank"
+            assert ("rollback", "done") in {(a.action, a.status) for a in run.actions}
+            assert (
+                remote.monitor_run(MODEL, run.id or 0).to_dict()
+                == team["vic"].monitor_run(MODEL, run.id or 0).to_dict()
+            )
+            assert [r.id for r in remote.latest_monitor_runs(MODEL)] == [run.id]
+            points = remote.monitor_history(MODEL, check="data_drift")
+            assert {p.check for p in points} == {"data_drift:x1", "data_drift:x2"}
+            tasks = remote.export_labelling_tasks(
+                MODEL, since=DAY, until=DAY + timedelta(days=1), limit=3
+            )
+            assert len(tasks) == 3
+            result = remote.import_labels(MODEL, [])
+            assert result["written"] == 0
+        finally:
+            remote.close()
+
+
+def test_every_loop_stops_cleanly_on_sigterm(watched: Watched, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    watched.serve(2, frame(400, seed=15), start=datetime.now(UTC) - timedelta(hours=1))
+    env = {
+        **os.environ,
+        "GOVML_HOME": str(watched.team.home),
+        "GOVML_DATABASE_URL": watched.team.db_url,
+        "GOVML_USER": "frank",
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "from govml.cli.main import run; run()",
+        "monitor",
+        MODEL,
+        "--every",
+        "1h",
+        "--window",
+        "1d",
+    ]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    runs: list[Any] = []
+    while not runs and time.monotonic() < deadline:
+        time.sleep(0.3)
+        runs = watched.team["vic"].latest_monitor_runs(MODEL)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert runs and "next run in" in out
+    assert "received SIGTERM: stopping after this run" in out
+    assert "stopped after 1 run(s)" in out

@@ -164,7 +164,9 @@ def check_version(
             checks.append(drift)
     if profile is not None and features:
         checks += _skew(logs, reference, profile, features, levels, options, notes)
-    checks += _labelled_checks(logs, files, window, reference, columns, policy, options, notes)
+    checks += _labelled_checks(
+        logs, files, window, rows, reference, columns, policy, options, notes
+    )
     if enough:
         attribution = _attribution(logs, files, window, reference, policy, options, notes)
         if attribution is not None:
@@ -346,6 +348,7 @@ def _labelled_checks(
     logs: PredictionLogs,
     files: Sequence[str],
     window: Window,
+    rows: int,
     reference: Reference,
     columns: Columns,
     policy: Policy | None,
