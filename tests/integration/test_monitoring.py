@@ -515,3 +515,40 @@ def test_every_loop_stops_cleanly_on_sigterm(watched: Watched, tmp_path: Path) -
     assert runs and "next run in" in out
     assert "received SIGTERM: stopping after this run" in out
     assert "stopped after 1 run(s)" in out
+
+
+def test_a_contributor_records_the_run_but_the_rollback_is_refused(
+    watched: Watched, hook: Any
+) -> None:
+    watched.serve(2, frame(1500, seed=16, shift=1.5))
+    run = watched.monitor(user="bob")
+    (rollback,) = [a for a in run.actions if a.action == "rollback"]
+    assert rollback.status == "refused" and "deployer" in rollback.detail
+    assert watched.team["vic"].get_model(MODEL).aliases["production"] == 2
+    log = watched.team["vic"].audit_log(model=MODEL)
+    assert [e.action for e in log if e.action.startswith("monitoring.rollback")] == [
+        "monitoring.rollback_refused"
+    ]
+    # The deployer's run on the same window does it, once.
+    again = watched.monitor()
+    assert ("rollback", "done") in {(a.action, a.status) for a in again.actions}
+
+
+def test_audit_replay_names_a_changed_point(watched: Watched, db_url: str) -> None:
+    import sqlalchemy as sa
+
+    from govml.errors import IntegrityError
+    from govml.services.monitoring import verify_monitoring_records
+
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the tampering goes around SQLite's append-only trigger")
+    watched.serve(2, frame(800, seed=17), labels=False)
+    watched.monitor()
+    store = watched.team["alice"].ctx.store
+    with store.write() as conn:
+        conn.execute(sa.text("DROP TRIGGER monitoring_points_no_update"))
+        conn.execute(
+            sa.text("UPDATE monitoring_points SET value = 0.0 WHERE \"check\" = 'data_drift:x1'")
+        )
+    with store.read() as conn, pytest.raises(IntegrityError, match=r"data_drift:x1, version 2"):
+        verify_monitoring_records(conn)
