@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -169,6 +170,7 @@ def _run(client: govml.Client) -> int:
 
     console.rule("[bold]promotion through the gates")
     promoted = _promote(client, version.ref, second_version.ref)
+    served = promoted and _serving_step(test)
 
     result = client.verify_ledger()
     console.print(
@@ -181,7 +183,8 @@ def _run(client: govml.Client) -> int:
         "next: `.venv/bin/govml evaluations list`, `.venv/bin/govml evaluations show "
         f"{second.id}`, `.venv/bin/govml audit log`"
     )
-    return 0 if same and first.status == "fail" and second.status != "fail" and promoted else 1
+    passed = same and first.status == "fail" and second.status != "fail"
+    return 0 if passed and promoted and served else 1
 
 
 APPROVERS = {"rita": "risk_officer", "sam": "approver"}
@@ -255,6 +258,95 @@ def _evaluate(client: govml.Client, ref: str, data: object) -> Evaluation:
     )
     console.print(f"  report: {path}")
     return evaluation
+
+
+# -- serving: the production version behind `govml serve`, sent the Adult test set --------------
+
+
+def _serving_step(test: Any) -> bool:
+    """Serve ``adult-income@production`` on a free port and send it the test set in batches.
+
+    The gateway runs in this process (uvicorn in a thread), checks every record against the
+    version's signature, answers with the decision and the class probabilities, and logs each
+    prediction to Parquet; the true labels go to ``/feedback``. One record with a wrong type
+    shows a refusal. The gateway stops (its log written) before the next step.
+    """
+    import socket
+    import threading
+
+    import httpx
+    import pyarrow.parquet as pq
+    import uvicorn
+
+    from govml.client import settings_for
+    from govml.serving import GatewayOptions, create_app
+
+    console.rule("[bold]serving the production version: `govml serve`")
+    log_dir = (settings_for(None).home / "predictions").resolve()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    app = create_app(GatewayOptions(model=MODEL, log_dir=log_dir, flush_seconds=1.0))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, name="demo-gateway", daemon=True)
+    thread.start()
+    features = CATEGORICAL + NUMERIC
+    batch = 1000
+    latencies: list[float] = []
+    records = 0
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            deadline = time.monotonic() + 60
+            while not server.started or http.get("/ready").status_code != 200:
+                if time.monotonic() > deadline or not thread.is_alive():
+                    console.print("[red]the gateway did not start[/]")
+                    return False
+                time.sleep(0.05)
+            version = http.get("/version").json()["champion"]["ref"]
+            console.print(f"gateway for {version} on http://127.0.0.1:{port}")
+            started = time.perf_counter()
+            for offset in range(0, len(test), batch):
+                part = test.iloc[offset : offset + batch]
+                columns = {  # missing values (NaN in pandas) are JSON nulls
+                    name: [None if v != v else v for v in part[name].tolist()] for name in features
+                }
+                sent = time.perf_counter()
+                answer = http.post("/predict", json={"columns": columns})
+                latencies.append(time.perf_counter() - sent)
+                if answer.status_code != 200:
+                    console.print(f"[red]refused[/]: {answer.text[:300]}")
+                    return False
+                body = answer.json()
+                records += len(body["predictions"])
+                labels = [
+                    {"request_id": body["request_id"], "record": i, "label": int(label)}
+                    for i, label in enumerate(part[TARGET])
+                ]
+                http.post("/feedback", json=labels).raise_for_status()
+            elapsed = time.perf_counter() - started
+            single = {name: test[name].iloc[:1].tolist()[0] for name in features}
+            wrong = http.post("/predict", json={**single, "age": "forty"})
+            console.print(
+                f"scored {records:,} records in {len(latencies)} requests of {batch:,}: "
+                f"{records / elapsed:,.0f} records/s with the labels sent as feedback, median "
+                f"{1000 * sorted(latencies)[len(latencies) // 2]:.0f} ms per request"
+            )
+            console.print(
+                f'a record with age "forty" → {wrong.status_code}: '
+                f"{wrong.json()['errors'][0]['message']}",
+                markup=False,
+            )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+    logged = sum(
+        pq.read_metadata(path).num_rows
+        for path in log_dir.glob(f"model={MODEL}/version=*/date=*/*.parquet")
+    )
+    console.print(f"prediction log: {log_dir} ({logged:,} predictions so far)")
+    return records == len(test) and wrong.status_code == 422 and logged >= records
 
 
 if __name__ == "__main__":
