@@ -38,6 +38,7 @@ def test_missing_adult_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.datasets
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # two demo runs, each serving, evaluating three versions, monitoring
 def test_demo_registers_and_verifies(
     shared_datasets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -60,10 +61,11 @@ def test_demo_registers_and_verifies(
         inputs = [c["name"] for c in version.signature["inputs"]]
         assert "income" not in inputs and "age" in inputs
         result = client.verify_ledger()
-        assert (result.models, result.versions, result.datasets) == (1, 2, 2)
-        assert result.evaluations == 2
+        # Version 3 is the monitoring step's retrained model (same data, so still 2 datasets).
+        assert (result.models, result.versions, result.datasets) == (1, 3, 2)
+        assert result.evaluations == 3
         # The policy gate: version 1 fails on fairness only; the mitigated version 2 passes.
-        second, first = client.list_evaluations(model="adult-income")
+        _third, second, first = client.list_evaluations(model="adult-income")
         assert first.subject == "adult-income@1" and first.status == "fail"
         assert {c["category"] for c in first.failed()} == {"fairness"}
         assert first.check("demographic_parity_ratio:sex")["value"] < 0.5
@@ -72,14 +74,19 @@ def test_demo_registers_and_verifies(
         assert second.check("demographic_parity_ratio:race")["value"] > 0.8
         assert client.get_version("adult-income@2").params["mitigation"] == "ThresholdOptimizer"
         # Version 1 was refused; version 2 went to staging, then production with two approvals.
-        assert client.get_model("adult-income").aliases == {"production": 2, "staging": 2}
-        (change,) = client.alias_history("adult-income", alias="production")
+        # Monitoring rolled production back from version 3 to 2, once.
+        assert client.get_model("adult-income").aliases == {"production": 2, "staging": 3}
+        change, _promoted, rolled = client.alias_history("adult-income", alias="production")
         assert change.approvals == ("rita", "sam") and change.actor == "dana"
-        assert (result.approvals, result.alias_changes) == (2, 2)
+        assert (rolled.action, rolled.version, rolled.previous) == ("rollback", 2, 3)
+        assert rolled.reason.startswith("monitoring run 1 ")
+        assert (result.approvals, result.alias_changes) == (4, 5)
+        actions = [e.action for e in client.audit_log(model="adult-income")]
+        assert actions.count("monitoring.rollback") == 1 and "monitoring.alert" in actions
     for ref in ("adult-income-1", "adult-income-2"):
         report = tmp_path / "cwd" / ".govml" / "reports" / f"{ref}.html"
         assert "data:image/png;base64" in report.read_text(encoding="utf-8")
-    assert run.main() == 0  # a second run registers versions 3 and 4 of the same model
+    assert run.main() == 0  # a second run registers versions 4, 5 and 6 of the same model
     with govml.connect(tmp_path / "home") as client:
-        assert [v.version for v in client.list_versions("adult-income")] == [1, 2, 3, 4]
-        assert client.get_model("adult-income").aliases == {"production": 4, "staging": 4}
+        assert [v.version for v in client.list_versions("adult-income")] == [1, 2, 3, 4, 5, 6]
+        assert client.get_model("adult-income").aliases == {"production": 5, "staging": 6}

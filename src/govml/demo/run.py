@@ -5,11 +5,14 @@ with its lineage; put ``examples/policies/credit-high-risk.yaml`` in force for t
 tier; evaluate version 1 on the test split (it fails the fairness rules: its selection
 rate for women is a third of men's); post-process it with Fairlearn's ThresholdOptimizer
 (demographic parity over sex and race groups), register that as version 2 and evaluate it
-(it passes); write both HTML reports; verify the ledger.
+(it passes); write both HTML reports; promote it; then retrain, promote a third version,
+serve it, send it drifted traffic and let `govml monitor` alert and roll it back; verify the
+ledger.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -171,6 +174,7 @@ def _run(client: govml.Client) -> int:
     console.rule("[bold]promotion through the gates")
     promoted = _promote(client, version.ref, second_version.ref)
     served = promoted and _serving_step(test)
+    monitored = promoted and _monitoring_step(client, train, test, second_version.ref)
 
     result = client.verify_ledger()
     console.print(
@@ -184,7 +188,7 @@ def _run(client: govml.Client) -> int:
         f"{second.id}`, `.venv/bin/govml audit log`"
     )
     passed = same and first.status == "fail" and second.status != "fail"
-    return 0 if passed and promoted and served else 1
+    return 0 if passed and promoted and served and monitored else 1
 
 
 APPROVERS = {"rita": "risk_officer", "sam": "approver"}
@@ -258,6 +262,223 @@ def _evaluate(client: govml.Client, ref: str, data: object) -> Evaluation:
     )
     console.print(f"  report: {path}")
     return evaluation
+
+
+# -- production monitoring: drifted traffic through the gateway, alert, rollback -----------------
+
+
+def _monitoring_step(client: govml.Client, train: Any, test: Any, serving_ref: str) -> bool:
+    """Serve a new version, send it drifted traffic, and let `govml monitor` roll it back.
+
+    A new version (the pipeline retrained with another seed and mitigated like the serving
+    one) goes through the gates to production; the Adult test set with age shifted by
+    15 years and hours per week by 20 is sent to `govml serve` with its true labels as
+    feedback; `govml monitor` finds the drift and the broken accuracy rule, alerts a local
+    webhook (signed) and rolls production back to ``serving_ref``'s version, once.
+    """
+    import os
+    import secrets
+    import socket
+    import threading
+    from datetime import UTC, datetime
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+    import numpy as np
+    import uvicorn
+    import yaml
+
+    from govml.cli.monitor_cmds import show_run
+    from govml.client import settings_for
+    from govml.mitigation import threshold_optimized
+    from govml.monitoring import verify_signature
+    from govml.serving import GatewayOptions, create_app
+
+    console.rule("[bold]production monitoring: drifted traffic, alert, rollback")
+    secret = os.environ.setdefault("GOVML_WEBHOOK_SECRET", secrets.token_hex(16))
+    received: list[str] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            stamp = self.headers.get("X-Govml-Timestamp", "")
+            ok = verify_signature(secret, stamp, body, self.headers.get("X-Govml-Signature", ""))
+            event = json.loads(body)
+            received.append(
+                f"webhook received {event['event']} for {event['model']}@{event['version']} "
+                f"({event['status']}), signature {'verified' if ok else 'INVALID'}"
+            )
+            self.send_response(204 if ok else 401)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{hook.server_address[1]}/ml-alerts"
+    # The example policy, its alerts pointed at a webhook receiver on this machine (and its
+    # relative paths made absolute, since the copy lives elsewhere).
+    document = yaml.safe_load(POLICY.read_text(encoding="utf-8"))
+    document["monitoring"]["notify"]["webhook"] = url
+    vulnerabilities = document.get("security", {}).get("vulnerabilities")
+    if vulnerabilities and not Path(vulnerabilities["database"]).is_absolute():
+        vulnerabilities["database"] = str((POLICY.parent / vulnerabilities["database"]).resolve())
+    demo_policy = REPORTS.parent / "demo-policy.yaml"
+    demo_policy.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    client.apply_policy(demo_policy, replace=True)
+    console.print(f"policy alerts now go to {url} (signed with $GOVML_WEBHOOK_SECRET)")
+
+    features = CATEGORICAL + NUMERIC
+    with console.status("retraining with another seed, mitigating, registering…"):
+        retrained = build_pipeline(seed=1).fit(train[features], train[TARGET])
+        mitigated = threshold_optimized(
+            retrained, train[features], train[TARGET], sensitive=["sex", "race"]
+        )
+        third = client.register_version(
+            MODEL,
+            model=mitigated,
+            train_data=train,
+            validation_data=test,
+            target=TARGET,
+            params={"mitigation": "ThresholdOptimizer", "seed": 1},
+            description="The pipeline retrained with another seed, post-processed with "
+            "ThresholdOptimizer like version 2.",
+        )
+    console.print(f"registered [bold]{third.ref}[/]")
+    evaluation = _evaluate(client, third.ref, test)
+    if evaluation.status == "fail":
+        return False
+    deployer = govml.connect(user=DEPLOYER)
+    server: Any = None
+    thread: threading.Thread | None = None
+    try:
+        for name in APPROVERS:
+            with govml.connect(user=name) as approver:
+                approver.approve(third.ref, comment="reviewed the evaluation")
+        deployer.promote(third.ref, to="staging", reason="passed the policy")
+        deployer.promote(third.ref, to="production", reason="two approvals, gate passed")
+        console.print(f"[green]{third.ref} → production[/] (was {serving_ref})")
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        logs = (settings_for(None).home / "predictions").resolve()
+        options = GatewayOptions(model=MODEL, log_dir=logs, flush_seconds=0.5, poll_seconds=0.5)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(options),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                access_log=False,
+            )
+        )
+        thread = threading.Thread(target=server.run, name="demo-monitored-gateway", daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=30) as http:
+            _wait_ready(http)
+            drifted = test.copy()
+            drifted["age"] = np.clip(drifted["age"] + 15, 17, 90)
+            drifted["hours_per_week"] = np.clip(drifted["hours_per_week"] + 20, 1, 99)
+            started = datetime.now(UTC)
+            sent = _send(http, drifted, features)
+            console.print(
+                f"sent {sent:,} drifted records (age +15 years, hours per week +20) to "
+                f"`govml serve` on {base}, with their true labels as feedback"
+            )
+            _wait_logged(logs, third.version, sent)
+            with console.status("govml monitor adult-income…"):
+                run = deployer.monitor(MODEL, since=started, shap_rows=50)
+            show_run(run)
+            for line in received:
+                console.print(f"  {line}")
+            time.sleep(1.5)  # the gateway follows the alias change
+            champion = http.get("/version").json()["champion"]["ref"]
+            console.print(f"the gateway followed the rollback: it now answers with {champion}")
+        again = deployer.monitor(MODEL, since=run.window.start, until=run.window.end, shap_rows=50)
+        skipped = [a.detail for a in again.actions if a.action == "rollback"]
+        console.print(f"monitoring the same window again: rollback {', '.join(skipped)}")
+        entries = [
+            e
+            for e in client.audit_log(model=MODEL)
+            if e.seq >= (run.ledger_seq or 0)
+            and (e.action.startswith("monitoring.") or e.action == "alias.rolled_back")
+        ]
+        table = Table(title="ledger", title_justify="left")
+        for column in ("seq", "action", "subject", "what"):
+            table.add_column(column)
+        for entry in entries:
+            table.add_row(str(entry.seq), entry.action, entry.subject, _what(entry.payload))
+        console.print(table)
+        rollbacks = [e for e in entries if e.action == "monitoring.rollback"]
+        return len(rollbacks) == 1 and deployer.get_model(MODEL).aliases.get("production") == int(
+            serving_ref.split("@")[1]
+        )
+    finally:
+        if server is not None and thread is not None:
+            server.should_exit = True
+            thread.join(timeout=60)
+        deployer.close()
+        hook.shutdown()
+
+
+def _what(payload: dict[str, Any]) -> str:
+    """Say in a few words what a monitoring or rollback ledger entry records."""
+    detail = payload.get("detail") or {}
+    if "to_version" in detail:
+        return f"production {detail['from_version']} → {detail['to_version']}"
+    if "delivered" in detail:
+        return f"{detail['event']} {'delivered' if detail['delivered'] else 'not delivered'}"
+    if "reason" in payload:
+        return f"to version {payload['version']}: {payload['reason']}"[:70]
+    return str(payload.get("status") or detail.get("status", ""))
+
+
+def _wait_ready(http: Any, timeout: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if http.get("/ready").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise GovmlError("the gateway did not become ready in time")
+
+
+def _send(http: Any, frame: Any, features: list[str], batch: int = 500) -> int:
+    sent = 0
+    for start in range(0, len(frame), batch):
+        part = frame.iloc[start : start + batch]
+        records = json.loads(part[features].to_json(orient="records"))
+        answer = http.post("/predict", json={"records": records})
+        answer.raise_for_status()
+        request_id = answer.json()["request_id"]
+        labels = part[TARGET].tolist()
+        feedback = [
+            {"request_id": request_id, "record": i, "label": int(label)}
+            for i, label in enumerate(labels)
+        ]
+        http.post("/feedback", json={"feedback": feedback}).raise_for_status()
+        sent += len(part)
+    return sent
+
+
+def _wait_logged(logs: Path, version: int, expected: int, timeout: float = 30.0) -> None:
+    import pyarrow.parquet as pq
+
+    folder = logs / f"model={MODEL}" / f"version={version}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = [f for f in folder.rglob("*.parquet") if not f.name.startswith(".")]
+        if sum(pq.read_metadata(f).num_rows for f in files) >= expected:
+            return
+        time.sleep(0.3)
+    raise GovmlError(f"the gateway did not write {expected} predictions to {folder} in time")
 
 
 # -- serving: the production version behind `govml serve`, sent the Adult test set --------------
