@@ -28,22 +28,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import time
-import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import orjson
 
 from govml import __version__
 from govml.serving.batching import Batcher
 from govml.serving.deployment import Deployment, Scores
 from govml.serving.follower import CHAMPION, AliasFollower, Change, ServingState
+from govml.serving.http import (
+    BodyTooLarge,
+    Disconnected,
+    Receive,
+    Response,
+    Scope,
+    Send,
+    error_response,
+    json_response,
+    jsonable,
+    read_body,
+)
+from govml.serving.http import request_id as request_id_of
 from govml.serving.logschema import EventEntry, FeedbackEntry, PredictionEntry
 from govml.serving.metrics import CONTENT_TYPE, GatewayMetrics
 from govml.serving.options import GatewayOptions
@@ -62,15 +70,7 @@ from govml.serving.validation import Validated
 
 logger = logging.getLogger("govml.serving")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-JSON = b"application/json"
 RETRY_AFTER_SECONDS = 1
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-_NUMERIC_KINDS = frozenset("biuf")
 
 ERR_NOT_READY = "no version of {model} holds '{alias}' (or it is still loading)"
 ERR_TOO_LARGE = "request body larger than {limit} bytes"
@@ -80,52 +80,12 @@ ERR_NOT_FOUND = "no endpoint {path}; see /predict, /feedback, /health, /ready, /
 ERR_METHOD = "{path} does not take {method}; use {allowed}"
 
 
-class _TooLarge(Exception):
-    pass
-
-
-class _Disconnected(Exception):
-    pass
-
-
-@dataclass
-class _Response:
-    status: int
-    body: bytes
-    content_type: bytes = JSON
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-
-
-def _json(status: int, data: Any, headers: list[tuple[bytes, bytes]] | None = None) -> _Response:
-    return _Response(
-        status, orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), JSON, headers or []
-    )
-
-
-def _errors(
-    status: int,
-    request_id: str,
-    errors: list[FieldError],
-    headers: list[tuple[bytes, bytes]] | None = None,
-) -> _Response:
-    body = PayloadError(status, errors).to_dict()
-    body["request_id"] = request_id
-    return _json(status, body, headers)
-
-
 def _model_headers(deployment: Deployment, variant: str) -> list[tuple[bytes, bytes]]:
     return [
         (b"x-model-name", deployment.name.encode()),
         (b"x-model-version", str(deployment.number).encode()),
         (b"x-variant", variant.encode()),
     ]
-
-
-def _array(values: Any) -> Any:
-    """Return a numpy array in a form orjson writes (contiguous, numeric), else a list."""
-    if values.dtype.kind in _NUMERIC_KINDS:
-        return np.ascontiguousarray(values)
-    return values.tolist()
 
 
 class Gateway:
@@ -159,7 +119,7 @@ class Gateway:
             on_batch=self.metrics.batch.observe,
         )
         self.started = False
-        self._routes: dict[str, tuple[str, Callable[..., Awaitable[_Response]]]] = {
+        self._routes: dict[str, tuple[str, Callable[..., Awaitable[Response]]]] = {
             "/predict": ("POST", self._predict),
             "/feedback": ("POST", self._feedback),
             "/health": ("GET", self._health),
@@ -218,29 +178,31 @@ class Gateway:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        request_id = _request_id(scope)
+        request_id = request_id_of(scope)
         path = scope["path"]
         route_ = self._routes.get(path)
         endpoint = path if route_ is not None else "other"
         after: list[Callable[[], None]] = []
         if route_ is None:
-            response = _errors(404, request_id, [FieldError(ERR_NOT_FOUND.format(path=path))])
+            response = error_response(
+                404, request_id, [FieldError(ERR_NOT_FOUND.format(path=path))]
+            )
             self.metrics.error(endpoint, "not_found")
         elif scope["method"] != route_[0]:
             message = ERR_METHOD.format(path=path, method=scope["method"], allowed=route_[0])
-            response = _errors(
+            response = error_response(
                 405, request_id, [FieldError(message)], [(b"allow", route_[0].encode())]
             )
             self.metrics.error(endpoint, "method_not_allowed")
         else:
             try:
                 response = await route_[1](scope, receive, request_id, after)
-            except _Disconnected:
+            except Disconnected:
                 return
             except Exception as exc:
                 logger.exception("request %s failed", request_id)
                 message = f"internal error ({type(exc).__name__}); request id {request_id}"
-                response = _errors(500, request_id, [FieldError(message)])
+                response = error_response(500, request_id, [FieldError(message)])
                 self.metrics.error(endpoint, "internal")
         headers = [
             (b"content-type", response.content_type),
@@ -254,34 +216,10 @@ class Gateway:
         for task in after:
             task()
 
-    async def _body(self, scope: Scope, receive: Receive) -> bytes:
-        limit = self.options.max_body_bytes
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > limit:
-                    raise _TooLarge
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise _TooLarge
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
     async def _read_json(self, scope: Scope, receive: Receive, endpoint: str) -> Any:
         try:
-            body = await self._body(scope, receive)
-        except _TooLarge:
+            body = await read_body(scope, receive, self.options.max_body_bytes)
+        except BodyTooLarge:
             self.metrics.error(endpoint, "too_large")
             limit = self.options.max_body_bytes
             raise PayloadError(413, [FieldError(ERR_TOO_LARGE.format(limit=limit))]) from None
@@ -291,23 +229,23 @@ class Gateway:
             self.metrics.error(endpoint, "invalid_json")
             raise
 
-    def _unavailable(self, request_id: str, endpoint: str) -> _Response:
+    def _unavailable(self, request_id: str, endpoint: str) -> Response:
         self.metrics.error(endpoint, "unavailable")
         message = ERR_NOT_READY.format(model=self.options.model, alias=self.options.alias)
         retry = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
-        return _errors(503, request_id, [FieldError(message)], retry)
+        return error_response(503, request_id, [FieldError(message)], retry)
 
-    def _overloaded(self, request_id: str, endpoint: str) -> _Response:
+    def _overloaded(self, request_id: str, endpoint: str) -> Response:
         self.metrics.error(endpoint, "overloaded")
         message = ERR_OVERLOADED.format(seconds=RETRY_AFTER_SECONDS)
         retry = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
-        return _errors(503, request_id, [FieldError(message)], retry)
+        return error_response(503, request_id, [FieldError(message)], retry)
 
     # -- /predict --------------------------------------------------------------------------
 
     async def _predict(
         self, scope: Scope, receive: Receive, request_id: str, after: list[Callable[[], None]]
-    ) -> _Response:
+    ) -> Response:
         started = time.perf_counter()
         arrived = datetime.now(UTC)
         state = self.follower.state
@@ -321,7 +259,7 @@ class Gateway:
         except PayloadError as exc:
             if exc.status == 422:
                 self.metrics.error("/predict", "invalid_input")
-            return _errors(exc.status, request_id, exc.errors)
+            return error_response(exc.status, request_id, exc.errors)
         count = validated.count
         if not await self.log.admit(count, self.options.log_wait_ms):
             return self._overloaded(request_id, "/predict")
@@ -332,24 +270,24 @@ class Gateway:
             self.metrics.error("/predict", "model_error")
             logger.warning("request %s: %s failed: %s", request_id, deployment.version.ref, exc)
             message = ERR_MODEL.format(ref=deployment.version.ref, reason=exc)
-            return _errors(
+            return error_response(
                 500, request_id, [FieldError(message)], _model_headers(deployment, variant)
             )
         latency_ms = (time.perf_counter() - started) * 1000
         self.log.put(
             _entry(deployment, variant, request_id, arrived, validated, scores, latency_ms)
         )
-        self._count(deployment, variant, validated, scores)
+        self.metrics.scored(deployment, variant, validated, scores)
         body: dict[str, Any] = {
             "request_id": request_id,
             "model": deployment.name,
             "version": deployment.number,
             "variant": variant,
-            "predictions": _array(scores.predictions),
+            "predictions": jsonable(scores.predictions),
         }
         if scores.probabilities is not None:
             body["classes"] = deployment.classes
-            body["probabilities"] = _array(scores.probabilities)
+            body["probabilities"] = jsonable(scores.probabilities)
         if validated.warnings:
             body["warnings"] = [warning.to_dict() for warning in validated.warnings[:100]]
         if state.mode == SHADOW and state.challenger is not None:
@@ -357,32 +295,7 @@ class Gateway:
             after.append(
                 lambda: self._shadow(shadow, records, request_id, arrived, validated, scores)
             )
-        return _json(200, body, _model_headers(deployment, variant))
-
-    def _count(
-        self, deployment: Deployment, variant: str, validated: Validated, scores: Scores
-    ) -> None:
-        metrics = self.metrics
-        version = str(deployment.number)
-        metrics.child(metrics.records, version, variant).inc(validated.count)
-        for warning in validated.warnings:
-            metrics.child(metrics.out_of_range, warning.field, warning.kind).inc()
-        predictions = scores.predictions
-        probabilities = scores.probabilities
-        if deployment.classes is not None:
-            if len(predictions) == 1:
-                metrics.child(metrics.predictions, version, variant, str(predictions[0])).inc()
-            else:
-                for label, n in Counter(predictions.tolist()).items():
-                    metrics.child(metrics.predictions, version, variant, str(label)).inc(n)
-            if probabilities is not None and probabilities.shape[1] == 2:
-                histogram = metrics.child(metrics.values, version, variant)
-                for value in probabilities[:, 1].tolist():
-                    histogram.observe(value)
-        elif predictions.dtype.kind in "iuf":
-            histogram = metrics.child(metrics.values, version, variant)
-            for value in predictions.tolist():
-                histogram.observe(value)
+        return json_response(200, body, _model_headers(deployment, variant))
 
     def _shadow(
         self,
@@ -427,7 +340,7 @@ class Gateway:
 
     async def _feedback(
         self, scope: Scope, receive: Receive, request_id: str, after: list[Callable[[], None]]
-    ) -> _Response:
+    ) -> Response:
         arrived = datetime.now(UTC)
         champion = self.follower.state.champion
         label_type = _output_type(champion) if champion is not None else None
@@ -438,7 +351,7 @@ class Gateway:
         except PayloadError as exc:
             if exc.status == 422:
                 self.metrics.error("/feedback", "invalid_input")
-            return _errors(exc.status, request_id, exc.errors)
+            return error_response(exc.status, request_id, exc.errors)
         count = len(feedback.labels)
         if not await self.log.admit(count, self.options.log_wait_ms):
             return self._overloaded(request_id, "/feedback")
@@ -453,14 +366,14 @@ class Gateway:
             )
         )
         self.metrics.feedback.inc(count)
-        return _json(200, {"request_id": request_id, "accepted": count})
+        return json_response(200, {"request_id": request_id, "accepted": count})
 
     # -- operational endpoints -------------------------------------------------------------
 
-    async def _health(self, *_: Any) -> _Response:
-        return _json(200, {"status": "ok"})
+    async def _health(self, *_: Any) -> Response:
+        return json_response(200, {"status": "ok"})
 
-    async def _ready(self, _scope: Scope, _receive: Receive, request_id: str, *_: Any) -> _Response:
+    async def _ready(self, _scope: Scope, _receive: Receive, request_id: str, *_: Any) -> Response:
         state = self.follower.state
         problems = []
         if state.champion is None:
@@ -470,23 +383,23 @@ class Gateway:
         if not self.log.alive:
             problems.append("the prediction log writer is not running")
         if problems:
-            return _json(
+            return json_response(
                 503, {"status": "not ready", "reasons": problems, "request_id": request_id}
             )
         assert state.champion is not None
-        return _json(
+        return json_response(
             200, {"status": "ready", "model": state.champion.name, "version": state.champion.number}
         )
 
-    async def _metrics(self, *_: Any) -> _Response:
+    async def _metrics(self, *_: Any) -> Response:
         body = await asyncio.get_running_loop().run_in_executor(None, self.metrics.exposition)
-        return _Response(200, body, CONTENT_TYPE.encode())
+        return Response(200, body, CONTENT_TYPE.encode())
 
     async def _version(
         self, _scope: Scope, _receive: Receive, request_id: str, *_: Any
-    ) -> _Response:
+    ) -> Response:
         state = self.follower.state
-        return _json(
+        return json_response(
             200,
             {
                 "request_id": request_id,
@@ -560,16 +473,6 @@ class Gateway:
 
 
 _LABEL_KINDS = frozenset({"int64", "float64", "bool", "string", "category"})
-
-
-def _request_id(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            text: str = value.decode("latin-1")
-            if _REQUEST_ID.fullmatch(text):
-                return text
-            break
-    return uuid.uuid4().hex
 
 
 def _output_type(deployment: Deployment) -> str | None:

@@ -37,6 +37,7 @@ log_files_total                     counter   Parquet files written
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -45,7 +46,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 
+from govml.serving.deployment import Deployment, Scores
 from govml.serving.predlog import PredictionLog
+from govml.serving.validation import Validated
 
 PREFIX = "govml_gateway"
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -204,6 +207,32 @@ class GatewayMetrics:
     def error(self, endpoint: str, reason: str) -> None:
         """Count a refused or failed request."""
         self.child(self.errors, endpoint, reason).inc()
+
+    def scored(
+        self, deployment: Deployment, variant: str, validated: Validated, scores: Scores
+    ) -> None:
+        """Count a request's scored records, their out-of-range values and predictions."""
+        metrics = self
+        version = str(deployment.number)
+        metrics.child(metrics.records, version, variant).inc(validated.count)
+        for warning in validated.warnings:
+            metrics.child(metrics.out_of_range, warning.field, warning.kind).inc()
+        predictions = scores.predictions
+        probabilities = scores.probabilities
+        if deployment.classes is not None:
+            if len(predictions) == 1:
+                metrics.child(metrics.predictions, version, variant, str(predictions[0])).inc()
+            else:
+                for label, n in Tally(predictions.tolist()).items():
+                    metrics.child(metrics.predictions, version, variant, str(label)).inc(n)
+            if probabilities is not None and probabilities.shape[1] == 2:
+                histogram = metrics.child(metrics.values, version, variant)
+                for value in probabilities[:, 1].tolist():
+                    histogram.observe(value)
+        elif predictions.dtype.kind in "iuf":
+            histogram = metrics.child(metrics.values, version, variant)
+            for value in predictions.tolist():
+                histogram.observe(value)
 
     def exposition(self) -> bytes:
         """Return the metrics in the Prometheus text format."""
