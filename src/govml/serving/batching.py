@@ -175,13 +175,15 @@ class Batcher:
 def _groups(jobs: list[_Job], max_records: int) -> list[list[_Job]]:
     """Split jobs into groups of one deployment with at most ``max_records`` rows each."""
     by_deployment: dict[int, list[list[_Job]]] = {}
+    rows: dict[int, int] = {}  # rows in the last group of each deployment
     for job in jobs:
-        groups = by_deployment.setdefault(id(job.deployment), [[]])
-        last = groups[-1]
-        if last and sum(j.count for j in last) + job.count > max_records:
-            last = []
-            groups.append(last)
-        last.append(job)
+        key = id(job.deployment)
+        groups = by_deployment.setdefault(key, [[]])
+        if groups[-1] and rows[key] + job.count > max_records:
+            groups.append([])
+            rows[key] = 0
+        groups[-1].append(job)
+        rows[key] = rows.get(key, 0) + job.count
     return [group for groups in by_deployment.values() for group in groups]
 
 

@@ -98,9 +98,13 @@ class GatewayOptions:
                     raise ConfigurationError(f"{key} is not set: which model should be served?")
                 continue
             raw = env[key]
-            kind = type(getattr(_DEFAULTS, f.name))
+            default = getattr(_DEFAULTS, f.name)
+            if isinstance(default, Path):
+                values[f.name] = Path(raw)
+                continue
+            kind = type(default)
             try:
-                values[f.name] = Path(raw) if kind is type(Path()) else kind(raw)
+                values[f.name] = kind(raw)
             except ValueError:
                 raise ConfigurationError(f"{key}: {raw!r} is not a valid {kind.__name__}") from None
         return cls(**values)  # type: ignore[arg-type]

@@ -179,3 +179,15 @@ async def test_one_failing_request_does_not_fail_its_batch() -> None:
     assert [r.predictions.tolist() for r in results[:5]] == [[0.0], [2.0], [4.0], [6.0], [8.0]]
     assert isinstance(results[5], ValueError)
     assert stub.calls[0] == 6  # one call for the whole batch first, then one per request
+
+
+async def test_batches_are_split_at_the_record_limit() -> None:
+    batcher = Batcher(max_records=4, max_background=10)
+    batcher.start()
+    stub = _Stub()
+    sizes = [3, 1, 2, 4, 1]
+    jobs = [batcher.score(stub, {"x": [1.0] * n}, n) for n in sizes]  # type: ignore[arg-type]
+    results = await asyncio.gather(*jobs)
+    await batcher.stop()
+    assert [len(r.predictions) for r in results] == sizes
+    assert stub.calls == [4, 2, 4, 1]
