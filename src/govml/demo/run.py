@@ -431,6 +431,8 @@ def _what(payload: dict[str, Any]) -> str:
         return f"production {detail['from_version']} → {detail['to_version']}"
     if "delivered" in detail:
         return f"{detail['event']} {'delivered' if detail['delivered'] else 'not delivered'}"
+    if payload.get("action") == "alert":
+        return f"{detail.get('status')}: {len(detail.get('checks', []))} check(s) flagged"
     if "reason" in payload:
         return f"to version {payload['version']}: {payload['reason']}"[:70]
     return str(payload.get("status") or detail.get("status", ""))
