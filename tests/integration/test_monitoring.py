@@ -220,7 +220,7 @@ def test_injected_drift_alerts_notifies_signed_and_rolls_back_once(
     assert len(rollbacks) == 1
     assert len(hook.received) == 1  # the same window and status is not notified twice
     result = watched.team["alice"].verify_ledger()
-    assert result.entries > 0
+    assert result.entries > 0 and result.monitoring_runs >= 2 and result.monitoring_actions >= 1
 
 
 def test_same_distribution_traffic_raises_no_alert_over_ten_windows(watched: Watched) -> None:
@@ -552,3 +552,5 @@ def test_audit_replay_names_a_changed_point(watched: Watched, db_url: str) -> No
         )
     with store.read() as conn, pytest.raises(IntegrityError, match=r"data_drift:x1, version 2"):
         verify_monitoring_records(conn)
+    with pytest.raises(IntegrityError, match=r"data_drift:x1, version 2"):
+        watched.team["alice"].verify_ledger()  # `govml audit verify` runs the same replay

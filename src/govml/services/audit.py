@@ -38,6 +38,7 @@ from govml.services.context import ServiceContext
 from govml.services.documents import verify_document_records
 from govml.services.evaluation import verify_evaluation_records
 from govml.services.lifecycle import verify_lifecycle_records
+from govml.services.monitoring import verify_monitoring_records
 from govml.services.policy import verify_policy_records
 from govml.services.proofs import note_origin, read_checkpoint_file, trusted_keys
 from govml.services.registry import record_digest, version_subject
@@ -86,6 +87,9 @@ class VerifyResult:
     approvals: int = 0
     alias_changes: int = 0
     card_revisions: int = 0
+    monitoring_runs: int = 0
+    monitoring_points: int = 0
+    monitoring_actions: int = 0
     signed_checkpoints: int = 0
     checkpoint: dict[str, Any] | None = None
 
@@ -136,6 +140,7 @@ class AuditService:
                 evaluations_ = _Deferred(verify_evaluation_records, conn)
                 lifecycle_ = _Deferred(verify_lifecycle_records, conn)
                 cards_ = _Deferred(verify_document_records, conn)
+                monitoring_ = _Deferred(verify_monitoring_records, conn)
                 report = _verify_ledger(conn, rows)
             signed = signed_heads_.result()
             external = None
@@ -146,6 +151,7 @@ class AuditService:
             evaluations = evaluations_.result()
             lifecycle = lifecycle_.result()
             cards = cards_.result()
+            monitoring = monitoring_.result()
         return VerifyResult(
             entries=report.entries,
             tree_heads=report.checkpoints,
@@ -159,6 +165,9 @@ class AuditService:
             approvals=lifecycle["approvals"],
             alias_changes=lifecycle["alias_changes"],
             card_revisions=cards,
+            monitoring_runs=monitoring["monitoring_runs"],
+            monitoring_points=monitoring["monitoring_points"],
+            monitoring_actions=monitoring["monitoring_actions"],
             signed_checkpoints=signed,
             checkpoint=external,
         )
