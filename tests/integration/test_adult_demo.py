@@ -86,6 +86,9 @@ def test_demo_registers_and_verifies(
     for ref in ("adult-income-1", "adult-income-2"):
         report = tmp_path / "cwd" / ".govml" / "reports" / f"{ref}.html"
         assert "data:image/png;base64" in report.read_text(encoding="utf-8")
+    for name in ("model-card-adult-income-2", "annex-iv-adult-income-2", "audit-adult-income"):
+        document = tmp_path / "cwd" / ".govml" / "reports" / f"{name}.html"
+        assert "<html" in document.read_text(encoding="utf-8")
     assert run.main() == 0  # a second run registers versions 4, 5 and 6 of the same model
     with govml.connect(tmp_path / "home") as client:
         assert [v.version for v in client.list_versions("adult-income")] == [1, 2, 3, 4, 5, 6]

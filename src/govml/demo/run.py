@@ -183,12 +183,26 @@ def _run(client: govml.Client) -> int:
         f"{result.evaluations} evaluation(s), {result.approvals} approval(s), "
         f"{result.alias_changes} alias change(s))"
     )
+    _documents(client, second_version.ref)
     console.print(
         "next: `.venv/bin/govml evaluations list`, `.venv/bin/govml evaluations show "
-        f"{second.id}`, `.venv/bin/govml audit log`"
+        f"{second.id}`, `.venv/bin/govml audit log`, `.venv/bin/govml report ml-test-score "
+        f"{MODEL}`"
     )
     passed = same and first.status == "fail" and second.status != "fail"
     return 0 if passed and promoted and served and monitored else 1
+
+
+def _documents(client: govml.Client, ref: str) -> None:
+    """Write the model card, the Annex IV documentation and the audit report (HTML)."""
+    console.rule("[bold]documents")
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    with console.status("writing the model card, Annex IV and the audit report…"):
+        for kind, subject in (("model-card", ref), ("annex-iv", ref), ("audit", MODEL)):
+            text = client.report(kind, subject, format="html")
+            path = REPORTS / f"{kind}-{subject.replace('@', '-')}.html"
+            path.write_text(str(text), encoding="utf-8")
+            console.print(f"  {kind}: {path}")
 
 
 APPROVERS = {"rita": "risk_officer", "sam": "approver"}
