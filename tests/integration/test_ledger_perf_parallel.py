@@ -9,6 +9,7 @@ intact, the same first problem (message and entry) when it is not.
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -279,3 +280,37 @@ def test_the_worker_runs_as_a_script(tmp_path: Path) -> None:
     ready, last = (json.loads(line) for line in done.stdout.splitlines())
     assert ready == {"ready": size}
     assert last["ok"]["entries"] == last["ok"]["end"] == size
+
+
+def test_sqlite_writers_wait_until_every_worker_holds_the_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "store" / "govml.db"
+    client = govml.connect(tmp_path / "store", database_url=f"sqlite:///{path}", user="alice")
+    client.init()
+    _fill(client, TRANSACTIONS)
+    ready = scan.Worker.ready
+    writable: list[bool] = []
+
+    def try_to_write(worker: scan.Worker, deadline: float) -> object:
+        writable.append(_can_write(path))
+        return ready(worker, deadline)
+
+    monkeypatch.setattr(scan.Worker, "ready", try_to_write)
+    with client.ctx.store.read() as conn, RowCheck(conn, processes=3) as check:
+        assert writable == [False, False]  # the write lock was held while workers started
+        assert _can_write(path)  # and no longer once they hold their snapshots
+        check.check_here()
+        assert check.finish().entries > sum(TRANSACTIONS)
+    client.close()
+
+
+def _can_write(path: Path) -> bool:
+    probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        probe.close()
+    return True

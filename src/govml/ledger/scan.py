@@ -176,7 +176,6 @@ def scan_range(
     position = covered = start
     checked_heads = 0
     last_time: object = None
-    time_key: object = None
     time_json = ""
     for batch in entry_batches:
         for seq, time, actor, action, subject, text, stored in batch:
@@ -187,9 +186,9 @@ def scan_range(
             try:
                 digest = sha256(leaf_prefix + text.encode()).digest()
             except (UnicodeEncodeError, AttributeError):  # not text, or not valid Unicode
-                digest = None
-            digest_hex = "" if digest is None else digest.hex()
-            if digest is None or digest_hex != stored:
+                digest = b""
+            digest_hex = digest.hex()
+            if digest_hex != stored or not digest:
                 raise RowProblem(
                     ERR_STORED_BYTES.format(seq=seq, stored=str(stored)[:16] + "…"), seq
                 )
@@ -206,8 +205,9 @@ def scan_range(
                     subject_json = encode(subject)
                     if len(subjects) < MAX_CACHED_STRINGS:
                         subjects[subject] = subject_json
-                if time != time_key:
-                    time_key, time_json = time, encode(time)
+                new_time = time != last_time
+                if new_time:
+                    time_json = encode(time)
             except TypeError:  # a column that is not text
                 raise RowProblem(ERR_COLUMNS.format(seq=seq), seq) from None
             suffix = f'}},"seq":{seq},"subject":{subject_json},"time":{time_json}}}'
@@ -217,7 +217,7 @@ def scan_range(
             # A transaction's entries share its time (now known to be the entry's own) and
             # each transaction ends with a tree head: where the time changes, a tree head
             # must close the entries before.
-            if time != last_time:
+            if new_time:
                 if position != covered:
                     raise RowProblem(ERR_HEAD_MISSING.format(size=position, before=position - 1))
                 last_time = time
@@ -261,7 +261,12 @@ def scan_range(
                 if position == stop:
                     return RangeResult(position, position - start, checked_heads, folded)
                 head = next(head_rows, None)
-                next_size = _head_size(head, position)
+                if head is None:
+                    next_size = -1
+                else:
+                    next_size = head[0]
+                    if type(next_size) is not int or next_size <= position:
+                        raise RowProblem(ERR_HEAD_ORDER.format(size=next_size))
     # 5. Nothing beyond: no tree head past the last entry, no entry past the last tree head.
     if head is not None:
         _raise_truncated(position, head[0])
@@ -432,8 +437,17 @@ class Worker:
 
 
 def can_start_workers() -> bool:
-    """Return True if worker processes can run here (a POSIX system, this file on disk)."""
-    return os.name == "posix" and bool(sys.executable) and Path(__file__).is_file()
+    """Return True if worker processes can run here.
+
+    That needs a POSIX system, a Python interpreter to start (not a frozen application) and
+    this file on disk.
+    """
+    return (
+        os.name == "posix"
+        and bool(sys.executable)
+        and not getattr(sys, "frozen", False)
+        and Path(__file__).is_file()
+    )
 
 
 def run_task(task: dict[str, Any], report: Any) -> dict[str, Any]:
