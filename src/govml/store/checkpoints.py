@@ -159,10 +159,10 @@ class RowCheck:
     A ledger of at least `PARALLEL_MIN_ENTRIES` entries is cut at tree heads into one range
     per process. Worker processes (`govml.ledger.scan`) check every range but the first from
     the moment the check is created; `check_here` checks the first range in this process,
-    which then has time to do other work before `finish` waits for the workers: its range is
-    smaller than theirs (`HERE_SHARE`). Each range starts from the frontier stored with the
-    tree head where it begins, which the range before checks, so the ranges together check
-    exactly what the one pass checks and name the same first problem.
+    which then has time to do other work before `finish` waits for the workers (on SQLite its
+    range is smaller than theirs for that: `HERE_SHARE`). Each range starts from the frontier
+    stored with the tree head where it begins, which the range before checks, so the ranges
+    together check exactly what the one pass checks and name the same first problem.
 
     Every worker reads the snapshot that ``conn`` reads. On PostgreSQL it imports the
     snapshot this transaction exports (``conn`` must be in REPEATABLE READ, see
@@ -184,11 +184,12 @@ class RowCheck:
         most `MAX_PROCESSES`). 1 checks everything in this process.
     """
 
-    HERE_SHARE: Final = 0.8
+    HERE_SHARE: Final = {"sqlite": 0.85, "postgresql": 1.0}
     """This process checks this fraction of an equal share, leaving time for other work.
 
     `AuditService.verify` replays the records meanwhile, about a seventh of the work of
-    checking a ledger with a tree head per entry (and a quarter with one per 1,000 entries).
+    checking a SQLite ledger with a tree head per entry. On PostgreSQL the server does much
+    of that work (the scans), and this process waits for it as the workers do.
     """
 
     def __init__(self, conn: Connection, *, processes: int | None = None) -> None:
@@ -196,7 +197,7 @@ class RowCheck:
         count = _process_count(processes)
         ranges = None
         if count > 1 and can_start_workers():
-            ranges = _start_ranges(conn, count, self.HERE_SHARE)
+            ranges = _start_ranges(conn, count, self.HERE_SHARE.get(conn.dialect.name, 1.0))
         self._ranges = ranges or [_Range(start=0, end=None)]
         self._found: list[RangeResult] = []
         self._problem: RowProblem | None = None
