@@ -184,7 +184,7 @@ class RowCheck:
         most `MAX_PROCESSES`). 1 checks everything in this process.
     """
 
-    HERE_SHARE: Final = {"sqlite": 0.85, "postgresql": 1.0}
+    HERE_SHARE: Final = {"sqlite": 0.8, "postgresql": 1.0}
     """This process checks this fraction of an equal share, leaving time for other work.
 
     `AuditService.verify` replays the records meanwhile, about a seventh of the work of
