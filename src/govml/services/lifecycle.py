@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -129,7 +130,7 @@ class LifecycleService:
                     NewEntry(
                         action="version.approved" if decision == "approve" else "version.rejected",
                         subject=version_subject(version.model, version.version),
-                        payload=_approval_payload(approval),
+                        payload=approval.to_dict(),
                     )
                 ],
             )
@@ -274,7 +275,7 @@ class LifecycleService:
             )
             .returning(alias_events.c.id)
         ).scalar_one()
-        stored = AliasChange(**{**_fields(change), "id": int(event_id)})
+        stored = replace(change, id=int(event_id))
         append(
             conn,
             actor=change.actor,
@@ -283,7 +284,7 @@ class LifecycleService:
                 NewEntry(
                     action="alias.promoted" if change.action == "promote" else "alias.rolled_back",
                     subject=model_subject(change.model),
-                    payload=_change_payload(stored),
+                    payload=stored.to_dict(),
                 )
             ],
         )
@@ -548,7 +549,7 @@ def verify_lifecycle_records(conn: Connection) -> dict[str, int]:
         approval = _approval(row, names[row.model_id])
         _compare(
             f"approval {row.id}",
-            _approval_payload(approval),
+            approval.to_dict(),
             expected_approvals.pop(row.id, None),
         )
     if expected_approvals:
@@ -559,9 +560,7 @@ def verify_lifecycle_records(conn: Connection) -> dict[str, int]:
     for row in conn.execute(sa.select(alias_events).order_by(alias_events.c.id)):
         n_changes += 1
         change = _change(row, names[row.model_id])
-        _compare(
-            f"alias change {row.id}", _change_payload(change), expected_changes.pop(row.id, None)
-        )
+        _compare(f"alias change {row.id}", change.to_dict(), expected_changes.pop(row.id, None))
     if expected_changes:
         missing = next(iter(expected_changes))
         raise IntegrityError(
@@ -610,18 +609,6 @@ def _compare(
                 f"{what} differs from its ledger entry {seq}: {key} is {json.dumps(value)} in "
                 f"the database but {json.dumps(payload.get(key))} in the ledger"
             )
-
-
-def _approval_payload(approval: Approval) -> dict[str, Any]:
-    return approval.to_dict()
-
-
-def _change_payload(change: AliasChange) -> dict[str, Any]:
-    return change.to_dict()
-
-
-def _fields(change: AliasChange) -> dict[str, Any]:
-    return {name: getattr(change, name) for name in AliasChange.__dataclass_fields__}
 
 
 def _alias(value: str) -> str:
