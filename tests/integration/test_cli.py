@@ -137,6 +137,22 @@ def test_errors_are_one_line_with_exit_codes(
     assert "Traceback" not in err
 
 
+def test_an_internal_error_has_its_own_exit_code(
+    capsys: pytest.CaptureFixture[str], store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from govml.services.registry import RegistryService
+
+    def broken(_self: RegistryService) -> None:
+        raise RuntimeError("boom")
+
+    run(capsys, "--store", store, "models", "create", "m", "-t", "minimal")
+    monkeypatch.setattr(RegistryService, "list_models", broken)
+    code, _, err = run(capsys, "--store", store, "models", "list")
+    assert code == 70
+    assert "internal error: unexpected RuntimeError: boom" in err
+    assert "--debug" in err and "Traceback" not in err
+
+
 def test_tampered_ledger_exits_1_and_names_the_entry(
     capsys: pytest.CaptureFixture[str], store: str
 ) -> None:

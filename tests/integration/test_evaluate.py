@@ -451,3 +451,28 @@ def test_malicious_artifact_is_scanned_and_never_loaded(
     assert evaluation.check("feature_importance")["status"] == "undefined"
     with pytest.raises(IntegrityError):  # and audit verify names the changed version
         client.verify_ledger()
+
+
+def test_outside_text_labels_need_the_positive_label_named(
+    client: govml.Client, tmp_path: Path
+) -> None:
+    frame = _frame(n=400)
+    frame["y"] = np.where(frame["y"] == 1, "bad", "good")
+    frame["vendor_decision"] = np.where(frame["x1"] > 0, "bad", "good")
+    data = tmp_path / "scored.csv"
+    frame.to_csv(data, index=False)
+    request = {
+        "label": "vendor-scorecard",
+        "policy": _policy(tmp_path, undefined="warn"),
+        "data": str(data),
+        "target": "y",
+        "prediction_column": "vendor_decision",
+        "n_boot": 50,
+    }
+    with pytest.raises(InputError, match="cannot tell the positive label of target 'y'"):
+        client.evaluate(**request)
+    assert client.list_evaluations() == []
+    evaluation = client.evaluate(**request, pos_label="bad")
+    assert evaluation.document["inputs"]["pos_label"] == "bad"
+    expected = float(np.mean(frame["vendor_decision"] == frame["y"]))
+    assert evaluation.check("accuracy")["value"] == pytest.approx(expected)

@@ -1,7 +1,8 @@
 """Entry point of the ``govml`` command.
 
 Exit codes: 0 success, 1 a check failed (ledger verification, integrity), 2 usage or input
-error. Errors are one line on stderr; ``--debug`` adds the traceback.
+error, 70 an unexpected internal error (a bug: the message asks for ``--debug``). Errors are one
+line on stderr; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from govml.cli import (
 )
 from govml.cli.output import print_error
 from govml.errors import GovmlError
+
+# sysexits.h's EX_SOFTWARE: an internal error, kept apart from the usage errors' 2 so that a
+# script can tell "I called it wrong" from "it broke".
+EXIT_INTERNAL = 70
 
 app = typer.Typer(
     name="govml",
@@ -131,8 +136,11 @@ def invoke(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        print_error(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)")
-        return 2
+        print_error(
+            f"internal error: unexpected {type(exc).__name__}: {exc} "
+            "(rerun with --debug for details, and please report it)"
+        )
+        return EXIT_INTERNAL
     # Without standalone mode, typer returns the code of a typer.Exit instead of raising it.
     return result if isinstance(result, int) else 0
 

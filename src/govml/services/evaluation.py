@@ -957,10 +957,10 @@ def _pos_label(
     union = set(values)
     if y_pred is not None:
         union |= set(pd.unique(pd.Series(y_pred).dropna()).tolist())
-    if len(union) == 2:
-        return max(union) if all(isinstance(v, int | float | bool) for v in union) else None
     if union <= {0, 1} or union <= {False, True}:
         return 1
+    if len(union) == 2 and all(isinstance(v, int | float | bool) for v in union):
+        return max(union)
     raise InputError(ERR_POS_LABEL.format(target=target, values=_values_text(values)))
 
 
