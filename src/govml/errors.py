@@ -40,6 +40,10 @@ class ValidationError(InputError):
     """A value does not satisfy the rules of the field it was given for."""
 
 
+class TooLargeError(InputError):
+    """A request, upload or table is larger than the server accepts (HTTP 413)."""
+
+
 class PolicyError(InputError):
     """A policy cannot be used: it does not validate, or it conflicts with the policies in force.
 

@@ -31,6 +31,7 @@ _STATUS: Final[tuple[tuple[type[errors.GovmlError], int], ...]] = (
     (errors.AlreadyExistsError, 409),
     (errors.GateError, 409),
     (errors.IntegrityError, 409),
+    (errors.TooLargeError, 413),
     (errors.InputError, 422),
     (errors.FlavorError, 422),
     (errors.SchemaVersionError, 503),

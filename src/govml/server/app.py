@@ -18,7 +18,9 @@ from fastapi.responses import JSONResponse
 import govml
 from govml.errors import StoreError
 from govml.server import errors
-from govml.server.limits import DEFAULT_MAX_UPLOAD_BYTES, BodyLimit
+from govml.server.guard import Gatekeeper, check_routes
+from govml.server.limits import BodyLimit, ServerLimits
+from govml.server.redact import Redactor, server_places
 from govml.server.routes import (
     audit,
     documents,
@@ -44,7 +46,12 @@ the same service layer as the CLI and the SDK. Errors answer
 """
 
 
-def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    max_upload_bytes: int | None = None,
+    limits: ServerLimits | None = None,
+) -> FastAPI:
     """Build the REST API for the store ``settings`` point to.
 
     Parameters
@@ -53,13 +60,19 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD
         Where the store, the artifacts and the ledger key are (``GOVML_HOME``,
         ``GOVML_DATABASE_URL``, ``GOVML_ARTIFACTS``).
     max_upload_bytes
-        Largest request body accepted; larger ones are answered with 413.
+        Largest upload accepted (overrides ``limits.max_upload_bytes``); larger ones are
+        answered with 413.
+    limits
+        Size limits of bodies and uploaded tables (default: ``GOVML_SERVER_*`` settings).
 
     Returns
     -------
     FastAPI
         The application; its connections are released when it shuts down.
     """
+    limits = limits or ServerLimits()
+    if max_upload_bytes is not None:
+        limits = limits.model_copy(update={"max_upload_bytes": max_upload_bytes})
     shared = replace(ServiceContext.from_settings(settings), actor=SERVER_ACTOR, local=False)
 
     @asynccontextmanager
@@ -77,8 +90,16 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD
         lifespan=lifespan,
     )
     app.state.govml_context = shared
+    app.state.govml_limits = limits
+    app.state.govml_redactor = Redactor(server_places(settings.home, settings.resolved_artifacts()))
+    # Starlette wraps the last middleware added around the others: a body is first counted
+    # (BodyLimit), then any failure answered (errors.install's CatchAll), and the caller is
+    # authenticated and checked before the application reads the body (Gatekeeper).
+    app.add_middleware(Gatekeeper, context=shared)
     errors.install(app)
-    app.add_middleware(BodyLimit, max_bytes=max_upload_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=limits.max_upload_bytes, max_json_bytes=limits.max_json_bytes
+    )
     for module in (
         registry,
         policies,
@@ -90,6 +111,7 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD
         monitoring,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
+    check_routes(app.openapi()["paths"])
 
     @app.get("/health", response_model=Health, tags=["health"])
     def health() -> JSONResponse:
@@ -98,8 +120,7 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD
             with shared.store.read() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except sa.exc.SQLAlchemyError:
-            error = StoreError("the server cannot reach its database")
-            return errors.error_response(error)
+            return errors.error_response(StoreError("the server cannot reach its database"))
         return JSONResponse({"status": "ok", "version": govml.__version__})
 
     return app

@@ -1,7 +1,9 @@
 """Who is calling: the bearer token of each request, resolved to a user and a service context.
 
 Routes only authenticate. What the user may do is checked by the services they call (the
-same checks as in local mode), so no route can forget a permission.
+same checks as in local mode), so no route can forget a permission. The token was already
+checked, before the body was read, by `govml.server.guard.Gatekeeper`, which leaves the user in
+the request's state; `acting` authenticates itself only when an application runs without it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from govml.domain.lifecycle import User
 from govml.errors import AuthenticationError
+from govml.server.guard import ERR_NO_BEARER, HINT_ASK_ADMIN, STATE_USER
 from govml.services.access import AccessService
 from govml.services.context import ServiceContext
-
-ERR_NO_BEARER = "no bearer token: send the header `Authorization: Bearer TOKEN`"
-HINT_ASK_ADMIN = "an admin creates users and their tokens with `govml users add NAME --role ROLE`"
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -43,10 +44,12 @@ def acting(
     AuthenticationError
         When the token is missing, unknown, expired or revoked, or its user is disabled.
     """
-    if credentials is None or not credentials.credentials:
-        raise AuthenticationError(ERR_NO_BEARER, hint=HINT_ASK_ADMIN)
     shared = server_context(request)
-    user = AccessService(shared).authenticate(credentials.credentials)
+    user: User | None = getattr(request.state, STATE_USER, None)
+    if user is None:
+        if credentials is None or not credentials.credentials:
+            raise AuthenticationError(ERR_NO_BEARER, hint=HINT_ASK_ADMIN)
+        user = AccessService(shared).authenticate(credentials.credentials)
     return replace(shared, actor=user.name, local=False)
 
 

@@ -4,7 +4,8 @@ Every error answers ``{"error": {"type", "message", "hint", ...}}``. A request t
 parse (a malformed JSON body, a missing field) is a 422 ``ValidationError`` naming each
 field; a value the database cannot store (PostgreSQL refuses NUL characters in text) is a 422
 ``InputError``; an unexpected exception is a 500 whose body says nothing about it (the
-traceback goes to the server's log), and the connection stays usable.
+traceback goes to the server's log), and the connection stays usable. No body names a folder of
+the server (`govml.server.redact`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from govml.errors import (
     NotFoundError,
     ValidationError,
 )
+from govml.server.redact import Redactor
 from govml.wire import API_PREFIX, INTERNAL_ERROR, error_body, status_for
 
 log = logging.getLogger("govml.server")
@@ -33,6 +35,7 @@ log = logging.getLogger("govml.server")
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 ERR_INTERNAL = "internal server error: the server's log has the details"
 ERR_NUL = "text must not contain NUL (0x00) characters"
+ERR_NUMBER = "a number in the request is too large for the database"
 
 
 def install(app: FastAPI) -> None:
@@ -41,19 +44,29 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(sa.exc.StatementError, _database_refused)  # type: ignore[arg-type]
+    # SQLite's driver raises OverflowError itself for an integer past 64 bits.
+    app.add_exception_handler(OverflowError, _too_large_number)  # type: ignore[arg-type]
     # Starlette's handler for Exception answers and then re-raises, which makes the server
     # drop the connection; this middleware answers and keeps it.
     app.add_middleware(CatchAll)
 
 
-def error_response(error: GovmlError) -> JSONResponse:
-    """Return the response that carries ``error``."""
+def error_response(error: GovmlError, redactor: Redactor | None = None) -> JSONResponse:
+    """Return the response that carries ``error`` (its server paths redacted when given)."""
     headers = BEARER_CHALLENGE if isinstance(error, AuthenticationError) else None
-    return JSONResponse(error_body(error), status_code=status_for(error), headers=headers)
+    body = error_body(error)
+    if redactor is not None:
+        body = redactor.body(body)
+    return JSONResponse(body, status_code=status_for(error), headers=headers)
 
 
-async def _govml_error(_request: Request, error: GovmlError) -> JSONResponse:
-    return error_response(error)
+def _redactor(request: Request) -> Redactor | None:
+    found: Redactor | None = getattr(request.app.state, "govml_redactor", None)
+    return found
+
+
+async def _govml_error(request: Request, error: GovmlError) -> JSONResponse:
+    return error_response(error, _redactor(request))
 
 
 async def _request_invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -93,8 +106,13 @@ async def _database_refused(request: Request, error: sa.exc.StatementError) -> J
     if isinstance(error, sa.exc.DataError):
         reason = str(cause).splitlines()[0] if cause is not None else "invalid value"
         return error_response(InputError(f"the database refused a value: {reason}"))
+
     _log(request.method, request.url.path, error)
     return _internal_error()
+
+
+async def _too_large_number(_request: Request, _error: OverflowError) -> JSONResponse:
+    return error_response(InputError(ERR_NUMBER))
 
 
 def _internal_error() -> JSONResponse:

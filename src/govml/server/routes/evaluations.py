@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from govml.errors import InputError, NotFoundError
@@ -26,6 +26,7 @@ def _out(evaluation: Any) -> dict[str, Any]:
 @router.post("/evaluations", response_model=EvaluationOut, status_code=201)
 def evaluate(
     ctx: Acting,
+    request: Request,
     data: Annotated[UploadFile, File(description="Evaluation data (Parquet).")],
     target: Annotated[str, Form(description="Column with the actual outcomes.")],
     ref: Annotated[str | None, Form(description="NAME@VERSION to evaluate.")] = None,
@@ -56,7 +57,7 @@ def evaluate(
         not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)
     ):
         raise InputError("sensitive: expected a JSON list of column names")
-    table = read_parquet(data, "data")
+    table = read_parquet(data, "data", request.app.state.govml_limits)
     evaluation = EvaluationService(ctx).evaluate(
         ref,
         data=table,

@@ -1,0 +1,234 @@
+"""Attacks on the REST server's bodies, through real uvicorn on SQLite and PostgreSQL.
+
+- nobody's body is read before the caller is authenticated, and an upload's before the caller is
+  known to hold the permission its route needs (a raw socket announces a large body, sends a
+  little of it, and gets its 401 / 403 at once);
+- a small compressed Parquet file that decodes into hundreds of megabytes is refused by its
+  decoded size (413, naming the field) and never expanded; too many rows likewise;
+- a JSON body is held to the (lower) JSON limit;
+- no error body names a folder of the server.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import govml
+from govml.server import create_app
+from govml.server.background import serving
+from govml.server.limits import ServerLimits
+from govml.settings import load_settings
+
+LIMITS = ServerLimits(
+    max_upload_bytes=8 << 20,
+    max_json_bytes=256 << 10,
+    max_table_rows=100_000,
+    max_table_bytes=32 << 20,
+)
+
+
+class Server:
+    """A store with an admin (alice), a contributor (bob) and a viewer (vic), served over HTTP."""
+
+    def __init__(self, url: str, home: Path, db_url: str) -> None:
+        self.url, self.home = url, home
+        self.local = govml.connect(home, database_url=db_url, user="alice")
+        self.local.init()
+        self.tokens = {
+            "bob": self.local.add_user("bob", roles=["contributor"]).token,
+            "vic": self.local.add_user("vic", roles=["viewer"]).token,
+        }
+        self.local.create_model("credit", risk_tier="minimal", description="d", intended_use="u")
+        frame = _frame()
+        model = LogisticRegression().fit(frame[["x1", "x2"]], frame["y"])
+        self.version = self.local.register_version(
+            "credit", model=model, train_data=frame, target="y"
+        )
+
+    def http(self, who: str | None = None) -> httpx.Client:
+        headers = {} if who is None else {"Authorization": f"Bearer {self.tokens[who]}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+def _frame(n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 2))
+    return pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": (x[:, 0] > 0).astype("int64")})
+
+
+@pytest.fixture
+def server(db_url: str, home: Path) -> Iterator[Server]:
+    govml.connect(home, database_url=db_url, user="alice").close()
+    app = create_app(load_settings(home=home, database_url=db_url), limits=LIMITS)
+    with serving(app) as url:
+        made = Server(url, home, db_url)
+        yield made
+        made.local.close()
+
+
+def _head_only(url: str, path: str, token: str | None, announced: int) -> tuple[int, bytes]:
+    """Announce a multipart body of ``announced`` bytes, send 1 KiB of it, read the answer."""
+    parts = urlsplit(url)
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {parts.netloc}",
+        "Content-Type: multipart/form-data; boundary=xyz",
+        f"Content-Length: {announced}",
+    ]
+    if token is not None:
+        lines.append(f"Authorization: Bearer {token}")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    with socket.create_connection((parts.hostname, parts.port), timeout=20) as sock:
+        sock.sendall(head + b"--xyz\r\n" + b"a" * 1024)
+        # The answer must come while most of the body is still unsent: a server that waited
+        # for the body would leave this read to time out.
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer
+
+
+def test_bodies_are_not_read_before_the_caller_may_send_them(server: Server) -> None:
+    versions = "/api/v1/models/credit/versions"
+    status, answer = _head_only(server.url, versions, None, 4 << 20)
+    assert status == 401 and b"no bearer token" in answer
+    status, answer = _head_only(server.url, versions, "govml_0123456789abcdef_x", 4 << 20)
+    assert status == 401
+    status, answer = _head_only(server.url, versions, server.tokens["vic"], 4 << 20)
+    assert status == 403 and b"may not register" in answer
+    status, _ = _head_only(server.url, "/api/v1/evaluations", server.tokens["vic"], 4 << 20)
+    assert status == 403
+    # The contributor may upload: the server waits for the rest of the body, so it never
+    # answered before it was sent (no answer arrives; the socket read times out).
+    with pytest.raises(TimeoutError):
+        _head_only_with_timeout(server, versions, server.tokens["bob"])
+
+
+def _head_only_with_timeout(server: Server, path: str, token: str) -> None:
+    parts = urlsplit(server.url)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        "Content-Type: multipart/form-data; boundary=xyz\r\n"
+        f"Content-Length: {4 << 20}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((parts.hostname, parts.port), timeout=2) as sock:
+        sock.sendall(head + b"--xyz\r\n")
+        sock.recv(65536)
+
+
+def _bomb(rows: int, width: int, *, arrow_schema: bool) -> bytes:
+    """A Parquet file of one repeated ``width``-character value: a few KiB on disk."""
+    values = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(rows, dtype="int32")), pa.array(["x" * width])
+    )
+    table = pa.table({"x1": pa.array(np.zeros(rows)), "blob": values})
+    if not arrow_schema:
+        table = table.cast(pa.schema([("x1", pa.float64()), ("blob", pa.string())]))
+    out = io.BytesIO()
+    pq.write_table(table, out, compression="zstd", store_schema=arrow_schema)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("arrow_schema", [False, True])
+def test_a_decompression_bomb_is_refused_by_its_decoded_size(
+    server: Server, arrow_schema: bool
+) -> None:
+    bomb = _bomb(90_000, 4_000, arrow_schema=arrow_schema)  # 360 MB decoded
+    assert len(bomb) < 200_000
+    files = {"data": ("bomb.parquet", bomb, "application/octet-stream")}
+    form = {"target": "y", "ref": server.version.ref}
+    with server.http("vic") as http:
+        refused = http.post("/api/v1/evaluations", files=files, data=form)
+    assert refused.status_code == 403
+    with server.http("bob") as http:
+        response = http.post("/api/v1/evaluations", files=files, data=form)
+    assert response.status_code == 413, response.text
+    error = response.json()["error"]
+    assert error["type"] == "TooLargeError"
+    assert error["message"].startswith("data: the table decodes to")
+    assert "GOVML_SERVER_MAX_TABLE_BYTES" in error["hint"]
+    assert server.local.list_evaluations() == []
+
+
+def test_too_many_rows_are_refused_before_decoding(server: Server) -> None:
+    table = pa.table({"x1": np.zeros(150_000), "x2": np.zeros(150_000), "y": np.zeros(150_000)})
+    out = io.BytesIO()
+    pq.write_table(table, out, compression="zstd")
+    files = {"data": ("big.parquet", out.getvalue(), "application/octet-stream")}
+    with server.http("bob") as http:
+        response = http.post(
+            "/api/v1/evaluations",
+            files=files,
+            data={"target": "y", "ref": server.version.ref},
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["message"] == (
+        "data: 150,000 rows; this server accepts at most 100,000 rows per table"
+    )
+
+
+def test_nested_columns_are_refused(server: Server) -> None:
+    table = pa.table({"x1": pa.array([[1.0, 2.0]] * 10), "y": np.zeros(10)})
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    files = {"data": ("nested.parquet", out.getvalue(), "application/octet-stream")}
+    with server.http("bob") as http:
+        response = http.post(
+            "/api/v1/evaluations", files=files, data={"target": "y", "ref": server.version.ref}
+        )
+    assert response.status_code == 422
+    assert "column 'x1' has the nested type" in response.json()["error"]["message"]
+
+
+def test_json_bodies_have_their_own_limit(server: Server) -> None:
+    tasks = [{"id": i, "data": {"request_id": "r" * 40}} for i in range(5_000)]
+    body = json.dumps({"tasks": tasks}).encode()
+    assert len(body) > LIMITS.max_json_bytes
+    with server.http("bob") as http:
+        response = http.post(
+            "/api/v1/models/credit/monitoring/labels",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        # A body sent as anything else is held to the same limit: it is read into memory too.
+        plain = http.post(
+            "/api/v1/policies/validate", content=body, headers={"Content-Type": "text/plain"}
+        )
+    assert response.status_code == 413
+    assert plain.status_code == 413
+    assert response.json()["error"]["message"] == (
+        "request body too large: this server accepts at most 256 KiB"
+    )
+
+
+def test_error_bodies_name_no_server_folder(server: Server) -> None:
+    path = server.local.ctx.artifacts.path_for(server.version.artifact_digest)
+    path.chmod(0o644)
+    path.write_bytes(b"changed")
+    with server.http("bob") as http:
+        changed = http.get(f"/api/v1/versions/{server.version.ref}/artifact")
+        path.unlink()
+        missing = http.get(f"/api/v1/versions/{server.version.ref}/artifact")
+    assert changed.status_code == 409 and missing.status_code == 404
+    for response in (changed, missing):
+        text = response.text
+        assert str(server.home) not in text
+        assert str(server.home.resolve()) not in text
+        assert "$GOVML_ARTIFACTS" in text or "$GOVML_HOME" in text
