@@ -216,9 +216,12 @@ class Client:
 
     # people
     def add_user(
-        self, name: str, *, roles: Sequence[str], expires_in_days: int | None = 90
+        self, name: str, *, roles: Sequence[str], expires_in_days: int | None = None
     ) -> IssuedToken:
-        """Add a user with ``roles`` and return their first token (shown once)."""
+        """Add a user with ``roles`` and return their first token (shown once).
+
+        ``expires_in_days`` defaults to ``GOVML_TOKEN_MAX_DAYS``; every token expires.
+        """
         return AccessService(self.ctx).add_user(name, roles=roles, expires_in_days=expires_in_days)
 
     def list_users(self) -> list[User]:
@@ -229,8 +232,8 @@ class Client:
         """Replace the roles of user ``name``."""
         return AccessService(self.ctx).set_roles(name, roles=roles)
 
-    def issue_token(self, name: str, *, expires_in_days: int | None = 90) -> IssuedToken:
-        """Issue a new token for user ``name`` (shown once)."""
+    def issue_token(self, name: str, *, expires_in_days: int | None = None) -> IssuedToken:
+        """Issue a new token for user ``name`` (shown once; default ``GOVML_TOKEN_MAX_DAYS``)."""
         return AccessService(self.ctx).issue_token(name, expires_in_days=expires_in_days)
 
     def revoke_tokens(self, name: str) -> int:

@@ -508,10 +508,13 @@ class RemoteClient(Client):
 
     # people
     def add_user(
-        self, name: str, *, roles: Sequence[str], expires_in_days: int | None = 90
+        self, name: str, *, roles: Sequence[str], expires_in_days: int | None = None
     ) -> IssuedToken:
-        """Add a user with ``roles`` and return their first token (shown once)."""
-        body = {"name": name, "roles": list(roles), "expires_in_days": expires_in_days}
+        """Add a user with ``roles`` and return their first token (shown once).
+
+        ``expires_in_days`` defaults to the server's ``GOVML_TOKEN_MAX_DAYS``.
+        """
+        body = {"name": name, "roles": list(roles), **_lifetime(expires_in_days)}
         return IssuedToken.from_dict(self._json("POST", "/users", json=body))
 
     def list_users(self) -> list[User]:
@@ -523,9 +526,9 @@ class RemoteClient(Client):
         body = {"roles": list(roles)}
         return User.from_dict(self._json("PUT", f"/users/{_segment(name)}/roles", json=body))
 
-    def issue_token(self, name: str, *, expires_in_days: int | None = 90) -> IssuedToken:
-        """Issue a new token for user ``name`` (shown once)."""
-        body = {"expires_in_days": expires_in_days}
+    def issue_token(self, name: str, *, expires_in_days: int | None = None) -> IssuedToken:
+        """Issue a new token for user ``name`` (shown once; default lifetime: the server's)."""
+        body = _lifetime(expires_in_days)
         return IssuedToken.from_dict(
             self._json("POST", f"/users/{_segment(name)}/tokens", json=body)
         )
@@ -683,6 +686,11 @@ class RemoteClient(Client):
 def _segment(value: str) -> str:
     """Return ``value`` as one URL path segment (a '/' cannot start another)."""
     return quote(str(value), safe="@")
+
+
+def _lifetime(days: int | None) -> dict[str, int]:
+    """Return the token lifetime field of a request (left out: the server's default)."""
+    return {} if days is None else {"expires_in_days": days}
 
 
 def _check_keywords(method: str, given: Mapping[str, Any], known: frozenset[str]) -> None:

@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     artifacts: Path | None = Field(
         default=None, description="Artifact folder; default: artifacts/ in the home."
     )
+    token_max_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Longest lifetime in days of a token a user issues for themself (and of "
+        "tokens stored without an expiry); only an admin issues longer ones, for others.",
+    )
     user: str | None = Field(
         default=None, description="Identity recorded as the actor in local mode (default: OS user)."
     )

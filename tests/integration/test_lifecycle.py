@@ -195,6 +195,7 @@ def test_approvals_from_roles_the_policy_does_not_accept_are_not_counted(team: T
     ref = team.register()
     team.evaluate(ref)
     team.approve_twice(ref)
+    team["frank"].promote(ref, to="staging")
     ready = team["frank"].readiness(ref)
     assert not ready.ready
     assert "has 1 (erin); not counted: carol (approved as approver)" in ready.missing[0]
@@ -205,6 +206,7 @@ def test_a_rejection_blocks_until_its_author_changes_their_mind(team: Team) -> N
     team.evaluate(ref)
     team.approve_twice(ref)
     team["dave"].approve(ref, comment="drift risk too high", reject=True)
+    team["frank"].promote(ref, to="staging")
     with pytest.raises(GateError) as info:
         team["frank"].promote(ref, to="production")
     assert "dave (approver) rejected credit@1" in info.value.missing[0]
@@ -270,6 +272,7 @@ def test_rollback_goes_back_through_the_promotions(team: Team) -> None:
     for ref in refs:
         team.evaluate(ref)
         team.approve_twice(ref)
+        frank.promote(ref, to="staging")
     frank.promote(refs[0], to="production")
     with pytest.raises(NotFoundError, match="no previous production version"):
         frank.rollback("credit", reason="test")
@@ -301,7 +304,7 @@ def test_rollback_goes_back_through_the_promotions(team: Team) -> None:
     with pytest.raises(NotFoundError, match="nothing to roll back"):
         team.register("other")
         frank.rollback("other", reason="none")
-    assert frank.verify_ledger().alias_changes == 5
+    assert frank.verify_ledger().alias_changes == 8  # 3 to staging, 3 to production, 2 back
 
 
 # -- people and tokens ------------------------------------------------------------------------
@@ -360,8 +363,11 @@ def test_user_administration_is_for_admins(team: Team) -> None:
 
 
 def test_the_first_user_of_an_empty_store_is_admin(client: govml.Client) -> None:
-    issued = client.add_user("alice", roles=["approver"])  # alice adds herself first
-    assert client.whoami().roles == ("approver", "admin")
+    with pytest.raises(ForbiddenError, match="alice cannot grant themself approver"):
+        client.add_user("alice", roles=["approver"])  # nobody grants themself approving rights
+    assert client.list_users() == []  # refused as a whole: not even the admin was stored
+    issued = client.add_user("alice", roles=["contributor"])  # alice adds herself first
+    assert client.whoami().roles == ("contributor", "admin")
     assert issued.user == "alice"
     other = govml.connect(client.ctx.store.url, user="bob")  # type: ignore[arg-type]
     try:
@@ -392,6 +398,7 @@ def promoted(team: Team) -> Team:
     ref = team.register()
     team.evaluate(ref)
     team.approve_twice(ref)
+    team["frank"].promote(ref, to="staging")
     team["frank"].promote(ref, to="production")
     team.register()
     return team

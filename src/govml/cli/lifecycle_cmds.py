@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from govml.cli.common import JSON_OPTION, client
 from govml.cli.output import console, print_json, print_ok, print_table
@@ -84,9 +85,17 @@ def approvals_list(
         return
     print_table(
         f"decisions on {ref}",
-        ["id", "decision", "by", "role", "when", "comment"],
+        ["id", "decision", "by", "role", "when", "evaluation", "comment"],
         [
-            (a.id, a.decision, a.actor, a.role, a.created_at.strftime("%Y-%m-%d %H:%M"), a.comment)
+            (
+                a.id,
+                a.decision,
+                a.actor,
+                a.role,
+                a.created_at.strftime("%Y-%m-%d %H:%M"),
+                a.evaluation_id,
+                a.comment,
+            )
             for a in found
         ],
     )
@@ -156,7 +165,12 @@ def _print_readiness(ready: Readiness) -> None:
     console.print(f"{ready.model}@{ready.version} → {ready.alias}: {verdict}")
     for condition in ready.conditions:
         mark = "[green]✓[/]" if condition.met else "[red]✗[/]"
-        console.print(f"  {mark} {condition.name}: {condition.detail}", markup=True)
+        console.print(f"  {mark} {condition.name}: {escape(condition.detail)}", markup=True)
+    ignored = [v for v in ready.verdicts if not v.counts and not v.superseded]
+    if ignored:
+        console.print("  decisions that do not count:")
+        for item in ignored:
+            console.print(f"    approval {item.approval_id}: {item.reason}", markup=False)
 
 
 def _moved(change: AliasChange) -> str:

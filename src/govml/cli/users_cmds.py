@@ -15,7 +15,12 @@ _ROLE = typer.Option(
     "--role",
     help="viewer, contributor, approver, risk_officer, deployer or admin; repeatable.",
 )
-_EXPIRES = typer.Option(90, "--expires-in-days", help="Token lifetime in days (1-3650).")
+_EXPIRES = typer.Option(
+    None,
+    "--expires-in-days",
+    help="Token lifetime in days (default: GOVML_TOKEN_MAX_DAYS, 90; the most for a token of "
+    "one's own; an admin may give another user up to 3650). Every token expires.",
+)
 
 
 @app.command("add")
@@ -23,7 +28,7 @@ def add(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="User name."),
     role: list[str] = _ROLE,
-    expires_in_days: int = _EXPIRES,
+    expires_in_days: int | None = _EXPIRES,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Add a user and print their token once (only its hash is stored)."""
@@ -76,7 +81,7 @@ def roles(
 def token(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="User name."),
-    expires_in_days: int = _EXPIRES,
+    expires_in_days: int | None = _EXPIRES,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Issue a new token for a user (an admin, or the user themself)."""
@@ -127,6 +132,11 @@ def whoami(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
 
 
 def _print_user(user: User) -> None:
+    granted = [
+        (f"{role.value} granted", user.granted_at[role].isoformat())
+        for role in user.roles
+        if role in user.granted_at
+    ]
     print_fields(
         user.name,
         [
@@ -134,6 +144,7 @@ def _print_user(user: User) -> None:
             ("status", "active" if user.active else "disabled"),
             ("added by", user.created_by),
             ("added", user.created_at.isoformat()),
+            *granted,
         ],
     )
 
@@ -142,7 +153,7 @@ def _print_token(issued: IssuedToken, json_out: bool, headline: str) -> None:
     if json_out:
         print_json(issued.to_dict())
         return
-    expires = issued.expires_at.strftime("%Y-%m-%d") if issued.expires_at else "never"
+    expires = issued.expires_at.strftime("%Y-%m-%d %H:%M UTC") if issued.expires_at else "?"
     print_ok(f"{headline}; token {issued.token_id}, expires {expires}")
     console.print("Copy it now, it is not shown again:", style="bold")
     print(issued.token)

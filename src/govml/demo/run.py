@@ -89,6 +89,7 @@ def _run(client: govml.Client) -> int:
     )
 
     client.init()
+    _people(client)
     names = {m.name for m in client.list_models()}
     if MODEL not in names:
         client.create_model(
@@ -209,13 +210,20 @@ APPROVERS = {"rita": "risk_officer", "sam": "approver"}
 DEPLOYER = "dana"
 
 
-def _promote(client: govml.Client, failed_ref: str, passed_ref: str) -> bool:
-    """Refuse the failing version, then take the passing one to staging and production."""
+def _people(client: govml.Client) -> None:
+    """Add the approvers and the deployer before any version they decide on is registered.
+
+    Approving rights count only for versions registered after they were granted.
+    """
     known = {user.name for user in client.list_users()}
     for name, role in [*APPROVERS.items(), (DEPLOYER, "deployer")]:
         if name not in known:
             client.add_user(name, roles=[role])
             console.print(f"added user [bold]{name}[/] ({role})")
+
+
+def _promote(client: govml.Client, failed_ref: str, passed_ref: str) -> bool:
+    """Refuse the failing version, then take the passing one to staging and production."""
     deployer = govml.connect(user=DEPLOYER)
     try:
         try:

@@ -6,11 +6,13 @@ REST API sends and what the remote client rebuilds.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from govml.domain.records import name_key
 from govml.errors import ValidationError, did_you_mean
 
 STAGING = "staging"
@@ -70,6 +72,50 @@ def roles_with(permission: Permission) -> list[str]:
     return [role.value for role, granted in ROLE_PERMISSIONS.items() if permission in granted]
 
 
+def approving_role(
+    roles: Iterable[Role],
+    wanted: Collection[str] = (),
+    *,
+    permissions: Mapping[Role, frozenset[Permission]] = ROLE_PERMISSIONS,
+) -> Role | None:
+    """Return the role in which a person holding ``roles`` approves, None if none lets them.
+
+    The approving roles are those whose ``permissions`` include `Permission.APPROVE`; the
+    first of them the policy accepts (``wanted``; any when empty) is chosen, else the first
+    held, so that the approval is recorded and readiness can say why it does not count.
+    """
+    held = [role for role in roles if Permission.APPROVE in permissions.get(role, frozenset())]
+    accepted = [role for role in held if not wanted or role.value in wanted]
+    return next(iter(accepted or held), None)
+
+
+def moves_to_production(role: Role) -> bool:
+    """Return True for the roles nobody grants themself: those that approve or deploy.
+
+    Admin is not one of them: only an admin changes roles, so an admin already holds it.
+    """
+    return role is not Role.ADMIN and bool(
+        ROLE_PERMISSIONS[role] & {Permission.APPROVE, Permission.DEPLOY}
+    )
+
+
+def self_granted(held: Iterable[Role], wanted: Iterable[Role]) -> list[Role]:
+    """Return the roles in ``wanted`` that approve or deploy and are not in ``held`` already."""
+    before = set(held)
+    return [role for role in wanted if role not in before and moves_to_production(role)]
+
+
+def grant_times(
+    before: Mapping[Role, datetime], roles: Iterable[Role], now: datetime
+) -> dict[Role, datetime]:
+    """Return when each of ``roles`` was granted, after a change at ``now``.
+
+    A role kept keeps its grant time, a new role is granted ``now``, a removed role is
+    forgotten (granting it again later starts afresh).
+    """
+    return {role: before.get(role, now) for role in roles}
+
+
 def _time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
@@ -87,11 +133,17 @@ class User:
     created_at: datetime
     created_by: str
     disabled_at: datetime | None = None
+    granted_at: Mapping[Role, datetime] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
         """True unless the user was disabled."""
         return self.disabled_at is None
+
+    @property
+    def key(self) -> str:
+        """Return the identity compared for uniqueness and separation of duties."""
+        return name_key(self.name)
 
     def permissions(self) -> frozenset[Permission]:
         """Return what the user's roles allow (nothing once disabled)."""
@@ -111,6 +163,11 @@ class User:
             "created_by": self.created_by,
             "disabled_at": _iso(self.disabled_at),
             "active": self.active,
+            "roles_granted_at": {
+                role.value: self.granted_at[role].isoformat()
+                for role in self.roles
+                if role in self.granted_at
+            },
         }
 
     @classmethod
@@ -122,6 +179,10 @@ class User:
             created_at=datetime.fromisoformat(data["created_at"]),
             created_by=data["created_by"],
             disabled_at=_time(data.get("disabled_at")),
+            granted_at={
+                Role(role): datetime.fromisoformat(when)
+                for role, when in (data.get("roles_granted_at") or {}).items()
+            },
         )
 
 
@@ -156,7 +217,13 @@ class IssuedToken:
 
 @dataclass(frozen=True, kw_only=True)
 class Approval:
-    """One person's decision on one version: approve or reject, with a comment."""
+    """One person's decision on one version: approve or reject, with a comment.
+
+    ``evaluation_id`` and ``policy_digest`` are the evidence the decision was given on: the
+    version's latest evaluation under the policy then in force. An approval counts only while
+    that evaluation is still the latest under the policy in force (None for decisions
+    recorded before approvals were bound to their evidence: they do not count).
+    """
 
     model: str
     version: int
@@ -165,6 +232,8 @@ class Approval:
     comment: str
     actor: str
     created_at: datetime
+    evaluation_id: int | None = None
+    policy_digest: str | None = None
     id: int | None = None
 
     @property
@@ -183,6 +252,8 @@ class Approval:
             "comment": self.comment,
             "actor": self.actor,
             "created_at": self.created_at.isoformat(),
+            "evaluation_id": self.evaluation_id,
+            "policy_digest": self.policy_digest,
         }
 
     @classmethod
@@ -197,6 +268,55 @@ class Approval:
             comment=data["comment"],
             actor=data["actor"],
             created_at=datetime.fromisoformat(data["created_at"]),
+            evaluation_id=data.get("evaluation_id"),
+            policy_digest=data.get("policy_digest"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalVerdict:
+    """Whether one decision on a version counts toward its promotion now, and why not.
+
+    ``counts`` is True for an approval that counts and for a rejection in force (it blocks);
+    ``superseded`` marks a decision its author has since replaced with a later one.
+    ``reason`` says why a decision does not count (or what a rejection does); ``short`` is
+    the few words shown in a condition's detail (``carol (approver disabled)``).
+    """
+
+    approval_id: int | None
+    actor: str
+    role: str
+    decision: str
+    counts: bool
+    superseded: bool = False
+    reason: str = ""
+    short: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dictionary."""
+        return {
+            "approval_id": self.approval_id,
+            "actor": self.actor,
+            "role": self.role,
+            "decision": self.decision,
+            "counts": self.counts,
+            "superseded": self.superseded,
+            "reason": self.reason,
+            "short": self.short,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ApprovalVerdict:
+        """Inverse of `to_dict`."""
+        return cls(
+            approval_id=data.get("approval_id"),
+            actor=data["actor"],
+            role=data["role"],
+            decision=data["decision"],
+            counts=bool(data["counts"]),
+            superseded=bool(data.get("superseded", False)),
+            reason=data.get("reason", ""),
+            short=data.get("short", ""),
         )
 
 
@@ -287,6 +407,7 @@ class Readiness:
     evaluation_id: int | None = None
     policy_digest: str | None = None
     approvals: tuple[str, ...] = ()
+    verdicts: tuple[ApprovalVerdict, ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -309,6 +430,7 @@ class Readiness:
             "evaluation_id": self.evaluation_id,
             "policy_digest": self.policy_digest,
             "approvals": list(self.approvals),
+            "verdicts": [verdict.to_dict() for verdict in self.verdicts],
         }
 
     @classmethod
@@ -322,4 +444,5 @@ class Readiness:
             evaluation_id=data.get("evaluation_id"),
             policy_digest=data.get("policy_digest"),
             approvals=tuple(data.get("approvals", ())),
+            verdicts=tuple(ApprovalVerdict.from_dict(item) for item in data.get("verdicts", ())),
         )

@@ -7,15 +7,21 @@ JSON-safe dictionaries with ``to_dict()`` (the shape of ``--json`` output and of
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from govml.errors import InputError, ValidationError, did_you_mean
+from govml.errors import ValidationError, did_you_mean
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-_ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
+# Matched with `re.fullmatch`: ``$`` alone also matches before a final newline, which would
+# let ``"rita\n"`` pass as a second ``rita``.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_ALIAS = re.compile(r"[a-z][a-z0-9_-]{0,49}")
+_VERSION = re.compile(r"[0-9]{1,12}")
+MAX_VERSION = 2**31 - 1
+"""Largest version number: the database stores versions as 32-bit integers."""
 
 
 class RiskTier(StrEnum):
@@ -47,7 +53,7 @@ class RiskTier(StrEnum):
 
 def check_name(value: str, *, what: str = "model name") -> str:
     """Return ``value`` if it is a valid model name, else raise `ValidationError`."""
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise ValidationError(
             f"invalid {what} {value!r}: use 1-200 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -55,9 +61,19 @@ def check_name(value: str, *, what: str = "model name") -> str:
     return value
 
 
+def name_key(value: str) -> str:
+    """Return the identity of a name: NFKC-normalised and case-folded.
+
+    Two names with the same key are the same person or model: ``Rita``, ``rita`` and the
+    full-width ``ｒｉｔａ`` all have the key ``rita``. Names are shown and looked up as they
+    were stored; uniqueness and separation of duties compare keys.
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+
+
 def check_alias(value: str) -> str:
     """Return ``value`` if it is a valid alias name, else raise `ValidationError`."""
-    if not _ALIAS.match(value) or value.isdigit():
+    if not isinstance(value, str) or not _ALIAS.fullmatch(value):
         raise ValidationError(
             f"invalid alias {value!r}: use lowercase letters, digits, '_' or '-', "
             "starting with a letter"
@@ -77,29 +93,53 @@ class VersionRef:
     def parse(cls, text: str) -> VersionRef:
         """Parse ``NAME``, ``NAME@VERSION`` or ``NAME@ALIAS``.
 
+        ``VERSION`` is ASCII digits only (``credit@²`` is not version 2), from 1 to
+        `MAX_VERSION`.
+
         Raises
         ------
-        InputError
-            When the text is not of one of those forms.
+        ValidationError
+            Naming the reference, when the text is not of one of those forms.
         """
+        if not isinstance(text, str):
+            raise ValidationError(f"invalid reference {text!r}: expected a string")
         name, sep, selector = text.partition("@")
-        check_name(name)
+        try:
+            check_name(name)
+        except ValidationError as error:
+            raise ValidationError(f"invalid reference {text!r}: {error.message}") from None
         if not sep:
             return cls(name=name)
-        if selector.isdigit():
-            if int(selector) < 1:
-                raise InputError(f"invalid version in {text!r}: versions start at 1")
-            return cls(name=name, version=int(selector))
+        if selector[:1].isdigit():  # also Unicode digits, refused by `_version`
+            return cls(name=name, version=_version(text, selector))
         if not selector:
-            raise InputError(f"invalid reference {text!r}: expected NAME@VERSION or NAME@ALIAS")
-        return cls(name=name, alias=check_alias(selector))
+            raise ValidationError(
+                f"invalid reference {text!r}: expected NAME@VERSION or NAME@ALIAS"
+            )
+        try:
+            return cls(name=name, alias=check_alias(selector))
+        except ValidationError as error:
+            raise ValidationError(f"invalid reference {text!r}: {error.message}") from None
 
     def __str__(self) -> str:
+        """Return the reference as text, in the form `parse` reads."""
         if self.version is not None:
             return f"{self.name}@{self.version}"
         if self.alias is not None:
             return f"{self.name}@{self.alias}"
         return self.name
+
+
+def _version(text: str, selector: str) -> int:
+    if not _VERSION.fullmatch(selector):
+        raise ValidationError(
+            f"invalid version in {text!r}: a version is a number from 1 to {MAX_VERSION} "
+            "in ASCII digits"
+        )
+    number = int(selector)
+    if not 1 <= number <= MAX_VERSION:
+        raise ValidationError(f"invalid version in {text!r}: versions run from 1 to {MAX_VERSION}")
+    return number
 
 
 @dataclass(frozen=True, kw_only=True)

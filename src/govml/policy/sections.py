@@ -7,10 +7,16 @@ services.
 from __future__ import annotations
 
 import re
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from govml.metrics import DriftTestName
 from govml.policy import messages as msg
@@ -146,18 +152,30 @@ class Approvals(PolicyModel):
     """Human approvals before production: how many distinct people, in which roles.
 
     Every approval must come from one of ``roles`` (any approving role when empty); with
-    ``separation_of_duties`` nobody approves a version they registered.
+    ``separation_of_duties`` nobody approves a version they registered. With
+    ``require_staging`` (the default) a version reaches production only after it has held
+    ``staging``.
     """
 
     required: int = Field(ge=0)
     roles: list[ApproverRole] = Field(default_factory=list)
     separation_of_duties: bool = True
+    require_staging: bool = True
 
     @field_validator("roles")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
         unique(value)
         return value
+
+    @model_serializer(mode="wrap")
+    def _without_default_staging(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # The digest covers the document; leaving out the default keeps the digest of every
+        # policy written before `require_staging` existed (they mean the same).
+        data: dict[str, Any] = handler(self)
+        if data.get("require_staging") is True:
+            del data["require_staging"]
+        return data
 
 
 class DriftThreshold(PolicyModel):
@@ -262,3 +280,14 @@ class Monitoring(PolicyModel):
         if problems:
             raise FieldProblems(problems)
         return self
+
+
+class Serving(PolicyModel):
+    """How the serving gateway treats requests outside the training data.
+
+    With ``strict``, a value outside the version's training profile (a number below the
+    training minimum or above the maximum, a category the training data never had) is refused
+    with 422 instead of answered with a warning.
+    """
+
+    strict: bool = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 INT32 = 2**31 - 1
 """Largest integer a request may carry where the database stores a 32-bit integer."""
@@ -17,7 +17,11 @@ INT32 = 2**31 - 1
 NAME = Field(max_length=1000)
 TEXT = Field(default="", max_length=100_000)
 DAYS = Field(
-    default=90, ge=-INT32, le=INT32, description="Days until the token expires; null: never."
+    default=None,
+    ge=-INT32,
+    le=INT32,
+    description="Days until the token expires (default: the server's GOVML_TOKEN_MAX_DAYS, the "
+    "most a token issued for oneself may live). Every token expires: null is refused.",
 )
 
 
@@ -349,7 +353,7 @@ class AliasChangeOut(BaseModel):
 
 
 class ApprovalOut(BaseModel):
-    """One person's decision on one version."""
+    """One person's decision on one version, and the evidence it was given on."""
 
     id: int | None
     model: str
@@ -359,6 +363,8 @@ class ApprovalOut(BaseModel):
     comment: str
     actor: str
     created_at: str
+    evaluation_id: int | None = None
+    policy_digest: str | None = None
 
 
 class ConditionOut(BaseModel):
@@ -367,6 +373,19 @@ class ConditionOut(BaseModel):
     name: str
     met: bool
     detail: str
+
+
+class VerdictOut(BaseModel):
+    """Whether one decision on a version counts now (a rejection: blocks), and why not."""
+
+    approval_id: int | None
+    actor: str
+    role: str
+    decision: str
+    counts: bool
+    superseded: bool
+    reason: str
+    short: str
 
 
 class ReadinessOut(BaseModel):
@@ -380,6 +399,7 @@ class ReadinessOut(BaseModel):
     evaluation_id: int | None
     policy_digest: str | None
     approvals: list[str]
+    verdicts: list[VerdictOut] = Field(default_factory=list)
 
 
 class ServingSet(_Body):
@@ -408,12 +428,26 @@ class ServingOut(BaseModel):
 # -- people -------------------------------------------------------------------------------------
 
 
-class UserCreate(_Body):
+class _Lifetime(_Body):
+    expires_in_days: int | None = DAYS
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expires(cls, data: Any) -> Any:
+        # Leaving the field out asks for the server's default; an explicit null used to
+        # mean "never expires", which no token does any more.
+        if isinstance(data, dict) and "expires_in_days" in data and data["expires_in_days"] is None:
+            raise ValueError(
+                "expires_in_days: every token expires; give a number of days or leave it out"
+            )
+        return data
+
+
+class UserCreate(_Lifetime):
     """A new user and the roles they hold."""
 
     name: str = NAME
     roles: list[str] = Field(max_length=20)
-    expires_in_days: int | None = DAYS
 
 
 class RolesSet(_Body):
@@ -422,14 +456,12 @@ class RolesSet(_Body):
     roles: list[str] = Field(max_length=20)
 
 
-class TokenRequest(_Body):
+class TokenRequest(_Lifetime):
     """A new token's lifetime."""
-
-    expires_in_days: int | None = DAYS
 
 
 class UserOut(BaseModel):
-    """A user and their roles."""
+    """A user, their roles and when each was granted."""
 
     name: str
     roles: list[str]
@@ -437,6 +469,7 @@ class UserOut(BaseModel):
     created_by: str
     disabled_at: str | None
     active: bool
+    roles_granted_at: dict[str, str] = Field(default_factory=dict)
 
 
 class TokenOut(BaseModel):

@@ -31,6 +31,7 @@ class ServiceContext:
     store: Store
     artifacts: LocalArtifactStore
     actor: str
+    token_max_days: int = 90  # GOVML_TOKEN_MAX_DAYS
     clock: Callable[[], datetime] = field(default=_utcnow)
     keys: Path | None = None
     local: bool = True
@@ -45,6 +46,7 @@ class ServiceContext:
             artifacts=artifacts,
             actor=settings.user or _os_user(),
             keys=(settings.home / "keys").resolve(),
+            token_max_days=settings.token_max_days,
         )
 
     def close(self) -> None:

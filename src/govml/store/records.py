@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from govml.domain.records import DatasetRef, Model, ModelVersion, RiskTier, VersionRef
-from govml.errors import NotFoundError, did_you_mean
+from govml.domain.records import DatasetRef, Model, ModelVersion, RiskTier, VersionRef, name_key
+from govml.errors import AlreadyExistsError, NotFoundError, did_you_mean
 from govml.store.schema import (
     datasets,
     model_aliases,
@@ -87,8 +87,24 @@ def _model(conn: Connection, row: Row[Any]) -> Model:
 
 
 def insert_model(conn: Connection, values: Mapping[str, Any]) -> int:
-    """Insert a model row and return its id."""
-    result = conn.execute(sa.insert(models).values(**values).returning(models.c.id))
+    """Insert a model row (with the identity key of its name) and return its id.
+
+    Raises
+    ------
+    AlreadyExistsError
+        When another model's name has the same key (``Credit`` beside ``credit``).
+    """
+    key = name_key(values["name"])
+    same = conn.execute(
+        sa.select(models.c.name).where(models.c.name_key == key)
+    ).scalar_one_or_none()
+    if same is not None:
+        raise AlreadyExistsError(
+            f"model {values['name']!r} is the same name as existing model {same!r}: model "
+            "names are compared ignoring case and Unicode compatibility forms",
+            hint=f"use {same!r}, or choose another name",
+        )
+    result = conn.execute(sa.insert(models).values(**values, name_key=key).returning(models.c.id))
     return int(result.scalar_one())
 
 

@@ -64,9 +64,13 @@ models = sa.Table(
     sa.Column("description", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
+    # The name's identity (NFKC, case-folded; `govml.domain.records.name_key`): unique, so
+    # that "Credit" or a full-width "ｃｒｅｄｉｔ" is never a second model beside "credit".
+    sa.Column("name_key", sa.String(200), nullable=False, server_default=""),
     sa.CheckConstraint(
         "risk_tier IN ('minimal', 'limited', 'high', 'unacceptable')", name="risk_tier"
     ),
+    sa.Index("ix_models_name_key", "name_key", unique=True),
 )
 
 model_tags = sa.Table(
@@ -225,7 +229,9 @@ evaluations = sa.Table(
 
 
 # People: a user's roles and status change (replayed from the ledger by `audit verify`);
-# tokens are stored only as SHA-256 hashes, looked up by their public id.
+# tokens are stored only as SHA-256 hashes, looked up by their public id. `name_key` is the
+# identity of the name (unique: "Rita" is not a second "rita"); `roles_granted_at` maps each
+# role held to when it was granted (ISO 8601), which decides the versions it may approve.
 users = sa.Table(
     "users",
     metadata,
@@ -235,6 +241,9 @@ users = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("disabled_at", UTCDateTime, nullable=True),
+    sa.Column("name_key", sa.String(200), nullable=False, server_default=""),
+    sa.Column("roles_granted_at", sa.JSON, nullable=False, server_default="{}"),
+    sa.Index("ix_users_name_key", "name_key", unique=True),
 )
 
 tokens = sa.Table(
@@ -250,6 +259,8 @@ tokens = sa.Table(
 
 # Decisions on versions and moves of aliases: immutable (append-only triggers); the current
 # holder of each alias is `model_aliases`, whose primary key allows one version per alias.
+# A decision records the evidence it was given on: the version's latest evaluation under the
+# policy then in force, and that policy's digest (NULL for decisions older than revision 0009).
 approvals = sa.Table(
     "approvals",
     metadata,
@@ -261,6 +272,8 @@ approvals = sa.Table(
     sa.Column("comment", sa.Text, nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("evaluation_id", sa.Integer, nullable=True),
+    sa.Column("policy_digest", sa.String(71), nullable=True),
     sa.CheckConstraint("decision IN ('approve', 'reject')", name="decision"),
     sa.Index("ix_approvals_model_id_version", "model_id", "version"),
 )
