@@ -7,18 +7,25 @@ the same store with different ``user`` names (local mode: the identity is ``GOVM
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from sklearn.linear_model import LogisticRegression
+from tests.conftest import BACKENDS, PG_ADMIN_URL
 
 import govml
 from govml.cli.main import invoke
+from govml.domain.lifecycle import Role
 from govml.errors import (
     AlreadyExistsError,
     AuthenticationError,
@@ -29,6 +36,9 @@ from govml.errors import (
     ValidationError,
 )
 from govml.services.access import AccessService
+from govml.store.access_records import load_user
+from govml.store.db import Store
+from govml.store.schema import UTCDateTime
 
 POLICY = """\
 apiVersion: govml/v1
@@ -377,6 +387,228 @@ def test_the_first_user_of_an_empty_store_is_admin(client: govml.Client) -> None
         other.close()
 
 
+# -- approvals bound to evidence, staging first ----------------------------------------------
+
+
+def test_approvals_are_bound_to_the_evaluation_they_were_given_on(team: Team) -> None:
+    ref = team.register()
+    with pytest.raises(GateError) as info:
+        team["carol"].approve(ref, comment="nothing to review yet")
+    assert "credit@1 has no evaluation under policy gate v1" in info.value.missing[0]
+    first = team.evaluate(ref)
+    team.approve_twice(ref)
+    decisions = team["vic"].list_approvals(ref)
+    digest = team["vic"].policy_for_tier("high").digest  # type: ignore[union-attr]
+    assert {(a.evaluation_id, a.policy_digest) for a in decisions} == {(first.id, digest)}
+    frank = team["frank"]
+    frank.promote(ref, to="staging")
+    assert frank.readiness(ref).ready
+
+    second = team.evaluate(ref)  # new evidence: the approvals were given on the first
+    ready = frank.readiness(ref)
+    assert not ready.ready
+    assert [(v.actor, v.counts, v.short) for v in ready.verdicts] == [
+        ("carol", False, "stale evaluation"),
+        ("erin", False, "stale evaluation"),
+    ]
+    assert f"approved on evaluation {first.id}; the latest under policy gate v1 is now " in (
+        ready.verdicts[0].reason
+    )
+    with pytest.raises(GateError, match="cannot be promoted to production"):
+        frank.promote(ref, to="production")
+    team.approve_twice(ref)  # approving again on the new evidence is not "already approved"
+    ready = frank.readiness(ref)
+    assert ready.ready and ready.approvals == ("carol", "erin")
+    change = frank.promote(ref, to="production")
+    assert change.evaluation_id == second.id and change.approvals == ("carol", "erin")
+    assert frank.verify_ledger().approvals == 4
+
+
+def test_a_replaced_policy_discounts_the_approvals_given_under_the_old_one(team: Team) -> None:
+    ref = team.register()
+    team.evaluate(ref)
+    team.approve_twice(ref)
+    team["frank"].promote(ref, to="staging")
+    team["alice"].apply_policy(team.policy(accuracy_min=0.5))  # gate v2, another digest
+    team.evaluate(ref)
+    ready = team["frank"].readiness(ref)
+    assert {v.actor: v.short for v in ready.verdicts} == {
+        "carol": "policy replaced",
+        "erin": "policy replaced",
+    }
+    assert "is now in force" in ready.verdicts[0].reason
+    assert (
+        "has 0 (none); not counted: carol (policy replaced), erin (policy replaced)"
+        in (ready.missing[0])
+    )
+
+
+def test_production_needs_staging_first_unless_the_policy_says_otherwise(team: Team) -> None:
+    ref = team.register()
+    team.evaluate(ref)
+    team.approve_twice(ref)
+    with pytest.raises(GateError) as info:
+        team["frank"].promote(ref, to="production")
+    assert info.value.missing == (
+        "credit@1 has never held staging, and policy gate v1 asks for staging before "
+        "production: run `govml promote credit@1 --to staging` first",
+    )
+    relaxed = team.tmp / "relaxed.yaml"
+    relaxed.write_text(
+        team.policy()
+        .read_text()
+        .replace(
+            "roles: [approver, risk_officer]}",
+            "roles: [approver, risk_officer], require_staging: false}",
+        )
+    )
+    applied = team["alice"].apply_policy(relaxed)
+    assert applied.policy.policy.approvals.require_staging is False  # type: ignore[union-attr]
+    team.evaluate(ref)
+    team.approve_twice(ref)
+    assert team["frank"].promote(ref, to="production").version == 1
+
+
+def test_the_default_keeps_the_digest_of_policies_written_before_it(team: Team) -> None:
+    stated = team.tmp / "stated.yaml"
+    stated.write_text(
+        team.policy().read_text().replace("risk_officer]}", "risk_officer], require_staging: true}")
+    )
+    assert team["alice"].validate_policy(stated).digest == (
+        team["alice"].validate_policy(team.policy()).digest
+    )
+
+
+def test_approvals_of_people_disabled_or_demoted_stop_counting(team: Team) -> None:
+    ref = team.register()
+    team.evaluate(ref)
+    team.approve_twice(ref)
+    team["frank"].promote(ref, to="staging")
+    assert team["frank"].readiness(ref).ready
+    alice = team["alice"]
+    alice.disable_user("carol")
+    alice.set_roles("erin", roles=["viewer"])
+    ready = team["frank"].readiness(ref)
+    assert {v.actor: v.short for v in ready.verdicts} == {
+        "carol": "approver disabled",
+        "erin": "role risk_officer removed",
+    }
+    alice.set_roles("erin", roles=["risk_officer"])  # granted again: after credit@1
+    ready = team["frank"].readiness(ref)
+    assert {v.actor: v.short for v in ready.verdicts}["erin"] == "role granted after registration"
+    with pytest.raises(GateError):
+        team["frank"].promote(ref, to="production")
+    assert team["frank"].verify_ledger().users == 7
+
+
+# -- one admin alone ---------------------------------------------------------------------------
+
+
+def test_one_admin_alone_cannot_reach_production(team: Team) -> None:
+    alice = team["alice"]
+    for roles in (["admin", "approver"], ["admin", "risk_officer"], ["admin", "deployer"]):
+        with pytest.raises(ForbiddenError, match="alice cannot grant themself"):
+            alice.set_roles("alice", roles=roles)
+    assert alice.whoami().roles == ("admin",)
+    ref = team.register()
+    team.evaluate(ref)
+    with pytest.raises(ForbiddenError, match=r"alice \(admin\) may not approve"):
+        alice.approve(ref, comment="I approve my store")
+
+    alice.add_user("zoe", roles=["admin"])  # a second admin may grant alice approving rights
+    team["zoe"].set_roles("alice", roles=["admin", "approver"])
+    with pytest.raises(ForbiddenError) as info:
+        alice.approve(ref, comment="now I may")
+    assert "alice was granted approver on " in info.value.message
+    assert "not before credit@1 was registered (" in info.value.message
+    assert alice.list_approvals(ref) == []
+    later = team.register()  # registered after the grant: her approval counts
+    team.evaluate(later)
+    assert alice.approve(later, comment="reviewed").role == "approver"
+    team["frank"].promote(later, to="staging")
+    ready = team["frank"].readiness(later)
+    assert ready.approvals == ("alice",)
+    assert alice.verify_ledger().users == 8
+
+
+def test_role_grant_times_are_replayed_from_the_ledger(team: Team) -> None:
+    carol = next(u for u in team["vic"].list_users() if u.name == "carol")
+    assert set(carol.granted_at) == {Role.APPROVER}
+    entries = [e for e in team["vic"].audit_log() if e.subject == "user/carol"]
+    added = next(e for e in entries if e.action == "user.added")
+    assert carol.granted_at[Role.APPROVER] == datetime.fromisoformat(added.time)
+    team["alice"].set_roles("carol", roles=["approver", "viewer"])
+    after = next(u for u in team["vic"].list_users() if u.name == "carol")
+    assert after.granted_at[Role.APPROVER] == carol.granted_at[Role.APPROVER]  # kept
+    assert after.granted_at[Role.VIEWER] > carol.granted_at[Role.APPROVER]
+    assert team["vic"].verify_ledger().users == 7
+
+
+# -- names and tokens --------------------------------------------------------------------------
+
+
+def test_look_alike_names_are_not_second_people_or_models(team: Team) -> None:
+    alice = team["alice"]
+    with pytest.raises(AlreadyExistsError, match="'Carol' is the same person as existing user"):
+        alice.add_user("Carol", roles=["approver"])
+    for name in ("carol\n", "ｃａｒｏｌ", "carol ", "car\u200bol"):
+        with pytest.raises(ValidationError, match="invalid user name"):
+            alice.add_user(name, roles=["approver"])
+    team.register()
+    with pytest.raises(AlreadyExistsError, match="same name as existing model 'credit'"):
+        team["bob"].create_model("CREDIT", risk_tier="high")
+    with pytest.raises(ValidationError, match="invalid model name"):
+        team["bob"].create_model("credit\n", risk_tier="high")
+    assert [u.name for u in alice.list_users()] == sorted(
+        ["alice", "bob", "carol", "dave", "erin", "frank", "vic"]
+    )
+    with pytest.raises(ForbiddenError, match="'Carol' is not known"):
+        team["Carol"].approve("credit@1", comment="I am carol too")
+
+
+def test_token_lifetimes_are_capped_for_oneself(team: Team) -> None:
+    frank, alice = team["frank"], team["alice"]
+    with pytest.raises(ForbiddenError, match="91 days is over the 90-day limit"):
+        frank.issue_token("frank", expires_in_days=91)
+    with pytest.raises(ForbiddenError, match="over the 90-day limit"):
+        alice.issue_token("alice", expires_in_days=365)  # admins too, for themselves
+    for days in (0, -1, 3651):
+        with pytest.raises(ValidationError, match="a token lives 1 to 3650 days"):
+            frank.issue_token("frank", expires_in_days=days)
+    own = frank.issue_token("frank")
+    assert own.expires_at is not None
+    assert timedelta(days=89) < own.expires_at - datetime.now(UTC) <= timedelta(days=90)
+    service = alice.issue_token("frank", expires_in_days=365)  # an admin, for another user
+    entry = [e for e in alice.audit_log() if e.action == "token.issued"][-1]
+    assert entry.payload["token_id"] == service.token_id
+    assert (entry.payload["issued_by"], entry.payload["days"], entry.payload["over_cap"]) == (
+        "alice",
+        365,
+        True,
+    )
+    assert entry.payload["expires_at"] == service.expires_at.isoformat()  # type: ignore[union-attr]
+    capped = replace(frank.ctx, token_max_days=30)
+    short = AccessService(capped).issue_token("frank")
+    assert short.expires_at is not None
+    assert short.expires_at - datetime.now(UTC) <= timedelta(days=30)
+    with pytest.raises(ForbiddenError, match="over the 30-day limit"):
+        AccessService(capped).issue_token("frank", expires_in_days=31)
+    assert alice.verify_ledger().users == 7
+
+
+def test_a_token_stored_without_an_expiry_expires_after_the_cap(team: Team) -> None:
+    alice = team["alice"]
+    token = team.tokens["vic"]
+    with alice.ctx.store.write() as conn:
+        conn.execute(sa.text("UPDATE tokens SET expires_at = NULL"))  # as an older govml wrote
+    access = AccessService(alice.ctx)
+    assert access.authenticate(token).name == "vic"
+    later = replace(alice.ctx, clock=lambda: datetime.now(UTC) + timedelta(days=91))
+    with pytest.raises(AuthenticationError, match="issued without an expiry") as info:
+        AccessService(later).authenticate(token)
+    assert "expire GOVML_TOKEN_MAX_DAYS (90) days after issue" in info.value.message
+
+
 # -- tampering --------------------------------------------------------------------------------
 
 
@@ -425,6 +657,17 @@ def promoted(team: Team) -> Team:
         (
             ["UPDATE users SET roles = '[\"admin\"]' WHERE name = 'vic'"],
             "user 'vic' differs from its ledger history: roles",
+        ),
+        (
+            [
+                "UPDATE users SET roles_granted_at = "
+                "'{\"approver\": \"2000-01-01T00:00:00+00:00\"}' WHERE name = 'carol'"
+            ],
+            "user 'carol' differs from its ledger history: granted_at",
+        ),
+        (
+            ["UPDATE users SET name_key = 'someone' WHERE name = 'vic'"],
+            "user 'vic' has the identity key 'someone' in the database",
         ),
         (
             [
@@ -503,8 +746,21 @@ def test_cli_promote_approve_history_and_status(
     assert [a["actor"] for a in json.loads(out)] == ["carol"]
     code, out, _ = run("erin", "approve", ref, "--comment", "risk ok", "--json")
     assert code == 0 and json.loads(out)["role"] == "risk_officer"
+    team.evaluate(ref)  # new evidence: the approvals no longer count, and status says why
+    code, out, _ = run("frank", "versions", "status", ref)
+    assert code == 1 and "decisions that do not count" in out
+    assert (
+        "carol approved on evaluation 1; the latest under policy gate v1 is now evaluation 2"
+        in (" ".join(out.split()))
+    )
+    code, out, _ = run("frank", "versions", "status", ref, "--json")
+    assert [v["short"] for v in json.loads(out)["verdicts"]] == ["stale evaluation"] * 2
+    run("carol", "approve", ref, "--comment", "ok again")
+    run("erin", "approve", ref, "--comment", "risk ok again")
     code, out, _ = run("frank", "promote", ref, "--to", "production", "--json")
     assert code == 0 and json.loads(out)["approvals"] == ["carol", "erin"]
+    code, _, err = run("frank", "promote", "credit@²", "--to", "production")
+    assert code == 2 and "invalid version in 'credit@²'" in err
     code, _, err = run("frank", "rollback", "credit", "--reason", "x")
     assert code == 2 and "no previous production version" in err
     code, out, _ = run("vic", "versions", "history", "credit", "--json")
@@ -521,3 +777,112 @@ def test_cli_promote_approve_history_and_status(
     assert "gina" in [u["name"] for u in json.loads(out)] and token not in out
     code, out, _ = run("gina", "users", "whoami", "--json")
     assert json.loads(out)["roles"] == ["deployer"]
+
+
+# -- upgrading a store with people in it (migration 0009) -------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An empty database migrated to revision 0008, the one before identity keys."""
+    url = f"sqlite:///{tmp_path / 'old' / 'govml.db'}"
+    admin = None
+    if request.param == "postgres":
+        request.getfixturevalue("pg_template")  # skips when PostgreSQL is not reachable
+        name = f"govml_old_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    store = Store(url, migrate=None)
+    config = Config()
+    config.set_main_option("script_location", str(files("govml.store") / "migrations"))
+    with store.write() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0008_monitoring")
+    yield store
+    store.dispose()
+    if admin is not None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _old_user(conn: sa.Connection, seq: int, name: str, action: str, roles: list[str]) -> None:
+    when = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=seq)
+    if action == "user.added":
+        conn.execute(
+            sa.insert(users).values(name=name, roles=roles, created_at=when, created_by="ada")
+        )
+    else:
+        conn.execute(sa.update(users).where(users.c.name == name).values(roles=roles))
+    time = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    entry = {
+        "seq": seq,
+        "time": time,
+        "actor": "ada",
+        "action": action,
+        "subject": f"user/{name}",
+        "payload": {"roles": roles},
+    }
+    conn.execute(
+        sa.text(
+            "INSERT INTO ledger_entries (seq, time, actor, action, subject, entry, leaf_hash) "
+            "VALUES (:seq, :time, 'ada', :action, :subject, :entry, :hash)"
+        ),
+        {
+            "seq": seq,
+            "time": time,
+            "action": action,
+            "subject": f"user/{name}",
+            "entry": json.dumps(entry),
+            "hash": "0" * 64,
+        },
+    )
+
+
+# The users table as revision 0008 has it (without the columns revision 0009 adds).
+users = sa.table(
+    "users",
+    sa.column("name", sa.String),
+    sa.column("roles", sa.JSON),
+    sa.column("created_at", UTCDateTime),
+    sa.column("created_by", sa.String),
+)
+
+
+def test_the_upgrade_fills_keys_and_replays_grant_times(old_store: Store) -> None:
+    with old_store.write() as conn:
+        _old_user(conn, 0, "rita", "user.added", ["approver"])
+        _old_user(conn, 1, "sam", "user.added", ["contributor"])
+        _old_user(conn, 2, "rita", "user.roles_set", ["approver", "deployer"])
+    before, after = old_store.upgrade()
+    assert (before, after) == ("0008_monitoring", old_store.head_revision())
+    with old_store.read() as conn:
+        rita = load_user(conn, "rita")
+        key = conn.execute(sa.text("SELECT name_key FROM users WHERE name = 'rita'")).scalar()
+    assert rita is not None and key == "rita"
+    day = datetime(2026, 1, 1, tzinfo=UTC)
+    assert rita.granted_at == {Role.APPROVER: day, Role.DEPLOYER: day + timedelta(days=2)}
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["rita", "Rita"], "users 'rita' and 'Rita' are one name once case and Unicode"),
+        (["rita", "rita\n"], r"user name\(s\) 'rita\\n' do not match the name rule"),
+    ],
+)
+def test_the_upgrade_stops_on_look_alikes_naming_them(
+    old_store: Store, names: list[str], message: str
+) -> None:
+    with old_store.write() as conn:
+        for seq, name in enumerate(names):
+            _old_user(conn, seq, name, "user.added", ["approver"])
+    with pytest.raises(IntegrityError, match=message) as info:
+        old_store.upgrade()
+    assert "nothing was changed" in info.value.message
+    assert "govml db upgrade" in info.value.diagnostics()
+    assert old_store.current_revision() == "0008_monitoring"
+    columns = {c["name"] for c in sa.inspect(old_store.engine).get_columns("users")}
+    assert "name_key" not in columns
