@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from govml.errors import InputError
+from govml.reports._format import reference_groups_of
 from govml.reports.html import (
     EVIDENCE_DRIFT,
     EVIDENCE_EXPLANATION,
@@ -101,9 +102,11 @@ def render(
         ``html``: one self-contained HTML page with plots.
     evidence : callable, optional
         Returns the bytes of a stored evidence artifact by name, or None when there is
-        none. Only the HTML report reads evidence: :data:`EVIDENCE_FAIRNESS`,
-        :data:`EVIDENCE_EXPLANATION` and :data:`EVIDENCE_DRIFT`, each a JSON document;
-        a plot whose evidence is missing is replaced by a one-line note.
+        none. The HTML report draws its plots from :data:`EVIDENCE_FAIRNESS`,
+        :data:`EVIDENCE_EXPLANATION` and :data:`EVIDENCE_DRIFT`, each a JSON document; a
+        plot whose evidence is missing is replaced by a one-line note. Both the Markdown
+        and the HTML report name the reference group of a ``reference_group`` fairness
+        rule from the fairness evidence (else they say "the reference group").
 
     Returns
     -------
@@ -118,8 +121,19 @@ def render(
     if fmt == "json":
         return json.dumps(dict(document), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if fmt == "md":
-        return render_markdown(document)
+        return render_markdown(document, reference_groups=_reference_groups(evidence))
     if fmt == "html":
         page = render_html(document, evidence=evidence)
         return page if page.endswith("\n") else page + "\n"
     raise InputError(ERR_FORMAT.format(fmt=fmt, valid=", ".join(FORMATS)))
+
+
+def _reference_groups(evidence: Callable[[str], bytes | None] | None) -> dict[str, Any]:
+    blob = None if evidence is None else evidence(EVIDENCE_FAIRNESS)
+    if blob is None:
+        return {}
+    try:
+        data = json.loads(blob)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return reference_groups_of(data) if isinstance(data, Mapping) else {}

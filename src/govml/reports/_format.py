@@ -6,8 +6,8 @@ values, and reads non-finite numbers written as strings (``"inf"``, ``"nan"``).
 
 from __future__ import annotations
 
-import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,10 +67,11 @@ def format_number(value: float | int) -> str:
 
 
 def format_value(value: Any) -> str:
-    """Format a measured value: numbers as :func:`format_number`, lists joined, dicts as JSON.
+    """Format a measured value: numbers as :func:`format_number`, lists joined, never JSON.
 
     None is :data:`MISSING`; a list of numbers is ``[a, b, ...]``; a list of strings is
-    joined with commas.
+    joined with commas; a mapping is ``key value`` pairs joined with semicolons
+    (underscores in keys read as spaces).
     """
     if value is None:
         return MISSING
@@ -80,38 +81,281 @@ def format_value(value: Any) -> str:
         return format_number(value)
     if isinstance(value, str):
         return value
+    if isinstance(value, Mapping):
+        return _pairs(value)
     if isinstance(value, Sequence):
         items = list(value)
         if items and all(isinstance(item, str) for item in items):
             return ", ".join(items)
         if all(number(item) is not None for item in items):
             return "[" + ", ".join(format_value(item) for item in items) + "]"
-    return compact_json(value)
+        return ", ".join(format_value(item) for item in items)
+    return str(value)
 
 
-def format_threshold(threshold: Any) -> str:
-    """Format a threshold: ``{"min": 0.8}`` as ``≥ 0.8``, ``{"max": 0.1}`` as ``≤ 0.1``.
+# -- thresholds: a rule's bounds as people read them ------------------------------------------
 
-    ``{"between": [a, b]}`` and ``{"min": a, "max": b}`` become ``[a, b]``; keys whose
-    value is None are left out first; other thresholds are formatted as
-    :func:`format_value`.
+COMPARISONS = {
+    "between_groups": "between groups",
+    "to_overall": "vs overall",
+}
+"""How a fairness rule's ``compare`` reads (``reference_group`` names the group)."""
+
+P_VALUE_TESTS = frozenset({"ks", "chisquare", "z"})
+"""Drift tests whose score is a p-value (drift when it is low); the others are distances."""
+
+_SERIALIZATION = {
+    "safe_only": "safe formats only",
+    "trusted_types": "safe formats and operator-trusted types",
+    "scanned_pickle": "pickles that pass the scan",
+}
+_BOUND_KEYS = frozenset({"min", "max", "between"})
+_RULE_KEYS = _BOUND_KEYS | {"compare", "confidence", "n_boot", "undefined", "vs_champion"}
+
+
+def format_threshold(
+    threshold: Any,
+    *,
+    check: str | None = None,
+    reference_groups: Mapping[str, Any] | None = None,
+) -> str:
+    """Format a rule's threshold as people read it, never as JSON.
+
+    Bounds read ``≥ 0.8``, ``≤ 0.1`` or ``between 0.8 and 1.25``; a fairness rule adds how
+    groups are compared (``between groups``, ``vs overall``, ``vs group Male`` when
+    ``reference_groups`` names the group of the check's feature, else ``vs the reference
+    group``) and, with a confidence, which bound of the bootstrap interval is held to it
+    (``≤ 0.1 between groups (95 % upper bound)``); a comparison with the champion reads
+    ``drop ≤ 0.01 vs champion``; drift levels ``psi: warn ≥ 0.1, alert ≥ 0.25`` (a p-value
+    test: ``ks p-value: warn ≤ 0.05, alert ≤ 0.01``). A threshold that is a list or a single
+    value is read with the check it belongs to (``between:age`` → ``between 17 and 100``,
+    ``in_set:sex`` → ``one of Male, Female``, ``row_count`` → ``≥ 1,000 rows``). Anything
+    else reads as ``key value`` pairs.
+
+    Parameters
+    ----------
+    threshold : any
+        The ``threshold`` of a check, a policy rule without its ``metric``, or drift levels
+        with their ``test``.
+    check : str, optional
+        The check's name (``between:age``, ``disparate_impact_ratio:sex``).
+    reference_groups : mapping, optional
+        The privileged group of each sensitive feature, for ``reference_group`` rules.
     """
-    if not isinstance(threshold, Mapping):
-        return format_value(threshold)
-    given = {key: item for key, item in threshold.items() if item is not None}
-    if not given:
+    if threshold is None:
         return MISSING
-    keys = set(given)
-    if keys == {"min"}:
-        return f"≥ {format_value(given['min'])}"
-    if keys == {"max"}:
-        return f"≤ {format_value(given['max'])}"
-    if keys == {"min", "max"}:
-        return interval_text([given["min"], given["max"]])
+    if isinstance(threshold, Mapping):
+        given = {str(key): item for key, item in threshold.items() if item is not None}
+        if not given:
+            return MISSING
+        return _mapping_rule(given, check, reference_groups)
+    kind = (check or "").partition(":")[0]
+    if isinstance(threshold, Sequence) and not isinstance(threshold, str):
+        return _list_rule(kind, list(threshold))
+    return _scalar_rule(kind, threshold)
+
+
+def bounds_text(low: Any, high: Any) -> str:
+    """Return ``≥ low``, ``≤ high`` or ``between low and high`` (a dash without bounds)."""
+    if low is not None and high is not None:
+        return f"between {format_value(low)} and {format_value(high)}"
+    if low is not None:
+        return f"≥ {format_value(low)}"
+    if high is not None:
+        return f"≤ {format_value(high)}"
+    return MISSING
+
+
+_NO_BREAK = (
+    ("≥ ", "≥\u00a0"),
+    ("≤ ", "≤\u00a0"),
+    ("< ", "<\u00a0"),
+    ("> ", ">\u00a0"),
+    (" %", "\u00a0%"),
+    (" UTC", "\u00a0UTC"),
+)
+_INTERVAL = re.compile(r"\[([-+]?[\w.]+), ([-+]?[\w.]+)\]")
+
+
+def no_break(value: Any) -> str:
+    """Return text for HTML with no-break spaces where a line break would mislead.
+
+    After ``≥``, ``≤``, ``<`` and ``>``, before ``%`` and ``UTC``, inside an interval ``[a, b]``.
+    """
+    shown = str(value)
+    for plain, joined in _NO_BREAK:
+        shown = shown.replace(plain, joined)
+    return _INTERVAL.sub("[\\1,\u00a0\\2]", shown)
+
+
+def _mapping_rule(
+    given: dict[str, Any], check: str | None, reference_groups: Mapping[str, Any] | None
+) -> str:
+    keys = given.keys()
+    if "test" in keys or keys <= {"warn", "alert"}:
+        return _drift_rule(given)
+    if keys & {"max_drop", "max_increase"} and not keys & _BOUND_KEYS:
+        return _champion_rule(given)
+    if keys & {"min_overlap", "min_rank_correlation"}:
+        return _stability_rule(given)
+    if keys <= {"allow", "deny"}:
+        return "; ".join(
+            f"{key} {format_value(given[key])}" for key in ("allow", "deny") if key in given
+        )
+    if keys <= {"min_rows", "min_labels"}:
+        return ", ".join(
+            f"≥ {_count(given[key])} {'rows' if key == 'min_rows' else 'labelled rows'}"
+            for key in ("min_rows", "min_labels")
+            if key in given
+        )
+    if keys & _BOUND_KEYS or "vs_champion" in keys:
+        return _metric_rule(given, check, reference_groups)
+    return _pairs(given)
+
+
+def _metric_rule(
+    given: Mapping[str, Any], check: str | None, reference_groups: Mapping[str, Any] | None
+) -> str:
+    """Format a metric rule: bounds, the champion comparison, what undefined counts as."""
+    parts: list[str] = []
+    if given.keys() & _BOUND_KEYS:
+        parts.append(_bounded_rule(given, check, reference_groups))
+    champion = given.get("vs_champion")
+    if isinstance(champion, Mapping):
+        parts.append(_champion_rule(champion))
+    undefined = given.get("undefined")
+    if undefined is not None:
+        parts.append(f"undefined counts as {undefined}")
+    rest = {key: item for key, item in given.items() if key not in _RULE_KEYS}
+    if rest:
+        parts.append(_pairs(rest))
+    return "; ".join(parts)
+
+
+def _bounded_rule(
+    given: Mapping[str, Any], check: str | None, reference_groups: Mapping[str, Any] | None
+) -> str:
     between = given.get("between")
-    if keys == {"between"} and isinstance(between, Sequence) and len(between) == 2:
-        return interval_text(between)
-    return compact_json(given)
+    if isinstance(between, Sequence) and not isinstance(between, str) and len(between) == 2:
+        low, high = between
+    else:
+        low, high = given.get("min"), given.get("max")
+    text = bounds_text(low, high)
+    compare = given.get("compare")
+    if compare == "reference_group":
+        text += " vs " + _reference(check, reference_groups)
+    elif compare is not None:
+        text += " " + COMPARISONS.get(str(compare), str(compare).replace("_", " "))
+    confidence = number(given.get("confidence"))
+    if confidence is not None:
+        which = "interval" if low is not None and high is not None else None
+        which = which or ("lower bound" if low is not None else "upper bound")
+        detail = f"{format_number(round(confidence * 100, 6))} % {which}"
+        replicates = number(given.get("n_boot"))
+        if replicates is not None:
+            detail += f", {_count(replicates)} replicates"
+        text += f" ({detail})"
+    return text
+
+
+def _reference(check: str | None, reference_groups: Mapping[str, Any] | None) -> str:
+    """Name the group a ``reference_group`` rule compares with: ``group Male``."""
+    features = [f for f in (check or "").partition(":")[2].split("*") if f]
+    groups = reference_groups or {}
+    if features and all(feature in groups for feature in features):
+        return "group " + " × ".join(format_value(groups[feature]) for feature in features)
+    if not features and groups:
+        named = ", ".join(f"{key}={format_value(value)}" for key, value in groups.items())
+        return f"the reference groups ({named})"
+    return "the reference group"
+
+
+def _champion_rule(given: Mapping[str, Any]) -> str:
+    parts = []
+    if given.get("max_drop") is not None:
+        parts.append(f"drop ≤ {format_value(given['max_drop'])} vs champion")
+    if given.get("max_increase") is not None:
+        parts.append(f"increase ≤ {format_value(given['max_increase'])} vs champion")
+    return "; ".join(parts)
+
+
+def _stability_rule(given: Mapping[str, Any]) -> str:
+    k = given.get("k")
+    parts = []
+    if given.get("min_overlap") is not None:
+        top = f"top-{format_value(k)}" if k is not None else "top-k"
+        parts.append(f"{top} overlap ≥ {format_value(given['min_overlap'])}")
+    if given.get("min_rank_correlation") is not None:
+        parts.append(f"rank correlation ≥ {format_value(given['min_rank_correlation'])}")
+    return ", ".join(parts)
+
+
+def _drift_rule(given: Mapping[str, Any]) -> str:
+    test = given.get("test")
+    p_value = test in P_VALUE_TESTS
+    sign = "≤" if p_value else "≥"
+    levels = [
+        f"{level} {sign} {format_value(given[level])}"
+        for level in ("warn", "alert")
+        if given.get(level) is not None
+    ]
+    name = "" if test is None else f"{test} p-value" if p_value else str(test)
+    text = ", ".join(levels) or "default levels"
+    return f"{name}: {text}" if name else text
+
+
+def _list_rule(kind: str, items: list[Any]) -> str:
+    if kind in ("between", "row_count") and len(items) == 2:
+        text = bounds_text(items[0], items[1])
+        if kind == "row_count":
+            counts = [None if item is None else _count(item) for item in items]
+            text = bounds_text(*counts) + " rows"
+        return text
+    if kind == "in_set":
+        return "one of " + ", ".join(format_value(item) for item in items)
+    if kind == "documentation":
+        return "required: " + ", ".join(format_value(item) for item in items)
+    return format_value(items)
+
+
+def _scalar_rule(kind: str, value: Any) -> str:
+    shown = format_value(value)
+    if kind == "no_nulls" and value == 0:
+        return "no missing values"
+    if kind == "unique" and value == 0:
+        return "no duplicates"
+    if kind == "personal_data":
+        return f"share of personal-looking values < {shown}"
+    if kind == "proxy_association":
+        return f"association with a sensitive feature < {shown}"
+    if kind == "feature_importance":
+        return f"top {shown}"
+    if kind == "forbidden_in_top_k":
+        return f"none in the top {shown}"
+    if kind == "vulnerabilities":
+        return f"no known vulnerability at or above {shown}"
+    if kind == "serialization":
+        return _SERIALIZATION.get(str(value), shown.replace("_", " "))
+    if kind == "regex":
+        return f"matches {shown}"
+    return shown
+
+
+def _count(value: Any) -> str:
+    """Return a count with thousands separators (``1,000``); other values as they are."""
+    counted = number(value)
+    if counted is not None and counted.is_integer():
+        return f"{int(counted):,}"
+    return format_value(value)
+
+
+def _pairs(value: Mapping[Any, Any]) -> str:
+    """Return ``key value`` pairs joined with semicolons, nested mappings in parentheses."""
+    parts = []
+    for key, item in value.items():
+        shown = f"({_pairs(item)})" if isinstance(item, Mapping) else format_value(item)
+        parts.append(f"{str(key).replace('_', ' ')} {shown}")
+    return "; ".join(parts) or MISSING
 
 
 def interval_text(interval: Any) -> str:
@@ -141,11 +385,6 @@ def format_size(value: Any) -> str:
     if size < _KIB * _KIB:
         return f"{size / _KIB:.1f} KiB"
     return f"{size / (_KIB * _KIB):.1f} MiB"
-
-
-def compact_json(value: Any) -> str:
-    """Return ``value`` as one line of JSON (non-JSON values through ``str``)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def text(value: Any) -> str:
@@ -208,7 +447,12 @@ def outcome_of(check: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class CheckRow:
-    """One check as the renderers show it, every cell already text."""
+    """One check as the renderers show it, every cell already text.
+
+    ``numeric`` says the value is a number (shown right-aligned, unbroken); ``check_parts``
+    are the check's name cut after each ``:`` and ``*``, where the HTML report lets a
+    long name wrap (never inside a word).
+    """
 
     category: str
     check: str
@@ -220,37 +464,62 @@ class CheckRow:
     message: str
     reason: str
     duration: str
+    numeric: bool = False
+    check_parts: tuple[str, ...] = ()
 
 
-def check_row(check: Mapping[str, Any]) -> CheckRow:
-    """Return the cells of one check."""
+def check_row(
+    check: Mapping[str, Any], *, reference_groups: Mapping[str, Any] | None = None
+) -> CheckRow:
+    """Return the cells of one check (``reference_groups`` name AIF360's privileged groups)."""
     reason = check.get("reason")
+    name = str(check.get("check") or MISSING)
+    value = check.get("value")
     return CheckRow(
         category=str(check.get("category") or "other"),
-        check=str(check.get("check") or MISSING),
+        check=name,
         outcome=outcome_of(check),
         status=str(check.get("status") or "undefined"),
-        value=format_value(check.get("value")),
-        threshold=format_threshold(check.get("threshold")),
+        value=format_value(value),
+        threshold=format_threshold(
+            check.get("threshold"), check=name, reference_groups=reference_groups
+        ),
         interval=interval_text(check.get("interval")),
         message=str(check.get("message") or ""),
         reason="" if reason is None else str(reason),
         duration=format_seconds(check.get("duration_s")),
+        numeric=number(value) is not None,
+        check_parts=name_parts(name),
     )
 
 
-def by_category(document: Mapping[str, Any]) -> list[tuple[str, list[CheckRow]]]:
+def name_parts(name: str) -> tuple[str, ...]:
+    """Cut a name after each ``:`` and ``*``: the only places a long name may wrap."""
+    return tuple(part for part in re.split(r"(?<=[:*])", name) if part)
+
+
+def by_category(
+    document: Mapping[str, Any], *, reference_groups: Mapping[str, Any] | None = None
+) -> list[tuple[str, list[CheckRow]]]:
     """Group the checks by category: the known categories in policy order, then others.
 
     Categories without checks are left out; checks keep their order within a category.
+    ``reference_groups`` (the privileged group of each sensitive feature, as the fairness
+    evidence records them) name the group a ``reference_group`` rule compares with.
     """
     groups: dict[str, list[CheckRow]] = {}
     for check in checks_of(document):
-        row = check_row(check)
+        row = check_row(check, reference_groups=reference_groups)
         groups.setdefault(row.category, []).append(row)
     known = [category for category in CATEGORIES if category in groups]
     others = [category for category in groups if category not in CATEGORIES]
     return [(category, groups[category]) for category in known + others]
+
+
+def reference_groups_of(fairness: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return the privileged groups a stored fairness report was computed with (may be empty)."""
+    options = _mapping(_mapping(fairness).get("options"))
+    return dict(_mapping(options.get("privileged")))
 
 
 def timings_of(document: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -24,6 +24,8 @@ from govml.reports._format import (
     by_category,
     details_of,
     evidence_list,
+    no_break,
+    reference_groups_of,
     status_of,
     subject_name,
     summary_counts,
@@ -86,13 +88,9 @@ def render_html(document: Mapping[str, Any], *, evidence: EvidenceReader | None 
     str
         One HTML document with inline style and images.
     """
+    fairness = _load(evidence, EVIDENCE_FAIRNESS, "fairness")
     sections = [
-        _section(
-            "Fairness: metrics per group",
-            "fairness",
-            _load(evidence, EVIDENCE_FAIRNESS, "fairness"),
-            plots.fairness_plots,
-        ),
+        _section("Fairness: metrics per group", "fairness", fairness, plots.fairness_plots),
         _section(
             "Explainability: SHAP summary",
             "explanation",
@@ -113,7 +111,7 @@ def render_html(document: Mapping[str, Any], *, evidence: EvidenceReader | None 
         counts=summary_counts(document),
         outcomes=OUTCOMES,
         details=details_of(document),
-        categories=by_category(document),
+        categories=by_category(document, reference_groups=reference_groups_of(fairness[0])),
         sections=sections,
         timings=timings_of(document),
         evidence=evidence_list(document),
@@ -130,6 +128,7 @@ def _template() -> jinja2.Template:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["no_break"] = no_break
     return environment.get_template(TEMPLATE)
 
 

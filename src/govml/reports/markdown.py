@@ -28,13 +28,18 @@ __all__ = ["render_markdown"]
 CHECK_HEADER = ("outcome", "check", "value", "threshold", "interval", "message")
 
 
-def render_markdown(document: Mapping[str, Any]) -> str:
+def render_markdown(
+    document: Mapping[str, Any], *, reference_groups: Mapping[str, Any] | None = None
+) -> str:
     """Return the Markdown report of an evaluation document.
 
     Parameters
     ----------
     document : mapping
         An evaluation document (schema ``govml.evaluation/v1``).
+    reference_groups : mapping, optional
+        The privileged group of each sensitive feature (from the stored fairness
+        evidence), named in the thresholds of ``reference_group`` rules.
 
     Returns
     -------
@@ -48,7 +53,7 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     details = details_of(document)
     if details:
         lines += [*table(("field", "value"), details), ""]
-    for category, rows in by_category(document):
+    for category, rows in by_category(document, reference_groups=reference_groups):
         checks = [_check_cells(row) for row in rows]
         lines += [f"## {cell(category.capitalize())}", "", *table(CHECK_HEADER, checks), ""]
     timings = timings_of(document)

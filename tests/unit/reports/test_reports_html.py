@@ -211,3 +211,18 @@ def test_renderers_accept_any_json_values(document: dict[str, Any], fmt: Any) ->
     )
     text = render(document, fmt)
     assert "[-inf, inf]" in text
+
+
+def test_html_thresholds_read_as_rules_and_names_wrap_at_separators_only(
+    document: dict[str, Any], evidence_blobs: dict[str, bytes]
+) -> None:
+    document["checks"][1]["threshold"] = {"compare": "reference_group", "between": [0.8, 1.25]}
+    document["checks"][1]["check"] = "disparate_impact_ratio:sex*race"
+    page = render(document, "html", evidence=evidence_blobs.get)
+    assert '{"' not in page and "&#34;" not in page and "\\u2265" not in page
+    # The fixture's fairness report was computed without privileged groups.
+    assert "between 0.8 and 1.25 vs the reference group" in page
+    assert "<code>disparate_impact_ratio:<wbr>sex*<wbr>race</code>" in page
+    assert "<code>log_loss_vs_champion</code>" in page  # no break inside a word
+    assert "≤\u00a00.02 vs champion" in page  # "≤" never ends a line
+    assert "break-all" not in re.sub(r"\.digest \{[^}]*\}", "", page)  # only digests break anywhere

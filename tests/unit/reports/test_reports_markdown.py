@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from typing import Any
 
 from rich.console import Console
@@ -52,7 +54,35 @@ def test_markdown_formats_values_thresholds_and_outcomes(document: dict[str, Any
     assert undefined.startswith("| FAIL (undefined) | log_loss_vs_champion | — |")
     assert "the champion has no stored log loss" in undefined
     (between,) = _table_rows(text, "between:hours")
-    assert "| [1, 99] |" in between
+    assert "| between 1 and 99 |" in between
+
+
+def _reference_rule(document: dict[str, Any]) -> dict[str, Any]:
+    rule = dict(document["checks"][1])
+    rule.update(
+        check="disparate_impact_ratio:sex",
+        threshold={"between": [0.8, 1.25], "compare": "reference_group", "confidence": 0.95},
+    )
+    document["checks"].append(rule)
+    return document
+
+
+def test_markdown_thresholds_read_as_rules_never_json(document: dict[str, Any]) -> None:
+    evidence = {
+        "fairness_report": json.dumps({"options": {"privileged": {"sex": "Male"}}}).encode()
+    }
+    bare = render(_reference_rule(copy.deepcopy(document)), "md")
+    text = render(_reference_rule(document), "md", evidence=evidence.get)
+    (row,) = _table_rows(text, "disparate_impact_ratio:sex")
+    assert "| between 0.8 and 1.25 vs group Male (95 % interval) |" in row
+    (parity,) = _table_rows(text, "demographic_parity_ratio:sex")
+    assert "| ≥ 0.8 |" in parity
+    (champion,) = _table_rows(text, "log_loss_vs_champion")
+    assert "| increase ≤ 0.02 vs champion |" in champion
+    assert '{"' not in text and "\\u2265" not in text
+    # Without the fairness evidence the group is not known, and the report says so.
+    (row,) = _table_rows(bare, "disparate_impact_ratio:sex")
+    assert "vs the reference group (95 % interval)" in row
 
 
 def test_markdown_of_a_labelled_audit_without_optional_parts(document: dict[str, Any]) -> None:
