@@ -91,7 +91,7 @@ def train(kind: str, train_frame: pd.DataFrame) -> Any:
 
 
 def governed_store(home: Path, model: Any, train_frame: pd.DataFrame, test: pd.DataFrame) -> str:
-    """Register, evaluate, approve and promote ``model``; return its reference."""
+    """Register, evaluate, approve and promote ``model``; return a gateway key of it."""
     admin = govml.connect(home, user="admin")
     admin.init()
     admin.add_user("dana", roles=["deployer"])
@@ -109,7 +109,7 @@ def governed_store(home: Path, model: Any, train_frame: pd.DataFrame, test: pd.D
     with govml.connect(home, user="dana") as deployer:
         deployer.promote(ref, to="staging")
         deployer.promote(ref, to="production")
-    return ref
+        return deployer.issue_gateway_key(MODEL, scopes=["predict"], expires_in_days=1).secret
 
 
 def mlflow_python() -> Path:
@@ -189,10 +189,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 # -- the load generator -------------------------------------------------------------------
 
 
-def request_bytes(path: str, body: bytes) -> bytes:
+def request_bytes(path: str, body: bytes, key: str | None = None) -> bytes:
+    auth = "" if key is None else f"Authorization: Bearer {key}\r\n"
     head = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"{auth}Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 
@@ -259,22 +260,29 @@ def load(port: int, requests: list[bytes], clients: int, duration: float) -> dic
         return asyncio.run(_load(port, requests, clients, duration))
 
 
-def answers(port: int, path: str, bodies: list[bytes], key: str) -> list[Any]:
+def answers(
+    port: int, path: str, bodies: list[bytes], field: str, key: str | None = None
+) -> list[Any]:
     import httpx
 
+    headers = {"content-type": "application/json"}
+    if key is not None:
+        headers["authorization"] = f"Bearer {key}"
     out = []
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         for body in bodies:
-            response = client.post(path, content=body, headers={"content-type": "application/json"})
+            response = client.post(path, content=body, headers=headers)
             response.raise_for_status()
-            out.append(response.json()[key][0])
+            out.append(response.json()[field][0])
     return out
 
 
 # -- the in-process overhead --------------------------------------------------------------
 
 
-def overhead(home: Path, records: list[dict[str, Any]], calls: int = 2000) -> dict[str, float]:
+def overhead(
+    home: Path, key: str, records: list[dict[str, Any]], calls: int = 2000
+) -> dict[str, float]:
     """Median time of the gateway's ASGI app on one record vs a bare predict on it.
 
     The three are timed in turn on each record (bare predict, bare predict and
@@ -313,7 +321,10 @@ def overhead(home: Path, records: list[dict[str, Any]], calls: int = 2000) -> di
                 "type": "http",
                 "method": "POST",
                 "path": "/predict",
-                "headers": [(b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-length", str(len(body)).encode()),
+                    (b"authorization", f"Bearer {key}".encode()),
+                ],
             }
             sent: list[Any] = []
 
@@ -361,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         home = folder / "home"
         home.mkdir()
         with console.status("registering, evaluating and promoting the model…"):
-            governed_store(home, model, train_frame, test)
+            key = governed_store(home, model, train_frame, test)
         govml_bodies = [orjson.dumps(r) for r in records]
 
         if not args.skip_mlflow:
@@ -413,10 +424,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         process = start(command, env_govml, f"http://127.0.0.1:{port}/ready", folder / "govml.out")
         try:
-            ours = answers(port, "/predict", govml_bodies[:200], "predictions")
+            ours = answers(port, "/predict", govml_bodies[:200], "predictions", key)
             if not args.skip_mlflow and ours != theirs:
                 raise SystemExit("the two servers disagree: not the same model")
-            requests = [request_bytes("/predict", body) for body in govml_bodies]
+            requests = [request_bytes("/predict", body, key) for body in govml_bodies]
             with console.status(f"govml serve: {args.duration:.0f} s of load…"):
                 results["govml serve"] = load(port, requests, args.clients, args.duration)
         finally:
@@ -425,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from threadpoolctl import threadpool_limits
 
         with console.status("in-process overhead…"), threadpool_limits(1):  # as the servers
-            costs = overhead(home, records)
+            costs = overhead(home, key, records)
 
     table = Table(
         title=f"one Adult record per request, {args.clients} keep-alive clients, "

@@ -31,12 +31,14 @@ from govml.services.audit import AuditService, VerifyResult
 from govml.services.context import ServiceContext
 from govml.services.documents import DocumentService
 from govml.services.evaluation import EvaluationService
+from govml.services.gateway_keys import GatewayKeyService
 from govml.services.lifecycle import LifecycleService
 from govml.services.monitoring import MonitoringService
 from govml.services.policy import PolicyService
 from govml.services.proofs import CheckpointResult, ExportResult, KeyInfo, ProofService
 from govml.services.registry import RegistryService
 from govml.services.serving import ServingService
+from govml.serving.keys import GatewayKey, IssuedGatewayKey
 from govml.settings import Settings, load_settings
 
 
@@ -213,6 +215,31 @@ class Client:
     ) -> ServingConfig:
         """Set model ``name``'s challenger to off, shadow or canary (``share``, sticky ``key``)."""
         return ServingService(self.ctx).configure(name, mode=mode, share=share, key=key)
+
+    def issue_gateway_key(
+        self,
+        name: str,
+        *,
+        scopes: Sequence[str],
+        expires_in_days: int | None = None,
+        description: str = "",
+    ) -> IssuedGatewayKey:
+        """Issue a key of model ``name``'s gateway with ``scopes`` (the secret is shown once)."""
+        return GatewayKeyService(self.ctx).issue(
+            name, scopes=scopes, expires_in_days=expires_in_days, description=description
+        )
+
+    def gateway_keys(self, name: str, *, include_revoked: bool = False) -> list[GatewayKey]:
+        """Return the keys of model ``name``'s gateway (live ones unless ``include_revoked``)."""
+        return GatewayKeyService(self.ctx).list_keys(name, include_revoked=include_revoked)
+
+    def revoke_gateway_key(self, name: str, key_id: str) -> GatewayKey:
+        """Revoke gateway key ``key_id`` of model ``name``."""
+        return GatewayKeyService(self.ctx).revoke(name, key_id)
+
+    def keys_for_gateways(self) -> list[GatewayKey]:
+        """Return the keys gateways check requests against (hashes, never secrets)."""
+        return GatewayKeyService(self.ctx).for_gateways()
 
     # people
     def add_user(

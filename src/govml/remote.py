@@ -52,6 +52,7 @@ from govml.policy.records import PolicyApplied, StoredPolicy
 from govml.services.audit import VerifyResult
 from govml.services.documents import FORMATS as DOCUMENT_FORMATS
 from govml.services.proofs import CheckpointResult, ExportResult, KeyInfo
+from govml.serving.keys import GatewayKey, IssuedGatewayKey
 from govml.settings import Settings
 from govml.wire import API_PREFIX, error_from_body
 
@@ -410,6 +411,38 @@ class RemoteClient(Client):
         body = {"mode": mode, "share": share, "key": key}
         path = f"/models/{_segment(name)}/serving"
         return ServingConfig.from_dict(self._json("PUT", path, json=body))
+
+    def issue_gateway_key(
+        self,
+        name: str,
+        *,
+        scopes: Sequence[str],
+        expires_in_days: int | None = None,
+        description: str = "",
+    ) -> IssuedGatewayKey:
+        """Issue a key of model ``name``'s gateway with ``scopes`` (the secret is shown once)."""
+        body = {
+            "scopes": list(scopes),
+            "expires_in_days": expires_in_days,
+            "description": description,
+        }
+        data = self._json("POST", f"/models/{_segment(name)}/gateway-keys", json=body)
+        return IssuedGatewayKey.from_dict(data)
+
+    def gateway_keys(self, name: str, *, include_revoked: bool = False) -> list[GatewayKey]:
+        """Return the keys of model ``name``'s gateway (live ones unless ``include_revoked``)."""
+        params = {"include_revoked": include_revoked}
+        data = self._json("GET", f"/models/{_segment(name)}/gateway-keys", params=params)
+        return [GatewayKey.from_dict(item) for item in data]
+
+    def revoke_gateway_key(self, name: str, key_id: str) -> GatewayKey:
+        """Revoke gateway key ``key_id`` of model ``name``."""
+        path = f"/models/{_segment(name)}/gateway-keys/{_segment(key_id)}/revoke"
+        return GatewayKey.from_dict(self._json("POST", path))
+
+    def keys_for_gateways(self) -> list[GatewayKey]:
+        """Return the keys gateways check requests against (hashes, never secrets)."""
+        return [GatewayKey.from_dict(item) for item in self._json("GET", "/gateway-keys")]
 
     # monitoring
     def monitor(

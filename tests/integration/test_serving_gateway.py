@@ -31,6 +31,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sklearn.linear_model import LogisticRegression
 from tests.integration.test_lifecycle import Team
 
+import govml
+
 GOVML = str(Path(sys.executable).with_name("govml"))
 MODEL = "credit"
 
@@ -61,12 +63,17 @@ def build_store(db_url: str, home: Path, tmp: Path) -> Team:
 
 @dataclass
 class Served:
-    """A running `govml serve` process and where it logs."""
+    """A running `govml serve` process, where it logs, and a key (predict, feedback) of it."""
 
     process: subprocess.Popen[bytes]
     url: str
     log_dir: Path
     output: Path
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -82,11 +89,18 @@ class Served:
         return self.output.read_text(encoding="utf-8", errors="replace")
 
 
+def issue_key(db_url: str, home: Path, *scopes: str) -> str:
+    """Issue a gateway key of ``credit`` as the deployer frank."""
+    with govml.connect(home, database_url=db_url, user="frank") as frank:
+        return frank.issue_gateway_key(MODEL, scopes=list(scopes)).secret
+
+
 @contextmanager
 def serve(
     db_url: str, home: Path, tmp: Path, *args: str, name: str = "gateway"
 ) -> Iterator[Served]:
     """Start `govml serve credit` and wait until it is ready; stop it afterwards."""
+    key = issue_key(db_url, home, "predict", "feedback")
     port = free_port()
     log_dir = tmp / f"{name}-log"
     output = tmp / f"{name}.out"
@@ -100,7 +114,7 @@ def serve(
     command = [GOVML, "serve", MODEL, "--port", str(port), "--log-dir", str(log_dir), *args]
     with output.open("wb") as sink:
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    served = Served(process, f"http://127.0.0.1:{port}", log_dir, output)
+    served = Served(process, f"http://127.0.0.1:{port}", log_dir, output, key)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -169,7 +183,7 @@ def gateway(store: Team) -> Iterator[Served]:
 
 @pytest.fixture
 def http(gateway: Served) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+    with httpx.Client(base_url=gateway.url, timeout=30, headers=gateway.headers) as client:
         yield client
 
 

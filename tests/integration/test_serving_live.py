@@ -30,6 +30,7 @@ class Traffic:
     """Client threads posting one record per request until told to stop or refused."""
 
     url: str
+    key: str
     clients: int = 4
     answers: list[tuple[str, int, int | None]] = field(default_factory=list)  # id, status, version
     refused: int = 0
@@ -46,7 +47,8 @@ class Traffic:
         return self
 
     def _run(self, worker: int) -> None:
-        with httpx.Client(base_url=self.url, timeout=30) as client:
+        headers = {"Authorization": f"Bearer {self.key}"}
+        with httpx.Client(base_url=self.url, timeout=30, headers=headers) as client:
             i = 0
             while not self.stop.is_set() and i < 20_000:  # bounded in count
                 i += 1
@@ -90,7 +92,7 @@ def test_sigterm_under_load_loses_no_acknowledged_prediction(tmp_path: Path, hom
     made = build_store(f"sqlite:///{home / 'govml.db'}", home, tmp_path)
     # A long flush interval: at SIGTERM the records are still only in memory.
     with serve(made.db_url, home, tmp_path, "--flush-seconds", "600") as served:
-        traffic = Traffic(served.url).start()
+        traffic = Traffic(served.url, served.key).start()
         try:
             wait_for(lambda: traffic.count() >= 400)
             served.process.send_signal(signal.SIGTERM)
@@ -117,7 +119,7 @@ def test_promotion_and_rollback_switch_versions_live_without_failures(team: Team
     with serve(
         team.db_url, team.home, team.tmp, "--poll-seconds", "0.2", "--flush-seconds", "0.2"
     ) as served:
-        traffic = Traffic(served.url).start()
+        traffic = Traffic(served.url, served.key).start()
         try:
             wait_for(lambda: traffic.count() >= 50)
             frank = team["frank"]
@@ -129,7 +131,7 @@ def test_promotion_and_rollback_switch_versions_live_without_failures(team: Team
             wait_for(lambda: traffic.versions()[-1] == 1)
             mark = traffic.count()
             wait_for(lambda: traffic.count() >= mark + 50)
-            with httpx.Client(base_url=served.url) as client:
+            with httpx.Client(base_url=served.url, headers=served.headers) as client:
                 metrics = client.get("/metrics").text
         finally:
             traffic.finish()

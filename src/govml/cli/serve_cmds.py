@@ -12,7 +12,7 @@ import typer
 
 from govml.cli.output import print_ok
 from govml.client import connect, settings_for
-from govml.serving.options import MIB, GatewayOptions
+from govml.serving.options import HEADER_TIMEOUT_SECONDS, MIB, GatewayOptions
 from govml.store.db import safe_url
 
 FACTORY = "govml.serving.app:app_from_environment"
@@ -46,6 +46,24 @@ def serve(
     flush_seconds: float = typer.Option(
         5.0, "--flush-seconds", min=0.01, help="Longest a record waits before being written."
     ),
+    metrics_auth: bool = typer.Option(
+        False, "--metrics-auth", help="GET /metrics needs a gateway key with scope metrics."
+    ),
+    body_timeout: float = typer.Option(
+        30.0, "--body-timeout", min=0.1, help="Seconds to receive a request's body (else 408)."
+    ),
+    header_timeout: float = typer.Option(
+        HEADER_TIMEOUT_SECONDS,
+        "--header-timeout",
+        min=0.1,
+        help="Seconds to receive a request's headers (else 408 and closed).",
+    ),
+    work_threads: int = typer.Option(
+        2, "--work-threads", min=1, help="Threads for large requests, off the event loop."
+    ),
+    feedback_days: int = typer.Option(
+        30, "--feedback-days", min=1, help="Labels are taken for requests up to this old."
+    ),
 ) -> None:
     """Serve NAME's version holding ALIAS: validated predictions, a log, live version changes."""
     store = getattr(ctx.find_root().obj, "store", None)
@@ -61,6 +79,11 @@ def serve(
         log_queue_records=log_queue_records,
         log_wait_ms=log_wait_ms,
         flush_seconds=flush_seconds,
+        metrics_auth=metrics_auth,
+        body_timeout_seconds=body_timeout,
+        header_timeout_seconds=header_timeout,
+        work_threads=work_threads,
+        feedback_days=feedback_days,
     )
     # Worker processes build the gateway from the environment: pin it to this store.
     if not (settings.server and store is None):
@@ -71,6 +94,8 @@ def serve(
     where = settings.server or safe_url(settings.resolved_database_url())
 
     import uvicorn
+
+    from govml.serving.protocol import GatewayProtocol
 
     print_ok(
         f"serving {name}@{alias} from {where} on http://{host}:{port} "
@@ -83,7 +108,7 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        http=GatewayProtocol,
         access_log=False,
         log_config=log_config(),
     )

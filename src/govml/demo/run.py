@@ -386,6 +386,7 @@ def _monitoring_step(client: govml.Client, train: Any, test: Any, serving_ref: s
             probe.bind(("127.0.0.1", 0))
             port = int(probe.getsockname()[1])
         logs = (settings_for(None).home / "predictions").resolve()
+        key = _gateway_key("the demo's traffic and labels")
         options = GatewayOptions(model=MODEL, log_dir=logs, flush_seconds=0.5, poll_seconds=0.5)
         server = uvicorn.Server(
             uvicorn.Config(
@@ -399,7 +400,7 @@ def _monitoring_step(client: govml.Client, train: Any, test: Any, serving_ref: s
         thread = threading.Thread(target=server.run, name="demo-monitored-gateway", daemon=True)
         thread.start()
         base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=30) as http:
+        with httpx.Client(base_url=base, timeout=30, headers=_bearer(key)) as http:
             _wait_ready(http)
             drifted = test.copy()
             drifted["age"] = np.clip(drifted["age"] + 15, 17, 90)
@@ -531,6 +532,7 @@ def _serving_step(test: Any) -> bool:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
+    key = _gateway_key("the demo's scoring client")
     app = create_app(GatewayOptions(model=MODEL, log_dir=log_dir, flush_seconds=1.0))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -542,7 +544,9 @@ def _serving_step(test: Any) -> bool:
     latencies: list[float] = []
     records = 0
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", timeout=60, headers=_bearer(key)
+        ) as http:
             deadline = time.monotonic() + 60
             while not server.started or http.get("/ready").status_code != 200:
                 if time.monotonic() > deadline or not thread.is_alive():
@@ -573,6 +577,7 @@ def _serving_step(test: Any) -> bool:
             elapsed = time.perf_counter() - started
             single = {name: test[name].iloc[:1].tolist()[0] for name in features}
             wrong = http.post("/predict", json={**single, "age": "forty"})
+            anonymous = http.post("/predict", json=single, headers={"Authorization": ""})
             console.print(
                 f"scored {records:,} records in {len(latencies)} requests of {batch:,}: "
                 f"{records / elapsed:,.0f} records/s with the labels sent as feedback, median "
@@ -583,6 +588,11 @@ def _serving_step(test: Any) -> bool:
                 f"{wrong.json()['errors'][0]['message']}",
                 markup=False,
             )
+            console.print(
+                f"a request without a key → {anonymous.status_code}: "
+                f"{anonymous.json()['errors'][0]['message']}",
+                markup=False,
+            )
     finally:
         server.should_exit = True
         thread.join(timeout=60)
@@ -591,7 +601,29 @@ def _serving_step(test: Any) -> bool:
         for path in log_dir.glob(f"model={MODEL}/version=*/date=*/*.parquet")
     )
     console.print(f"prediction log: {log_dir} ({logged:,} predictions so far)")
-    return records == len(test) and wrong.status_code == 422 and logged >= records
+    return (
+        records == len(test)
+        and wrong.status_code == 422
+        and anonymous.status_code == 401
+        and logged >= records
+    )
+
+
+def _gateway_key(holder: str) -> str:
+    """Issue a gateway key of the model (predict and feedback) as the deployer."""
+    with govml.connect(user=DEPLOYER) as deployer:
+        issued = deployer.issue_gateway_key(
+            MODEL, scopes=["predict", "feedback"], expires_in_days=1, description=holder
+        )
+    console.print(
+        f"{DEPLOYER} issued gateway key {issued.key.key_id} (predict, feedback) for {holder}; "
+        "only its SHA-256 is stored"
+    )
+    return issued.secret
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 if __name__ == "__main__":

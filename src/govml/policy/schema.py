@@ -29,6 +29,7 @@ from govml.policy.sections import (
     Explainability,
     Monitoring,
     Security,
+    Serving,
 )
 from govml.policy.vocabulary import HIGH_RISK_TIERS, TIERS, Outcome, Tier
 
@@ -75,6 +76,8 @@ class Policy(PolicyModel):
     documentation: Documentation | None = None
     approvals: Approvals | None = None
     monitoring: Monitoring | None = None
+    # Left out of the document (and so of the digest) when absent or all defaults.
+    serving: Serving | None = Field(default=None, exclude_if=lambda v: v is None or v == Serving())
 
     @field_validator("tiers")
     @classmethod

@@ -25,6 +25,7 @@ from govml.server.routes import (
     audit,
     documents,
     evaluations,
+    gateway,
     lifecycle,
     monitoring,
     people,
@@ -109,6 +110,7 @@ def create_app(
         people,
         documents,
         monitoring,
+        gateway,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     check_routes(app.openapi()["paths"])

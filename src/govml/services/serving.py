@@ -2,7 +2,7 @@
 
 The set-up is a row per model plus a ``serving.configured`` ledger entry per change, in one
 transaction; changing it needs the deployer role. Gateways re-read it on their poll, together
-with the alias they serve.
+with the alias they serve and their keys (:mod:`govml.services.gateway_keys`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from govml.domain.lifecycle import Permission
@@ -18,10 +17,10 @@ from govml.domain.serving import ServingConfig, check_serving
 from govml.errors import IntegrityError
 from govml.services.access import authorize
 from govml.services.context import ServiceContext
+from govml.services.gateway_keys import verify_gateway_key_records
 from govml.services.registry import model_subject
-from govml.store import records
+from govml.store import gateway_records, records
 from govml.store.ledger import NewEntry, append, iter_entries
-from govml.store.schema import models, serving_configs
 
 
 class ServingService:
@@ -53,18 +52,9 @@ class ServingService:
             authorize(conn, self.ctx, Permission.DEPLOY)
             mid = records.model_id(conn, name)
             values: dict[str, Any] = {"mode": mode, "share": share, "key": key}
-            stored = {"updated_at": now, "updated_by": self.ctx.actor}
-            exists = conn.execute(
-                sa.select(serving_configs.c.model_id).where(serving_configs.c.model_id == mid)
-            ).first()
-            if exists is None:
-                conn.execute(sa.insert(serving_configs).values(model_id=mid, **values, **stored))
-            else:
-                conn.execute(
-                    sa.update(serving_configs)
-                    .where(serving_configs.c.model_id == mid)
-                    .values(**values, **stored)
-                )
+            gateway_records.save_serving(
+                conn, mid, {**values, "updated_at": now, "updated_by": self.ctx.actor}
+            )
             append(
                 conn,
                 actor=self.ctx.actor,
@@ -89,8 +79,7 @@ class ServingService:
 
 def serving_config(conn: Connection, name: str) -> ServingConfig:
     """Return model ``name``'s serving set-up inside a transaction (``off`` by default)."""
-    mid = records.model_id(conn, name)
-    row = conn.execute(sa.select(serving_configs).where(serving_configs.c.model_id == mid)).first()
+    row = gateway_records.load_serving(conn, records.model_id(conn, name))
     if row is None:
         return ServingConfig(model=name)
     return ServingConfig(
@@ -104,9 +93,10 @@ def serving_config(conn: Connection, name: str) -> ServingConfig:
 
 
 def verify_serving_records(conn: Connection) -> int:
-    """Replay ``serving.configured`` entries and compare them with the table; return its rows.
+    """Replay ``serving.configured`` and ``gateway_key.*`` entries against their tables.
 
-    Raises `IntegrityError` naming the model whose set-up differs from its last entry.
+    Returns the number of serving set-ups. Raises `IntegrityError` naming the model whose
+    set-up differs from its last entry, or the gateway key that differs from its history.
     """
     expected: dict[str, tuple[int, dict[str, Any]]] = {}
     for entry in iter_entries(conn, actions=("serving.configured",)):
@@ -115,20 +105,16 @@ def verify_serving_records(conn: Connection) -> int:
             entry.seq,
             {"mode": payload["mode"], "share": payload["share"], "key": payload["key"]},
         )
-    rows = conn.execute(
-        sa.select(serving_configs, models.c.name).join(
-            models, models.c.id == serving_configs.c.model_id
-        )
-    ).all()
-    for row in sorted(rows, key=lambda r: str(r.name)):
-        seq, values = expected.pop(row.name, (None, None))
+    rows = gateway_records.all_serving(conn)
+    for row in rows:
+        seq, values = expected.pop(row.model, (None, None))
         if values is None:
-            raise IntegrityError(f"serving set-up of {row.name!r} has no ledger entry")
+            raise IntegrityError(f"serving set-up of {row.model!r} has no ledger entry")
         actual = {"mode": row.mode, "share": row.share, "key": row.key}
         for field, value in actual.items():
             if values[field] != value:
                 raise IntegrityError(
-                    f"serving set-up of {row.name!r} differs from ledger entry {seq}: {field} "
+                    f"serving set-up of {row.model!r} differs from ledger entry {seq}: {field} "
                     f"is {json.dumps(value)} in the database but {json.dumps(values[field])} "
                     "in the ledger"
                 )
@@ -137,4 +123,5 @@ def verify_serving_records(conn: Connection) -> int:
             f"serving set-up of {next(iter(expected))!r} is in the ledger but missing from the "
             "database"
         )
+    verify_gateway_key_records(conn)
     return len(rows)

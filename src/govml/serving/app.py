@@ -2,21 +2,38 @@
 
 Endpoints
 ---------
-``POST /predict``
+``POST /predict`` (key scope ``predict``)
     Score records (shapes in :mod:`govml.serving.payload`). 200 with ``predictions``
     (and ``probabilities`` with their ``classes`` for classifiers), ``warnings`` for values
-    outside the training profile; 400 malformed JSON; 413 body too large; 422 invalid
-    records (``{"errors": [{"record", "field", "message"}]}``); 503 no version loaded, or
-    the prediction log is full (with ``Retry-After``); 500 the model failed.
-``POST /feedback``
-    Ground-truth labels by request id (see :func:`~govml.serving.payload.feedback_from_json`).
+    outside the training profile; 400 malformed JSON; 408 body not received in time; 413
+    body too large; 422 invalid records (``{"errors": [{"record", "field", "message"}]}``),
+    or values outside the training profile under a strict serving policy; 503 no version
+    loaded (saying why: still loading, or its artifact does not match its digest), or the
+    prediction log is full (with ``Retry-After``); 500 the model failed.
+``POST /feedback`` (key scope ``feedback``)
+    Ground-truth labels by request id (see :func:`~govml.serving.payload.feedback_from_json`
+    and :mod:`govml.serving.labels`): 200 with the number accepted and corrected; 422 for a
+    label that cannot be true or a request the gateway did not answer; 409 for a record
+    labelled already, unless the key has the ``correct_labels`` scope.
 ``GET /health``
     200 while the process runs. ``GET /ready``: 200 once a version is loaded and the log
-    writer runs, else 503 with the reason.
+    writer runs, else 503 with the reasons.
 ``GET /metrics``
-    Prometheus text format (:mod:`govml.serving.metrics`).
-``GET /version``
+    Prometheus text format (:mod:`govml.serving.metrics`); needs the ``metrics`` scope
+    when the gateway runs with ``metrics_auth``.
+``GET /version`` (scope ``predict`` or ``feedback``)
     The versions answering now and the serving set-up.
+
+Every request but ``/health``, ``/ready`` (and ``/metrics`` unless ``metrics_auth``) carries
+``Authorization: Bearer KEY``, a gateway key of the served model (:mod:`govml.serving.keys`),
+checked in memory before the body is read: 401 without a valid key, 403 for a key of another
+model or without the scope.
+
+A request of at most `SMALL_BODY` bytes is decoded, checked and scored on the event loop (a
+bounded amount of work). A larger one waits for one of ``work_threads`` slots before its body
+is read, and is decoded (in pieces, :mod:`govml.serving.chunked`), checked, scored (a batch of
+rows per model call) and answered in a worker thread, so that small requests keep being
+answered meanwhile.
 
 Every response carries ``X-Request-ID`` (the client's, when it sent a valid one) and, when
 a model answered, ``X-Model-Name``, ``X-Model-Version`` and ``X-Variant``; JSON bodies
@@ -30,32 +47,44 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 
 from govml import __version__
 from govml.serving.batching import Batcher
+from govml.serving.chunked import loads_in_pieces
 from govml.serving.deployment import Deployment, Scores
 from govml.serving.follower import CHAMPION, AliasFollower, Change, ServingState
 from govml.serving.http import (
+    BodyTimeout,
     BodyTooLarge,
     Disconnected,
+    Headers,
     Receive,
     Response,
     Scope,
     Send,
+    declared_length,
     error_response,
+    header,
     json_response,
     jsonable,
     read_body,
 )
 from govml.serving.http import request_id as request_id_of
+from govml.serving.issued import IssuedRequests
+from govml.serving.keys import CORRECT_LABELS, FEEDBACK, METRICS, PREDICT, Caller, KeyRefused
+from govml.serving.labels import ERR_LABELLED, ERR_RECORD, ERR_UNKNOWN, check_labels
 from govml.serving.logschema import EventEntry, FeedbackEntry, PredictionEntry
 from govml.serving.metrics import CONTENT_TYPE, GatewayMetrics
 from govml.serving.options import GatewayOptions
 from govml.serving.payload import (
+    Feedback,
     FieldError,
     PayloadError,
     Records,
@@ -71,16 +100,42 @@ from govml.serving.validation import Validated
 logger = logging.getLogger("govml.serving")
 
 RETRY_AFTER_SECONDS = 1
+SMALL_BODY = 64 * 1024
 
 ERR_NOT_READY = "no version of {model} holds '{alias}' (or it is still loading)"
+ERR_NOT_SERVED = "{problem}; no version of {model} answers for '{alias}'"
 ERR_TOO_LARGE = "request body larger than {limit} bytes"
+ERR_BODY_TIMEOUT = "the request body did not arrive within {seconds:g} s"
 ERR_OVERLOADED = "the prediction log is full; retry after {seconds} s"
 ERR_MODEL = "{ref} failed to score the records: {reason}"
 ERR_NOT_FOUND = "no endpoint {path}; see /predict, /feedback, /health, /ready, /metrics, /version"
 ERR_METHOD = "{path} does not take {method}; use {allowed}"
+CHALLENGE = b'Bearer realm="govml-gateway"'
+CLOSE = (b"connection", b"close")
+
+_T = TypeVar("_T")
 
 
-def _model_headers(deployment: Deployment, variant: str) -> list[tuple[bytes, bytes]]:
+@dataclass
+class Call:
+    """One request on its way through the gateway."""
+
+    scope: Scope
+    receive: Receive
+    request_id: str
+    caller: Caller | None = None
+    after: list[Callable[[], None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    records: Records
+    deployment: Deployment
+    variant: str
+    validated: Validated
+
+
+def _model_headers(deployment: Deployment, variant: str) -> Headers:
     return [
         (b"x-model-name", deployment.name.encode()),
         (b"x-model-version", str(deployment.number).encode()),
@@ -113,19 +168,30 @@ class Gateway:
             poll_seconds=options.poll_seconds,
             notify=self._changed,
         )
+        self.work = ThreadPoolExecutor(options.work_threads, thread_name_prefix="govml-work")
         self.batcher = Batcher(
             max_records=options.max_batch_records,
             max_background=options.shadow_queue_records,
             on_batch=self.metrics.batch.observe,
+            executor=self.work,
+        )
+        self.issued = IssuedRequests(
+            options.log_dir,
+            options.model,
+            days=options.feedback_days,
+            index_entries=options.feedback_index_entries,
         )
         self.started = False
-        self._routes: dict[str, tuple[str, Callable[..., Awaitable[Response]]]] = {
-            "/predict": ("POST", self._predict),
-            "/feedback": ("POST", self._feedback),
-            "/health": ("GET", self._health),
-            "/ready": ("GET", self._ready),
-            "/metrics": ("GET", self._metrics),
-            "/version": ("GET", self._version),
+        self._slots: asyncio.Semaphore | None = None
+        metrics_scopes = (METRICS,) if options.metrics_auth else None
+        Handler = Callable[[Call], Awaitable[Response]]
+        self._routes: dict[str, tuple[str, Handler, tuple[str, ...] | None]] = {
+            "/predict": ("POST", self._predict, (PREDICT,)),
+            "/feedback": ("POST", self._feedback, (FEEDBACK,)),
+            "/health": ("GET", self._health, None),
+            "/ready": ("GET", self._ready, None),
+            "/metrics": ("GET", self._metrics, metrics_scopes),
+            "/version": ("GET", self._version, (PREDICT, FEEDBACK)),
         }
 
     # -- ASGI ------------------------------------------------------------------------------
@@ -155,7 +221,8 @@ class Gateway:
                 return
 
     async def startup(self) -> None:
-        """Start the log writer, load the served version, start polling and batching."""
+        """Start the log writer, load the served version and keys, start polling and batching."""
+        self._slots = asyncio.Semaphore(self.options.work_threads)
         self.log.start()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.follower.refresh)
@@ -172,68 +239,124 @@ class Gateway:
         self._event(
             Change("stop", CHAMPION, _number(state.champion), None, "gateway stopped"), state
         )
+        await loop.run_in_executor(None, self.work.shutdown)
         await loop.run_in_executor(None, self.log.close)
         await loop.run_in_executor(None, self.source.close)
         self.started = False
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        request_id = request_id_of(scope)
+        call = Call(scope, receive, request_id_of(scope))
         path = scope["path"]
         route_ = self._routes.get(path)
         endpoint = path if route_ is not None else "other"
-        after: list[Callable[[], None]] = []
         if route_ is None:
             response = error_response(
-                404, request_id, [FieldError(ERR_NOT_FOUND.format(path=path))]
+                404, call.request_id, [FieldError(ERR_NOT_FOUND.format(path=path))]
             )
             self.metrics.error(endpoint, "not_found")
         elif scope["method"] != route_[0]:
             message = ERR_METHOD.format(path=path, method=scope["method"], allowed=route_[0])
             response = error_response(
-                405, request_id, [FieldError(message)], [(b"allow", route_[0].encode())]
+                405, call.request_id, [FieldError(message)], [(b"allow", route_[0].encode())]
             )
             self.metrics.error(endpoint, "method_not_allowed")
         else:
-            try:
-                response = await route_[1](scope, receive, request_id, after)
-            except Disconnected:
-                return
-            except Exception as exc:
-                logger.exception("request %s failed", request_id)
-                message = f"internal error ({type(exc).__name__}); request id {request_id}"
-                response = error_response(500, request_id, [FieldError(message)])
-                self.metrics.error(endpoint, "internal")
+            _, handler, scopes = route_
+            refused = None if scopes is None else self._authenticate(call, scopes, endpoint)
+            if refused is not None:
+                response = refused
+            else:
+                try:
+                    response = await handler(call)
+                except Disconnected:
+                    return
+                except Exception as exc:
+                    logger.exception("request %s failed", call.request_id)
+                    text = f"internal error ({type(exc).__name__}); request id {call.request_id}"
+                    response = error_response(500, call.request_id, [FieldError(text)])
+                    self.metrics.error(endpoint, "internal")
         headers = [
             (b"content-type", response.content_type),
             (b"content-length", str(len(response.body)).encode()),
-            (b"x-request-id", request_id.encode()),
+            (b"x-request-id", call.request_id.encode()),
             *response.headers,
         ]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
         self.metrics.request(endpoint, response.status, time.perf_counter() - started)
-        for task in after:
+        for task in call.after:
             task()
 
-    async def _read_json(self, scope: Scope, receive: Receive, endpoint: str) -> Any:
+    def _authenticate(self, call: Call, scopes: tuple[str, ...], endpoint: str) -> Response | None:
+        """Set the caller from the request's key, or return the 401 / 403 refusal."""
         try:
-            body = await read_body(scope, receive, self.options.max_body_bytes)
-        except BodyTooLarge:
-            self.metrics.error(endpoint, "too_large")
-            limit = self.options.max_body_bytes
-            raise PayloadError(413, [FieldError(ERR_TOO_LARGE.format(limit=limit))]) from None
-        try:
-            return parse_json(body)
-        except PayloadError:
-            self.metrics.error(endpoint, "invalid_json")
-            raise
+            call.caller = self.follower.keys.check(
+                header(call.scope, b"authorization"), scopes, time.time()
+            )
+        except KeyRefused as exc:
+            refusal = exc.refusal
+            headers: Headers = [CLOSE] if call.scope["method"] == "POST" else []
+            if refusal.status == 401:
+                headers.append((b"www-authenticate", CHALLENGE))
+            self.metrics.error(endpoint, "unauthorized" if refusal.status == 401 else "forbidden")
+            message = refusal.message
+            if refusal.hint is not None:
+                message += f" ({refusal.hint})"
+            return error_response(refusal.status, call.request_id, [FieldError(message)], headers)
+        return None
 
-    def _unavailable(self, request_id: str, endpoint: str) -> Response:
+    async def _in_worker(self, function: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self.work, function, *args)
+
+    async def _body(self, call: Call, endpoint: str) -> tuple[bytes, bool]:
+        """Read the body; return it and whether it is large (a work slot is then held).
+
+        A body announced larger than `SMALL_BODY`, or sent without a length, waits for one of
+        the ``work_threads`` slots before it is read, so that at most that many large bodies
+        are in memory at once; the caller releases it (`_release`).
+        """
+        declared = declared_length(call.scope)
+        limit = self.options.max_body_bytes
+        # A body announced over the limit is refused before it is read: it needs no slot.
+        held = (declared is None or declared > SMALL_BODY) and (declared or 0) <= limit
+        if held:
+            assert self._slots is not None
+            await self._slots.acquire()
+        try:
+            body = await read_body(
+                call.scope, call.receive, limit, self.options.body_timeout_seconds
+            )
+        except BodyTooLarge:
+            self._release(held)
+            self.metrics.error(endpoint, "too_large")
+            error = FieldError(ERR_TOO_LARGE.format(limit=limit))
+            raise PayloadError(413, [error]) from None
+        except BodyTimeout:
+            self._release(held)
+            self.metrics.error(endpoint, "body_timeout")
+            error = FieldError(ERR_BODY_TIMEOUT.format(seconds=self.options.body_timeout_seconds))
+            raise PayloadError(408, [error]) from None
+        except BaseException:
+            self._release(held)
+            raise
+        return body, held
+
+    def _release(self, held: bool) -> None:
+        if held:
+            assert self._slots is not None
+            self._slots.release()
+
+    def _unavailable(self, state: ServingState, request_id: str, endpoint: str) -> Response:
         self.metrics.error(endpoint, "unavailable")
-        message = ERR_NOT_READY.format(model=self.options.model, alias=self.options.alias)
         retry = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
-        return error_response(503, request_id, [FieldError(message)], retry)
+        return error_response(503, request_id, [FieldError(self._not_ready(state))], retry)
+
+    def _not_ready(self, state: ServingState) -> str:
+        model, alias = self.options.model, self.options.alias
+        if state.problem is not None:
+            return ERR_NOT_SERVED.format(problem=state.problem, model=model, alias=alias)
+        return ERR_NOT_READY.format(model=model, alias=alias)
 
     def _overloaded(self, request_id: str, endpoint: str) -> Response:
         self.metrics.error(endpoint, "overloaded")
@@ -241,42 +364,98 @@ class Gateway:
         retry = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
         return error_response(503, request_id, [FieldError(message)], retry)
 
+    def _refused(self, exc: PayloadError, call: Call, endpoint: str) -> Response:
+        if exc.status == 422:
+            self.metrics.error(endpoint, "invalid_input")
+        elif exc.status == 400:
+            self.metrics.error(endpoint, "invalid_json")
+        elif exc.status == 409:
+            self.metrics.error(endpoint, "labelled")
+        headers = [CLOSE] if exc.status in (408, 413) else []
+        return error_response(exc.status, call.request_id, exc.errors, headers)
+
     # -- /predict --------------------------------------------------------------------------
 
-    async def _predict(
-        self, scope: Scope, receive: Receive, request_id: str, after: list[Callable[[], None]]
-    ) -> Response:
+    async def _predict(self, call: Call) -> Response:
         started = time.perf_counter()
         arrived = datetime.now(UTC)
         state = self.follower.state
         if state.champion is None:
-            return self._unavailable(request_id, "/predict")
+            return self._unavailable(state, call.request_id, "/predict")
         try:
-            records = records_from_json(await self._read_json(scope, receive, "/predict"))
-            deployment, variant = route(state, records, request_id)
-            extras = () if state.key is None else (state.key,)
-            validated = deployment.validator.validate(records, extras=extras)
+            body, large = await self._body(call, "/predict")
         except PayloadError as exc:
-            if exc.status == 422:
-                self.metrics.error("/predict", "invalid_input")
-            return error_response(exc.status, request_id, exc.errors)
+            return self._refused(exc, call, "/predict")
+        try:
+            try:
+                if large:
+                    prepared = await self._in_worker(self._prepare, body, state, call.request_id)
+                else:
+                    prepared = self._prepare(body, state, call.request_id)
+            except PayloadError as exc:
+                return self._refused(exc, call, "/predict")
+            del body
+            return await self._score(call, state, prepared, arrived, started, large)
+        finally:
+            self._release(large)
+
+    def _prepare(self, body: bytes, state: ServingState, request_id: str) -> _Prepared:
+        """Decode, shape, route and check a request's records (on the loop or a worker)."""
+        data = _decode(body)
+        records = records_from_json(data)
+        deployment, variant = route(state, records, request_id)
+        extras = () if state.key is None else (state.key,)
+        validated = deployment.validator.validate(records, extras=extras, strict=state.strict)
+        return _Prepared(records, deployment, variant, validated)
+
+    async def _score(
+        self,
+        call: Call,
+        state: ServingState,
+        prepared: _Prepared,
+        arrived: datetime,
+        started: float,
+        large: bool,
+    ) -> Response:
+        deployment, variant, validated = prepared.deployment, prepared.variant, prepared.validated
         count = validated.count
         if not await self.log.admit(count, self.options.log_wait_ms):
-            return self._overloaded(request_id, "/predict")
+            return self._overloaded(call.request_id, "/predict")
         try:
-            scores = await self.batcher.score(deployment, validated.values, count)
+            scores = await self.batcher.score(deployment, validated.values, count, in_worker=large)
         except Exception as exc:
             self.log.release(count)
             self.metrics.error("/predict", "model_error")
-            logger.warning("request %s: %s failed: %s", request_id, deployment.version.ref, exc)
-            message = ERR_MODEL.format(ref=deployment.version.ref, reason=exc)
+            ref = deployment.version.ref
+            logger.warning("request %s: %s failed: %s", call.request_id, ref, exc)
+            message = ERR_MODEL.format(ref=ref, reason=exc)
             return error_response(
-                500, request_id, [FieldError(message)], _model_headers(deployment, variant)
+                500, call.request_id, [FieldError(message)], _model_headers(deployment, variant)
             )
         latency_ms = (time.perf_counter() - started) * 1000
+        answer = partial(self._answer, prepared, call.request_id, arrived, scores, latency_ms)
+        response = await self._in_worker(answer) if large else answer()
+        if state.mode == SHADOW and state.challenger is not None:
+            shadow = state.challenger
+            call.after.append(
+                lambda: self._shadow(shadow, prepared, call.request_id, arrived, scores, large)
+            )
+        return response
+
+    def _answer(
+        self,
+        prepared: _Prepared,
+        request_id: str,
+        arrived: datetime,
+        scores: Scores,
+        latency_ms: float,
+    ) -> Response:
+        """Log the scored records, count them, and build the answer."""
+        deployment, variant, validated = prepared.deployment, prepared.variant, prepared.validated
         self.log.put(
             _entry(deployment, variant, request_id, arrived, validated, scores, latency_ms)
         )
+        self.issued.answered(request_id, validated.count)
         self.metrics.scored(deployment, variant, validated, scores)
         body: dict[str, Any] = {
             "request_id": request_id,
@@ -290,29 +469,48 @@ class Gateway:
             body["probabilities"] = jsonable(scores.probabilities)
         if validated.warnings:
             body["warnings"] = [warning.to_dict() for warning in validated.warnings[:100]]
-        if state.mode == SHADOW and state.challenger is not None:
-            shadow = state.challenger
-            after.append(
-                lambda: self._shadow(shadow, records, request_id, arrived, validated, scores)
-            )
         return json_response(200, body, _model_headers(deployment, variant))
 
     def _shadow(
         self,
         challenger: Deployment,
-        records: Records,
+        prepared: _Prepared,
         request_id: str,
         arrived: datetime,
-        validated: Validated,
         champion: Scores,
+        large: bool,
     ) -> None:
         """Queue a copy of an answered request for the challenger (best effort)."""
-        metrics = self.metrics
-        try:
-            copy = challenger.validator.validate(records)
-        except PayloadError:
-            metrics.child(metrics.shadow_dropped, "invalid_input").inc()
+        if large:
+            work = self.work.submit(challenger.validator.validate, prepared.records)
+            loop = asyncio.get_running_loop()
+
+            def checked(_: object) -> None:
+                try:
+                    copy = work.result()
+                except PayloadError:
+                    self.metrics.child(self.metrics.shadow_dropped, "invalid_input").inc()
+                    return
+                self._queue_shadow(challenger, copy, request_id, arrived, champion)
+
+            work.add_done_callback(lambda done: loop.call_soon_threadsafe(checked, done))
             return
+        try:
+            copy = challenger.validator.validate(prepared.records)
+        except PayloadError:
+            self.metrics.child(self.metrics.shadow_dropped, "invalid_input").inc()
+            return
+        self._queue_shadow(challenger, copy, request_id, arrived, champion)
+
+    def _queue_shadow(
+        self,
+        challenger: Deployment,
+        copy: Validated,
+        request_id: str,
+        arrived: datetime,
+        champion: Scores,
+    ) -> None:
+        metrics = self.metrics
         started = time.perf_counter()
 
         def done(scores: Scores | None, error: BaseException | None) -> None:
@@ -338,23 +536,31 @@ class Gateway:
 
     # -- /feedback -------------------------------------------------------------------------
 
-    async def _feedback(
-        self, scope: Scope, receive: Receive, request_id: str, after: list[Callable[[], None]]
-    ) -> Response:
+    async def _feedback(self, call: Call) -> Response:
         arrived = datetime.now(UTC)
-        champion = self.follower.state.champion
-        label_type = _output_type(champion) if champion is not None else None
+        state = self.follower.state
+        if state.champion is None:
+            return self._unavailable(state, call.request_id, "/feedback")
         try:
-            feedback = feedback_from_json(
-                await self._read_json(scope, receive, "/feedback"), label_type
-            )
+            body, large = await self._body(call, "/feedback")
         except PayloadError as exc:
-            if exc.status == 422:
-                self.metrics.error("/feedback", "invalid_input")
-            return error_response(exc.status, request_id, exc.errors)
+            return self._refused(exc, call, "/feedback")
+        try:
+            assert call.caller is not None
+            check = partial(self._check_feedback, body, state, call.caller)
+            try:  # it may read the log's new files: in the default executor, not the loop
+                loop = asyncio.get_running_loop()
+                feedback, corrections = await loop.run_in_executor(None, check)
+            except PayloadError as exc:
+                return self._refused(exc, call, "/feedback")
+        finally:
+            self._release(large)
+        keys = list(zip(feedback.request_ids, feedback.records, strict=True))
         count = len(feedback.labels)
         if not await self.log.admit(count, self.options.log_wait_ms):
-            return self._overloaded(request_id, "/feedback")
+            self.issued.release(keys)
+            return self._overloaded(call.request_id, "/feedback")
+        label_type = state.champion.output_type
         self.log.put(
             FeedbackEntry(
                 model=self.options.model,
@@ -363,46 +569,112 @@ class Gateway:
                 records=feedback.records,
                 labels=feedback.labels,
                 label_type=label_type if label_type in _LABEL_KINDS else "string",
+                corrections=corrections,
+                key_id=call.caller.key_id,
             )
         )
+        corrected = sum(corrections)
         self.metrics.feedback.inc(count)
-        return json_response(200, {"request_id": request_id, "accepted": count})
+        if corrected:
+            self.metrics.corrections.inc(corrected)
+        return json_response(
+            200, {"request_id": call.request_id, "accepted": count, "corrections": corrected}
+        )
+
+    def _check_feedback(
+        self, body: bytes, state: ServingState, caller: Caller
+    ) -> tuple[Feedback, list[bool]]:
+        """Decode and check labels, and claim their records (in a worker thread).
+
+        Raises
+        ------
+        PayloadError
+            400 / 422 for a malformed body, a label that cannot be true or a request the
+            gateway did not answer; 409 for records labelled already (without the scope
+            ``correct_labels``).
+        """
+        champion = state.champion
+        assert champion is not None
+        label_type = champion.output_type
+        as_text = label_type not in _LABEL_KINDS
+        feedback = feedback_from_json(_decode(body), label_type)
+        labels = [d.labels for d in (champion, state.challenger) if d is not None and d.labels]
+        classes = tuple(dict.fromkeys(c for found in labels for c in found)) if labels else None
+        errors = check_labels(
+            feedback,
+            model=self.options.model,
+            classes=classes,
+            numeric=champion.regressor,
+            as_text=as_text,
+        )
+        counts = self.issued.counts(feedback.request_ids)
+        for index, (request_id, record) in enumerate(
+            zip(feedback.request_ids, feedback.records, strict=True)
+        ):
+            count = counts.get(request_id)
+            if count is None:
+                text = ERR_UNKNOWN.format(
+                    request_id=request_id, model=self.options.model, days=self.issued.days
+                )
+                errors.append(FieldError(text, record=index, field="request_id"))
+            elif record >= count:
+                text = ERR_RECORD.format(record=record, request_id=request_id, count=count)
+                errors.append(FieldError(text, record=index, field="record"))
+        if errors:
+            raise PayloadError(422, errors)
+        keys = list(zip(feedback.request_ids, feedback.records, strict=True))
+        claim = self.issued.claim(keys, correct=caller.may(CORRECT_LABELS))
+        if any(claim.labelled) and not caller.may(CORRECT_LABELS):
+            conflicts = [
+                FieldError(
+                    ERR_LABELLED.format(record=record, request_id=request_id),
+                    record=index,
+                    field="label",
+                )
+                for index, ((request_id, record), labelled) in enumerate(
+                    zip(keys, claim.labelled, strict=True)
+                )
+                if labelled
+            ]
+            raise PayloadError(409, conflicts)
+        return feedback, claim.labelled
 
     # -- operational endpoints -------------------------------------------------------------
 
-    async def _health(self, *_: Any) -> Response:
+    async def _health(self, _call: Call) -> Response:
         return json_response(200, {"status": "ok"})
 
-    async def _ready(self, _scope: Scope, _receive: Receive, request_id: str, *_: Any) -> Response:
+    async def _ready(self, call: Call) -> Response:
         state = self.follower.state
         problems = []
         if state.champion is None:
-            problems.append(
-                ERR_NOT_READY.format(model=self.options.model, alias=self.options.alias)
-            )
+            problems.append(self._not_ready(state))
         if not self.log.alive:
             problems.append("the prediction log writer is not running")
         if problems:
             return json_response(
-                503, {"status": "not ready", "reasons": problems, "request_id": request_id}
+                503, {"status": "not ready", "reasons": problems, "request_id": call.request_id}
             )
         assert state.champion is not None
-        return json_response(
-            200, {"status": "ready", "model": state.champion.name, "version": state.champion.number}
-        )
+        body: dict[str, Any] = {
+            "status": "ready",
+            "model": state.champion.name,
+            "version": state.champion.number,
+        }
+        if state.problem is not None:
+            body["problems"] = [state.problem]
+        return json_response(200, body)
 
-    async def _metrics(self, *_: Any) -> Response:
+    async def _metrics(self, _call: Call) -> Response:
         body = await asyncio.get_running_loop().run_in_executor(None, self.metrics.exposition)
         return Response(200, body, CONTENT_TYPE.encode())
 
-    async def _version(
-        self, _scope: Scope, _receive: Receive, request_id: str, *_: Any
-    ) -> Response:
+    async def _version(self, call: Call) -> Response:
         state = self.follower.state
         return json_response(
             200,
             {
-                "request_id": request_id,
+                "request_id": call.request_id,
                 "model": self.options.model,
                 "alias": self.options.alias,
                 "champion": _describe(state.champion),
@@ -410,6 +682,8 @@ class Gateway:
                 "mode": state.mode,
                 "share": state.share,
                 "key": state.key,
+                "strict": state.strict,
+                "problem": state.problem,
                 "gateway": {"govml": __version__, "pid": os.getpid()},
             },
         )
@@ -421,12 +695,6 @@ class Gateway:
         state = self.follower.state
         if change.event == "load_failed":
             self.metrics.load_failures.inc()
-            logger.error(
-                "%s: version %s failed to load: %s",
-                self.options.model,
-                change.version,
-                change.detail,
-            )
         elif change.event in ("switch", "serving"):
             self.metrics.child(self.metrics.switches, change.variant).inc()
             logger.info(
@@ -475,9 +743,13 @@ class Gateway:
 _LABEL_KINDS = frozenset({"int64", "float64", "bool", "string", "category"})
 
 
-def _output_type(deployment: Deployment) -> str | None:
-    outputs = (deployment.version.signature or {}).get("outputs") or []
-    return str(outputs[0]["type"]) if outputs else None
+def _decode(body: bytes) -> Any:
+    """Decode a request body: a large one in pieces (`loads_in_pieces`), else whole."""
+    if len(body) > SMALL_BODY:
+        data = loads_in_pieces(body)
+        if data is not None:
+            return data
+    return parse_json(body)
 
 
 def _number(deployment: Deployment | None) -> int | None:
@@ -519,7 +791,7 @@ def _entry(
         values=validated.values,
         count=validated.count,
         predictions=scores.predictions,
-        output_type=_output_type(deployment),
+        output_type=deployment.output_type,
         probabilities=scores.probabilities,
         classes=deployment.classes,
         latency_ms=latency_ms,

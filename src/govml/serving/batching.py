@@ -2,10 +2,12 @@
 
 Calling a scikit-learn pipeline costs about the same for one row as for a few dozen, so
 requests that arrive while the model is busy are scored in one call when it is free
-(up to ``max_records`` rows). Scoring runs on the event loop's thread: a model call is
-short, and one thread avoids handing the interpreter lock back and forth with the request
-handlers. A batch that fails is scored again request by request, so one bad request cannot
-fail the others.
+(up to ``max_records`` rows). Scoring runs on the event loop's thread: a model call on a
+few rows is short, and one thread avoids handing the interpreter lock back and forth with
+the request handlers. A request of more than ``max_records`` rows is not batched: it is
+scored in a worker thread, ``max_records`` rows per model call, so that the event loop keeps
+answering small requests meanwhile. A batch that fails is scored again request by request,
+so one bad request cannot fail the others.
 
 Background jobs (shadow copies) run only when no request is waiting, so they never delay
 an answer; beyond ``max_background`` waiting records new ones are refused.
@@ -18,6 +20,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -50,6 +53,9 @@ class Batcher:
         Most rows of background jobs waiting.
     on_batch : callable, optional
         Called with the row count of each model call (for the batch-size histogram).
+    executor : Executor, optional
+        Where requests of more than ``max_records`` rows are scored (the loop's default
+        executor when None).
     """
 
     def __init__(
@@ -58,10 +64,12 @@ class Batcher:
         max_records: int,
         max_background: int,
         on_batch: Callable[[int], None] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.max_records = max_records
         self.max_background = max_background
         self.on_batch = on_batch
+        self.executor = executor
         self._jobs: list[_Job] = []
         self._background: deque[_Job] = deque()
         self._background_records = 0
@@ -85,9 +93,17 @@ class Batcher:
             self._task = None
 
     async def score(
-        self, deployment: Deployment, values: dict[str, list[Any]], count: int
+        self,
+        deployment: Deployment,
+        values: dict[str, list[Any]],
+        count: int,
+        *,
+        in_worker: bool = False,
     ) -> Scores:
         """Score ``count`` validated records with ``deployment``, batched with other requests.
+
+        A request of more than ``max_records`` records, or one ``in_worker`` (a large body),
+        is scored alone in a worker thread, ``max_records`` rows per model call.
 
         Raises
         ------
@@ -95,7 +111,16 @@ class Batcher:
             Whatever the model raised for these records.
         """
         assert self._wake is not None, "Batcher.start() was not called"
-        future: asyncio.Future[Scores] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if in_worker or count > self.max_records:
+            scores = await loop.run_in_executor(
+                self.executor, deployment.score_in_chunks, values, count, self.max_records
+            )
+            if self.on_batch is not None:
+                for start in range(0, count, self.max_records):
+                    self.on_batch(min(self.max_records, count - start))
+            return scores
+        future: asyncio.Future[Scores] = loop.create_future()
         self._jobs.append(_Job(deployment, values, count, future=future))
         self._wake.set()
         return await future
@@ -134,10 +159,26 @@ class Batcher:
         while self._background and rows < self.max_records:
             job = self._background.popleft()
             self._background_records -= job.count
+            if job.count > self.max_records:
+                self._in_worker(job)
+                continue
             taken.append(job)
             rows += job.count
         for group in _groups(taken, self.max_records):
             self._run_group(group)
+
+    def _in_worker(self, job: _Job) -> None:
+        """Score a large background job in a worker thread, then report it on the loop."""
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(
+            self.executor, job.deployment.score_in_chunks, job.values, job.count, self.max_records
+        )
+
+        def finished(future: asyncio.Future[Scores]) -> None:
+            error = future.exception()
+            _finish(job, None if error is not None else future.result(), error)
+
+        work.add_done_callback(finished)
 
     def _run_group(self, group: list[_Job]) -> None:
         deployment = group[0].deployment

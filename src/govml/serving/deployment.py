@@ -47,6 +47,8 @@ class Deployment:
     classes : tuple or None
         Class labels in the column order of the probabilities, for classifiers that
         give probabilities.
+    labels : tuple or None
+        The labels feedback may give: the model's classes when it knows them.
     loaded_at : float
         ``time.time()`` when loading finished.
     scorer : Scorer
@@ -57,6 +59,7 @@ class Deployment:
     model: LoadedModel
     validator: InputValidator
     classes: tuple[Any, ...] | None
+    labels: tuple[Any, ...] | None
     loaded_at: float
     scorer: Scorer
 
@@ -75,6 +78,17 @@ class Deployment:
         """Input columns in signature order."""
         return self.validator.columns
 
+    @property
+    def output_type(self) -> str | None:
+        """The type of the prediction in the signature (``int64``, ``string``...), if known."""
+        outputs = (self.version.signature or {}).get("outputs") or []
+        return str(outputs[0]["type"]) if outputs else None
+
+    @property
+    def regressor(self) -> bool:
+        """Whether the model predicts a number rather than a class."""
+        return self.labels is None and self.output_type == "float64"
+
     def frame(self, values: dict[str, list[Any]]) -> pd.DataFrame:
         """Build the model's input table from validated column values."""
         data = {spec.name: _array(spec, values[spec.name]) for spec in self.inputs}
@@ -88,6 +102,26 @@ class Deployment:
         """
         predictions, probabilities = self.scorer(self.frame(values))
         return Scores(predictions=predictions, probabilities=probabilities)
+
+    def score_in_chunks(self, values: dict[str, list[Any]], count: int, rows: int) -> Scores:
+        """Score ``count`` records ``rows`` at a time (one model call per chunk).
+
+        Rows are scored independently, so the answers are those of one call; between chunks
+        the interpreter lock can pass to other threads (the event loop answering small
+        requests), which one long model call on a large request would not allow.
+        """
+        if count <= rows:
+            return self.score(values)
+        parts = [
+            self.score({name: column[start : start + rows] for name, column in values.items()})
+            for start in range(0, count, rows)
+        ]
+        matrices = [p.probabilities for p in parts if p.probabilities is not None]
+        probabilities = np.concatenate(matrices) if matrices else None
+        return Scores(
+            predictions=np.concatenate([p.predictions for p in parts]),
+            probabilities=probabilities,
+        )
 
 
 def load_deployment(
@@ -107,13 +141,15 @@ def load_deployment(
         )
     signature = Signature.from_dict(version.signature)
     classes = None
-    if model.has_proba and model.classes is not None:
-        classes = tuple(np.asarray(model.classes).tolist())
+    labels = None if model.classes is None else tuple(np.asarray(model.classes).tolist())
+    if model.has_proba:
+        classes = labels
     return Deployment(
         version=version,
         model=model,
         validator=InputValidator(signature, profile),
         classes=classes,
+        labels=labels,
         loaded_at=time.time(),
         scorer=Scorer(model, probabilities=classes is not None),
     )

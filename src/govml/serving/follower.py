@@ -1,7 +1,8 @@
 """Following alias changes live: poll the store, load new versions aside, swap atomically.
 
-A background thread reads the served alias, ``staging`` and the serving set-up every
-``poll_seconds``. When a version changes it is loaded and checked in that thread while the
+A background thread reads the served alias, ``staging``, the serving set-up and the gateway
+keys every ``poll_seconds`` (the keys are replaced whole at each poll, so a revoked key is
+refused from the next one). When a version changes it is loaded and checked in that thread while the
 current one keeps answering; then the gateway's `ServingState` is replaced in one
 assignment. A request holds the state it started with until it is answered, so none fails
 during a switch. A version that cannot be loaded is reported and the current one stays.
@@ -14,7 +15,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from govml.errors import IntegrityError
 from govml.serving.deployment import Deployment, load_deployment
+from govml.serving.keys import KeyRing
 from govml.serving.source import STAGING, Challenger, RegistrySource
 
 logger = logging.getLogger("govml.serving")
@@ -22,11 +25,18 @@ logger = logging.getLogger("govml.serving")
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 RETRY_FAILED_POLLS = 10
+ERR_DIGEST = "the artifact of {ref} does not match its digest {digest}: it is not served"
+ERR_LOAD = "{ref} could not be loaded ({error})"
 
 
 @dataclass(frozen=True)
 class ServingState:
-    """What answers now: the alias holder, and the challenger with its mode."""
+    """What answers now: the alias holder, the challenger with its mode, and the policy.
+
+    ``problem`` says why the version holding the alias is not the one answering (it failed
+    to load: its artifact no longer matches its digest, say); ``strict`` whether the policy
+    in force refuses values outside the training profile.
+    """
 
     alias: str
     champion: Deployment | None = None
@@ -34,6 +44,8 @@ class ServingState:
     mode: str = "off"
     share: float | None = None
     key: str | None = None
+    problem: str | None = None
+    strict: bool = False
 
     @property
     def ready(self) -> bool:
@@ -84,7 +96,9 @@ class AliasFollower:
         self.poll_seconds = poll_seconds
         self.notify = notify
         self.state = ServingState(alias=alias)
+        self.keys = KeyRing(model)
         self._failed: dict[int, int] = {}  # version -> polls left before retrying
+        self._problems: dict[int, str] = {}  # version -> why it could not be loaded
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.polls = 0
@@ -92,16 +106,20 @@ class AliasFollower:
     # -- one poll --------------------------------------------------------------------------
 
     def refresh(self) -> ServingState:
-        """Poll once; load what changed; swap the state; return it."""
+        """Poll once; load what changed; swap the state and the keys; return the state."""
         self.polls += 1
+        self.keys = KeyRing(self.model, self.source.gateway_keys())
         aliases = self.source.aliases(self.model)
         setup = self.source.challenger(self.model)
+        strict = self.source.strict(self.model)
         current = self.state
         champion_number = aliases.get(self.alias)
         champion = self._deployment(champion_number, current, CHAMPION)
         challenger_number = _challenger_number(aliases, setup, champion_number, self.alias)
         challenger = self._deployment(challenger_number, current, CHALLENGER)
+        problem = None
         if champion_number is not None and champion is None:
+            problem = self._problems.get(champion_number)
             champion = current.champion  # the new version failed to load: keep answering
         mode = setup.mode if challenger is not None else "off"
         state = ServingState(
@@ -111,6 +129,8 @@ class AliasFollower:
             mode=mode,
             share=setup.share if mode == "canary" else None,
             key=setup.key if mode == "canary" else None,
+            problem=problem,
+            strict=strict,
         )
         if _signature(state) != _signature(current):
             self.state = state
@@ -129,18 +149,25 @@ class AliasFollower:
         if wait is not None and wait > 0:
             self._failed[number] = wait - 1
             return None
+        digest = None
         try:
             version = self.source.version(self.model, number)
+            digest = version.artifact_digest
             model = self.source.load(self.model, number)
             deployment = load_deployment(version, model, self.source.training_profile(version))
         except Exception as exc:
             self._failed[number] = RETRY_FAILED_POLLS
-            logger.exception("cannot load %s@%d", self.model, number)
-            self.notify(
-                Change("load_failed", variant, number, None, f"{type(exc).__name__}: {exc}")
-            )
+            if isinstance(exc, IntegrityError) and digest is not None:
+                detail = ERR_DIGEST.format(ref=f"{self.model}@{number}", digest=digest)
+            else:
+                detail = ERR_LOAD.format(ref=f"{self.model}@{number}", error=type(exc).__name__)
+                detail += f": {exc}"
+            self._problems[number] = detail
+            logger.error("cannot load %s@%d: %s", self.model, number, detail, exc_info=exc)
+            self.notify(Change("load_failed", variant, number, None, detail))
             return None
         self._failed.pop(number, None)
+        self._problems.pop(number, None)
         return deployment
 
     def _report(self, before: ServingState, after: ServingState) -> None:
@@ -153,6 +180,11 @@ class AliasFollower:
                 event = "start" if self.polls == 1 else "switch"
                 detail = f"{self.model}@{new} answers for {self.alias}"
                 self.notify(Change(event, CHAMPION, new, old, detail))
+        if before.strict != after.strict:
+            detail = "strict serving policy: values outside the training profile are refused"
+            if not after.strict:
+                detail = "values outside the training profile are answered with warnings"
+            self.notify(Change("policy", CHAMPION, new, new, detail))
         setup_before = (_number(before.challenger), before.mode, before.share, before.key)
         setup_after = (_number(after.challenger), after.mode, after.share, after.key)
         if setup_before != setup_after:
@@ -209,4 +241,6 @@ def _signature(state: ServingState) -> tuple[object, ...]:
         state.mode,
         state.share,
         state.key,
+        state.problem,
+        state.strict,
     )

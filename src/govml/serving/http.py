@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -30,6 +31,10 @@ class BodyTooLarge(Exception):
 
 class Disconnected(Exception):
     """The client went away before its body was read."""
+
+
+class BodyTimeout(Exception):
+    """The client did not send its whole body in time (a slow or stalled client)."""
 
 
 @dataclass
@@ -66,43 +71,62 @@ def jsonable(values: Any) -> Any:
 
 def request_id(scope: Scope) -> str:
     """Return the client's ``X-Request-ID`` when it is a valid one, else a new random id."""
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            text: str = value.decode("latin-1")
-            if _REQUEST_ID.fullmatch(text):
-                return text
-            break
+    value = header(scope, b"x-request-id")
+    if value is not None:
+        text = value.decode("latin-1")
+        if _REQUEST_ID.fullmatch(text):
+            return text
     return uuid.uuid4().hex
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """Read the whole request body, refusing it as soon as it exceeds ``limit`` bytes.
+def header(scope: Scope, wanted: bytes) -> bytes | None:
+    """Return the first value of header ``wanted`` (lower case), or None."""
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return bytes(value)
+    return None
+
+
+def declared_length(scope: Scope) -> int | None:
+    """Return the ``Content-Length`` the client announced, or None (absent or not a number)."""
+    value = header(scope, b"content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) -> bytes:
+    """Read the whole request body within ``timeout`` seconds, refusing more than ``limit`` bytes.
 
     Raises
     ------
     BodyTooLarge
         Before reading when ``Content-Length`` says so, else once the bytes read exceed it.
+    BodyTimeout
+        When the body has not arrived whole ``timeout`` seconds after the headers.
     Disconnected
         When the client disconnects first.
     """
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                declared = int(value)
-            except ValueError:
-                declared = 0
-            if declared > limit:
-                raise BodyTooLarge
+    declared = declared_length(scope)
+    if declared is not None and declared > limit:
+        raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise Disconnected
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise Disconnected
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    except TimeoutError:
+        raise BodyTimeout from None

@@ -26,8 +26,10 @@ latency_ms       float64                      gateway time from arrival to the a
 ================ ============================ ===========================================
 
 Feedback columns: ``request_id``, ``record`` (int32), ``time``, ``label`` (typed as the
-prediction). Event columns: ``time``, ``event``, ``alias``, ``variant``, ``version``,
-``previous`` (int64, nullable), ``detail``, ``pid``.
+prediction), ``correction`` (bool: the record had a label already; the latest one counts) and
+``key_id`` (the gateway key that sent it; null for labels imported by a person). Event
+columns: ``time``, ``event``, ``alias``, ``variant``, ``version``, ``previous`` (int64,
+nullable), ``detail``, ``pid``.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ class FeedbackEntry:
     records: list[int]
     labels: list[Any]
     label_type: str | None
+    corrections: list[bool]
+    key_id: str | None = None
 
     @property
     def count(self) -> int:
@@ -196,6 +200,12 @@ def feedback_table(entries: list[FeedbackEntry]) -> pa.Table:
             "time": _times(entries),
             "label": _typed(
                 [label for entry in entries for label in entry.labels], entries[0].label_type
+            ),
+            "correction": pa.array(
+                [flag for entry in entries for flag in entry.corrections], type=pa.bool_()
+            ),
+            "key_id": pa.array(
+                [entry.key_id for entry in entries for _ in range(entry.count)], type=pa.string()
             ),
         }
     )

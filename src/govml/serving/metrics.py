@@ -5,9 +5,11 @@ Every name starts with ``govml_gateway_``:
 =================================== ========= ===============================================
 requests_total                      counter   requests by ``endpoint`` and HTTP ``status``
 errors_total                        counter   refused or failed requests by ``endpoint`` and
-                                              ``reason`` (invalid_json, invalid_input,
-                                              too_large, overloaded, unavailable, model_error,
-                                              not_found, method_not_allowed)
+                                              ``reason`` (unauthorized, forbidden,
+                                              invalid_json, invalid_input, labelled,
+                                              too_large, body_timeout, overloaded,
+                                              unavailable, model_error, not_found,
+                                              method_not_allowed)
 request_duration_seconds            histogram time from arrival to the answer, by ``endpoint``
 records_total                       counter   scored records by ``version`` and ``variant``
 predictions_total                   counter   predicted class by ``version``, ``variant``,
@@ -22,6 +24,7 @@ shadow_records_total                counter   records the challenger scored in s
 shadow_disagreements_total          counter   shadow records whose prediction differs
 shadow_dropped_total                counter   shadow copies dropped (queue full or failure)
 feedback_labels_total               counter   ground-truth labels received
+feedback_corrections_total          counter   labels that corrected an earlier label
 model_info                          gauge     1 per loaded version: ``model``, ``alias``,
                                               ``variant``, ``version``, ``digest``
 model_switches_total                counter   version changes picked up live, by ``variant``
@@ -182,6 +185,11 @@ class GatewayMetrics:
             f"{PREFIX}_shadow_dropped", "Shadow copies dropped.", ["reason"], registry=r
         )
         self.feedback = Counter(f"{PREFIX}_feedback_labels", "Labels received.", registry=r)
+        self.corrections = Counter(
+            f"{PREFIX}_feedback_corrections",
+            "Labels that corrected a label given before (key scope correct_labels).",
+            registry=r,
+        )
         self.switches = Counter(
             f"{PREFIX}_model_switches", "Version changes picked up live.", ["variant"], registry=r
         )

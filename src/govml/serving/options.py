@@ -16,6 +16,8 @@ from govml.errors import ConfigurationError
 
 ENV_PREFIX = "GOVML_SERVE_"
 MIB = 1024 * 1024
+HEADER_TIMEOUT_SECONDS = 10.0
+MAX_HEADER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +46,23 @@ class GatewayOptions:
         Most records scored in one model call when requests are batched together.
     shadow_queue_records : int
         Shadow copies waiting to be scored; beyond it new copies are dropped and counted.
+    metrics_auth : bool
+        Whether ``GET /metrics`` needs a key with the ``metrics`` scope (open by default).
+    body_timeout_seconds : float
+        Longest time from a request's headers to the end of its body (slower: 408).
+    header_timeout_seconds : float
+        Longest time a connection may take to send a request's headers (slower: 408 and
+        closed; see :mod:`govml.serving.protocol`).
+    max_header_bytes : int
+        Largest request headers (larger: 431 and closed).
+    work_threads : int
+        Threads that decode, check and score large requests away from the event loop; as
+        many large requests are read at once.
+    feedback_days : int
+        Labels are taken for requests answered at most this many days ago.
+    feedback_index_entries : int
+        Requests and labels of the log indexed in memory to check labels (12 and 8 bytes
+        each); beyond it the oldest days are dropped from the index.
     """
 
     model: str
@@ -56,6 +75,13 @@ class GatewayOptions:
     flush_seconds: float = 5.0
     max_batch_records: int = 4_096
     shadow_queue_records: int = 10_000
+    metrics_auth: bool = False
+    body_timeout_seconds: float = 30.0
+    header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS
+    max_header_bytes: int = MAX_HEADER_BYTES
+    work_threads: int = 2
+    feedback_days: int = 30
+    feedback_index_entries: int = 10_000_000
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -69,6 +95,12 @@ class GatewayOptions:
             "flush_seconds": self.flush_seconds,
             "max_batch_records": self.max_batch_records,
             "shadow_queue_records": self.shadow_queue_records,
+            "body_timeout_seconds": self.body_timeout_seconds,
+            "header_timeout_seconds": self.header_timeout_seconds,
+            "max_header_bytes": self.max_header_bytes,
+            "work_threads": self.work_threads,
+            "feedback_days": self.feedback_days,
+            "feedback_index_entries": self.feedback_index_entries,
         }
         for name, value in positive.items():
             if value <= 0:
@@ -101,6 +133,11 @@ class GatewayOptions:
             default = getattr(_DEFAULTS, f.name)
             if isinstance(default, Path):
                 values[f.name] = Path(raw)
+                continue
+            if isinstance(default, bool):
+                if raw not in ("True", "False"):
+                    raise ConfigurationError(f"{key}: {raw!r} is not True or False")
+                values[f.name] = raw == "True"
                 continue
             kind = type(default)
             try:

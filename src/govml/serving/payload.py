@@ -10,11 +10,14 @@
 
 A record is an object from column name to value. Record positions in error messages count
 from 0 in the order given (rows of columnar data likewise). Malformed JSON is answered 400
-with the line, column and character offset of the problem; JSON of the wrong shape 422.
+with the line, column and character offset of the problem (and the field it was in); JSON of
+the wrong shape, or an object giving one key twice, 422.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +34,9 @@ ERR_RECORD = "record must be an object of column name to value, got {kind}"
 ERR_COLUMN = "column must be a list of values, got {kind}"
 ERR_LENGTH = "column has {actual} values, but column '{first}' has {expected}"
 ERR_NO_RECORDS = "no records to score"
+ERR_DUPLICATE_KEY = "key {key!r} is given twice in one object: which value is meant?"
+ERR_DEEP = "the JSON is nested too deeply"
+MAX_FIELD_SHOWN = 200
 
 
 @dataclass(frozen=True)
@@ -83,21 +89,95 @@ def _kind(value: Any) -> str:
 
 
 def parse_json(body: bytes) -> Any:
-    """Decode a JSON body.
+    """Decode a JSON body, refusing an object that names a key twice.
+
+    orjson (strict RFC 8259: no NaN or Infinity, integers up to 64 bits, UTF-8 only, at most
+    1024 levels of nesting) decodes it. A duplicate key would be decoded silently as its last
+    value, so the keys are counted: when the body has exactly as many ``:`` as the objects the
+    gateway reads have keys, no object can hold a key twice; otherwise (colons in strings,
+    nested objects) the body is scanned once more to find one.
 
     Raises
     ------
     PayloadError
-        400, naming the line, column and character where decoding failed.
+        400 for malformed JSON, naming the line, column and character where decoding failed
+        and the field it was in; 422 for a key given twice in one object, naming it.
     """
     if not body.strip():
         raise PayloadError(400, [FieldError(ERR_EMPTY)])
     try:
-        return orjson.loads(body)
+        data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        reason = exc.msg
-        message = ERR_JSON.format(line=exc.lineno, column=exc.colno, pos=exc.pos, reason=reason)
-        raise PayloadError(400, [FieldError(message)]) from None
+        message = ERR_JSON.format(line=exc.lineno, column=exc.colno, pos=exc.pos, reason=exc.msg)
+        near = _field_before(body, exc.pos)
+        if near is not None:
+            message += f" (in field {near!r})"
+        raise PayloadError(400, [FieldError(message, field=near)]) from None
+    if body.count(b":") != _read_keys(data):
+        _refuse_duplicate_keys(body)
+    return data
+
+
+_KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.){1,200})"\s*:')
+_LOOK_BACK = 4096
+
+
+def _field_before(body: bytes, pos: int) -> str | None:
+    """Return the last object key written before byte ``pos`` (where decoding failed)."""
+    window = body[max(0, pos - _LOOK_BACK) : pos]
+    last = None
+    for found in _KEY_BEFORE.finditer(window):
+        last = found
+    if last is None:
+        return None
+    try:
+        name = json.loads(b'"' + last.group(1) + b'"')
+    except ValueError:
+        return None
+    return str(name)[:MAX_FIELD_SHOWN]
+
+
+def _read_keys(data: Any) -> int:
+    """Count the keys of the objects the gateway reads: the top level and its records."""
+    if isinstance(data, list):
+        return sum(len(item) for item in data if type(item) is dict)
+    if not isinstance(data, dict):
+        return 0
+    count = len(data)
+    if len(data) == 1:
+        inner = next(iter(data.values()))
+        if isinstance(inner, list):
+            count += sum(len(item) for item in inner if type(item) is dict)
+        elif isinstance(inner, dict):
+            count += len(inner)
+    return count
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _refuse_duplicate_keys(body: bytes) -> None:
+    try:
+        json.loads(body, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        key = exc.key[:MAX_FIELD_SHOWN]
+        raise PayloadError(
+            422, [FieldError(ERR_DUPLICATE_KEY.format(key=key), field=key)]
+        ) from None
+    except RecursionError:
+        raise PayloadError(400, [FieldError(ERR_DEEP)]) from None
 
 
 @dataclass(frozen=True)

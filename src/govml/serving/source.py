@@ -1,8 +1,8 @@
 """What the gateway reads from the registry, behind one small interface.
 
 The gateway polls the store from a background thread: which versions hold the aliases,
-the model's serving set-up (challenger off, in shadow or on a canary share), and, when a
-version changes, that version's record, artifact and training profile.
+the model's serving set-up (challenger off, in shadow or on a canary share), the gateway
+keys, and, when a version changes, that version's record, artifact and training profile.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from govml.domain.records import ModelVersion
 from govml.errors import NotFoundError
 from govml.flavors import LoadedModel
+from govml.serving.keys import GatewayKey
 
 STAGING = "staging"
 
@@ -49,6 +50,14 @@ class RegistrySource(Protocol):
         """Return the profile of the version's training data, or None when unknown."""
         ...
 
+    def gateway_keys(self) -> list[GatewayKey]:
+        """Return the gateway keys of the store (every model; hashes, never secrets)."""
+        ...
+
+    def strict(self, name: str) -> bool:
+        """Whether the policy in force for model ``name`` asks for strict serving."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...
@@ -83,17 +92,31 @@ class ClientSource:
         return loaded
 
     def training_profile(self, version: ModelVersion) -> dict[str, Any] | None:
-        """Return the training data's profile, or None (no training data, remote store)."""
-        registry = getattr(self.client, "registry", None)
+        """Return the training data's profile (over REST in client mode), or None."""
         train = next((ref for ref in version.datasets if ref.role == "train"), None)
-        if registry is None or train is None:
+        if train is None:
             return None
+        read = getattr(self.client, "dataset_fingerprint", None)
+        if read is None:
+            read = self.client.registry.dataset_fingerprint
         try:
-            fingerprint: dict[str, Any] = registry.dataset_fingerprint(train.digest)
+            fingerprint: dict[str, Any] = read(train.digest)
         except NotFoundError:
             return None
         profile: dict[str, Any] | None = fingerprint.get("profile")
         return profile
+
+    def strict(self, name: str) -> bool:
+        """Whether the policy in force for model ``name``'s risk tier says ``serving.strict``."""
+        tier = self.client.get_model(name).risk_tier
+        stored = self.client.policy_for_tier(getattr(tier, "value", tier))
+        section = None if stored is None else getattr(stored.policy, "serving", None)
+        return bool(section is not None and section.strict)
+
+    def gateway_keys(self) -> list[GatewayKey]:
+        """Return the gateway keys of the store (read over REST in client mode)."""
+        keys: list[GatewayKey] = self.client.keys_for_gateways()
+        return keys
 
     def close(self) -> None:
         """Close the client."""

@@ -14,9 +14,14 @@ datetime   an ISO 8601 string (``2024-05-01`` or ``2024-05-01T12:30:00+00:00``)
 A field that is not an input column is refused (never silently dropped), except the
 canary's sticky key when the serving set-up names one that is not an input.
 
-Values outside the training data's profile are accepted and reported as *warnings*: a
-number below the training minimum or above the maximum, a string the training data never
-had in that column (only when the profile's category counts are exact).
+An integer must fit in 64 bits (``int64`` columns); a date or time must lie between
+1677-09-22 and 2262-04-11 (what the model's tables hold) and is taken as UTC (an offset is
+converted to UTC).
+
+Values outside the training data's profile (a number below the training minimum or above
+the maximum, a string the training data never had in that column, only when the profile's
+category counts are exact) are accepted and reported as *warnings*; in *strict* mode (the
+policy's ``serving: {strict: true}``) they are refused like type errors.
 """
 
 from __future__ import annotations
@@ -36,6 +41,15 @@ MSG_NULL = "null is not allowed: column '{name}' is not nullable"
 MSG_UNKNOWN = "unknown column '{name}': the model has no such input"
 MSG_TYPE = "expected {expected}, got {actual}"
 MSG_DATETIME = "expected an ISO 8601 date or time, got {value!r}"
+MSG_INT_RANGE = "expected an integer that fits in 64 bits, got {actual}"
+MSG_DATETIME_RANGE = (
+    "{value!r} is outside the dates the model's data can hold (1677-09-22 to 2262-04-11)"
+)
+MSG_STRICT = "{warning} (strict serving policy: refused)"
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+_EARLIEST = datetime(1677, 9, 22)
+_LATEST = datetime(2262, 4, 11)
 
 BELOW_MIN = "below_min"
 ABOVE_MAX = "above_max"
@@ -94,7 +108,7 @@ class _Bounds:
 
 
 def _is_int(value: Any) -> bool:
-    return type(value) is int
+    return type(value) is int and INT64_MIN <= value <= INT64_MAX
 
 
 def _is_number(value: Any) -> bool:
@@ -152,7 +166,9 @@ class InputValidator:
         self.names = frozenset(spec.name for spec in self.columns)
         self._bounds = _bounds(profile, self.columns) if profile else {}
 
-    def validate(self, records: Records, *, extras: Collection[str] = ()) -> Validated:
+    def validate(
+        self, records: Records, *, extras: Collection[str] = (), strict: bool = False
+    ) -> Validated:
         """Return the records typed per the signature, with their range warnings.
 
         Parameters
@@ -161,12 +177,14 @@ class InputValidator:
             Decoded request records.
         extras : collection of str
             Field names allowed besides the inputs (taken out, returned in ``extras``).
+        strict : bool
+            Refuse values outside the training profile instead of warning about them.
 
         Raises
         ------
         PayloadError
             422 listing every problem: unknown and missing columns, missing values, wrong
-            types.
+            types, and in strict mode values outside the training profile.
         """
         errors: list[FieldError] = []
         given = records.columns
@@ -187,6 +205,15 @@ class InputValidator:
                     errors.append(FieldError(MSG_MISSING_COLUMN.format(name=spec.name)))
                 continue
             values[spec.name] = self._column(spec, column, errors, warnings)
+        if strict and warnings:
+            errors += [
+                FieldError(
+                    MSG_STRICT.format(warning=warning.to_dict()["message"]),
+                    record=warning.record,
+                    field=warning.field,
+                )
+                for warning in warnings
+            ]
         if errors:
             raise PayloadError(422, errors)
         kept = {name: given[name] for name in extras if name in given and name not in self.names}
@@ -224,8 +251,15 @@ class InputValidator:
                 template = MSG_NULL if value is None else MSG_MISSING_VALUE
                 errors.append(FieldError(template.format(name=name), record=index, field=name))
             return None
-        if spec.type == "int64" and type(value) is float and value.is_integer():
-            return int(value)
+        if spec.type == "int64" and type(value) in (int, float):
+            if type(value) is float and not value.is_integer():
+                pass
+            elif INT64_MIN <= value <= INT64_MAX:
+                return int(value)
+            else:
+                message = MSG_INT_RANGE.format(actual=_describe(value))
+                errors.append(FieldError(message, record=index, field=name))
+                return None
         expected = _EXPECTED[spec.type]
         message = MSG_TYPE.format(expected=expected, actual=_describe(value))
         errors.append(FieldError(message, record=index, field=name))
@@ -233,13 +267,23 @@ class InputValidator:
 
 
 def _parse_datetime(name: str, index: int, value: Any, errors: list[FieldError]) -> Any:
+    """Return the moment as a naive UTC datetime (an offset converted to UTC), or record why not."""
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         errors.append(FieldError(MSG_DATETIME.format(value=value), record=index, field=name))
         return None
+    if moment.tzinfo is not None:
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            moment = datetime.max
+    if not _EARLIEST <= moment <= _LATEST:
+        errors.append(FieldError(MSG_DATETIME_RANGE.format(value=value), record=index, field=name))
+        return None
+    return moment
 
 
 def _range(name: str, values: list[Any], bounds: _Bounds, warnings: list[RangeWarning]) -> None:

@@ -379,3 +379,23 @@ monitoring_actions = sa.Table(
     sa.UniqueConstraint("model_id", "dedupe"),
     sa.Index("ix_monitoring_actions_run_id", "run_id"),
 )
+
+# Keys of the serving gateway: scoped credentials of one model (predict, feedback,
+# correct_labels, metrics), stored only as the SHA-256 of the key and looked up by its public
+# id. Every key expires. Each issue and revocation is a `gateway_key.*` ledger entry, which
+# `audit verify` replays against this table.
+gateway_keys = sa.Table(
+    "gateway_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_by", sa.String(200), nullable=True),
+    sa.Index("ix_gateway_keys_model_id", "model_id"),
+)

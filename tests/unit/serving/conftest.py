@@ -25,10 +25,16 @@ def source() -> FakeSource:
 async def gateway_client(
     source: FakeSource, tmp_path: Path
 ) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
-    options = GatewayOptions(model="credit", log_dir=tmp_path / "log", poll_seconds=3600)
+    options = GatewayOptions(
+        model="credit", log_dir=tmp_path / "log", poll_seconds=3600, flush_seconds=0.05
+    )
+    key = source.issue("predict", "feedback")
     gateway = Gateway(options, source)
     await gateway.startup()
     transport = httpx.ASGITransport(app=gateway)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://gateway", headers=headers
+    ) as client:
         yield gateway, client
     await gateway.shutdown()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from govml.datasets import profile
 from govml.domain.records import ModelVersion
 from govml.domain.signature import infer_signature
 from govml.flavors import LoadedModel, flavor_for, get_flavor
+from govml.serving.keys import GatewayKey, key_hash
 from govml.serving.source import Challenger
 
 
@@ -55,8 +57,36 @@ class FakeSource:
         self.setup = Challenger()
         self.loads: list[int] = []
         self.fail_load: set[int] = set()
+        self.fail_load_with: Exception | None = None
         self.closed = False
         self.lock = threading.Lock()
+        self.keys: list[GatewayKey] = []
+        self.strict_mode = False
+
+    def issue(self, *scopes: str, model: str = "credit", days: float = 30) -> str:
+        """Issue a gateway key (as a deployer would) and return it."""
+        key_id = secrets.token_hex(8)
+        secret = f"gwk_{key_id}_{secrets.token_urlsafe(32)}"
+        now = datetime.now(UTC)
+        self.keys.append(
+            GatewayKey(
+                key_id=key_id,
+                model=model,
+                scopes=scopes,
+                hash=key_hash(secret),
+                description="",
+                created_at=now,
+                created_by="frank",
+                expires_at=now + timedelta(days=days),
+            )
+        )
+        return secret
+
+    def gateway_keys(self) -> list[GatewayKey]:
+        return list(self.keys)
+
+    def strict(self, name: str) -> bool:
+        return self.strict_mode
 
     def add(self, number: int, model: Any) -> None:
         self.models[number] = model
@@ -90,7 +120,7 @@ class FakeSource:
 
     def load(self, name: str, number: int) -> LoadedModel:
         if number in self.fail_load:
-            raise RuntimeError(f"artifact of version {number} is corrupt")
+            raise self.fail_load_with or RuntimeError(f"artifact of version {number} is corrupt")
         self.loads.append(number)
         serialized = flavor_for(self.models[number]).dump(self.models[number])
         return get_flavor("sklearn").load(serialized.data, serialized.options)

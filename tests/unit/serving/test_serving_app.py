@@ -71,10 +71,14 @@ async def test_without_a_version_the_gateway_is_alive_but_not_ready(
     source: FakeSource, tmp_path: Path
 ) -> None:
     source.alias_map.clear()
+    key = source.issue("predict")
     gateway = Gateway(GatewayOptions(model="credit", log_dir=tmp_path, poll_seconds=3600), source)
     await gateway.startup()
     transport = httpx.ASGITransport(app=gateway)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://gateway", headers=headers
+    ) as client:
         assert (await client.get("/health")).status_code == 200
         ready = await client.get("/ready")
         assert ready.status_code == 503
@@ -93,10 +97,14 @@ async def test_a_full_log_answers_503_with_retry_after_before_scoring(
     options = GatewayOptions(
         model="credit", log_dir=tmp_path, poll_seconds=3600, log_queue_records=5, log_wait_ms=20
     )
+    key = source.issue("predict")
     gateway = Gateway(options, source)
     await gateway.startup()
     transport = httpx.ASGITransport(app=gateway)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://gateway", headers=headers
+    ) as client:
         room = 5 - gateway.log.depth  # the start event holds one place until written
         assert gateway.log.reserve(room)
         refused = await client.post("/predict", json=ROW)

@@ -169,6 +169,8 @@ def test_feedback_and_event_partitions(tmp_path: Path) -> None:
             records=[0, 3],
             labels=[1, 0],
             label_type="int64",
+            corrections=[False, True],
+            key_id="0123456789abcdef",
         )
     )
     log.put_event(
@@ -187,6 +189,8 @@ def test_feedback_and_event_partitions(tmp_path: Path) -> None:
     log.close()
     feedback = pq.read_table(tmp_path / "model=credit/feedback/date=2024-05-01")
     assert feedback.to_pydict()["label"] == [1, 0]
+    assert feedback.to_pydict()["correction"] == [False, True]
+    assert feedback.to_pydict()["key_id"] == ["0123456789abcdef"] * 2
     assert str(feedback.schema.field("record").type) == "int32"
     events = pq.read_table(tmp_path / "model=credit/events/date=2024-05-01")
     assert events.to_pydict()["previous"] == [1]
