@@ -381,14 +381,13 @@ class AccessService:
         """
         _user_name(name)
         with self.ctx.store.write() as conn:
+            admin = None
             if name != self.ctx.actor:
-                issuer = authorize(conn, self.ctx, Permission.ADMINISTER)
-            else:
-                issuer = self._existing(conn, name)
+                admin = authorize(conn, self.ctx, Permission.ADMINISTER)
             user = self._existing(conn, name)
             if not user.active:
                 raise ForbiddenError(f"user {name!r} is disabled; no token is issued")
-            return self._issue(conn, issuer, user, expires_in_days, self.ctx.clock())
+            return self._issue(conn, admin or user, user, expires_in_days, self.ctx.clock())
 
     def revoke_tokens(self, name: str) -> int:
         """Revoke every live token of user ``name`` (an admin, or the user); return how many."""

@@ -77,7 +77,7 @@ class LifecycleService:
             user = authorize(conn, self.ctx, Permission.APPROVE)
             version = records.load_version(conn, parsed)
             mid = records.model_id(conn, version.model)
-            policy = _policy(conn, version)
+            policy = _policy(conn, records.load_model(conn, version.model).risk_tier.value)
             decision = decide(
                 user=user,
                 version=version,
@@ -221,7 +221,7 @@ class LifecycleService:
         """Gather the facts of the gates of ``alias`` for ``version`` and judge them."""
         model = records.load_model(conn, version.model)
         mid = records.model_id(conn, version.model)
-        policy = _policy(conn, version)
+        policy = _policy(conn, model.risk_tier.value)
         decisions = lifecycle_records.approvals_of(conn, mid, version.model, version.version)
         return readiness(
             model=model,
@@ -273,8 +273,7 @@ def policy_facts(stored: StoredPolicy) -> PolicyFacts:
     )
 
 
-def _policy(conn: Connection, version: ModelVersion) -> PolicyFacts | None:
-    tier = records.load_model(conn, version.model).risk_tier.value
+def _policy(conn: Connection, tier: str) -> PolicyFacts | None:
     stored = policy_in_force(conn, tier)
     return None if stored is None else policy_facts(stored)
 
