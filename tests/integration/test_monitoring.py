@@ -297,6 +297,66 @@ def test_labels_below_the_minimum_are_reported_with_their_coverage(watched: Watc
     assert "120 of 1,000 served rows labelled (12.0%)" in coverage.message
 
 
+def test_labels_that_cannot_be_true_are_skipped_and_named_not_fatal(watched: Watched) -> None:
+    data = frame(1000, seed=8)
+    ids = watched.serve(2, data, labels=False)
+    truth = data["y"].to_numpy()
+    labels = truth.copy()
+    labels[:3] = [7, 9, 7]  # classes the model does not have
+    write_feedback(watched.logs, MODEL, ids[:600], labels[:600], when=DAY + timedelta(hours=21))
+    write_feedback(
+        watched.logs,
+        MODEL,
+        ids[600:602],
+        ["yes", "no"],  # not even of the predictions' type
+        when=DAY + timedelta(hours=21),
+        name="part-text.parquet",
+    )
+    run = watched.monitor(dry_run=True)  # used to fail the whole window
+    report = run.report(2)
+    coverage = {c.check: c for c in report.checks}["label_coverage"]
+    assert report.labelled == 597
+    assert coverage.evidence["skipped_labels"] == 5
+    assert coverage.evidence["skipped_examples"][:2] == [
+        f"{ids[0]} record 0: label '7' is not one of the classes 0, 1",
+        f"{ids[1]} record 0: label '9' is not one of the classes 0, 1",
+    ]
+    assert (
+        f"{ids[600]} record 0: label 'yes' is not a int64" in coverage.evidence["skipped_examples"]
+    )
+    assert "5 label(s) skipped as they cannot be true" in coverage.message
+    assert any("skipped as they cannot be true" in note for note in report.notes)
+    performance = {c.check: c for c in report.checks}["performance:accuracy"]
+    assert performance.status in ("ok", "critical") and performance.value is not None
+
+
+def test_the_latest_label_counts_and_corrections_are_counted(watched: Watched) -> None:
+    data = frame(1000, seed=9)
+    ids = watched.serve(2, data, labels=False)
+    truth = data["y"].to_numpy()
+    # Every label wrong at first (accuracy breaks its rule), then 800 corrected.
+    write_feedback(watched.logs, MODEL, ids, 1 - truth, when=DAY + timedelta(hours=21))
+    write_feedback(
+        watched.logs,
+        MODEL,
+        ids[:800],
+        truth[:800],
+        when=DAY + timedelta(hours=22),
+        extra={"correction": [True] * 800},
+        name="part-corrections.parquet",
+    )
+    run = watched.monitor(dry_run=True)
+    checks = {c.check: c for c in run.report(2).checks}
+    assert checks["label_coverage"].evidence["corrections"] == 800
+    assert "800 of the labels are corrections" in checks["label_coverage"].message
+    model = watched.models[2]
+    predicted = model.predict(data[["x1", "x2"]])
+    expected = (
+        np.sum(predicted[:800] == truth[:800]) + np.sum(predicted[800:] != truth[800:])
+    ) / 1000
+    assert checks["performance:accuracy"].value == pytest.approx(expected)
+
+
 def test_fairness_drift_from_a_sensitive_attribute_in_the_feedback(watched: Watched) -> None:
     data = frame(2000, seed=8)
     data.loc[data["group"] == "a", "x1"] += 2.5  # group a now nearly always predicted 1,
@@ -392,7 +452,12 @@ def test_history_cli_textfile_and_audit_verify(
     assert counts["monitoring_points"] == len(run["versions"][0]["checks"])
 
 
-def test_labelling_tasks_round_trip_into_feedback(watched: Watched) -> None:
+def choice(task: dict[str, Any]) -> dict[str, Any]:
+    """The first choice result of a task's first annotation."""
+    return dict(task["annotations"][0]["result"][0])
+
+
+def test_labelling_tasks_round_trip_into_feedback(watched: Watched, tmp_path: Path) -> None:
     data = frame(1000, seed=13)
     watched.serve(2, data, labels=False)
     frank = watched.team["frank"]
@@ -434,12 +499,33 @@ def test_labelling_tasks_round_trip_into_feedback(watched: Watched) -> None:
             "annotations": annotated[1]["annotations"],
         }
     )
-    result = frank.import_labels(MODEL, annotated, log_dir=watched.logs)
-    assert result["written"] == 24
+    for refused in ("frank", "vic"):  # deployer, viewer: refused before anything is read
+        with pytest.raises(govml.errors.ForbiddenError, match="importing labels"):
+            watched.team[refused].import_labels(MODEL, annotated, log_dir=tmp_path / "nowhere")
+    bob = watched.team["bob"]  # a contributor
+    out_of_class = {
+        **annotated[2],
+        "annotations": [{"result": [{**choice(annotated[2]), "value": {"choices": ["7"]}}]}],
+    }
+    result = bob.import_labels(MODEL, [*annotated, out_of_class], log_dir=watched.logs)
+    assert result["written"] == 24 and result["corrections"] == 0
     reasons = sorted(item["reason"] for item in result["skipped"])
-    assert reasons == ["no annotation (or only cancelled ones)", "not in the prediction log"]
+    assert reasons == [
+        "label '7' is not one of the classes 0, 1",
+        "no annotation (or only cancelled ones)",
+        "not in the prediction log",
+    ]
+    written = Path(result["file"])
+    assert result["digest"] == "sha256:" + hashlib.sha256(written.read_bytes()).hexdigest()
+    (entry,) = bob.audit_log(model=MODEL, action="monitoring.labels_imported")
+    assert entry.actor == "bob" and entry.payload["digest"] == result["digest"]
+    assert (entry.payload["written"], entry.payload["skipped"]) == (24, 3)
     run = watched.monitor(dry_run=True)
     assert run.report(2).labelled == 24
+    again = bob.import_labels(MODEL, annotated[1:3], log_dir=watched.logs)
+    assert (again["written"], again["corrections"]) == (2, 2)  # labelled before: corrections
+    assert watched.monitor(dry_run=True).report(2).labelled == 24
+    bob.verify_ledger()
 
 
 def test_client_mode_monitors_the_servers_log(watched: Watched, hook: Any) -> None:
@@ -470,8 +556,13 @@ def test_client_mode_monitors_the_servers_log(watched: Watched, hook: Any) -> No
                 MODEL, since=DAY, until=DAY + timedelta(days=1), limit=3
             )
             assert len(tasks) == 3
-            result = remote.import_labels(MODEL, [])
-            assert result["written"] == 0
+            with pytest.raises(govml.errors.ForbiddenError, match="frank"):
+                remote.import_labels(MODEL, [])
+            contributor = RemoteClient(load_settings(server=url, token=team.tokens["bob"]))
+            try:
+                assert contributor.import_labels(MODEL, [])["written"] == 0
+            finally:
+                contributor.close()
         finally:
             remote.close()
 

@@ -64,6 +64,12 @@ def serve(
     feedback_days: int = typer.Option(
         30, "--feedback-days", min=1, help="Labels are taken for requests up to this old."
     ),
+    feedback_index: int = typer.Option(
+        10_000_000,
+        "--feedback-index",
+        min=1,
+        help="Requests and labels of the log indexed in memory to check labels.",
+    ),
 ) -> None:
     """Serve NAME's version holding ALIAS: validated predictions, a log, live version changes."""
     store = getattr(ctx.find_root().obj, "store", None)
@@ -84,6 +90,7 @@ def serve(
         header_timeout_seconds=header_timeout,
         work_threads=work_threads,
         feedback_days=feedback_days,
+        feedback_index_entries=feedback_index,
     )
     # Worker processes build the gateway from the environment: pin it to this store.
     if not (settings.server and store is None):

@@ -468,9 +468,22 @@ def attribution_outcome(
 
 
 def coverage_outcome(
-    rows: int, labelled: int, feedback_rows: int, delays: Sequence[float], min_labels: int
+    rows: int,
+    labelled: int,
+    feedback_rows: int,
+    delays: Sequence[float],
+    min_labels: int,
+    *,
+    corrections: int = 0,
+    skipped: int = 0,
+    skipped_examples: Sequence[str] = (),
 ) -> CheckOutcome:
-    """Say how many served rows have labels, and how late labels arrive."""
+    """Say how many served rows have labels, how late they arrive, and what was left out.
+
+    ``corrections`` is how many of the labels used corrected an earlier one; ``skipped`` how
+    many labels were left out because they cannot be true (a class the model does not have,
+    a value that is not a number), with the first few named in ``skipped_examples``.
+    """
     share = labelled / rows if rows else None
     p50 = float(np.percentile(delays, 50)) if len(delays) else None
     p90 = float(np.percentile(delays, 90)) if len(delays) else None
@@ -489,19 +502,29 @@ def coverage_outcome(
         else (f": fewer than {min_labels} labelled rows, performance and fairness are not judged")
     )
     coverage = "no rows" if share is None else f"{share:.1%}"
+    extra = ""
+    if corrections:
+        extra += f"; {corrections:,} of the labels are corrections"
+    if skipped:
+        extra += f"; {skipped:,} label(s) skipped as they cannot be true ({skipped_examples[0]})"
     return CheckOutcome(
         check="label_coverage",
         category="coverage",
         status="ok" if enough else "insufficient",
         value=share,
         threshold={"min_labels": min_labels},
-        message=f"{labelled:,} of {rows:,} served rows labelled ({coverage}){verdict}{delay}",
+        message=(
+            f"{labelled:,} of {rows:,} served rows labelled ({coverage}){verdict}{delay}{extra}"
+        ),
         evidence={
             "rows": rows,
             "labelled": labelled,
             "feedback_rows": feedback_rows,
             "delay_p50_s": p50,
             "delay_p90_s": p90,
+            "corrections": corrections,
+            "skipped_labels": skipped,
+            "skipped_examples": list(skipped_examples),
         },
     )
 

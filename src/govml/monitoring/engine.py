@@ -8,6 +8,7 @@ judging is :mod:`govml.monitoring.checks`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from govml.checks import explain
 from govml.datasets import Profile
@@ -30,6 +32,7 @@ from govml.metrics import (
     score_samples,
 )
 from govml.metrics._registry import spec_for
+from govml.metrics._validate import MetricInputError
 from govml.monitoring.checks import (
     DEFAULT_LEVELS,
     DEFAULT_MIN_LABELS,
@@ -48,6 +51,7 @@ from govml.monitoring.window import Window
 from govml.policy import Policy
 
 SKEW_ROWS = 100_000
+MAX_SKIPPED_SHOWN = 20
 DEFAULT_SHAP_ROWS = 500
 FAIRNESS_BOOT = 200
 _DELAY_SAMPLE = 100_000
@@ -123,6 +127,18 @@ class _Labelled:
     found: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     delays: list[float] = field(default_factory=list)
+    corrections: int = 0
+    skipped: int = 0
+    skipped_examples: list[str] = field(default_factory=list)
+
+    def skip(self, request_ids: list[Any], records: list[Any], reasons: list[str]) -> None:
+        """Count labels that cannot be true; keep the first few, named, for the report."""
+        self.skipped += len(request_ids)
+        room = MAX_SKIPPED_SHOWN - len(self.skipped_examples)
+        for request_id, record, reason in list(zip(request_ids, records, reasons, strict=True))[
+            :room
+        ]:
+            self.skipped_examples.append(f"{request_id} record {record}: {reason}")
 
 
 def drift_levels(policy: Policy | None) -> tuple[DriftLevels, ...]:
@@ -380,15 +396,36 @@ def _labelled_checks(
     )
     labelled.feedback_rows = feedback_rows
     binary = classifier and pos_label is not None and len(columns.classes) <= 2
+    classes = [_typed_label(c, columns.prediction) for c in columns.classes] or None
     rng = np.random.default_rng(options.seed)
     for batch in batches:
         _add_batch(
-            labelled, batch, binary=binary, classifier=classifier, pos_label=pos_label, rng=rng
+            labelled,
+            batch,
+            binary=binary,
+            classifier=classifier,
+            pos_label=pos_label,
+            classes=classes,
+            rng=rng,
         )
     rows = logs.count(files, window)
     out = [
-        coverage_outcome(rows, labelled.rows, feedback_rows, labelled.delays, options.min_labels)
+        coverage_outcome(
+            rows,
+            labelled.rows,
+            feedback_rows,
+            labelled.delays,
+            options.min_labels,
+            corrections=labelled.corrections,
+            skipped=labelled.skipped,
+            skipped_examples=labelled.skipped_examples,
+        )
     ]
+    if labelled.skipped:
+        notes.append(
+            f"{labelled.skipped:,} label(s) skipped as they cannot be true, first: "
+            + "; ".join(labelled.skipped_examples[:5])
+        )
     enough = labelled.rows >= options.min_labels
     short = f"{labelled.rows:,} labelled rows, fewer than {options.min_labels:,}"
     for rule in rules:
@@ -406,42 +443,121 @@ def _add_batch(
     binary: bool,
     classifier: bool,
     pos_label: Any,
+    classes: list[Any] | None,
     rng: np.random.Generator,
 ) -> None:
     if batch.num_rows == 0:
         return
+    batch = _true_labels(labelled, batch, classifier=classifier, classes=classes)
+    if batch.num_rows == 0:
+        return
     names = batch.schema.names
     y_pred = batch.column(names.index("prediction")).to_numpy(zero_copy_only=False)
-    y_true = batch.column(names.index("label")).to_numpy(zero_copy_only=False)
-    y_true = _like(y_true, y_pred)
+    y_true = _like(batch.column(names.index("label")).to_numpy(zero_copy_only=False), y_pred)
     delays = batch.column(names.index("delay_s")).to_numpy(zero_copy_only=False)
+    found: dict[str, Any] = {}
+    try:
+        if binary:
+            groups = {n: batch.column(names.index(n)).to_pylist() for n in labelled.found}
+            found["grouped"] = binary_confusion(
+                y_true,
+                y_pred,
+                pos_label=pos_label,
+                sensitive_features=groups or None,
+                missing="group",
+            )
+            found["binary"] = binary_confusion(y_true, y_pred, pos_label=pos_label)
+            if "score" in names:
+                scores = batch.column(names.index("score")).to_numpy(zero_copy_only=False)
+                found["score"] = score_samples(
+                    y_true, scores.astype(np.float64), pos_label=pos_label
+                )
+        elif classifier:
+            found["multiclass"] = multiclass_confusion(y_true, y_pred)
+        else:
+            found["regression"] = regression_moments(
+                y_true.astype(np.float64), y_pred.astype(np.float64)
+            )
+    except MetricInputError as exc:  # labels of a model whose classes the log does not name
+        ids = batch.column(names.index("request_id")).to_pylist()
+        labelled.skip(
+            ids, batch.column(names.index("record")).to_pylist(), [exc.message] * len(ids)
+        )
+        return
     labelled.rows += batch.num_rows
+    labelled.corrections += int(np.count_nonzero(batch.column(names.index("corrected"))))
     keep = delays if len(delays) <= 10_000 else rng.choice(delays, 10_000, replace=False)
     if len(labelled.delays) < _DELAY_SAMPLE:
         labelled.delays.extend(float(d) for d in keep)
-    found: dict[str, Any] = {}
-    if binary:
-        groups = {n: batch.column(names.index(n)).to_pylist() for n in labelled.found}
-        found["grouped"] = binary_confusion(
-            y_true,
-            y_pred,
-            pos_label=pos_label,
-            sensitive_features=groups or None,
-            missing="group",
-        )
-        found["binary"] = binary_confusion(y_true, y_pred, pos_label=pos_label)
-        if "score" in names:
-            scores = batch.column(names.index("score")).to_numpy(zero_copy_only=False)
-            found["score"] = score_samples(y_true, scores.astype(np.float64), pos_label=pos_label)
-    elif classifier:
-        found["multiclass"] = multiclass_confusion(y_true, y_pred)
-    else:
-        found["regression"] = regression_moments(
-            y_true.astype(np.float64), y_pred.astype(np.float64)
-        )
     for kind, stats in found.items():
         before = labelled.stats.get(kind)
         labelled.stats[kind] = stats if before is None else before.merge(stats)
+
+
+def _true_labels(
+    labelled: _Labelled, batch: pa.RecordBatch, *, classifier: bool, classes: list[Any] | None
+) -> pa.RecordBatch:
+    """Return the rows whose label could be true; count and name the others.
+
+    A classifier's label must be one of the classes the log names (its probabilities), or at
+    least of the predictions' type; a regressor's a finite number.
+    """
+    names = batch.schema.names
+    column = batch.column(names.index("label"))
+    kind = batch.column(names.index("prediction")).type
+    allowed = None if classes is None else set(classes)
+    if column.type == kind and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        # Typed as the predictions (the gateway writes them so): checked column-wise.
+        valid = pc.is_valid(column)
+        if classifier and classes is not None:
+            valid = pc.and_(valid, pc.is_in(column, value_set=pa.array(classes, type=kind)))
+        elif not classifier and pa.types.is_floating(kind):
+            valid = pc.and_(valid, pc.is_finite(column))
+        valid = pc.fill_null(valid, False)
+        if pc.all(valid).as_py():
+            return batch
+    labels = column.to_pylist()
+    reasons: list[str | None] = []
+    shown = "" if classes is None else ", ".join(str(c) for c in classes[:10])
+    for label in labels:
+        value = _as_prediction(label, kind)
+        if value is None:
+            reasons.append(f"label {label!r} is not a {kind}")
+        elif not classifier and not math.isfinite(value):
+            reasons.append(f"label {label!r} is not a finite number")
+        elif classifier and allowed is not None and value not in allowed:
+            reasons.append(f"label {label!r} is not one of the classes {shown}")
+        else:
+            reasons.append(None)
+    bad = [i for i, reason in enumerate(reasons) if reason is not None]
+    if not bad:
+        return batch
+    ids = batch.column(names.index("request_id")).to_pylist()
+    records = batch.column(names.index("record")).to_pylist()
+    labelled.skip([ids[i] for i in bad], [records[i] for i in bad], [str(reasons[i]) for i in bad])
+    keep = pa.array([reason is None for reason in reasons])
+    filtered: pa.RecordBatch = batch.filter(keep)
+    return filtered
+
+
+def _as_prediction(label: Any, kind: pa.DataType) -> Any:
+    """Return ``label`` as a value of the predictions' Arrow type, or None when it is not one."""
+    if label is None:
+        return None
+    try:
+        if pa.types.is_boolean(kind):
+            if isinstance(label, bool):
+                return label
+            text = str(label).lower()
+            return {"true": True, "1": True, "false": False, "0": False}.get(text)
+        if pa.types.is_integer(kind):
+            number = float(label)
+            return int(number) if number.is_integer() else None
+        if pa.types.is_floating(kind):
+            return float(label)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return str(label)
 
 
 def _like(values: Any, template: Any) -> Any:

@@ -8,7 +8,9 @@ batches, so a window is never held in memory at once (DuckDB's own memory is cap
 returned to anyone and are left out of everything but the labelling export.
 
 Feedback is joined on ``(request_id, record)``; when a record was labelled more than once,
-the latest label counts.
+the latest label counts, and whether it was a correction (``correction``, written by the
+gateway for a key with the ``correct_labels`` scope) is carried along so that a run can say
+how many corrections it used.
 """
 
 from __future__ import annotations
@@ -292,9 +294,9 @@ class PredictionLogs:
         Returns
         -------
         feedback_rows, batches, found
-            Number of feedback rows read, the joined batches (``prediction``, ``label``,
-            ``delay_s``, optional ``score`` and sensitive columns), and the sensitive
-            features found.
+            Number of feedback rows read, the joined batches (``request_id``, ``record``,
+            ``prediction``, ``label``, ``corrected``, ``delay_s``, optional ``score`` and
+            sensitive columns), and the sensitive features found.
         """
         feedback = self.feedback_files(window.start.date())
         if not feedback:
@@ -323,6 +325,8 @@ class PredictionLogs:
                 picked.append(f"f.{quote(name)} AS {quote(name)}")
                 carried.append(name)
         extra = "".join(f", arg_max({quote(n)}, time) AS {quote(n)}" for n in from_feedback)
+        # Files written before corrections existed have no column: none of theirs is one.
+        corrected = "arg_max(correction, time)" if "correction" in fb_columns else "FALSE"
         score = ""
         if score_class is not None:
             score = f", struct_extract(p.probabilities, {_literal(score_class)}) AS score"
@@ -330,9 +334,10 @@ class PredictionLogs:
         total = self._run(f"SELECT count(*) FROM {self._source(feedback)}").fetchall()
         query = (
             f"WITH f AS (SELECT request_id, record, arg_max(label, time) AS label, "
+            f"coalesce({corrected}, FALSE) AS corrected, "
             f"max(time) AS labelled_at{extra} FROM {self._source(feedback)} "
             f"GROUP BY request_id, record) "
-            f"SELECT p.prediction, f.label, "
+            f"SELECT p.request_id, p.record, p.prediction, f.label, f.corrected, "
             f"epoch(f.labelled_at) - epoch(p.time) AS delay_s{score}"
             f"{''.join(', ' + item for item in picked)} "
             f"FROM ({sql}) AS p JOIN f ON p.request_id = f.request_id AND p.record = f.record "
@@ -392,6 +397,27 @@ class PredictionLogs:
             rows = self._run(
                 f"SELECT DISTINCT p.request_id, p.record FROM {self._source(files)} AS p "
                 "JOIN wanted_keys AS k ON p.request_id = k.request_id AND p.record = k.record"
+            ).fetchall()
+        finally:
+            self._db.unregister("wanted_keys")
+        return {(str(r), int(n)) for r, n in rows}
+
+    def labelled_keys(self, keys: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Return which of ``keys`` (request id, record) have a label in the feedback log."""
+        files = self.feedback_files(date.min)
+        if not files or not keys:
+            return set()
+        table = pa.table(
+            {
+                "request_id": pa.array([k[0] for k in keys], type=pa.string()),
+                "record": pa.array([k[1] for k in keys], type=pa.int32()),
+            }
+        )
+        self._db.register("wanted_keys", table)
+        try:
+            rows = self._run(
+                f"SELECT DISTINCT f.request_id, f.record FROM {self._source(files)} AS f "
+                "JOIN wanted_keys AS k ON f.request_id = k.request_id AND f.record = k.record"
             ).fetchall()
         finally:
             self._db.unregister("wanted_keys")

@@ -51,7 +51,7 @@ from govml.domain.records import Model, ModelVersion
 from govml.errors import ForbiddenError, InputError, IntegrityError, NotFoundError
 from govml.ledger.canonical import canonical_json
 from govml.monitoring.engine import Options, Reference, check_version, prediction_reference
-from govml.monitoring.labelling import import_tasks, labelling_tasks
+from govml.monitoring.labelling import import_result, labelling_tasks, prepare_import
 from govml.monitoring.logs import PredictionLogs
 from govml.monitoring.records import (
     RANK,
@@ -711,17 +711,74 @@ class MonitoringService:
     ) -> dict[str, Any]:
         """Write the labels of annotated Label Studio tasks into the feedback log.
 
-        Only labels of predictions found in the log are written; the others are counted
-        and named. Returns ``written``, ``skipped`` (with reasons) and ``file``.
+        Labels feed monitoring, whose rules can roll production back, so importing them
+        needs the ``register`` permission (contributor or admin: the people who give a model
+        its data and evidence), checked before anything is read. Labels that cannot be true,
+        or whose prediction is not in the log, are skipped and named; a label for a record
+        labelled before is kept as a correction. The file is published only together with
+        its ``monitoring.labels_imported`` ledger entry (model, file, digest, counts).
+
+        Returns ``written``, ``corrections``, ``skipped`` (with reasons), ``file`` and
+        ``digest``.
+
+        Raises
+        ------
+        ForbiddenError
+            When the actor may not register (nothing is read or written).
         """
-        with self.ctx.store.read() as conn:
+        with self.ctx.store.write() as conn:
+            _authorize_import(conn, self.ctx)
             records.load_model(conn, name)
         root = Path(log_dir) if log_dir is not None else default_log_dir(self.ctx)
         with PredictionLogs(root, name) as logs:
-            return import_tasks(logs, tasks, now=self.ctx.clock(), from_name=from_name)
+            written, skipped = prepare_import(
+                logs, tasks, now=self.ctx.clock(), from_name=from_name
+            )
+        result = import_result(written, skipped)
+        if written is None:
+            return result
+        now = self.ctx.clock()
+        try:
+            with self.ctx.store.write() as conn:
+                _authorize_import(conn, self.ctx)
+                append(
+                    conn,
+                    actor=self.ctx.actor,
+                    now=now,
+                    entries=[
+                        NewEntry(
+                            action="monitoring.labels_imported",
+                            subject=model_subject(name),
+                            payload={
+                                "model": name,
+                                "file": str(written.path.relative_to(root)),
+                                "digest": written.digest,
+                                "written": written.rows,
+                                "corrections": written.corrections,
+                                "skipped": len(skipped),
+                            },
+                        )
+                    ],
+                )
+                written.publish()
+        except BaseException:
+            written.discard()
+            raise
+        return result
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _authorize_import(conn: Connection, ctx: ServiceContext) -> None:
+    try:
+        authorize(conn, ctx, Permission.REGISTER)
+    except ForbiddenError as exc:
+        raise ForbiddenError(
+            f"{exc.message}; importing labels, which monitoring judges production on, needs a "
+            "contributor or admin",
+            hint=exc.hint,
+        ) from None
 
 
 def _authorize_run(conn: Connection, ctx: ServiceContext) -> None:
