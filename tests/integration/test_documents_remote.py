@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from tests.integration.test_documents import Registry
 
+import govml
 from govml.documents.pdf import chromium_path
 from govml.remote import RemoteClient
+from govml.reports import render
 from govml.server import create_app
 from govml.server.background import serving
 from govml.settings import load_settings
@@ -25,6 +27,17 @@ def registry(db_url: str, home: Path, tmp_path: Path) -> Iterator[Registry]:
     made = Registry(db_url, home, tmp_path)
     yield made
     made.close()
+
+
+OVERFLOWING = """() => {
+    const page = document.documentElement.clientWidth;
+    return [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > page + 1 || e.scrollWidth > e.clientWidth + 1
+                 && getComputedStyle(e).overflowX === 'visible' && e.tagName !== 'PRE')
+        .map(e => e.tagName + ': ' + e.textContent.slice(0, 60));
+}"""
+"""Elements wider than the page, or whose text spills out of them (cut off or hidden)."""
+LINK_TEXT = "items => items.map(i => i.innerText.replace(/\\s+/g, ' ').trim())"
 
 
 def _browser_missing() -> str | None:
@@ -38,7 +51,10 @@ def _browser_missing() -> str | None:
 
 
 def test_client_mode_reads_documents_and_writes_card_fields(registry: Registry) -> None:
-    token = registry["alice"].issue_token("bob", expires_in_days=None).token
+    # Issued on the real clock: the server checks a token's lifetime against the time now,
+    # not against the registry's fixed clock.
+    with govml.connect(registry.home, database_url=registry.db_url, user="alice") as alice:
+        token = alice.issue_token("bob").token
     settings = load_settings(home=registry.home, database_url=registry.db_url)
     with serving(create_app(settings)) as url:
         remote = RemoteClient(load_settings(server=url, token=token))
@@ -85,6 +101,12 @@ def test_html_documents_render_in_a_headless_browser(
             ("datasheet", "credit@1:train"),
         ]
     }
+    evaluation = bob.get_evaluation(registry.evaluation.id)
+    report = render(
+        evaluation.document,
+        "html",
+        evidence=lambda name: bob.evaluation_evidence(evaluation, name),
+    )
     requests: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -93,11 +115,13 @@ def test_html_documents_render_in_a_headless_browser(
         try:
             page = browser.new_page()
             page.on("request", lambda request: requests.append(request.url))
+            page.set_viewport_size({"width": 1280, "height": 900})
             for kind, html in pages.items():
                 assert isinstance(html, str)
                 path = tmp_path / f"{kind}.html"
                 path.write_text(html, encoding="utf-8")
                 page.goto(path.as_uri())
+                assert page.evaluate(OVERFLOWING) == [], kind
                 assert page.locator("meta[name=govml-document]").get_attribute("content") == kind
                 assert page.locator("h1").count() == 1
                 sizes = page.eval_on_selector_all(
@@ -108,8 +132,30 @@ def test_html_documents_render_in_a_headless_browser(
                     assert len(sizes) == 3  # sex, region, sex × region
                     text = page.inner_text("body")
                     assert "Intersectional results" in text and "sex=F, region=north" in text
+                    contents = page.eval_on_selector_all("nav a", LINK_TEXT)
+                    headings = page.eval_on_selector_all("main h2, main h3", LINK_TEXT)
+                    assert contents == headings  # same numbers, same titles, same order
+                    assert contents[6:9] == [
+                        "7 Quantitative analyses",
+                        "7.1 Overall",
+                        "7.2 Disparities between groups",
+                    ]
+                    assert contents[-2:] == [
+                        "8 Ethical considerations",
+                        "9 Caveats and recommendations",
+                    ]
                 if kind == "annex-iv":
                     assert page.locator("span.status.open").count() >= 2
+                    titles = page.eval_on_selector_all("nav > ol > li > a", LINK_TEXT)
+                    assert titles[0] == "1. General description of the AI system"  # its own numbers
+            path = tmp_path / "evaluation.html"
+            path.write_text(report, encoding="utf-8")
+            page.goto(path.as_uri())
+            assert page.evaluate(OVERFLOWING) == []
+            wrapped = page.eval_on_selector_all(
+                "td.check code", "codes => codes.map(c => c.innerHTML)"
+            )
+            assert "demographic_parity_ratio:<wbr>sex*<wbr>region" in wrapped
             pdf = browser.new_page()
             pdf.set_content(str(pages["ml-test-score"]))
             assert pdf.pdf()[:5] == b"%PDF-"

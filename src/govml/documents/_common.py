@@ -7,15 +7,19 @@ evidence) or from a ledger entry; the functions here return each number together
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from govml.documents.facts import FAIRNESS_EVIDENCE, ModelFacts
-from govml.documents.outline import Section, Table
+from govml.documents.outline import Block, Bullets, Section, Table
 from govml.evaluation import Evaluation
-from govml.reports._format import format_number, format_threshold, format_value
+from govml.reports._format import (
+    format_number,
+    format_threshold,
+    format_value,
+    reference_groups_of,
+)
 
 MISSING = "—"
 NO_EVALUATION = (
@@ -25,10 +29,44 @@ NO_EVALUATION = (
 NOT_WRITTEN = "not written yet: set it with `govml models card {model} --set {field}=TEXT`"
 
 
-def compact(value: Any) -> str:
-    """Return a value as one line of JSON (keys sorted), cut at 300 characters."""
-    text = json.dumps(value, sort_keys=True, separators=(", ", ": "), default=str)
-    return text if len(text) <= 300 else text[:299] + "…"
+def monitoring_text(action: str, payload: Mapping[str, Any]) -> str:
+    """Say in words what a ``monitoring.*`` ledger entry records (never as JSON)."""
+    detail = _mapping(payload.get("detail"))
+    run = f"run {payload.get('run_id')}"
+    if action == "monitoring.run":
+        window = _mapping(payload.get("window"))
+        policy = _mapping(payload.get("policy"))
+        under = f"policy {policy.get('name')} v{policy.get('version')}" if policy else "no policy"
+        parts = [
+            f"{run} on {day(window.get('start'))} to {day(window.get('end'))}: "
+            f"{payload.get('status')} under {under}"
+        ]
+        for item in map(_mapping, _list(payload.get("versions"))):
+            flagged = ", ".join(str(c) for c in _list(item.get("flagged"))) or "nothing"
+            parts.append(
+                f"version {item.get('version')}: {item.get('rows')} rows "
+                f"({item.get('labelled')} labelled), {item.get('status')}; flagged {flagged}"
+            )
+        return "; ".join(parts)
+    version = f"version {payload.get('version')}"
+    if action == "monitoring.alert":
+        messages = [str(_mapping(c).get("message")) for c in _list(detail.get("checks"))]
+        return f"{run}: {version} {detail.get('status')}: " + "; ".join(messages)
+    if action == "monitoring.rollback":
+        return (
+            f"{run}: production rolled back from version {detail.get('from_version')} to "
+            f"{detail.get('to_version')} (alias change {detail.get('alias_change')})"
+        )
+    if action == "monitoring.rollback_refused":
+        return f"{run}: rollback of {version} refused: {detail.get('reason')}"
+    if action == "monitoring.webhook":
+        state = "delivered" if detail.get("delivered") else "not delivered"
+        attempts = len(_list(detail.get("attempts")))
+        return (
+            f"{run}: {detail.get('event')} for {version} {state} to {detail.get('url')} "
+            f"({attempts} attempt(s))"
+        )
+    return f"{run}: {payload.get('action')} on {version}, {payload.get('status')}"
 
 
 def number_text(value: Any) -> str:
@@ -53,20 +91,6 @@ def interval_text(interval: Sequence[float] | None) -> str:
     if interval is None:
         return MISSING
     return f"[{format_number(interval[0])}, {format_number(interval[1])}]"
-
-
-_BOUNDS = ("min", "max", "between")
-
-
-def threshold_text(threshold: Any) -> str:
-    """Format a rule's bounds (``≥ 0.8``, ``≤ 0.1``, a range), or a dash."""
-    if threshold is None:
-        return MISSING
-    if isinstance(threshold, Mapping):
-        bounds = {k: v for k, v in threshold.items() if k in _BOUNDS}
-        if bounds:
-            return format_threshold(bounds)
-    return format_threshold(threshold)
 
 
 def exact(value: Any) -> str | None:
@@ -114,7 +138,7 @@ def performance_metrics(facts: ModelFacts, evaluation: Evaluation) -> list[dict[
                 "confidence_interval": _mct_interval(interval_of(check)),
                 "threshold": None
                 if check.get("threshold") is None
-                else threshold_text(check["threshold"]),
+                else format_threshold(check["threshold"], check=check["check"]),
                 "slice": "overall",
                 "status": check.get("outcome"),
                 "undefined_reason": check.get("reason"),
@@ -125,7 +149,12 @@ def performance_metrics(facts: ModelFacts, evaluation: Evaluation) -> list[dict[
 
 
 def fairness_checks(facts: ModelFacts, evaluation: Evaluation) -> list[dict[str, Any]]:
-    """Return the evaluation's fairness checks (disparities over a grouping) with sources."""
+    """Return the evaluation's fairness checks (disparities over a grouping) with sources.
+
+    A ``reference_group`` rule's threshold names the privileged group the evaluation's
+    fairness evidence was computed with.
+    """
+    groups = reference_groups_of(facts.evidence_json(evaluation, FAIRNESS_EVIDENCE))
     out = []
     for check in evaluation.checks:
         if check.get("category") != "fairness":
@@ -138,7 +167,9 @@ def fairness_checks(facts: ModelFacts, evaluation: Evaluation) -> list[dict[str,
                 "confidence_interval": _mct_interval(interval_of(check)),
                 "threshold": None
                 if check.get("threshold") is None
-                else threshold_text(check["threshold"]),
+                else format_threshold(
+                    check["threshold"], check=check["check"], reference_groups=groups
+                ),
                 "slice": grouping.replace("*", " × ") or "all groups",
                 "status": check.get("outcome"),
                 "undefined_reason": check.get("reason"),
@@ -196,6 +227,10 @@ def _mct_interval(interval: Sequence[float] | None) -> dict[str, str] | None:
     return {"lower_bound": repr(float(interval[0])), "upper_bound": repr(float(interval[1]))}
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else []
 
@@ -240,7 +275,11 @@ def metrics_table(metrics: Iterable[Mapping[str, Any]], *, with_status: bool) ->
 
 
 def group_tables(metrics: Sequence[Mapping[str, Any]]) -> list[Section]:
-    """One subsection per grouping: a row per group, a column per metric (value and interval)."""
+    """One subsection per grouping: a row per group, a column per metric (value and interval).
+
+    An undefined value reads ``undefined`` in its cell; why is said once per group under
+    the table (a group too small to measure is undefined for every metric).
+    """
     groupings: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for metric in metrics:
         groupings.setdefault(tuple(metric["features"]), []).append(metric)
@@ -250,35 +289,40 @@ def group_tables(metrics: Sequence[Mapping[str, Any]]) -> list[Section]:
         slices = list(dict.fromkeys(str(m["slice"]) for m in items))
         cells = {(str(m["slice"]), str(m["type"])): m for m in items}
         rows = []
+        reasons: dict[str, list[str]] = {}
         for slice_name in slices:
             row = [slice_name]
             for name in names:
                 found = cells.get((slice_name, name))
                 row.append(MISSING if found is None else _value_with_interval(found))
+                if found is not None and metric_value(found) is None:
+                    reason = str(found.get("undefined_reason") or "no reason recorded")
+                    reasons.setdefault(slice_name, [])
+                    if reason not in reasons[slice_name]:
+                        reasons[slice_name].append(reason)
             rows.append(tuple(row))
         kind = "intersectional" if len(features) > 1 else "unitary"
-        title = f"By {' × '.join(features)} ({kind})"
         caption = "Value per group; no bootstrap interval was computed."
         confidence = _confidence(items)
         if confidence is not None:
-            caption = (
-                f"Value [{format_number(confidence * 100)}% bootstrap interval] per group; "
-                "an undefined value says why."
+            caption = f"Value [{format_number(confidence * 100)}% bootstrap interval] per group."
+        blocks: list[Block] = [Table(header=("group", *names), rows=rows, caption=caption)]
+        if reasons:
+            blocks.append(
+                Bullets(
+                    items=[
+                        f"{group}: undefined — {'; '.join(why)}" for group, why in reasons.items()
+                    ]
+                )
             )
-        sections.append(
-            Section(
-                title=title,
-                blocks=[Table(header=("group", *names), rows=rows, caption=caption)],
-            )
-        )
+        sections.append(Section(title=f"By {' × '.join(features)} ({kind})", blocks=blocks))
     return sections
 
 
 def _value_with_interval(metric: Mapping[str, Any]) -> str:
     value = metric_value(metric)
     if value is None:
-        reason = metric.get("undefined_reason")
-        return f"undefined ({reason})" if reason else "undefined"
+        return "undefined"
     interval = metric_interval(metric)
     text = number_text(value)
     return text if interval is None else f"{text} {interval_text(interval)}"
@@ -289,3 +333,20 @@ def _confidence(items: Sequence[Mapping[str, Any]]) -> float | None:
         if item.get("confidence") is not None:
             return float(item["confidence"])
     return None
+
+
+def rule_rows(rules: Sequence[Mapping[str, Any]], facts: ModelFacts) -> list[tuple[str, str, str]]:
+    """Return ``(section, metric, rule)`` rows of the policy in force's metric rules."""
+    fairness = facts.policy.policy.fairness if facts.policy is not None else None
+    groups = dict(fairness.reference_groups) if fairness is not None else {}
+    return [
+        (
+            str(rule["section"]),
+            str(rule["metric"]),
+            format_threshold(
+                {k: v for k, v in rule.items() if k not in ("section", "metric")},
+                reference_groups=groups,
+            ),
+        )
+        for rule in rules
+    ]

@@ -19,6 +19,7 @@ from govml.documents.fields import field_spec
 from govml.documents.model_card import resolved_fields
 from govml.documents.outline import Block, Bullets, Fields, Open, Outline, Paragraph, Section, Table
 from govml.domain.records import ModelVersion
+from govml.reports._format import format_threshold
 
 SCHEMA = "govml.annex-iv/v1"
 NO_ALERTS = "no alerts recorded"
@@ -330,6 +331,7 @@ def outline_annex_iv(document: Mapping[str, Any], facts: ModelFacts) -> Outline:
         for s in ("filled", "partly", "open")
     }
     return Outline(
+        numbered=False,  # the items carry the Annex's own numbers
         title=f"EU AI Act Annex IV technical documentation: {document['system']}",
         subtitle="Filled from the govml registry, evaluations, approvals and ledger; OPEN marks "
         "what the provider's people must write.",
@@ -567,14 +569,7 @@ def _metrics_item(content: Mapping[str, Any], facts: ModelFacts) -> list[Block]:
     rules = content["policy_rules"]
     if not rules:
         return [Paragraph("No policy with performance or fairness rules is in force.")]
-    rows = [
-        (
-            r["section"],
-            str(r["metric"]),
-            common.threshold_text({k: v for k, v in r.items() if k not in ("section", "metric")}),
-        )
-        for r in rules
-    ]
+    rows = common.rule_rows(rules, facts)
     return [
         Paragraph("The policy's rules say which metrics gate the system:"),
         Table(header=("section", "metric", "rule"), rows=rows),
@@ -642,17 +637,12 @@ def _monitoring(content: Mapping[str, Any], facts: ModelFacts) -> list[Block]:
     else:
         items = [f"window: {rules.get('window')}"]
         for test, limits in (rules.get("drift") or {}).items():
-            items.append(f"drift {test}: " + common.threshold_text(limits))
-        for rule in rules.get("performance") or []:
-            items.append(
-                f"performance {rule['metric']}: "
-                + common.threshold_text({k: v for k, v in rule.items() if k != "metric"})
-            )
-        for rule in rules.get("fairness") or []:
-            items.append(
-                f"fairness {rule['metric']}: "
-                + common.threshold_text({k: v for k, v in rule.items() if k != "metric"})
-            )
+            items.append("drift " + format_threshold({"test": test, **limits}))
+        for section in ("performance", "fairness"):
+            for _, metric, rule in common.rule_rows(
+                [{"section": section, **r} for r in rules.get(section) or []], facts
+            ):
+                items.append(f"{section} {metric}: {rule}")
         items.append("on alert: " + (", ".join(rules.get("on_alert") or []) or "nothing"))
         items.append("on critical: " + (", ".join(rules.get("on_critical") or []) or "nothing"))
         blocks += [Paragraph("Monitoring rules of the policy in force:"), Bullets(items)]
@@ -664,7 +654,7 @@ def _monitoring(content: Mapping[str, Any], facts: ModelFacts) -> list[Block]:
                 common.day(a["time"]),
                 a["action"],
                 a["actor"],
-                common.compact(a["payload"]),
+                common.monitoring_text(a["action"], a["payload"]),
             )
             for a in alerts
         ]

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from govml.documents import _common as common
 from govml.documents.outline import Block, Code, Fields, Outline, Paragraph, Section, Table
 from govml.domain.records import LedgerEntry
+from govml.reports._format import format_value
 
 SCHEMA = "govml.audit-report/v1"
 
@@ -148,7 +149,8 @@ def summary(entry: LedgerEntry, step: str) -> str:
     if action == "alias.promoted":
         approvals = ", ".join(p.get("approvals") or []) or "none"
         return (
-            f"{p.get('model')}@{p.get('version')} to {p.get('alias')} (was {p.get('previous')}); "
+            f"{p.get('model')}@{p.get('version')} to {p.get('alias')} "
+            f"(was {_version_or_none(p.get('previous'))}); "
             f"evaluation {p.get('evaluation_id')}, approvals {approvals}; {p.get('reason') or ''}"
         ).rstrip("; ")
     if action == "alias.rolled_back":
@@ -163,7 +165,13 @@ def summary(entry: LedgerEntry, step: str) -> str:
         return f"card revision {p.get('revision')}: {', '.join(p.get('changed') or [])}"
     if action == "model.created":
         return f"model {p.get('name')} created (tier {p.get('risk_tier')}, owner {p.get('owner')})"
-    return f"{action}: {common.compact(p)}"
+    if action.startswith("monitoring."):
+        return common.monitoring_text(action, p)
+    return f"{action}: {format_value(p)}"
+
+
+def _version_or_none(version: Any) -> str:
+    return "no version" if version is None else f"version {version}"
 
 
 def build_audit(facts: AuditFacts) -> dict[str, Any]:

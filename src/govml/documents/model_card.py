@@ -425,7 +425,7 @@ def outline_model_card(
             ],
         ),
         _factors_section(card, facts, sources),
-        _metrics_section(card),
+        _metrics_section(card, facts),
         _data_section("Evaluation data", card, evaluation=True),
         _data_section("Training data", card, evaluation=False),
         _quantitative_section(card, figures),
@@ -550,7 +550,7 @@ def _factors_section(
     return Section(title="Factors", blocks=blocks)
 
 
-def _metrics_section(card: Mapping[str, Any]) -> Section:
+def _metrics_section(card: Mapping[str, Any], facts: ModelFacts) -> Section:
     metrics = card["metrics"]
     blocks: list[Block] = []
     if metrics["policy"] is None:
@@ -563,16 +563,7 @@ def _metrics_section(card: Mapping[str, Any]) -> Section:
                 f"v{policy['version']} ({policy['digest']}):"
             )
         )
-        rows = [
-            (
-                rule["section"],
-                str(rule["metric"]),
-                common.threshold_text(
-                    {k: v for k, v in rule.items() if k not in ("section", "metric")}
-                ),
-            )
-            for rule in metrics["decision_thresholds"]
-        ]
+        rows = common.rule_rows(metrics["decision_thresholds"], facts)
         if rows:
             blocks.append(Table(header=("section", "metric", "rule"), rows=rows))
     variation = metrics["variation_approaches"]
@@ -641,7 +632,7 @@ def _quantitative_section(card: Mapping[str, Any], figures: list[Figure]) -> Sec
         blocks=[
             Paragraph(
                 f"From evaluation {evaluation['evaluation_id']} ({evaluation['status']}) of "
-                f"{evaluation['started_at']}, recorded in ledger entry "
+                f"{common.day(evaluation['started_at'])}, recorded in ledger entry "
                 f"{evaluation['ledger_entry']}."
             )
         ],

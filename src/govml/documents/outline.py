@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
+import markupsafe
 
+from govml.reports._format import no_break
 from govml.reports.markdown import table
 
 TEMPLATE = "document.html.j2"
@@ -45,7 +48,10 @@ class Fields:
 
 @dataclass(frozen=True)
 class Table:
-    """A table: a header and rows of text cells."""
+    """A table: a header and rows of cells, each text or a list of lines.
+
+    A list of lines is one line per item in HTML and items joined with ``;`` in Markdown.
+    """
 
     header: Sequence[str]
     rows: Sequence[Sequence[Any]]
@@ -108,7 +114,12 @@ class Section:
 
 @dataclass
 class Outline:
-    """A whole document for people: a title, facts under it, and sections."""
+    """A whole document for people: a title, facts under it, and sections.
+
+    The HTML page numbers its sections (``7``, ``7.1``) in the contents and the headings
+    alike, unless ``numbered`` is False: for documents whose titles carry a numbering of
+    their own (Annex IV's items).
+    """
 
     title: str
     subtitle: str
@@ -116,6 +127,7 @@ class Outline:
     sections: list[Section]
     kind: str
     footer: str = ""
+    numbered: bool = True
 
 
 # -- Markdown ----------------------------------------------------------------------------------
@@ -168,7 +180,14 @@ def _block_markdown(block: Block) -> list[str]:
 
 
 def _cells(rows: Sequence[Sequence[Any]]) -> list[list[str]]:
-    return [[str(value) for value in row] for row in rows]
+    return [[_cell_text(value) for value in row] for row in rows]
+
+
+def _cell_text(value: Any) -> str:
+    """Return a cell as one line of text (a list of lines joined with semicolons)."""
+    if isinstance(value, list | tuple):
+        return "; ".join(str(item) for item in value)
+    return str(value)
 
 
 def _inline(text: str) -> str:
@@ -182,22 +201,33 @@ def _inline(text: str) -> str:
 
 def render_html(outline: Outline) -> str:
     """Return the document as one self-contained HTML page, ending with one newline."""
-    page = _template().render(outline=outline, open_mark=OPEN, flat=_flat(outline.sections))
+    numbers = _number(outline.sections)
+    page = _template().render(
+        outline=outline,
+        open_mark=OPEN,
+        numbers=numbers if outline.numbered else {},
+        toc_depth=CONTENTS_DEPTH,
+    )
     return page if page.endswith("\n") else page + "\n"
 
 
-def _flat(sections: Sequence[Section]) -> list[tuple[int, Section]]:
-    """Sections with their depth, for the table of contents; anchors are filled in."""
-    out: list[tuple[int, Section]] = []
+CONTENTS_DEPTH = 2
+"""How many levels of sections the HTML contents list (sections and their subsections)."""
 
-    def walk(items: Sequence[Section], depth: int, prefix: str) -> None:
+
+def _number(sections: Sequence[Section]) -> dict[str, str]:
+    """Fill in every section's anchor; return each anchor's number (``7``, ``7.1``, ...)."""
+    numbers: dict[str, str] = {}
+
+    def walk(items: Sequence[Section], prefix: str) -> None:
         for index, section in enumerate(items, start=1):
-            section.anchor = section.anchor or f"s{prefix}{index}"
-            out.append((depth, section))
-            walk(section.subsections, depth + 1, f"{prefix}{index}-")
+            number = f"{prefix}{index}"
+            section.anchor = section.anchor or "s" + number.replace(".", "-")
+            numbers[section.anchor] = number
+            walk(section.subsections, f"{number}.")
 
-    walk(sections, 0, "")
-    return out
+    walk(sections, "")
+    return numbers
 
 
 @functools.cache
@@ -209,4 +239,34 @@ def _template() -> jinja2.Template:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["inline"] = inline_html
     return environment.get_template(TEMPLATE)
+
+
+def inline_html(value: Any) -> markupsafe.Markup:
+    """Return text as HTML: escaped, `code` spans as ``<code>``, digests breakable anywhere.
+
+    Line breaks are kept out of ``≥ 0.8``, ``95 %`` and intervals (`no_break`); a sha256
+    digest may break anywhere, so that it never widens a table past the page.
+    """
+    parts = str(value).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backquote is text
+        parts = [str(value)]
+    return markupsafe.Markup("").join(
+        markupsafe.Markup("<code>{}</code>").format(part) if index % 2 else _text_html(part)
+        for index, part in enumerate(parts)
+    )
+
+
+_DIGEST = re.compile(r"(sha256:)?[0-9a-f]{64}")
+
+
+def _text_html(text: str) -> markupsafe.Markup:
+    pieces = []
+    last = 0
+    for match in _DIGEST.finditer(text):
+        pieces.append(markupsafe.escape(no_break(text[last : match.start()])))
+        pieces.append(markupsafe.Markup('<span class="digest">{}</span>').format(match.group(0)))
+        last = match.end()
+    pieces.append(markupsafe.escape(no_break(text[last:])))
+    return markupsafe.Markup("").join(pieces)
