@@ -18,6 +18,7 @@ from govml.domain.lifecycle import AliasChange, Approval
 from govml.domain.records import LedgerEntry, Model, ModelVersion
 from govml.domain.serving import ServingConfig
 from govml.evaluation import Evaluation
+from govml.monitoring.records import MonitorPoint
 from govml.policy.records import StoredPolicy
 
 EvidenceReader = Callable[[Evaluation, str], bytes | None]
@@ -32,11 +33,13 @@ DRIFT_EVIDENCE = "drift"
 class ModelFacts:
     """Everything govml holds about one model, as of ``generated_at``.
 
-    ``versions``, ``approvals``, ``changes`` and ``entries`` are oldest first;
-    ``evaluations`` newest first. ``entries`` are the ledger entries whose subject is the
-    model or one of its versions; ``evaluation_entries`` maps an evaluation id to the seq of
-    its ``evaluation.recorded`` entry. ``datasets`` maps a digest to its stored fingerprint
-    and ``dataset_entries`` to its ``dataset.recorded`` entry.
+    ``versions``, ``approvals``, ``changes``, ``entries`` and ``monitoring`` are oldest
+    first; ``evaluations`` newest first. ``entries`` are the ledger entries whose subject is
+    the model or one of its versions; ``evaluation_entries`` maps an evaluation id to the
+    seq of its ``evaluation.recorded`` entry. ``datasets`` maps a digest to its stored
+    fingerprint and ``dataset_entries`` to its ``dataset.recorded`` entry. ``monitoring``
+    is the time series of the model's monitoring checks, as ``govml monitor history``
+    shows it.
     """
 
     model: Model
@@ -51,6 +54,7 @@ class ModelFacts:
     evaluation_entries: dict[int, int] = field(default_factory=dict)
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     dataset_entries: dict[str, LedgerEntry] = field(default_factory=dict)
+    monitoring: list[MonitorPoint] = field(default_factory=list)
     evidence: EvidenceReader | None = None
     generated_at: datetime
 
@@ -72,6 +76,19 @@ class ModelFacts:
     def monitoring_entries(self) -> list[LedgerEntry]:
         """Return the ledger entries written by production monitoring (``monitoring.*``)."""
         return [e for e in self.entries if e.action.startswith("monitoring.")]
+
+    def monitoring_runs(self) -> list[LedgerEntry]:
+        """Return the ``monitoring.run`` entries: one per stored run, with its policy."""
+        return [e for e in self.entries if e.action == "monitoring.run"]
+
+    def under_policy_in_force(self, evaluation: Evaluation) -> bool:
+        """Say whether an evaluation was made under the policy now in force (same digest).
+
+        This is the test promotion applies: an evaluation against a ``--policy`` file, or
+        under a policy since replaced, is not evidence of the policy in force.
+        """
+        used = evaluation.document.get("policy") or {}
+        return self.policy is not None and used.get("digest") == self.policy.digest
 
     def evidence_json(self, evaluation: Evaluation, name: str) -> Mapping[str, Any] | None:
         """Return an evaluation's evidence ``name`` parsed, or None when absent or unreadable."""

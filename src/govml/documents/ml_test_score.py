@@ -2,79 +2,65 @@
 
 28 tests in four sections of seven. Each scores 0, ½ or 1: ½ for a test done by hand with
 documented results, 1 when it is automated and repeated. Here "automated and repeated"
-means a gate of the policy in force (every evaluation runs it, and promotion needs a passing
-evaluation) that has run on this model; "documented once" means a result govml recorded
-that no gate repeats. A test govml holds no evidence for scores 0, and the report says what
-evidence would count: most infrastructure and monitoring tests score 0 until the serving
-gateway and monitoring record their work. A section's score is the sum of its tests; the
-final score is the minimum over the four sections.
+means the policy in force makes it repeat and it has run under that policy: a section
+every evaluation runs (promotion needs a passing evaluation under the policy in force), or
+a monitoring rule every run applies. "Documented once" is a result govml recorded that
+nothing repeats: a check the policy in force does not ask for, an evaluation against a
+``--policy`` file or under a policy since replaced, a monitoring run under another policy.
+A test govml holds no evidence for scores 0, and the report says what it found instead.
+
+Each test reads the records the other commands show: evaluations (``govml evaluations``),
+approvals and alias changes (``govml models history``), the serving set-up (``govml
+serving``) and the monitoring time series (``govml monitor history``). A section's score
+is the sum of its tests; the final score is the minimum over the four sections.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from govml.documents import _common as common
+from govml.documents._ml_evidence import (
+    Score,
+    best,
+    check_kind,
+    checks,
+    gated,
+    ids,
+    measured,
+    monitored,
+    monitoring_rule,
+    policy_name,
+    runs_in_force,
+    window_day,
+)
 from govml.documents.facts import EXPLANATION_EVIDENCE, FAIRNESS_EVIDENCE, ModelFacts
 from govml.documents.outline import Block, Outline, Paragraph, Section, Table
 from govml.evaluation import Evaluation
 
 SCHEMA = "govml.ml-test-score/v1"
 SECTIONS = ("data", "model", "infrastructure", "monitoring")
-
-
-@dataclass(frozen=True)
-class Score:
-    """One test's points and the evidence for them."""
-
-    points: float
-    evidence: list[str]
-
+META_CHECKS = ("forbidden_in_top_k", "proxy_association", "personal_data")
+"""Checks of what features may be (forbidden in the top k, proxies, personal data)."""
 
 _Rule = Callable[[ModelFacts], Score]
 
 
-def _checks(
-    facts: ModelFacts, predicate: Callable[[Mapping[str, Any]], bool]
-) -> list[tuple[Evaluation, Mapping[str, Any]]]:
-    return [(e, c) for e in facts.evaluations for c in e.checks if predicate(c)]
+def _none(what: str) -> _Rule:
+    def rule(_facts: ModelFacts) -> Score:
+        return Score(0, [f"govml holds no evidence of {what}"])
 
-
-def _ran(found: list[tuple[Evaluation, Mapping[str, Any]]]) -> str:
-    ids = sorted({e.id for e, _ in found})
-    names = sorted({str(c["check"]) for _, c in found})
-    return f"{', '.join(names)} ran in evaluation(s) {', '.join(map(str, ids))}"
-
-
-def _gated(
-    facts: ModelFacts, section: str, found: list[tuple[Evaluation, Mapping[str, Any]]], what: str
-) -> Score:
-    """1 when the policy in force gates on ``section`` and it ran; ½ when it only ran; else 0."""
-    if not found:
-        return Score(0, [f"no evaluation of this model ran {what}"])
-    policy = facts.policy
-    document = policy.policy.document() if policy is not None else {}
-    if document.get(section):
-        return Score(
-            1,
-            [
-                _ran(found),
-                f"policy {policy.name if policy else ''} v{policy.version if policy else ''} "
-                f"gates every evaluation on its {section} section",
-            ],
-        )
-    return Score(0.5, [_ran(found), f"the policy in force has no {section} section: not repeated"])
+    return rule
 
 
 # -- data ------------------------------------------------------------------------------------
 
 
 def _schema(facts: ModelFacts) -> Score:
-    found = _checks(facts, lambda c: c.get("category") == "data")
+    found = checks(facts, lambda c: c.get("category") == "data")
     if found:
-        return _gated(facts, "data", found, "data expectations")
+        return gated(facts, "data", found, "data expectations")
     signed = [v.ref for v in facts.versions if v.signature]
     if signed:
         return Score(
@@ -87,41 +73,42 @@ def _schema(facts: ModelFacts) -> Score:
     return Score(0, ["no data expectations checked and no signature recorded"])
 
 
+def _explained(facts: ModelFacts) -> list[int]:
+    return [e.id for e in facts.evaluations if e.evidence_digest(EXPLANATION_EVIDENCE)]
+
+
 def _beneficial(facts: ModelFacts) -> Score:
-    explained = [e.id for e in facts.evaluations if e.evidence_digest(EXPLANATION_EVIDENCE)]
+    explained = _explained(facts)
     if explained:
         return Score(
             0.5,
             [
-                f"feature importance (SHAP) stored by evaluation(s) {_ids(explained)}; "
+                f"feature importance (SHAP) stored by evaluation(s) {ids(explained)}; "
                 "no ablation shows each feature helps"
             ],
         )
     return Score(0, ["no feature importance stored"])
 
 
-def _none(what: str) -> _Rule:
-    def rule(_facts: ModelFacts) -> Score:
-        return Score(0, [f"govml holds no evidence of {what}"])
-
-    return rule
-
-
 def _meta(facts: ModelFacts) -> Score:
-    found = _checks(
-        facts, lambda c: c.get("check") in ("forbidden_in_top_k", "proxies", "no_personal_data")
-    )
+    found = checks(facts, lambda c: check_kind(c) in META_CHECKS)
     if not found:
         return Score(0, ["no check of forbidden features, proxies or personal data ran"])
-    section = (
-        "explainability" if any(c.get("category") == "explainability" for _, c in found) else "data"
+    by_section: dict[str, list[tuple[Evaluation, Mapping[str, Any]]]] = {}
+    for evaluation, check in found:
+        by_section.setdefault(str(check.get("category")), []).append((evaluation, check))
+    scores = [
+        gated(facts, section, items, "meta-level feature checks")
+        for section, items in sorted(by_section.items())
+    ]
+    return Score(
+        best(scores).points, list(dict.fromkeys(line for s in scores for line in s.evidence))
     )
-    return _gated(facts, section, found, "meta-level feature checks")
 
 
 def _privacy(facts: ModelFacts) -> Score:
-    found = _checks(facts, lambda c: c.get("check") == "no_personal_data")
-    score = _gated(facts, "data", found, "the personal-data check")
+    found = checks(facts, lambda c: check_kind(c) == "personal_data")
+    score = gated(facts, "data", found, "the personal-data check")
     return Score(
         score.points,
         [*score.evidence, "govml stores sufficient statistics and profiles, no raw rows"],
@@ -132,47 +119,68 @@ def _privacy(facts: ModelFacts) -> Score:
 
 
 def _reviewed(facts: ModelFacts) -> Score:
-    approved = sorted({a.ref for a in facts.approvals if a.decision == "approve"})
+    approved = [a for a in facts.approvals if a.decision == "approve"]
     if not approved:
         return Score(0, ["no version was reviewed (no approval recorded)"])
+    refs = ", ".join(dict.fromkeys(a.ref for a in approved))
+    evidence = [f"approved: {refs}"]
     rules = facts.policy.policy.approvals if facts.policy is not None else None
-    evidence = [f"approved: {', '.join(approved)}"]
-    if rules is not None and rules.required > 0:
-        return Score(
-            1, [*evidence, f"the policy requires {rules.required} approval(s) before production"]
-        )
-    return Score(0.5, [*evidence, "the policy in force does not require approvals"])
+    if rules is None or rules.required == 0:
+        return Score(0.5, [*evidence, f"{policy_name(facts)}, in force, requires no approval"])
+    digest = facts.policy.digest if facts.policy is not None else None
+    current = [a for a in approved if a.policy_digest == digest]
+    required = f"{policy_name(facts)}, in force, requires {rules.required} approval(s)"
+    if current:
+        return Score(1, [*evidence, f"{required} before production"])
+    return Score(0.5, [*evidence, f"{required}; none of these was given under it"])
+
+
+def _offline(facts: ModelFacts, version: int, metric: str) -> tuple[int, float] | None:
+    for evaluation in facts.evaluations_of(version):
+        for check in evaluation.checks:
+            if check.get("check") == metric and isinstance(check.get("value"), int | float):
+                return evaluation.id, float(check["value"])
+    return None
 
 
 def _online_offline(facts: ModelFacts) -> Score:
-    monitored = [
-        e
-        for e in facts.monitoring_entries()
-        if "performance" in e.action or "performance" in e.payload
-    ]
-    if monitored:
+    online = measured(p for p in facts.monitoring if p.category == "performance")
+    if not online:
+        return monitored(
+            facts,
+            "performance",
+            "performance on served data",
+            monitoring_rule(facts, "performance"),
+        )
+    series: dict[tuple[int, str], list[float]] = {}
+    for point in online:
+        series.setdefault((point.version, point.check.partition(":")[2]), []).append(
+            float(point.value or 0.0)
+        )
+    pairs = []
+    for (version, metric), values in sorted(series.items()):
+        offline = _offline(facts, version, metric)
+        if offline is not None:
+            shown = ", ".join(common.number_text(v) for v in values)
+            pairs.append(
+                f"{metric} of {facts.model.name}@{version}: {common.number_text(offline[1])} "
+                f"offline (evaluation {offline[0]}), {shown} online"
+            )
+    runs = ids(p.run_id for p in online)
+    rule = monitoring_rule(facts, "performance")
+    if not pairs:
         return Score(
-            1,
+            0.5,
             [
-                "monitoring recorded performance on served data (ledger entries "
-                f"{_ids(e.seq for e in monitored[:10])})"
+                f"performance measured on served data in monitoring run(s) {runs}",
+                "no evaluation of the same version measured the same metric offline",
             ],
         )
-    return Score(0, ["no performance measured on served data is recorded"])
-
-
-def _slices(facts: ModelFacts) -> Score:
-    found: list[tuple[Evaluation, Mapping[str, Any]]] = [
-        (e, {"check": FAIRNESS_EVIDENCE})
-        for e in facts.evaluations
-        if e.evidence_digest(FAIRNESS_EVIDENCE)
-    ]
-    return _gated(facts, "fairness", found, "per-group (slice) metrics")
-
-
-def _inclusion(facts: ModelFacts) -> Score:
-    found = _checks(facts, lambda c: c.get("category") == "fairness")
-    return _gated(facts, "fairness", found, "fairness rules")
+    current = any(p.run_id in runs_in_force(facts) for p in online)
+    evidence = [*pairs, f"online values from monitoring run(s) {runs}"]
+    if current and rule is not None:
+        return Score(1, [*evidence, f"{policy_name(facts)}, in force, sets {rule}"])
+    return Score(0.5, [*evidence, "no performance rule of the policy in force repeats it"])
 
 
 def _hyperparameters(facts: ModelFacts) -> Score:
@@ -183,6 +191,52 @@ def _hyperparameters(facts: ModelFacts) -> Score:
         else "no hyperparameters recorded"
     )
     return Score(0, [note, "no evidence of a search over them"])
+
+
+def _staleness_known(facts: ModelFacts) -> Score:
+    online = measured(p for p in facts.monitoring if p.category == "performance")
+    windows: dict[tuple[int, str], list[Any]] = {}
+    for point in online:
+        windows.setdefault((point.version, point.check), []).append(point)
+    aged = {
+        key: points for key, points in windows.items() if len({p.window_end for p in points}) > 1
+    }
+    if aged:
+        (version, check), points = max(aged.items(), key=lambda item: len(item[1]))
+        values = " → ".join(common.number_text(p.value) for p in points)
+        return Score(
+            0.5,
+            [
+                f"{check.partition(':')[2]} of {facts.model.name}@{version} measured on "
+                f"{len({p.window_end for p in points})} windows ending {window_day(points[0])} "
+                f"to {window_day(points[-1])}: {values}",
+                "no study relates the loss of quality to the model's age",
+            ],
+        )
+    runs = facts.monitoring_runs()
+    if runs:
+        return Score(
+            0,
+            [
+                f"{len(runs)} monitoring run(s) recorded; no version's performance was "
+                "measured on more than one window"
+            ],
+        )
+    return Score(0, ["no monitoring run is recorded: performance over time is unknown"])
+
+
+def _slices(facts: ModelFacts) -> Score:
+    found: list[tuple[Evaluation, Mapping[str, Any]]] = [
+        (e, {"check": "per-group metrics"})
+        for e in facts.evaluations
+        if e.evidence_digest(FAIRNESS_EVIDENCE)
+    ]
+    return gated(facts, "fairness", found, "per-group (slice) metrics")
+
+
+def _inclusion(facts: ModelFacts) -> Score:
+    found = checks(facts, lambda c: c.get("category") == "fairness")
+    return gated(facts, "fairness", found, "fairness rules")
 
 
 # -- infrastructure --------------------------------------------------------------------------
@@ -236,12 +290,12 @@ def _validated(facts: ModelFacts) -> Score:
 
 
 def _debuggable(facts: ModelFacts) -> Score:
-    explained = [e.id for e in facts.evaluations if e.evidence_digest(EXPLANATION_EVIDENCE)]
+    explained = _explained(facts)
     if explained:
         return Score(
             0.5,
             [
-                f"explanations stored by evaluation(s) {_ids(explained)}; artifacts load "
+                f"explanations stored by evaluation(s) {ids(explained)}; artifacts load "
                 "with `govml` for step-by-step debugging"
             ],
         )
@@ -249,23 +303,55 @@ def _debuggable(facts: ModelFacts) -> Score:
 
 
 def _canaried(facts: ModelFacts) -> Score:
-    configured = [
-        e
-        for e in facts.entries
-        if e.action == "serving.configured" and e.payload.get("mode") in ("canary", "shadow")
-    ]
-    if not configured:
-        return Score(0, ["no canary or shadow set-up recorded"])
-    first = configured[0].seq
-    later = [
-        e
-        for e in facts.entries
-        if e.action == "alias.promoted" and e.payload.get("alias") == "production" and e.seq > first
-    ]
-    evidence = [f"{configured[0].payload.get('mode')} configured in ledger entry {first}"]
-    if later:
-        return Score(1, [*evidence, f"production promoted after it (ledger entry {later[0].seq})"])
-    return Score(0.5, [*evidence, "no production promotion followed it"])
+    """1 for a canary the gateway serves now: the staging version beside production."""
+    serving = facts.serving
+    aliases = facts.model.aliases
+    staging, production = aliases.get("staging"), aliases.get("production")
+    configured = [e for e in facts.entries if e.action == "serving.configured"]
+    where = f" (ledger entry {configured[-1].seq})" if configured else ""
+    name = facts.model.name
+    if serving.mode == "off":
+        past = [e for e in configured if e.payload.get("mode") in ("canary", "shadow")]
+        note = (
+            f"; a {past[-1].payload.get('mode')} was set up in ledger entry {past[-1].seq}"
+            if past
+            else ""
+        )
+        return Score(0, [f"serving mode is off: no challenger is served{note}"])
+    if staging is None:
+        return Score(
+            0,
+            [
+                f"serving mode is {serving.mode}{where}, but no version holds staging: "
+                "no challenger is served"
+            ],
+        )
+    if production is None:
+        return Score(0, [f"serving mode is {serving.mode}{where}, but no version holds production"])
+    if staging == production:
+        return Score(
+            0,
+            [
+                f"serving mode is {serving.mode}{where}, but {name}@{staging} holds both "
+                "staging and production: no challenger is served"
+            ],
+        )
+    if serving.mode == "shadow":
+        return Score(
+            0.5,
+            [
+                f"{name}@{staging} (staging) runs in shadow beside {name}@{production} "
+                f"(production){where}: it sees every request and answers none"
+            ],
+        )
+    share = common.number_text(round((serving.share or 0.0) * 100, 6))
+    return Score(
+        1,
+        [
+            f"{name}@{staging} (staging) answers {share} % of the traffic as a canary beside "
+            f"{name}@{production} (production){where}"
+        ],
+    )
 
 
 def _rollback(facts: ModelFacts) -> Score:
@@ -289,32 +375,37 @@ def _rollback(facts: ModelFacts) -> Score:
 # -- monitoring ------------------------------------------------------------------------------
 
 
-def _monitored(keyword: str, rule_key: str) -> _Rule:
-    def rule(facts: ModelFacts) -> Score:
-        entries = [
-            e for e in facts.monitoring_entries() if keyword in e.action or keyword in e.payload
-        ]
-        rules = facts.policy.policy.document().get("monitoring") if facts.policy else None
-        has_rule = bool(rules and rules.get(rule_key))
-        if entries:
-            return Score(
-                1,
-                [
-                    f"monitoring recorded {keyword} (ledger entries "
-                    f"{_ids(e.seq for e in entries[:10])})"
-                ],
-            )
-        if has_rule:
-            return Score(
-                0,
-                [
-                    f"the policy defines {rule_key} monitoring rules, but no monitoring run "
-                    "is recorded"
-                ],
-            )
-        return Score(0, [f"no {keyword} monitoring rule or run"])
+def _category(category: str, label: str, rule: str) -> _Rule:
+    def score(facts: ModelFacts) -> Score:
+        return monitored(facts, category, label, monitoring_rule(facts, rule))
 
-    return rule
+    return score
+
+
+def _not_stale(facts: ModelFacts) -> Score:
+    production = facts.model.aliases.get("production")
+    if production is None:
+        return Score(0, ["no version holds production"])
+    version = facts.version(production)
+    days = (facts.generated_at - version.created_at).days
+    return Score(
+        0,
+        [
+            f"production is {version.ref}, registered {common.day(version.created_at)} "
+            f"({days} day(s) before this report)",
+            "no monitoring rule alerts on a model's age",
+        ],
+    )
+
+
+def _computing(facts: ModelFacts) -> Score:
+    return Score(
+        0,
+        [
+            "the gateway logs each request's latency and exports Prometheus metrics, but no "
+            "monitoring check compares latency, throughput or memory over time"
+        ],
+    )
 
 
 TESTS: dict[str, list[tuple[str, _Rule]]] = {
@@ -331,7 +422,7 @@ TESTS: dict[str, list[tuple[str, _Rule]]] = {
         ("Model specs are reviewed and submitted", _reviewed),
         ("Offline and online metrics correlate", _online_offline),
         ("All hyperparameters have been tuned", _hyperparameters),
-        ("The impact of model staleness is known", _monitored("staleness", "window")),
+        ("The impact of model staleness is known", _staleness_known),
         ("A simpler model is not better", _none("a comparison with a simpler baseline")),
         ("Model quality is sufficient on important data slices", _slices),
         ("The model is tested for considerations of inclusion", _inclusion),
@@ -347,15 +438,21 @@ TESTS: dict[str, list[tuple[str, _Rule]]] = {
     ],
     "monitoring": [
         ("Dependency changes result in notification", _none("notifications on dependency changes")),
-        ("Data invariants hold for training and serving inputs", _monitored("drift", "drift")),
-        ("Training and serving are not skewed", _monitored("skew", "drift")),
-        ("Models are not too stale", _monitored("staleness", "window")),
-        ("Models are numerically stable", _none("numerical-stability checks on served models")),
         (
-            "Computing performance has not regressed",
-            _none("latency, throughput or memory tracking"),
+            "Data invariants hold for training and serving inputs",
+            _category("data_drift", "drift of serving inputs from training", "drift"),
         ),
-        ("Prediction quality has not regressed", _monitored("performance", "performance")),
+        (
+            "Training and serving are not skewed",
+            _category("skew", "training–serving skew", "drift"),
+        ),
+        ("Models are not too stale", _not_stale),
+        ("Models are numerically stable", _none("numerical-stability checks on served models")),
+        ("Computing performance has not regressed", _computing),
+        (
+            "Prediction quality has not regressed",
+            _category("performance", "performance on served data", "performance"),
+        ),
     ],
 }
 
@@ -393,7 +490,7 @@ def outline_ml_test_score(document: Mapping[str, Any]) -> Outline:
     sections = []
     for section in document["sections"]:
         rows = [
-            (t["id"], t["test"], _points(t["points"]), "; ".join(t["evidence"]))
+            (t["id"], t["test"], _points(t["points"]), tuple(t["evidence"]))
             for t in section["tests"]
         ]
         blocks: list[Block] = [Table(header=("test", "title", "points", "evidence"), rows=rows)]
@@ -417,10 +514,6 @@ def outline_ml_test_score(document: Mapping[str, Any]) -> Outline:
         sections=[*sections, Section(title="Scoring", blocks=[Paragraph(document["rule"])])],
         kind="ml-test-score",
     )
-
-
-def _ids(values: Iterable[int]) -> str:
-    return ", ".join(str(value) for value in values)
 
 
 def _points(value: float) -> str:

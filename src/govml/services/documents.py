@@ -43,6 +43,7 @@ from govml.services.access import authorize
 from govml.services.context import ServiceContext
 from govml.services.evaluation import EvaluationService
 from govml.services.lifecycle import LifecycleService
+from govml.services.monitoring import MonitoringService
 from govml.services.policy import PolicyService
 from govml.services.registry import RegistryService, model_subject
 from govml.services.serving import ServingService
@@ -188,6 +189,7 @@ class DocumentService:
             evaluation_entries=recorded,
             datasets=fingerprints,
             dataset_entries=dataset_entries,
+            monitoring=MonitoringService(self.ctx).history(name, limit=None),
             evidence=evaluations.evidence,
             generated_at=self.ctx.clock(),
         )
