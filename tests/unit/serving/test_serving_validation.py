@@ -141,3 +141,58 @@ def test_inexact_category_counts_give_no_unseen_warnings() -> None:
     assert exact.validate(records_from_json({"city": "zz"})).warnings
     bounded = InputValidator(spec, profile(cities, max_categories=10).to_dict())
     assert bounded.validate(records_from_json({"city": "zz"})).warnings == []
+
+
+def test_integers_must_fit_in_64_bits() -> None:
+    found = problems(
+        [
+            {**GOOD, "age": 2**63},
+            {**GOOD, "age": 1e23},  # how a JSON 99999999999999999999999 decodes
+            {**GOOD, "age": -(2**63)},
+        ]
+    )
+    assert found == [
+        {
+            "record": 0,
+            "field": "age",
+            "message": "expected an integer that fits in 64 bits, got number 9223372036854775808",
+        },
+        {
+            "record": 1,
+            "field": "age",
+            "message": "expected an integer that fits in 64 bits, got number 1e+23",
+        },
+    ]
+
+
+def test_dates_are_utc_and_within_what_the_model_can_hold() -> None:
+    from govml.serving.deployment import _array
+
+    validated = check(
+        [
+            {**GOOD, "since": "2024-05-01T12:00:00+02:00"},
+            {**GOOD, "since": "2024-05-01T12:00:00"},
+            {**GOOD, "since": "2024-05-01T12:00:00Z"},
+        ]
+    )
+    moments = validated.values["since"]
+    assert moments == [datetime(2024, 5, 1, 10), datetime(2024, 5, 1, 12), datetime(2024, 5, 1, 12)]
+    column = _array(SIGNATURE.inputs[5], moments)  # offsets mixed: the frame still builds
+    assert str(column.dtype) == "datetime64[ns]"
+    found = problems([{**GOOD, "since": "9999-01-01"}, {**GOOD, "since": "1066-10-14"}])
+    assert [e["record"] for e in found] == [0, 1]
+    assert found[0]["message"] == (
+        "'9999-01-01' is outside the dates the model's data can hold (1677-09-22 to 2262-04-11)"
+    )
+
+
+def test_strict_mode_refuses_what_it_would_warn_about() -> None:
+    validator = InputValidator(SIGNATURE, profile(TRAINING).to_dict())
+    odd = [{**GOOD, "age": 19, "city": "rome"}]
+    assert len(check(odd, validator).warnings) == 2
+    with pytest.raises(PayloadError) as info:
+        check(odd, validator, strict=True)
+    assert [(e.record, e.field, e.message) for e in info.value.errors] == [
+        (0, "age", "19 is below the training minimum 20 (strict serving policy: refused)"),
+        (0, "city", "'rome' never occurred in the training data (strict serving policy: refused)"),
+    ]
