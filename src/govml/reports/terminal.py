@@ -20,15 +20,20 @@ OUTCOME_STYLES = {
 }
 """Rich style of each outcome."""
 
+CHECK_WIDTH = 40
+VALUE_WIDTH = 22
+THRESHOLD_WIDTH = 26
+
 
 def terminal_table(document: Mapping[str, Any]) -> Table:
     """Return a table with one row per check of an evaluation document.
 
-    Columns: category, check, outcome (coloured: pass green, warn yellow, fail red,
-    undefined magenta; ``fail (undefined)`` when an undefined check counts as a failure),
-    value, threshold, interval and message. The title names the subject and the status,
-    the caption counts the outcomes. Every cell is plain text (no console markup is
-    interpreted, since names and messages come from user data).
+    One section per category, headed by its name. Columns: check, outcome (coloured: pass
+    green, warn yellow, fail red, undefined magenta; ``fail (undefined)`` when an undefined
+    check counts as a failure), value with its interval, threshold (as a rule: ``≥ 0.8
+    between groups``) and message. The title names the subject and the status, the caption
+    counts the outcomes. Every cell is plain text (no console markup is interpreted, since
+    names and messages come from user data).
 
     Parameters
     ----------
@@ -45,14 +50,21 @@ def terminal_table(document: Mapping[str, Any]) -> Table:
     counts = summary_counts(document)
     caption = ", ".join(f"{counts[outcome]} {outcome}" for outcome in OUTCOMES)
     table = Table(title=title, caption=caption, show_lines=False, expand=False)
-    table.add_column("category", style="dim", no_wrap=True)
+    groups = by_category(document)
+    names = {row.check: _lines(row.check_parts, CHECK_WIDTH) for _, rows in groups for row in rows}
+    # A long check name is broken after its ``:`` or ``*`` rather than cut mid-word
+    # (demographic_parity_differ / ence:sex), which is hard to read and to copy. Each
+    # category is a heading row and the interval sits beside the value, which leaves the
+    # width to the messages.
     table.add_column("check", overflow="fold")
-    table.add_column("outcome", no_wrap=True)
-    table.add_column("value", justify="right", overflow="fold")
-    table.add_column("threshold", overflow="fold")
-    table.add_column("interval", overflow="fold")
+    table.add_column("outcome", overflow="fold")
+    table.add_column("value [interval]", justify="right", overflow="fold", max_width=VALUE_WIDTH)
+    table.add_column("threshold", overflow="fold", max_width=THRESHOLD_WIDTH)
     table.add_column("message", overflow="fold", ratio=1)
-    for category, rows in by_category(document):
+    for index, (category, rows) in enumerate(groups):
+        if index:
+            table.add_section()
+        table.add_row(Text(category, style="bold"))
         for row in rows:
             outcome = Text(row.outcome, style=OUTCOME_STYLES.get(row.outcome, ""))
             if row.status != row.outcome:
@@ -60,13 +72,22 @@ def terminal_table(document: Mapping[str, Any]) -> Table:
             message = row.message
             if row.reason and row.reason not in message:
                 message = f"{message} — {row.reason}" if message else row.reason
+            value = f"{row.value} {row.interval}" if row.interval else row.value
             table.add_row(
-                Text(category),
-                Text(row.check),
+                Text(names[row.check]),
                 outcome,
-                Text(row.value),
+                Text(value),
                 Text(row.threshold),
-                Text(row.interval),
                 Text(message),
             )
     return table
+
+
+def _lines(parts: tuple[str, ...], width: int) -> str:
+    """Join a name's parts into lines of at most ``width``, breaking only between parts."""
+    lines = [""]
+    for part in parts:
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)

@@ -108,3 +108,19 @@ def test_terminal_table_lists_every_check(document: dict[str, Any]) -> None:
     styled = console.export_html(inline_styles=True)
     for colour in ("#008000", "#808000", "#800000", "#800080"):  # pass, warn, fail, undefined
         assert colour in styled
+
+
+def test_terminal_table_breaks_long_check_names_only_at_their_separators(
+    document: dict[str, Any],
+) -> None:
+    long = dict(document["checks"][1], check="equalized_odds_difference_to_overall:sex*race")
+    long["threshold"] = {"compare": "to_overall", "max": 0.1, "confidence": 0.95}
+    document["checks"].append(long)
+    console = Console(record=True, width=160)
+    console.print(terminal_table(document))
+    text = console.export_text()
+    cells = [line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│")]
+    assert "equalized_odds_difference_to_overall:" in cells
+    assert cells[cells.index("equalized_odds_difference_to_overall:") + 1] == "sex*race"
+    assert "≤ 0.1 vs overall (95 %" in text and "upper bound)" in text
+    assert "fairness" in cells and "data" in cells  # one heading row per category
