@@ -118,7 +118,7 @@ def _check_shape(
 def _fixed_width(kind: pa.DataType) -> int:
     """Return the bytes a value of a fixed-width type takes (0 for variable-width types)."""
     try:
-        return max(kind.bit_width // 8, 1)
+        return max(int(kind.bit_width) // 8, 1)
     except ValueError:
         return 0
 
