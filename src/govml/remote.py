@@ -444,6 +444,21 @@ class RemoteClient(Client):
         """Return the keys gateways check requests against (hashes, never secrets)."""
         return [GatewayKey.from_dict(item) for item in self._json("GET", "/gateway-keys")]
 
+    def send_prediction_log(
+        self, name: str, path: Path, *, kind: str, version: int | None = None
+    ) -> dict[str, Any]:
+        """Send a closed prediction log file of model ``name`` to the server's log.
+
+        ``kind`` is ``predictions`` (of ``version``), ``feedback`` or ``events``. Sending the
+        same file again is harmless: the server takes it once.
+        """
+        form = _form({"kind": kind, "version": version})
+        with path.open("rb") as data:
+            files = {"file": (path.name, data, PARQUET)}
+            url = f"/models/{_segment(name)}/prediction-log"
+            receipt: dict[str, Any] = self._json("POST", url, data=form, files=files)
+        return receipt
+
     # monitoring
     def monitor(
         self,

@@ -104,9 +104,10 @@ def serve(
 
     from govml.serving.protocol import GatewayProtocol
 
+    sent = f", sent to {settings.server}" if settings.server and store is None else ""
     print_ok(
         f"serving {name}@{alias} from {where} on http://{host}:{port} "
-        f"(prediction log: {options.log_dir})"
+        f"(prediction log: {options.log_dir}{sent})"
     )
     uvicorn.run(
         FACTORY,

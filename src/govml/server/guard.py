@@ -45,6 +45,7 @@ UPLOAD_PERMISSIONS: Mapping[tuple[str, str], Permission] = {
     ("POST", f"{API_PREFIX}/models/{{name}}/versions"): Permission.REGISTER,
     ("POST", f"{API_PREFIX}/evaluations"): Permission.REGISTER,
     ("POST", f"{API_PREFIX}/models/{{name}}/monitoring/labels"): Permission.REGISTER,
+    ("POST", f"{API_PREFIX}/models/{{name}}/prediction-log"): Permission.REGISTER,
     ("POST", f"{API_PREFIX}/policies"): Permission.ADMINISTER,
 }
 

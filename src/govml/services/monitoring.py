@@ -41,6 +41,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -48,11 +50,12 @@ from govml.checks import Explanation
 from govml.datasets import Profile
 from govml.domain.lifecycle import PRODUCTION, Permission
 from govml.domain.records import Model, ModelVersion
-from govml.errors import ForbiddenError, InputError, IntegrityError, NotFoundError
+from govml.errors import ForbiddenError, InputError, IntegrityError, NotFoundError, TooLargeError
 from govml.ledger.canonical import canonical_json
 from govml.monitoring.engine import Options, Reference, check_version, prediction_reference
 from govml.monitoring.labelling import import_result, labelling_tasks, prepare_import
 from govml.monitoring.logs import PredictionLogs
+from govml.monitoring.received import check_kind, check_log_table
 from govml.monitoring.records import (
     RANK,
     ActionRecord,
@@ -84,6 +87,8 @@ from govml.store.schema import (
 )
 
 DEFAULT_HISTORY = 500
+MAX_RECEIVED_ROWS = 5_000_000
+MAX_RECEIVED_BYTES = 1 << 30
 ERR_NO_NOTIFY = "the policy has no monitoring.notify webhook to send {what} to"
 ERR_RUN = "no monitoring run {run_id} of {model}"
 
@@ -727,7 +732,7 @@ class MonitoringService:
             When the actor may not register (nothing is read or written).
         """
         with self.ctx.store.write() as conn:
-            _authorize_import(conn, self.ctx)
+            _authorize_evidence(conn, self.ctx, "importing labels")
             records.load_model(conn, name)
         root = Path(log_dir) if log_dir is not None else default_log_dir(self.ctx)
         with PredictionLogs(root, name) as logs:
@@ -740,7 +745,7 @@ class MonitoringService:
         now = self.ctx.clock()
         try:
             with self.ctx.store.write() as conn:
-                _authorize_import(conn, self.ctx)
+                _authorize_evidence(conn, self.ctx, "importing labels")
                 append(
                     conn,
                     actor=self.ctx.actor,
@@ -766,19 +771,131 @@ class MonitoringService:
             raise
         return result
 
+    def receive_log(
+        self,
+        name: str,
+        *,
+        kind: str,
+        path: Path,
+        version: int | None = None,
+        max_rows: int = MAX_RECEIVED_ROWS,
+        max_bytes: int = MAX_RECEIVED_BYTES,
+    ) -> dict[str, Any]:
+        """Take a prediction log file a gateway in client mode sent, into this home's log.
+
+        A file feeds monitoring as the local gateway's do, so it needs the ``register``
+        permission (contributor or admin), checked before the file is read. The file is read
+        only within ``max_rows`` rows and ``max_bytes`` decoded bytes (from its footer),
+        checked (:mod:`govml.monitoring.received`), written in the log's layout under
+        ``$GOVML_HOME/predictions``, in the partition its model, version and date give, and
+        recorded by a ``predictions.received`` ledger entry (kind, version, date, rows, the
+        digests of the file sent and of the file written). Sending the same file again is
+        answered with the first receipt and changes nothing.
+
+        Raises
+        ------
+        ForbiddenError
+            When the actor may not register (the file is not read).
+        InputError
+            For a file that is not in the log's layout, naming what is wrong.
+        TooLargeError
+            For a file over the limits.
+        """
+        with self.ctx.store.write() as conn:
+            _authorize_evidence(conn, self.ctx, "sending prediction logs")
+            records.load_model(conn, name)
+        check_kind(kind)
+        inputs: list[str] = []
+        ref = name
+        if kind == "predictions":
+            if version is None:
+                raise InputError("version: a predictions file belongs to a version")
+            found = self.registry.get_version(f"{name}@{version}")
+            inputs = [c["name"] for c in (found.signature or {}).get("inputs", [])]
+            ref = found.ref
+        sent = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        table = _read_received(path, max_rows=max_rows, max_bytes=max_bytes)
+        checked = check_log_table(kind, table, inputs=inputs, ref=ref)
+        root = default_log_dir(self.ctx)
+        part = "feedback" if kind == "feedback" else "events"
+        if kind == "predictions":
+            part = f"version={version}"
+        folder = root / f"model={name}" / part / f"date={checked.day.isoformat()}"
+        target = folder / f"part-received-{sent.removeprefix('sha256:')[:32]}.parquet"
+        receipt = {
+            "model": name,
+            "kind": kind,
+            "version": version,
+            "date": checked.day.isoformat(),
+            "rows": checked.table.num_rows,
+            "file": str(target.relative_to(root)),
+            "sent_digest": sent,
+        }
+        if target.exists():
+            written = "sha256:" + hashlib.sha256(target.read_bytes()).hexdigest()
+            return {**receipt, "digest": written, "duplicate": True}
+        folder.mkdir(parents=True, exist_ok=True)
+        hidden = folder / f".{target.name}.tmp"
+        pq.write_table(checked.table, hidden, compression="zstd")
+        receipt["digest"] = "sha256:" + hashlib.sha256(hidden.read_bytes()).hexdigest()
+        try:
+            with self.ctx.store.write() as conn:
+                _authorize_evidence(conn, self.ctx, "sending prediction logs")
+                append(
+                    conn,
+                    actor=self.ctx.actor,
+                    now=self.ctx.clock(),
+                    entries=[
+                        NewEntry(
+                            action="predictions.received",
+                            subject=model_subject(name),
+                            payload=receipt,
+                        )
+                    ],
+                )
+                hidden.replace(target)
+        except BaseException:
+            hidden.unlink(missing_ok=True)
+            raise
+        return {**receipt, "duplicate": False}
+
 
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _authorize_import(conn: Connection, ctx: ServiceContext) -> None:
+def _authorize_evidence(conn: Connection, ctx: ServiceContext, what: str) -> None:
+    """Check that the actor may give monitoring its evidence (register: contributor, admin)."""
     try:
         authorize(conn, ctx, Permission.REGISTER)
     except ForbiddenError as exc:
         raise ForbiddenError(
-            f"{exc.message}; importing labels, which monitoring judges production on, needs a "
+            f"{exc.message}; {what}, which monitoring judges production on, needs a "
             "contributor or admin",
             hint=exc.hint,
         ) from None
+
+
+def _read_received(path: Path, *, max_rows: int, max_bytes: int) -> pa.Table:
+    """Read a sent log file, refusing it from its footer when it is too large."""
+    try:
+        parquet = pq.ParquetFile(path)
+        meta = parquet.metadata
+    except Exception as exc:  # pyarrow raises several types for damaged input
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"file: not a readable Parquet file ({reason})") from None
+    decoded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if meta.num_rows > max_rows or decoded > max_bytes:
+        raise TooLargeError(
+            f"file: {meta.num_rows:,} rows, {decoded:,} bytes decoded; a log file may hold at "
+            f"most {max_rows:,} rows and {max_bytes:,} bytes",
+            hint="flush the gateway's log more often (--flush-seconds)",
+        )
+    try:
+        table: pa.Table = parquet.read(use_threads=False)
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"file: not a readable Parquet file ({reason})") from None
+    return table
 
 
 def _authorize_run(conn: Connection, ctx: ServiceContext) -> None:

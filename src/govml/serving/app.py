@@ -29,6 +29,9 @@ Every request but ``/health``, ``/ready`` (and ``/metrics`` unless ``metrics_aut
 checked in memory before the body is read: 401 without a valid key, 403 for a key of another
 model or without the scope.
 
+In client mode (``GOVML_SERVER``) the log's closed files are also sent to the server, where
+``govml monitor`` reads them (:mod:`govml.serving.shipping`).
+
 A request of at most `SMALL_BODY` bytes is decoded, checked and scored on the event loop (a
 bounded amount of work). A larger one waits for one of ``work_threads`` slots before its body
 is read, and is decoded (in pieces, :mod:`govml.serving.chunked`), checked, scored (a batch of
@@ -94,6 +97,7 @@ from govml.serving.payload import (
 )
 from govml.serving.predlog import PredictionLog
 from govml.serving.routing import SHADOW, route
+from govml.serving.shipping import LogShipper
 from govml.serving.source import RegistrySource
 from govml.serving.validation import Validated
 
@@ -181,6 +185,17 @@ class Gateway:
             days=options.feedback_days,
             index_entries=options.feedback_index_entries,
         )
+        send = getattr(source, "log_sender", lambda: None)()
+        self.shipper = None
+        if send is not None:
+            self.shipper = LogShipper(
+                options.log_dir,
+                options.model,
+                send,
+                every=max(options.flush_seconds, 1.0),
+                on_sent=self.metrics.files_sent.inc,
+                on_error=self.metrics.send_errors.inc,
+            )
         self.started = False
         self._slots: asyncio.Semaphore | None = None
         metrics_scopes = (METRICS,) if options.metrics_auth else None
@@ -228,6 +243,8 @@ class Gateway:
         await loop.run_in_executor(None, self.follower.refresh)
         self.batcher.start()
         self.follower.start()
+        if self.shipper is not None:
+            self.shipper.start()
         self.started = True
 
     async def shutdown(self) -> None:
@@ -241,6 +258,8 @@ class Gateway:
         )
         await loop.run_in_executor(None, self.work.shutdown)
         await loop.run_in_executor(None, self.log.close)
+        if self.shipper is not None:
+            await loop.run_in_executor(None, self.shipper.stop)
         await loop.run_in_executor(None, self.source.close)
         self.started = False
 

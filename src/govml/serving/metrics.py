@@ -35,6 +35,8 @@ log_records_written_total           counter   records written to Parquet, by ``k
 log_records_dropped_total           counter   records dropped (shadow only), by ``kind``
 log_write_errors_total              counter   failed Parquet writes (retried)
 log_files_total                     counter   Parquet files written
+log_files_sent_total                counter   files sent to the server (client mode)
+log_send_errors_total               counter   failed sends (tried again next round)
 =================================== ========= ===============================================
 """
 
@@ -195,6 +197,14 @@ class GatewayMetrics:
         )
         self.load_failures = Counter(
             f"{PREFIX}_model_load_failures", "Versions that failed to load.", registry=r
+        )
+        self.files_sent = Counter(
+            f"{PREFIX}_log_files_sent", "Log files sent to the server (client mode).", registry=r
+        )
+        self.send_errors = Counter(
+            f"{PREFIX}_log_send_errors",
+            "Failed sends of log files to the server (tried again).",
+            registry=r,
         )
         r.register(_StateCollector(log, versions))
         self._children: dict[tuple[Any, ...], Any] = {}

@@ -7,6 +7,7 @@ keys, and, when a version changes, that version's record, artifact and training 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -117,6 +118,11 @@ class ClientSource:
         """Return the gateway keys of the store (read over REST in client mode)."""
         keys: list[GatewayKey] = self.client.keys_for_gateways()
         return keys
+
+    def log_sender(self) -> Callable[..., Any] | None:
+        """Return how to send log files to the server in client mode; None for a local store."""
+        send: Callable[..., Any] | None = getattr(self.client, "send_prediction_log", None)
+        return send
 
     def close(self) -> None:
         """Close the client."""

@@ -4,18 +4,25 @@
   only), ``GET`` lists them, ``POST .../gateway-keys/{key_id}/revoke`` revokes one.
 - ``GET /gateway-keys`` returns the keys every gateway checks requests against (their hashes,
   never a secret), for a gateway in client mode.
+- ``POST /models/{name}/prediction-log`` takes a closed prediction log file from a gateway in
+  client mode (contributor or admin, checked before the body is read), into the server's own
+  log, where ``govml monitor`` reads it.
 """
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from govml.server.auth import Acting
 from govml.server.routes.common import ERRORS
+from govml.server.uploads import save_upload
 from govml.services.gateway_keys import GatewayKeyService
+from govml.services.monitoring import MonitoringService
 from govml.serving.keys import MAX_DESCRIPTION, SCOPES
 
 router = APIRouter(tags=["serving"], responses=ERRORS)
@@ -66,3 +73,17 @@ def revoke_key(
 def keys_for_gateways(ctx: Acting) -> list[dict[str, Any]]:
     """Return the keys gateways check requests against: live and recently ended, all models."""
     return [key.to_dict() for key in GatewayKeyService(ctx).for_gateways()]
+
+
+@router.post("/models/{name}/prediction-log", response_model=dict[str, Any], status_code=201)
+def receive_log(
+    ctx: Acting,
+    name: str,
+    file: Annotated[UploadFile, File(description="A closed Parquet file of the gateway's log.")],
+    kind: Annotated[str, Form(max_length=20, description="predictions, feedback or events.")],
+    version: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+) -> dict[str, Any]:
+    """Take a gateway's log file into the server's prediction log (same file twice: once)."""
+    with tempfile.TemporaryDirectory(prefix="govml-log-") as folder:
+        path = save_upload(file, FilePath(folder), "part.parquet")
+        return MonitoringService(ctx).receive_log(name, kind=kind, version=version, path=path)
