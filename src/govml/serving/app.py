@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -105,6 +106,7 @@ logger = logging.getLogger("govml.serving")
 
 RETRY_AFTER_SECONDS = 1
 SMALL_BODY = 64 * 1024
+SWITCH_INTERVAL = 0.001
 
 ERR_NOT_READY = "no version of {model} holds '{alias}' (or it is still loading)"
 ERR_NOT_SERVED = "{problem}; no version of {model} answers for '{alias}'"
@@ -828,5 +830,12 @@ def create_app(options: GatewayOptions, source: RegistrySource | None = None) ->
 
 
 def app_from_environment() -> Gateway:
-    """Build the gateway from ``GOVML_SERVE_*`` and ``GOVML_*`` variables (uvicorn factory)."""
+    """Build the gateway from ``GOVML_SERVE_*`` and ``GOVML_*`` variables (uvicorn factory).
+
+    The process is the gateway's own (a ``govml serve`` worker), so the interpreter is also
+    told to pass its lock between threads every `SWITCH_INTERVAL` seconds instead of 5 ms:
+    while a worker thread decodes or scores a large request, the event loop then waits at
+    most that long for the lock each time it answers a small one.
+    """
+    sys.setswitchinterval(SWITCH_INTERVAL)
     return create_app(GatewayOptions.from_environment())
