@@ -5,7 +5,7 @@ The client calls the same services as the CLI, so behaviour cannot differ betwee
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from os import PathLike
 from pathlib import Path
@@ -120,9 +120,15 @@ class Client:
         return self.policies.list_policies()
 
     # versions
-    def register_version(self, name: str, **kwargs: Any) -> ModelVersion:
-        """Register a version (see `RegistryService.register_version` for the arguments)."""
-        return self.registry.register_version(name, **kwargs)
+    def register_version(
+        self, name: str, *, trusted: Sequence[str] = (), **kwargs: Any
+    ) -> ModelVersion:
+        """Register a version (see `RegistryService.register_version` for the arguments).
+
+        ``trusted`` lists types beyond the built-in allowlist that you reviewed and allow the
+        artifact to contain (local mode only); the version and its ledger entry record them.
+        """
+        return self.registry.register_version(name, trusted=trusted, **kwargs)
 
     def get_version(self, ref: str) -> ModelVersion:
         """Return the version ``name@3``, ``name@alias`` or ``name`` (latest) refers to."""
@@ -132,20 +138,34 @@ class Client:
         """Return every version of a model, oldest first."""
         return self.registry.list_versions(name)
 
-    def load_model(self, ref: str) -> LoadedModel:
-        """Load a version's model, its artifact digest checked, ready to ``predict``."""
-        return self.registry.load_model(ref)
+    def load_model(self, ref: str, *, trusted: Sequence[str] = ()) -> LoadedModel:
+        """Load a version's model, its artifact digest checked, ready to ``predict``.
+
+        The artifact may contain types beyond the built-in allowlist only when they are in
+        ``GOVML_TRUSTED_TYPES`` or in ``trusted`` (types you reviewed); what the version
+        records grants nothing.
+        """
+        return self.registry.load_model(ref, trusted=trusted)
 
     # ledger
     def verify_ledger(
-        self, *, checkpoint: str | None = None, key: str | None = None
+        self,
+        *,
+        checkpoint: str | None = None,
+        key: str | None = None,
+        artifacts: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> VerifyResult:
         """Recompute the ledger and check the stored records against it; raise on mismatch.
 
         ``checkpoint`` is the text of a checkpoint kept elsewhere, which the ledger must
         extend; ``key`` the text of the public key to check it with (default: this home's).
+        The artifacts of versions holding an alias (every version's with ``artifacts``) are
+        re-hashed against their recorded digests; ``progress(done, total)`` follows that.
         """
-        return self.audit.verify(checkpoint=checkpoint, key=key)
+        return self.audit.verify(
+            checkpoint=checkpoint, key=key, artifacts=artifacts, progress=progress
+        )
 
     def sign_checkpoint(self) -> CheckpointResult:
         """Sign the ledger's latest tree head with the instance's key (C2SP checkpoint)."""

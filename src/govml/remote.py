@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from os import PathLike
 from pathlib import Path
@@ -42,6 +42,7 @@ from govml.errors import (
 )
 from govml.evaluation import Evaluation
 from govml.flavors import LoadedModel, flavor_for, get_flavor
+from govml.flavors.trust import ERR_SERVER_TRUST, TrustError, check_type_names
 from govml.ledger.attest import AttestationReport
 from govml.ledger.bundle import ProofBundle
 from govml.ledger.checkpoint import VerifierKey
@@ -126,6 +127,7 @@ class RemoteClient(Client):
                 ERR_NO_BEARER.format(server=settings.server), hint=HINT_ASK_ADMIN
             )
         self.server = settings.server
+        self.trusted_types = settings.trusted_types
         self._http = httpx.Client(
             base_url=self.server + API_PREFIX,
             headers={
@@ -228,7 +230,9 @@ class RemoteClient(Client):
         return [StoredPolicy.from_dict(item) for item in self._json("GET", "/policies")]
 
     # versions
-    def register_version(self, name: str, **kwargs: Any) -> ModelVersion:
+    def register_version(
+        self, name: str, *, trusted: Sequence[str] = (), **kwargs: Any
+    ) -> ModelVersion:
         """Register a version (see `RegistryService.register_version` for the arguments).
 
         The model (or artifact file), the data, and this machine's code lineage (the git
@@ -236,6 +240,9 @@ class RemoteClient(Client):
         the server, which records them as a local registration would.
         """
         _check_keywords("register_version", kwargs, _REGISTER_KEYWORDS)
+        if trusted:
+            # The server trusts what its operator set; nothing a client sends extends it.
+            raise InputError(ERR_SERVER_TRUST)
         model, artifact = kwargs.get("model"), kwargs.get("artifact")
         if (model is None) == (artifact is None):
             raise InputError("give exactly one of a model object or an artifact file")
@@ -284,23 +291,39 @@ class RemoteClient(Client):
         fingerprint: dict[str, Any] = self._json("GET", f"/datasets/{_segment(digest)}")
         return fingerprint
 
-    def load_model(self, ref: str) -> LoadedModel:
-        """Download a version's artifact, check its digest, and load it ready to ``predict``."""
+    def load_model(self, ref: str, *, trusted: Sequence[str] = ()) -> LoadedModel:
+        """Download a version's artifact, check its digest, and load it ready to ``predict``.
+
+        It is loaded in this process, which trusts its own ``GOVML_TRUSTED_TYPES`` and
+        ``trusted``; what the version records grants nothing.
+        """
+        try:
+            allowed = self.trusted_types | check_type_names(trusted)
+        except TrustError as exc:
+            raise InputError(f"trusted: {exc}") from None
         version = self.get_version(ref)
         data = self._call("GET", f"/versions/{_segment(version.ref)}/artifact").content
         _check_digest(data, version.artifact_digest, f"the artifact of {version.ref}")
-        return get_flavor(version.flavor).load(data, version.flavor_options)
+        return get_flavor(version.flavor, trusted=allowed).load(data, version.flavor_options)
 
     # ledger
     def verify_ledger(
-        self, *, checkpoint: str | None = None, key: str | None = None
+        self,
+        *,
+        checkpoint: str | None = None,
+        key: str | None = None,
+        artifacts: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> VerifyResult:
         """Have the server recompute the ledger and check the stored records against it.
 
         ``checkpoint`` is the text of a checkpoint kept elsewhere, which the ledger must
         extend; ``key`` the text of the public key to check it with (default: the server's).
+        With ``artifacts`` the server re-hashes every version's artifact (by default those of
+        versions holding an alias); ``progress`` is not reported over HTTP.
         """
-        data = self._json("POST", "/audit/verify", json={"checkpoint": checkpoint, "key": key})
+        body = {"checkpoint": checkpoint, "key": key, "artifacts": artifacts}
+        data = self._json("POST", "/audit/verify", json=body)
         data.pop("ok", None)
         return VerifyResult(**data)
 

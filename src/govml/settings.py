@@ -3,14 +3,17 @@
 ``GOVML_HOME`` is the folder that holds everything by default (``./.govml``): the SQLite
 database ``govml.db`` and the artifact folder ``artifacts/``. ``GOVML_DATABASE_URL`` and
 ``GOVML_ARTIFACTS`` move either elsewhere (a PostgreSQL URL, a shared folder).
+``GOVML_TRUSTED_TYPES`` is the operator's list of types, beyond the built-in allowlist, that
+model artifacts loaded by this process may contain (see `govml.flavors.trust`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from govml.errors import ConfigurationError
 
@@ -44,6 +47,11 @@ class Settings(BaseSettings):
     token: str | None = Field(
         default=None, description="Bearer token for the govml server (from `govml users add`)."
     )
+    trusted_types: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated dotted type names that model artifacts loaded by this "
+        "process may contain beyond the built-in allowlist; set by the operator after review.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -66,6 +74,18 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"server URL {value!r} must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("trusted_types", mode="before")
+    @classmethod
+    def _type_names(cls, value: Any) -> frozenset[str]:
+        if value is None or value == "":
+            return frozenset()
+        # Imported here: only a process that sets the variable pays for the check.
+        from govml.flavors.trust import check_type_names, parse_type_list
+
+        if isinstance(value, str):
+            return parse_type_list(value)
+        return check_type_names(value)
 
     def resolved_database_url(self) -> str:
         """Return the database URL, defaulting to ``sqlite:///<home>/govml.db``."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from govml.cli.common import JSON_OPTION, client
-from govml.cli.output import print_fields, print_json, print_ok, print_table
+from govml.cli.output import err_console, print_fields, print_json, print_ok, print_table
 from govml.errors import InputError, IntegrityError, LedgerVerificationError
 
 app = typer.Typer(help="Verify the tamper-evident ledger and read it.", no_args_is_help=True)
@@ -34,6 +37,11 @@ SINCE_FILE = typer.Option(
     metavar="FILE",
 )
 ENVELOPE_OUT = typer.Option(None, "--out", help="Envelope file to write.", metavar="FILE")
+ARTIFACTS_OPTION = typer.Option(
+    False,
+    "--artifacts",
+    help="Re-hash the artifact of every version (default: of versions holding an alias).",
+)
 VERIFY_FILE = typer.Option(
     None, "--verify", help="Verify this attestation instead.", metavar="FILE"
 )
@@ -44,21 +52,26 @@ def verify(
     ctx: typer.Context,
     checkpoint: Path | None = CHECKPOINT_FILE,
     key: Path | None = KEY_FILE,
+    artifacts: bool = ARTIFACTS_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Recompute the Merkle tree and check every record against the ledger.
 
     With --checkpoint, also prove that the ledger only grew since that checkpoint, whose
-    signature must verify with this instance's key (or --key). Exits 1 and names the first
-    entry or record that does not match.
+    signature must verify with this instance's key (or --key). The artifacts of versions
+    holding an alias are re-hashed against their recorded digests (every version's with
+    --artifacts). Exits 1 and names the first entry or record that does not match, or every
+    artifact that does not.
     """
     if key is not None and checkpoint is None:
         raise InputError("--key checks the checkpoint given with --checkpoint: give both")
     checkpoint_text = _read(checkpoint, "checkpoint")
     key_text = _read(key, "key")
-    with client(ctx) as opened:
+    with client(ctx) as opened, _hashing(quiet=json_out) as progress:
         try:
-            result = opened.verify_ledger(checkpoint=checkpoint_text, key=key_text)
+            result = opened.verify_ledger(
+                checkpoint=checkpoint_text, key=key_text, artifacts=artifacts, progress=progress
+            )
         except IntegrityError as exc:
             if not json_out:
                 raise
@@ -83,6 +96,28 @@ def verify(
         f"records match the ledger: {result.models} models, {result.versions} versions, "
         f"{result.datasets} datasets"
     )
+    if result.artifacts is not None:
+        scope = "every version" if result.artifacts["scope"] == "all" else "versions with an alias"
+        print_ok(
+            f"artifacts match their digests: {result.artifacts['checked']} artifacts of {scope}"
+            f" ({len(result.artifacts['versions'])} versions)"
+        )
+
+
+@contextmanager
+def _hashing(*, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """Show a progress bar on stderr while artifacts are re-hashed (none when piped, --json)."""
+    if quiet or not err_console.is_terminal:
+        yield None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("re-hashing artifacts", total=None)
+
+        def step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield step
 
 
 @app.command("checkpoint")

@@ -13,6 +13,7 @@ from govml.cli.common import JSON_OPTION, client, parse_pairs
 from govml.cli.output import console, print_fields, print_json, print_ok, print_table
 from govml.domain.records import ModelVersion
 from govml.errors import InputError
+from govml.flavors.trust import recorded_types
 
 app = typer.Typer(help="Register and inspect model versions.", no_args_is_help=True)
 
@@ -36,9 +37,21 @@ def register(
     ),
     metric: list[str] = typer.Option([], "--metric", help="KEY=VALUE, repeatable."),  # noqa: B008
     description: str = typer.Option("", "--description"),
+    trust: list[str] = typer.Option(  # noqa: B008
+        [],
+        "--trust",
+        help="A type beyond the built-in allowlist that you reviewed and allow the artifact to "
+        "contain (repeatable; local mode only: a server trusts what its operator sets in "
+        "GOVML_TRUSTED_TYPES).",
+        metavar="TYPE",
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Register a new version of a model from an artifact file, with its lineage."""
+    """Register a new version of a model from an artifact file, with its lineage.
+
+    An artifact that contains types beyond the built-in allowlist is refused, each type
+    named, unless GOVML_TRUSTED_TYPES or --trust allows it; the version then records them.
+    """
     params = {**_read_mapping(params_file), **parse_pairs(param, "param")}
     metrics = parse_pairs(metric, "metric")
     with client(ctx) as opened, console.status("fingerprinting data and registering…"):
@@ -52,6 +65,7 @@ def register(
             params=params,
             metrics=metrics,
             description=description,
+            **({"trusted": trust} if trust else {}),
         )
     if json_out:
         print_json(version.to_dict())
@@ -116,11 +130,22 @@ def show(
     if version.signature:
         inputs = version.signature.get("inputs", [])
         fields.append(("inputs", ", ".join(f"{c['name']}:{c['type']}" for c in inputs)))
+    fields.append(("trusted types", _trusted(version)))
     fields.append(("params", json.dumps(version.params, sort_keys=True)))
     fields.append(("metrics", json.dumps(version.metrics, sort_keys=True)))
     if version.description:
         fields.append(("description", version.description))
     print_fields(f"version {version.ref}", fields)
+
+
+def _trusted(version: ModelVersion) -> str:
+    """Name the types beyond the built-in allowlist the version relies on, and who allowed each."""
+    names = recorded_types(version.flavor_options)
+    if not names:
+        return "-"
+    by = version.flavor_options.get("trusted_by")
+    by = by if isinstance(by, dict) else {}
+    return ", ".join(f"{name} ({by.get(name, 'unrecorded')})" for name in names)
 
 
 def _commit(version: ModelVersion) -> str:

@@ -15,7 +15,7 @@ import json
 import math
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -36,6 +36,9 @@ _FLAVOR_CLASSES: dict[str, str] = {
     "lightgbm": "LightGBMFlavor",
     "onnx": "OnnxFlavor",
 }
+
+# Flavors whose loads audit the types an artifact imports, and so take a trusted set.
+_TRUST_AUDITED = frozenset({"sklearn"})
 
 # Package extras that install each optional framework (see pyproject.toml).
 _EXTRAS: dict[str, str] = {
@@ -267,6 +270,21 @@ class Flavor(Protocol):
         """Load bytes produced by :meth:`dump` or :meth:`from_file`."""
         ...
 
+    def from_bytes(
+        self,
+        data: bytes,
+        *,
+        source: str = "the artifact",
+        hints: Mapping[str, Any] | None = None,
+    ) -> SerializedModel:
+        """Check that artifact bytes load and compute their options from the bytes.
+
+        ``hints`` are options a client's :meth:`dump` wrote; only what the bytes cannot
+        tell (a wrapper's class labels, say) is taken from them, after validation, and
+        nothing in them decides what is loaded or trusted.
+        """
+        ...
+
     def from_file(self, path: str | os.PathLike[str]) -> SerializedModel:
         """Read an artifact file the user already has, check it loads, fill the options."""
         ...
@@ -279,13 +297,17 @@ def _unknown_flavor(name: str) -> FlavorError:
     )
 
 
-def get_flavor(name: str) -> Flavor:
+def get_flavor(name: str, *, trusted: Iterable[str] = ()) -> Flavor:
     """Return the flavor called ``name``.
 
     Parameters
     ----------
     name : str
         One of :data:`FLAVOR_NAMES`.
+    trusted : iterable of str, optional
+        Types the flavor's loads trust beyond its built-in allowlist, as decided by the
+        calling process (see `govml.flavors.trust`); used by flavors that audit the types
+        an artifact imports (sklearn), ignored by the others.
 
     Returns
     -------
@@ -301,11 +323,12 @@ def get_flavor(name: str) -> Flavor:
     if class_name is None:
         raise _unknown_flavor(name)
     module = importlib.import_module(f"govml.flavors.{name}")
-    flavor: Flavor = getattr(module, class_name)()
+    kind = getattr(module, class_name)
+    flavor: Flavor = kind(trusted=trusted) if name in _TRUST_AUDITED else kind()
     return flavor
 
 
-def flavor_for(obj: object) -> Flavor:
+def flavor_for(obj: object, *, trusted: Iterable[str] = ()) -> Flavor:
     """Return the flavor that serialises ``obj``.
 
     Parameters
@@ -313,6 +336,8 @@ def flavor_for(obj: object) -> Flavor:
     obj : object
         A fitted model: a scikit-learn estimator or pipeline, an XGBoost or LightGBM
         model (sklearn wrapper or Booster), or an ``onnx.ModelProto``.
+    trusted : iterable of str, optional
+        As for :func:`get_flavor`.
 
     Returns
     -------
@@ -327,7 +352,7 @@ def flavor_for(obj: object) -> Flavor:
     # The XGBoost and LightGBM wrappers are also scikit-learn estimators, so the
     # specific flavors are asked before the generic one.
     for name in ("xgboost", "lightgbm", "onnx", "sklearn"):
-        flavor = get_flavor(name)
+        flavor = get_flavor(name, trusted=trusted)
         if flavor.matches(obj):
             return flavor
     kind = type(obj)
@@ -456,11 +481,28 @@ def labels_from_options(options: Mapping[str, Any]) -> NDArray[Any] | None:
     labels = options.get("classes")
     if labels is None:
         return None
-    dtype = options.get("classes_dtype")
+    if not isinstance(labels, list) or not all(
+        isinstance(label, str | int | float | bool) for label in labels
+    ):
+        raise FlavorError("invalid class labels in flavor options: expected a list of scalars")
     try:
-        return np.asarray(labels, dtype=np.dtype(dtype) if dtype else None)
-    except (TypeError, ValueError) as exc:
+        return np.asarray(labels, dtype=_label_dtype(options.get("classes_dtype")))
+    except (TypeError, ValueError, OverflowError) as exc:
         raise FlavorError(f"invalid class labels in flavor options: {exc}") from exc
+
+
+def _label_dtype(text: Any) -> np.dtype[Any] | None:
+    # Only plain scalar kinds; a text dtype's width comes from the labels themselves, so a
+    # stated width (e.g. "<U1000000000") cannot make loading allocate gigabytes.
+    if not text:
+        return None
+    try:
+        dtype = np.dtype(str(text))
+    except TypeError as exc:
+        raise FlavorError(f"invalid classes_dtype in flavor options: {text!r}") from exc
+    if dtype.kind not in "biufUO":
+        raise FlavorError(f"invalid classes_dtype in flavor options: {text!r}")
+    return np.dtype(dtype.kind) if dtype.kind == "U" else dtype
 
 
 def string_columns(frame: Any) -> list[str]:

@@ -58,6 +58,12 @@ __all__ = ["LightGBMFlavor"]
 ERR_INVALID = "{source} is not a valid LightGBM model: {reason}"
 
 _MODEL_TYPES = ("classifier", "regressor", "ranker", "booster")
+_WRAPPER_NAMES = {
+    "classifier": "LGBMClassifier",
+    "regressor": "LGBMRegressor",
+    "ranker": "LGBMRanker",
+}
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 _CLASSIFICATION_OBJECTIVES = ("binary", "multiclass", "multiclassova")
 
 
@@ -141,18 +147,60 @@ class LightGBMFlavor:
         booster = _load_booster(data, source="the artifact")
         if model_type == "classifier":
             classes = labels_from_options(options)
-            if classes is None:
-                raise FlavorError("flavor options of a LightGBM classifier must list its classes")
-            # Labels are picked by probability column, so the counts must agree.
-            expected = max(booster.num_model_per_iteration(), 2)
-            if len(classes) != expected:
-                raise FlavorError(
-                    f"flavor options list {len(classes)} classes, the model predicts {expected}"
-                )
+            _check_class_count(classes, booster, source="the artifact")
+            assert classes is not None
             return LightGBMClassifierModel(raw=booster, classes=classes)
         if model_type == "booster":
             return LightGBMBoosterModel(raw=booster, objective=_header(data).get("objective", ""))
         return LightGBMRegressorModel(raw=booster)
+
+    def from_bytes(
+        self,
+        data: bytes,
+        *,
+        source: str = "the artifact",
+        hints: Mapping[str, Any] | None = None,
+    ) -> SerializedModel:
+        """Check and describe LightGBM model text; the bytes are kept as is.
+
+        The objective, class count and version are read from the text.  The wrapper type
+        and a classifier's labels, which the text does not keep, come from ``hints`` (the
+        options of :meth:`dump`) when the objective agrees with them and the labels match
+        the model's class count.
+
+        Parameters
+        ----------
+        data : bytes
+            UTF-8 model text.
+        source : str
+            How messages name the bytes.
+        hints : Mapping, optional
+            Options written by :meth:`dump` on a client.
+
+        Returns
+        -------
+        SerializedModel
+            The bytes with their options.
+
+        Raises
+        ------
+        FlavorError
+            For text that is not a valid model, or hinted labels that do not fit it.
+        """
+        lgb = _lightgbm()
+        hints = hints or {}
+        booster = _load_booster(data, source=source)
+        options = _options(data, "booster", lgb)
+        model_type = _hinted_type(hints, options["objective"])
+        if model_type is None:
+            return SerializedModel(data=data, flavor=self.name, options=options)
+        options["model_type"] = model_type
+        options["estimator"] = _estimator_name(hints, model_type)
+        if model_type == "classifier":
+            classes = labels_from_options(hints)
+            _check_class_count(classes, booster, source=source)
+            options.update(labels_to_options(classes))
+        return SerializedModel(data=data, flavor=self.name, options=options)
 
     def from_file(self, path: str | os.PathLike[str]) -> SerializedModel:
         """Check and describe a LightGBM model text file; its bytes are kept as is.
@@ -167,11 +215,7 @@ class LightGBMFlavor:
         SerializedModel
             The file's bytes with ``model_type="booster"``.
         """
-        lgb = _lightgbm()
-        data = read_artifact(path)
-        _load_booster(data, source=f"model file {os.fspath(path)}")
-        options = _options(data, "booster", lgb)
-        return SerializedModel(data=data, flavor=self.name, options=options)
+        return self.from_bytes(read_artifact(path), source=f"model file {os.fspath(path)}")
 
 
 class _LightGBMModel(LoadedModel):
@@ -264,6 +308,37 @@ def _model_type(obj: Any, lgb: Any) -> str:
     if isinstance(obj, lgb.LGBMRegressor):
         return "regressor"
     raise FlavorError(f"unsupported LightGBM model class {type(obj).__qualname__}")
+
+
+def _check_class_count(classes: NDArray[Any] | None, booster: Any, *, source: str) -> None:
+    # Labels are picked by probability column, so the counts must agree.
+    if classes is None:
+        raise FlavorError(f"the options of {source}, a LightGBM classifier, must list its classes")
+    expected = max(booster.num_model_per_iteration(), 2)
+    if len(classes) != expected:
+        raise FlavorError(
+            f"the options of {source} list {len(classes)} classes, the model predicts {expected}"
+        )
+    if len(set(classes.tolist())) != len(classes):
+        raise FlavorError(f"the options of {source} list the same class label twice")
+
+
+def _hinted_type(hints: Mapping[str, Any], objective: str) -> str | None:
+    # A client's wrapper type, kept only when the model's objective agrees with it.
+    kind = hints.get("model_type")
+    if kind not in ("classifier", "regressor", "ranker"):
+        return None
+    classification = objective.split(" ", 1)[0] in _CLASSIFICATION_OBJECTIVES
+    return str(kind) if (kind == "classifier") == classification else None
+
+
+def _estimator_name(hints: Mapping[str, Any], model_type: str) -> str:
+    # The wrapper's own class name is descriptive only (it may be a subclass); anything
+    # that is not a dotted name under lightgbm gives way to the standard wrapper.
+    name = hints.get("estimator")
+    if isinstance(name, str) and _DOTTED.fullmatch(name) and name.startswith("lightgbm."):
+        return name
+    return f"lightgbm.sklearn.{_WRAPPER_NAMES[model_type]}"
 
 
 def _load_booster(data: bytes, *, source: str) -> Any:

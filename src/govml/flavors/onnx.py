@@ -134,6 +134,31 @@ class OnnxFlavor:
                 raise FlavorError(f"the ONNX model has no output '{chosen}'")
         return OnnxModel(raw=session, label_output=label, proba_output=proba, classes=classes)
 
+    def from_bytes(
+        self,
+        data: bytes,
+        *,
+        source: str = "the artifact",
+        hints: Mapping[str, Any] | None = None,
+    ) -> SerializedModel:
+        """Check and describe ONNX model bytes; every option is read from the model.
+
+        Parameters
+        ----------
+        data : bytes
+            Serialised ONNX model.
+        source : str
+            How messages name the bytes.
+        hints : Mapping, optional
+            Ignored: the model says everything this flavor records.
+
+        Returns
+        -------
+        SerializedModel
+            The bytes with their options.
+        """
+        return self._describe(data, source=source)
+
     def from_file(self, path: str | os.PathLike[str]) -> SerializedModel:
         """Check and describe an ``.onnx`` file; its bytes are kept as is.
 

@@ -3,9 +3,12 @@
 Pickle and joblib files can run arbitrary code when loaded, so this flavor never
 unpickles.  It writes skops archives, and before loading one it lists the types the
 archive would import (``skops.io.get_untrusted_types``) and refuses it unless each is
-in :data:`TRUSTED_TYPES` or :data:`GOVML_TYPES`, or was explicitly trusted by the caller.
+in :data:`TRUSTED_TYPES` or :data:`GOVML_TYPES`, or is in the flavor's own ``trusted``
+set, which only the process loading the artifact decides (`govml.flavors.trust`): the
+operator's ``GOVML_TRUSTED_TYPES`` and, in local mode, types the caller passes.  Nothing
+in the artifact or its options extends it.
 
-Options written by :meth:`SklearnFlavor.dump` and :meth:`SklearnFlavor.from_file`:
+Options written by :meth:`SklearnFlavor.dump` and :meth:`SklearnFlavor.from_bytes`:
 
 ``estimator``
     Dotted class name of the model, e.g. ``sklearn.pipeline.Pipeline``.
@@ -14,9 +17,9 @@ Options written by :meth:`SklearnFlavor.dump` and :meth:`SklearnFlavor.from_file
 ``classes``, ``classes_dtype``
     Class labels of a classifier and their numpy dtype (absent for regressors).
 ``trusted``
-    Types outside :data:`TRUSTED_TYPES` and :data:`GOVML_TYPES` that the registrant
-    explicitly trusted; the loader trusts them too, and a policy can refuse versions
-    where this is non-empty.
+    Types outside :data:`TRUSTED_TYPES` and :data:`GOVML_TYPES` that the artifact
+    imports: a record of what loading it needs, never a grant.  A policy's
+    ``security.serialization: safe_only`` fails versions where it is non-empty.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from govml.errors import FlavorError, UnsafeArtifactError
+from govml.errors import FlavorError, InputError, UnsafeArtifactError
 from govml.flavors.base import (
     LoadedModel,
     SerializedModel,
@@ -42,8 +45,9 @@ from govml.flavors.base import (
     labels_to_options,
     read_artifact,
 )
+from govml.flavors.trust import TrustError, check_type_names
 
-__all__ = ["GOVML_TYPES", "TRUSTED_TYPES", "SklearnFlavor"]
+__all__ = ["GOVML_TYPES", "TRUSTED_TYPES", "SklearnFlavor", "extra_types", "untrusted_error"]
 
 # Types that skops does not trust by default but that ordinary fitted scikit-learn
 # estimators and pipelines contain.  Each is a data structure, a fitted internal
@@ -112,7 +116,13 @@ ERR_PICKLE = (
 HINT_PICKLE = "re-save the model with skops.io.dump(model, 'model.skops'), or register the object"
 ERR_NOT_SKOPS = "{source} is not a skops file ({reason})"
 ERR_UNTRUSTED = "{source} contains types that are not trusted: {types}"
-HINT_UNTRUSTED = "after reviewing them, pass SklearnFlavor(trusted=[...]) to allow these types"
+ERR_NEVER_TRUSTED = "; {types} can run code and cannot be trusted by any setting"
+HINT_UNTRUSTED = (
+    "review each type; an operator allows reviewed types with GOVML_TRUSTED_TYPES (comma-"
+    "separated) where the artifact is loaded; in local mode a registrant may instead pass "
+    "trusted=[...] (govml versions register --trust TYPE)"
+)
+HINT_NEVER_TRUSTED = "rebuild the model without them"
 
 _ZIP_PREFIX = b"PK\x03\x04"
 # A fixed member timestamp (the earliest a zip can hold) so that dumps are byte-stable.
@@ -126,15 +136,24 @@ class SklearnFlavor:
     Parameters
     ----------
     trusted : iterable of str, optional
-        Dotted type names to trust in addition to :data:`TRUSTED_TYPES` and
-        :data:`GOVML_TYPES`, e.g. the registrant's own transformer class.  Only list
-        types you have reviewed.
+        Dotted type names that this flavor's loads trust in addition to
+        :data:`TRUSTED_TYPES` and :data:`GOVML_TYPES`, e.g. the registrant's own
+        transformer class.  Only list types you have reviewed; names that can run code
+        (``builtins.eval``, ``os.system``, ...) are refused.
+
+    Raises
+    ------
+    InputError
+        For a malformed or never-trustable type name.
     """
 
     name = "sklearn"
 
     def __init__(self, trusted: Iterable[str] = ()) -> None:
-        self.trusted: frozenset[str] = frozenset(trusted)
+        try:
+            self.trusted: frozenset[str] = check_type_names(trusted)
+        except TrustError as exc:
+            raise InputError(f"trusted: {exc}") from None
 
     def matches(self, obj: object) -> bool:
         """Return whether ``obj`` is a scikit-learn estimator (without importing sklearn).
@@ -154,6 +173,10 @@ class SklearnFlavor:
     def dump(self, obj: Any) -> SerializedModel:
         """Serialise a fitted estimator to a byte-stable skops archive.
 
+        Serialising the caller's own object runs nothing from the bytes, so types beyond
+        the allowlist are recorded in the ``trusted`` option rather than refused here:
+        whoever loads the artifact decides whether to trust them (:meth:`load`).
+
         Parameters
         ----------
         obj : sklearn estimator
@@ -169,8 +192,6 @@ class SklearnFlavor:
         FlavorError
             When the object is not a fitted scikit-learn estimator or skops cannot
             serialise it.
-        UnsafeArtifactError
-            When it contains types that are neither allowlisted nor trusted.
         """
         if not self.matches(obj):
             raise FlavorError(f"not a scikit-learn estimator: {type(obj).__qualname__}")
@@ -180,8 +201,7 @@ class SklearnFlavor:
             data = _canonical_archive(sio.dumps(obj))
         except Exception as exc:
             raise FlavorError(f"skops cannot serialise {_type_name(obj)}: {exc}") from exc
-        present = self._audit(data, self.trusted, source="the model")
-        extra = sorted(set(present) - _DEFAULT_TRUST)
+        extra = sorted(set(self._types(data, source="the model")) - _DEFAULT_TRUST)
         return SerializedModel(data=data, flavor=self.name, options=_options(obj, extra))
 
     def load(self, data: bytes, options: Mapping[str, Any]) -> LoadedModel:
@@ -192,7 +212,9 @@ class SklearnFlavor:
         data : bytes
             skops archive.
         options : Mapping
-            Options from :meth:`dump`; ``trusted`` extends the allowlist.
+            Options from :meth:`dump` or :meth:`from_bytes`; only the class labels are
+            read.  The ``trusted`` option is a record and extends nothing: the types
+            trusted are :data:`TRUSTED_TYPES`, :data:`GOVML_TYPES` and this flavor's own.
 
         Returns
         -------
@@ -202,14 +224,48 @@ class SklearnFlavor:
         Raises
         ------
         UnsafeArtifactError
-            For pickles and for archives with untrusted types; nothing is executed.
+            For pickles and for archives with untrusted types, each named; nothing is
+            executed.
         FlavorError
             For bytes that are not a readable skops archive.
         """
-        trusted = self.trusted | _trusted_option(options)
-        estimator, _ = self._load(data, trusted, source="the artifact")
+        estimator, _ = self._load(data, source="the artifact")
         classes = labels_from_options(options)
         return SklearnModel(raw=estimator, classes=classes)
+
+    def from_bytes(
+        self,
+        data: bytes,
+        *,
+        source: str = "the artifact",
+        hints: Mapping[str, Any] | None = None,
+    ) -> SerializedModel:
+        """Check and describe skops bytes; every option is read from the loaded estimator.
+
+        Parameters
+        ----------
+        data : bytes
+            A skops archive.
+        source : str
+            How messages name the bytes (a file or upload name).
+        hints : Mapping, optional
+            Ignored: the archive says everything this flavor records.
+
+        Returns
+        -------
+        SerializedModel
+            The bytes as they are, with options described in the module docstring.
+
+        Raises
+        ------
+        UnsafeArtifactError
+            For pickles and for archives with untrusted types, each named.
+        FlavorError
+            For bytes that are not a readable skops archive.
+        """
+        estimator, present = self._load(data, source=source)
+        extra = sorted(set(present) - _DEFAULT_TRUST)
+        return SerializedModel(data=data, flavor=self.name, options=_options(estimator, extra))
 
     def from_file(self, path: str | os.PathLike[str]) -> SerializedModel:
         """Check and describe a skops file the user already has; its bytes are kept as is.
@@ -224,34 +280,88 @@ class SklearnFlavor:
         SerializedModel
             The file's bytes with options read from the loaded estimator.
         """
-        data = read_artifact(path)
-        source = f"model file {os.fspath(path)}"
-        estimator, extra = self._load(data, self.trusted, source=source)
-        return SerializedModel(data=data, flavor=self.name, options=_options(estimator, extra))
+        return self.from_bytes(read_artifact(path), source=f"model file {os.fspath(path)}")
 
-    def _audit(self, data: bytes, trusted: frozenset[str], *, source: str) -> list[str]:
-        """Return the non-default types in the archive, or raise if one is not trusted."""
+    def _types(self, data: bytes, *, source: str) -> list[str]:
+        """Return every type skops does not trust by default that the archive imports."""
         _check_container(data, source)
         try:
-            present = set(_skops().get_untrusted_types(data=data))
+            return sorted(set(_skops().get_untrusted_types(data=data)))
         except Exception as exc:
             raise FlavorError(ERR_NOT_SKOPS.format(source=source, reason=exc)) from exc
-        refused = sorted(present - _DEFAULT_TRUST - trusted)
-        if refused:
-            raise UnsafeArtifactError(
-                ERR_UNTRUSTED.format(source=source, types=", ".join(refused)),
-                hint=HINT_UNTRUSTED,
-            )
-        return sorted(present)
 
-    def _load(self, data: bytes, trusted: frozenset[str], *, source: str) -> tuple[Any, list[str]]:
-        """Audit, then load; return the estimator and the trusted extras it needed."""
-        present = self._audit(data, trusted, source=source)
+    def _audit(self, data: bytes, *, source: str) -> list[str]:
+        """Return the types to pass to skops, or raise naming each one not trusted."""
+        present = self._types(data, source=source)
+        refused = sorted(set(present) - _DEFAULT_TRUST - self.trusted)
+        if refused:
+            raise untrusted_error(refused, source=source)
+        return present
+
+    def _load(self, data: bytes, *, source: str) -> tuple[Any, list[str]]:
+        """Audit, then load; return the estimator and the types beyond skops' defaults."""
+        present = self._audit(data, source=source)
         try:
-            estimator = _skops().loads(data, trusted=present)
+            return _skops().loads(data, trusted=present), present
         except Exception as exc:
             raise FlavorError(ERR_NOT_SKOPS.format(source=source, reason=exc)) from exc
-        return estimator, sorted(set(present) - _DEFAULT_TRUST)
+
+
+def extra_types(data: bytes) -> list[str]:
+    """Return the types a skops archive imports beyond the built-in allowlist, unloaded.
+
+    Parameters
+    ----------
+    data : bytes
+        A skops archive.
+
+    Returns
+    -------
+    list of str
+        Sorted names outside :data:`TRUSTED_TYPES`, :data:`GOVML_TYPES` and skops' own
+        defaults; only the archive's schema is read.
+
+    Raises
+    ------
+    FlavorError
+        When the bytes are not a readable skops archive (a pickle is an
+        :class:`~govml.errors.UnsafeArtifactError`).
+    """
+    return sorted(set(SklearnFlavor()._types(data, source="the artifact")) - _DEFAULT_TRUST)
+
+
+def untrusted_error(types: Iterable[str], *, source: str) -> UnsafeArtifactError:
+    """Return the error refusing an artifact that imports ``types``, each named.
+
+    Types that can run code are named apart: no setting can allow them.
+
+    Parameters
+    ----------
+    types : iterable of str
+        Types beyond the allowlist and the loader's trusted set.
+    source : str
+        How the artifact is named in the message.
+
+    Returns
+    -------
+    UnsafeArtifactError
+        With a hint on how an operator (or a local registrant) allows reviewed types.
+    """
+    names = sorted(types)
+    message = ERR_UNTRUSTED.format(source=source, types=", ".join(names))
+    never = [name for name in names if _never_trusted(name)]
+    if never:
+        message += ERR_NEVER_TRUSTED.format(types=", ".join(never))
+    hint = HINT_NEVER_TRUSTED if len(never) == len(names) else HINT_UNTRUSTED
+    return UnsafeArtifactError(message, hint=hint)
+
+
+def _never_trusted(name: str) -> bool:
+    try:
+        check_type_names([name])
+    except TrustError:
+        return True
+    return False
 
 
 class SklearnModel(LoadedModel):
@@ -309,13 +419,6 @@ def _check_container(data: bytes, source: str) -> None:
         raise UnsafeArtifactError(ERR_PICKLE.format(source=source), hint=HINT_PICKLE)
     if not data.startswith(_ZIP_PREFIX):
         raise FlavorError(ERR_NOT_SKOPS.format(source=source, reason="not a zip archive"))
-
-
-def _trusted_option(options: Mapping[str, Any]) -> frozenset[str]:
-    value = options.get("trusted", [])
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise FlavorError("flavor option 'trusted' must be a list of type names")
-    return frozenset(value)
 
 
 def _options(estimator: Any, extra_trusted: list[str]) -> dict[str, Any]:

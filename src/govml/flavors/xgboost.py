@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -62,6 +63,7 @@ ERR_INVALID = "{source} is not a valid XGBoost model: {reason}"
 # the forest layout lives in the booster.
 _WRAPPERS = {"classifier": "XGBClassifier", "regressor": "XGBRegressor", "ranker": "XGBRanker"}
 _PROBA_OBJECTIVES = ("binary:logistic", "multi:softprob")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
 class XGBoostFlavor:
@@ -154,6 +156,44 @@ class XGBoostFlavor:
         _describe(estimator.get_booster(), "the artifact")
         return XGBoostSklearnModel(raw=estimator, classes=labels_from_options(options))
 
+    def from_bytes(
+        self,
+        data: bytes,
+        *,
+        source: str = "the artifact",
+        hints: Mapping[str, Any] | None = None,
+    ) -> SerializedModel:
+        """Check and describe UBJSON or JSON model bytes; they are kept as is.
+
+        Every option is read from the model, except the wrapper type of a model saved
+        with ``save_raw`` (which does not record it): that comes from ``hints`` (the
+        options of :meth:`dump`), and only when the objective agrees with it.
+
+        Parameters
+        ----------
+        data : bytes
+            Model bytes.
+        source : str
+            How messages name the bytes.
+        hints : Mapping, optional
+            Options written by :meth:`dump` on a client.
+
+        Returns
+        -------
+        SerializedModel
+            The bytes with options read from the model.
+        """
+        xgb = _xgboost()
+        booster = _load_booster(data, xgb, source=source)
+        learner = _describe(booster, source)
+        model_type = learner.wrapper or _hinted_type(hints or {}, learner) or "booster"
+        options = _options(learner, model_type, xgb)
+        if model_type == "classifier":
+            options.update(labels_to_options(np.arange(options["num_class"])))
+        if model_type != "booster":
+            options["estimator"] = _estimator_name(hints or {}, model_type)
+        return SerializedModel(data=data, flavor=self.name, options=options)
+
     def from_file(self, path: str | os.PathLike[str]) -> SerializedModel:
         """Check and describe a ``.ubj`` or ``.json`` model file; its bytes are kept as is.
 
@@ -170,18 +210,7 @@ class XGBoostFlavor:
         SerializedModel
             The file's bytes with options read from the model.
         """
-        xgb = _xgboost()
-        data = read_artifact(path)
-        source = f"model file {os.fspath(path)}"
-        booster = _load_booster(data, xgb, source=source)
-        learner = _describe(booster, source)
-        model_type = learner.wrapper or "booster"
-        options = _options(learner, model_type, xgb)
-        if model_type == "classifier":
-            options.update(labels_to_options(np.arange(options["num_class"])))
-        if model_type != "booster":
-            options["estimator"] = f"xgboost.sklearn.{_WRAPPERS[model_type]}"
-        return SerializedModel(data=data, flavor=self.name, options=options)
+        return self.from_bytes(read_artifact(path), source=f"model file {os.fspath(path)}")
 
 
 class XGBoostSklearnModel(LoadedModel):
@@ -299,6 +328,24 @@ def _describe(booster: Any, source: str) -> _Learner:
         # Binary objectives store num_class=0 although they predict two classes.
         num_class = 2 if objective.startswith("binary:") else 0
     return _Learner(objective, num_class, _wrapper_type(meta))
+
+
+def _hinted_type(hints: Mapping[str, Any], learner: _Learner) -> str | None:
+    # A client's wrapper type, kept only when the model's objective agrees with it.
+    kind = hints.get("model_type")
+    if kind not in _WRAPPERS:
+        return None
+    classification = learner.num_class >= 2
+    return str(kind) if (kind == "classifier") == classification else None
+
+
+def _estimator_name(hints: Mapping[str, Any], model_type: str) -> str:
+    # The wrapper's own class name is descriptive only (a subclass, an XGBRF* variant);
+    # anything that is not a dotted name under xgboost gives way to the standard wrapper.
+    name = hints.get("estimator")
+    if isinstance(name, str) and _DOTTED.fullmatch(name) and name.startswith("xgboost."):
+        return name
+    return f"xgboost.sklearn.{_WRAPPERS[model_type]}"
 
 
 def _wrapper_type(meta: str | None) -> str | None:

@@ -228,6 +228,7 @@ class VerifyRequest(_Body):
 
     checkpoint: str | None = Field(default=None, max_length=10_000_000)
     key: str | None = Field(default=None, max_length=100_000)
+    artifacts: bool = False
 
 
 class VerifyOut(BaseModel):
@@ -247,6 +248,7 @@ class VerifyOut(BaseModel):
     alias_changes: int
     signed_checkpoints: int
     checkpoint: dict[str, Any] | None
+    artifacts: dict[str, Any] | None = None
 
 
 class CheckpointOut(BaseModel):

@@ -9,20 +9,25 @@ checkpoints: each stored signed note is signed by a key the ledger records and s
 of its tree head, and, given a checkpoint kept elsewhere, the ledger is proven to extend it
 (RFC 9162 consistency). Finally the records: replaying the ledger must give exactly the
 models, tags, versions and dataset fingerprints the tables hold, so a row changed by raw SQL is
-caught even though it is not itself a ledger row.
+caught even though it is not itself a ledger row. Last the artifacts: each stored artifact of a
+version that holds an alias (of every version, with ``artifacts=True``) is re-hashed against the
+digest its version records, so bytes changed or removed on disk are caught before a gateway or
+an evaluation trips over them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from govml.domain.records import LedgerEntry
+from govml.domain.records import LedgerEntry, ModelVersion
 from govml.errors import InputError, IntegrityError, LedgerVerificationError
 from govml.ledger.checkpoint import Checkpoint, VerifierKey, open_checkpoint, verify_checkpoint
 from govml.ledger.merkle import (
@@ -72,7 +77,9 @@ class VerifyResult:
     """What `govml audit verify` checked.
 
     ``checkpoint`` describes the external checkpoint the ledger was proven to extend, when
-    one was given: its size, root, and the key that signed it.
+    one was given: its size, root, and the key that signed it. ``artifacts`` says which
+    artifacts were re-hashed: ``scope`` (``aliased``: those of versions holding an alias;
+    ``all``), the number of distinct artifacts ``checked`` and the ``versions`` they belong to.
     """
 
     entries: int
@@ -92,6 +99,7 @@ class VerifyResult:
     monitoring_actions: int = 0
     signed_checkpoints: int = 0
     checkpoint: dict[str, Any] | None = None
+    artifacts: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dictionary."""
@@ -104,8 +112,15 @@ class AuditService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    def verify(self, *, checkpoint: str | None = None, key: str | None = None) -> VerifyResult:
-        """Verify the ledger, its signed checkpoints and the records against it.
+    def verify(
+        self,
+        *,
+        checkpoint: str | None = None,
+        key: str | None = None,
+        artifacts: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> VerifyResult:
+        """Verify the ledger, its signed checkpoints, the records against it, and artifacts.
 
         Parameters
         ----------
@@ -115,13 +130,19 @@ class AuditService:
         key
             Text of the public key file to check that checkpoint with; default: the keys in
             this home's key folder.
+        artifacts
+            Re-hash the artifact of every version; by default only those of versions that
+            hold an alias (what is served or about to be).
+        progress
+            Called with ``(done, total)`` as artifacts are re-hashed.
 
         Raises
         ------
         LedgerVerificationError
             Naming the first ledger entry that does not match, when it can be named.
         IntegrityError
-            Naming the first record that differs from what the ledger says.
+            Naming the first record that differs from what the ledger says, or every artifact
+            whose bytes no longer hash to its recorded digest or that is missing.
         InputError
             If a checkpoint is given but no key to check it with.
         """
@@ -152,6 +173,8 @@ class AuditService:
             lifecycle = lifecycle_.result()
             cards = cards_.result()
             monitoring = monitoring_.result()
+            versions = _versions_to_rehash(conn, everything=artifacts)
+        checked = self._verify_artifacts(versions, progress)
         return VerifyResult(
             entries=report.entries,
             tree_heads=report.checkpoints,
@@ -170,7 +193,34 @@ class AuditService:
             monitoring_actions=monitoring["monitoring_actions"],
             signed_checkpoints=signed,
             checkpoint=external,
+            artifacts={
+                "scope": "all" if artifacts else "aliased",
+                "checked": checked,
+                "versions": [version.ref for version in versions],
+            },
         )
+
+    def _verify_artifacts(
+        self, versions: Sequence[ModelVersion], progress: Callable[[int, int], None] | None
+    ) -> int:
+        """Re-hash each distinct artifact; raise naming every version whose artifact is bad."""
+        users: dict[str, list[str]] = {}
+        for version in versions:
+            users.setdefault(version.artifact_digest, []).append(version.ref)
+        problems: list[str] = []
+        for done, (digest, refs) in enumerate(sorted(users.items()), start=1):
+            what = _artifact_problem(self.ctx.artifacts.path_for(digest), digest)
+            if what is not None:
+                # Named by version and digest only: the store's folder is not for the message.
+                problems.append(f"{', '.join(refs)} ({digest}): {what}")
+            if progress is not None:
+                progress(done, len(users))
+        if problems:
+            raise IntegrityError(
+                ERR_ARTIFACTS.format(count=len(problems), problems="; ".join(problems)),
+                hint=HINT_ARTIFACTS,
+            )
+        return len(users)
 
     def _verify_extends(
         self, conn: Connection, text: str, key: str | None, report: VerifyReport
@@ -238,6 +288,36 @@ class AuditService:
 
 
 ERR_TRUNCATED = "the ledger has {entries} entries but the checkpoint covers {size}: {missing}"
+ERR_ARTIFACTS = "{count} artifact(s) do not match the digest their versions record: {problems}"
+HINT_ARTIFACTS = "restore the files from a backup; govml will not load changed bytes"
+_HASH_CHUNK = 1 << 20
+
+
+def _versions_to_rehash(conn: Connection, *, everything: bool) -> list[ModelVersion]:
+    """Return every version (``everything``) or those holding an alias, by model and number."""
+    found = []
+    for model in records.list_models(conn):
+        for version in records.list_versions(conn, model.name):
+            if everything or version.aliases:
+                found.append(version)
+    return found
+
+
+def _artifact_problem(path: Path, digest: str) -> str | None:
+    """Say what is wrong with the artifact file at ``path``; None when it hashes to ``digest``."""
+    hasher = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK):
+                hasher.update(chunk)
+    except FileNotFoundError:
+        return "its file is missing"
+    except OSError as exc:
+        return f"its file cannot be read ({exc.strerror})"
+    found = "sha256:" + hasher.hexdigest()
+    return None if found == digest else f"its bytes hash to {found}"
+
+
 ERR_REWRITTEN_SINCE = "the ledger was rewritten since the checkpoint at size {size}: {what}"
 
 

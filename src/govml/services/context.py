@@ -25,7 +25,9 @@ class ServiceContext:
     when the context was built without a home folder. ``local`` is True when the actor is
     whoever runs the process (``GOVML_USER`` or the OS user: tamper-evident, not enforced) and
     False when a server authenticated it from a token; only a local context may make the
-    first user of an empty store its admin.
+    first user of an empty store its admin. ``trusted_types`` are the types beyond the built-in
+    allowlist that the operator lets artifacts loaded by this process contain
+    (``GOVML_TRUSTED_TYPES``).
     """
 
     store: Store
@@ -35,6 +37,7 @@ class ServiceContext:
     clock: Callable[[], datetime] = field(default=_utcnow)
     keys: Path | None = None
     local: bool = True
+    trusted_types: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceContext:
@@ -47,6 +50,7 @@ class ServiceContext:
             actor=settings.user or _os_user(),
             keys=(settings.home / "keys").resolve(),
             token_max_days=settings.token_max_days,
+            trusted_types=settings.trusted_types,
         )
 
     def close(self) -> None:

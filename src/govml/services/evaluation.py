@@ -496,11 +496,13 @@ class EvaluationService:
         data = self.ctx.artifacts.get_bytes(version.artifact_digest)
         mode = rules.security.serialization if rules.security is not None else "safe_only"
         started = time.perf_counter()
-        scan = scan_artifact(version.flavor, data, serialization=mode)
+        trusted = self.ctx.trusted_types  # the operator's; never what the version records
+        scan = scan_artifact(version.flavor, data, serialization=mode, trusted=trusted)
         scan = scan.with_duration(time.perf_counter() - started)
         if scan.status == "fail":
             return scan, None, True
-        return scan, get_flavor(version.flavor).load(data, version.flavor_options), False
+        loaded = get_flavor(version.flavor, trusted=trusted).load(data, version.flavor_options)
+        return scan, loaded, False
 
     def _check_applicable(self, loaded: LoadedPolicy, inputs: _Inputs, subject: str) -> None:
         rules = loaded.policy

@@ -9,7 +9,7 @@ artifact that ends up unreferenced is harmless (content-addressed, never half-wr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from govml.domain.records import (
 from govml.domain.signature import infer_signature
 from govml.errors import AlreadyExistsError, FlavorError, InputError, ValidationError
 from govml.flavors import LoadedModel, SerializedModel, flavor_for, get_flavor
+from govml.flavors.trust import ERR_SERVER_TRUST, TrustError, check_type_names, granted_by
 from govml.ledger.canonical import canonical_json
 from govml.lineage import check_code, check_environment, code_lineage, environment_lineage
 from govml.services.access import authorize, precheck
@@ -162,8 +163,10 @@ class RegistryService:
         code_path: str | Path | None = None,
         mlflow_run_id: str | None = None,
         serialized: SerializedModel | None = None,
+        source: str | None = None,
         code: Mapping[str, Any] | None = None,
         environment: Mapping[str, Any] | None = None,
+        trusted: Iterable[str] = (),
     ) -> ModelVersion:
         """Register a new immutable version of model ``name``.
 
@@ -173,17 +176,33 @@ class RegistryService:
         The input signature comes from ``input_example`` or the first rows of the training
         data without ``target``; the output signature from predicting on that sample.
 
-        A server registering for a remote client gets the model already ``serialized`` by the
-        client's flavor (bytes and options, stored as they are) and the client's ``code`` and
-        ``environment`` lineage (validated; the lock digest is recomputed from the packages).
+        The artifact may import types beyond the built-in allowlist only when they are in
+        ``GOVML_TRUSTED_TYPES`` or, in local mode, in ``trusted`` (types the caller reviewed);
+        otherwise it is refused with each type named. The version records the extra types it
+        relies on (flavor options ``trusted``) and who allowed each (``trusted_by``), and so
+        does its ``version.registered`` ledger entry.
+
+        A server registering for a remote client gets the model's bytes as ``serialized`` (with
+        the options the client's flavor wrote, used only as hints: the options are recomputed
+        from the bytes), ``source`` naming them in messages (the upload's file name), and the
+        client's ``code`` and ``environment`` lineage (validated; the lock digest is recomputed
+        from the packages).
         """
         with self.ctx.store.read() as conn:
             records.model_id(conn, name)  # fail fast on an unknown model
         precheck(self.ctx, Permission.REGISTER)
+        registrant = self._registrant_trust(trusted)
+        allowed = self.ctx.trusted_types | registrant
         if serialized is None:
-            serialized = self._serialize(model=model, artifact=artifact, flavor=flavor)
+            serialized = self._serialize(
+                model=model, artifact=artifact, flavor=flavor, trusted=allowed
+            )
         elif model is not None or artifact is not None:
             raise InputError("give a serialized model, a model object or an artifact, not two")
+        else:
+            serialized = get_flavor(serialized.flavor, trusted=allowed).from_bytes(
+                serialized.data, source=source or "the artifact", hints=serialized.options
+            )
         code_record = (
             check_code(code)
             if code is not None
@@ -192,7 +211,10 @@ class RegistryService:
         environment_record = (
             check_environment(environment) if environment is not None else environment_lineage()
         )
-        loaded = get_flavor(serialized.flavor).load(serialized.data, serialized.options)
+        loaded = get_flavor(serialized.flavor, trusted=allowed).load(
+            serialized.data, serialized.options
+        )
+        serialized = self._record_trust(serialized, registrant)
         tables = {
             role: read_table(source)
             for role, source in (("train", train_data), ("validation", validation_data))
@@ -279,6 +301,8 @@ class RegistryService:
                         "git_commit": version.code.get("git_commit"),
                         "git_dirty": version.code.get("git_dirty"),
                         "lock_digest": version.environment["lock_digest"],
+                        "trusted": list(version.flavor_options.get("trusted", [])),
+                        "trusted_by": dict(version.flavor_options.get("trusted_by", {})),
                         "record_digest": record_digest(version.record()),
                     },
                 )
@@ -297,11 +321,24 @@ class RegistryService:
         with self.ctx.store.read() as conn:
             return records.list_versions(conn, name)
 
-    def load_model(self, ref: str | VersionRef) -> LoadedModel:
-        """Load the version's artifact (its digest checked) into an object with ``predict``."""
+    def load_model(self, ref: str | VersionRef, *, trusted: Iterable[str] = ()) -> LoadedModel:
+        """Load the version's artifact (its digest checked) into an object with ``predict``.
+
+        The artifact may import types beyond the built-in allowlist only when they are in
+        ``GOVML_TRUSTED_TYPES`` or, in local mode, in ``trusted``; what the version records
+        (its ``trusted`` option) grants nothing.
+
+        Raises
+        ------
+        UnsafeArtifactError
+            Naming each type the artifact imports that is not trusted.
+        IntegrityError
+            When the stored bytes no longer hash to the version's digest.
+        """
+        allowed = self.ctx.trusted_types | self._registrant_trust(trusted)
         version = self.get_version(ref)
         data = self.ctx.artifacts.get_bytes(version.artifact_digest)
-        return get_flavor(version.flavor).load(data, version.flavor_options)
+        return get_flavor(version.flavor, trusted=allowed).load(data, version.flavor_options)
 
     def dataset_fingerprint(self, digest: str) -> dict[str, Any]:
         """Return a stored dataset fingerprint (schema, row count, profile) as a dictionary."""
@@ -310,24 +347,45 @@ class RegistryService:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _registrant_trust(self, trusted: Iterable[str]) -> frozenset[str]:
+        """Validate types a caller trusts explicitly; only a local caller may."""
+        try:
+            names = check_type_names(trusted)
+        except TrustError as exc:
+            raise InputError(f"trusted: {exc}") from None
+        if names and not self.ctx.local:
+            raise InputError(ERR_SERVER_TRUST)
+        return names
+
+    def _record_trust(
+        self, serialized: SerializedModel, registrant: frozenset[str]
+    ) -> SerializedModel:
+        """Add who allowed each extra type the artifact relies on (``trusted_by``)."""
+        needed = serialized.options.get("trusted") or []
+        if not needed:
+            return serialized
+        decided = granted_by(needed, operator=self.ctx.trusted_types, registrant=registrant)
+        options = {**serialized.options, "trusted_by": decided}
+        return SerializedModel(data=serialized.data, flavor=serialized.flavor, options=options)
+
     def _serialize(
-        self, *, model: object | None, artifact: str | Path | None, flavor: str | None
+        self,
+        *,
+        model: object | None,
+        artifact: str | Path | None,
+        flavor: str | None,
+        trusted: frozenset[str],
     ) -> SerializedModel:
         if (model is None) == (artifact is None):
             raise InputError("give exactly one of a model object or an artifact file")
         if model is not None:
-            chosen = get_flavor(flavor) if flavor else flavor_for(model)
-            return chosen.dump(model)
+            if flavor:
+                return get_flavor(flavor, trusted=trusted).dump(model)
+            return flavor_for(model, trusted=trusted).dump(model)
         path = Path(str(artifact))
         if not path.is_file():
             raise InputError(f"artifact file {path} does not exist")
-        name = flavor or _SUFFIX_FLAVORS.get(path.suffix.lower())
-        if name is None:
-            raise InputError(
-                f"cannot tell the flavor of {path} from its suffix",
-                hint="pass --flavor (sklearn, xgboost, lightgbm or onnx)",
-            )
-        return get_flavor(name).from_file(path)
+        return get_flavor(flavor_of_file(path.name, flavor), trusted=trusted).from_file(path)
 
     def _signature(
         self,
@@ -354,6 +412,26 @@ class RegistryService:
                 hint="check the target column and the features the model expects",
             ) from None
         return infer_signature(frame, predictions).to_dict()
+
+
+def flavor_of_file(name: str, flavor: str | None) -> str:
+    """Return ``flavor`` or, when it is not given, the flavor file ``name``'s suffix implies.
+
+    Raises
+    ------
+    InputError
+        When no flavor is given and the suffix is not one of ``.skops``, ``.onnx``, ``.ubj``,
+        ``.lgb``.
+    """
+    if flavor:
+        return flavor
+    found = _SUFFIX_FLAVORS.get(Path(name).suffix.lower())
+    if found is None:
+        raise InputError(
+            f"cannot tell the flavor of {name} from its suffix",
+            hint="pass --flavor (sklearn, xgboost, lightgbm or onnx)",
+        )
+    return found
 
 
 def _check_target(table: pa.Table, target: str | None, role: str) -> None:

@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from govml.errors import FlavorError, UnsafeArtifactError
+from govml.errors import FlavorError, InputError, UnsafeArtifactError
 from govml.flavors import flavor_for, get_flavor
 from govml.flavors.sklearn import TRUSTED_TYPES, SklearnFlavor
 
@@ -163,7 +163,8 @@ def test_a_function_transformer_calling_os_system_is_refused() -> None:
     data = sio.dumps(model)
     with pytest.raises(UnsafeArtifactError, match=r"not trusted: .*\.system") as caught:
         get_flavor("sklearn").load(data, {})
-    assert "SklearnFlavor(trusted=" in caught.value.diagnostics()
+    # os.system can run code: no setting allows it, and the message says so.
+    assert "cannot be trusted by any setting" in caught.value.diagnostics()
 
 
 def test_a_custom_class_is_refused_without_being_built() -> None:
@@ -173,18 +174,28 @@ def test_a_custom_class_is_refused_without_being_built() -> None:
     assert TRIPWIRE_CALLS == []
 
 
-def test_dump_refuses_untrusted_types_unless_trusted() -> None:
+def test_dump_records_extra_types_that_only_the_loader_may_trust() -> None:
     model = Pipeline([("wire", Tripwire()), ("clf", LogisticRegression())])
     model.fit(np.array([[0.0], [1.0], [0.2], [0.9]]), [0, 1, 0, 1])
-    with pytest.raises(UnsafeArtifactError, match="Tripwire"):
-        get_flavor("sklearn").dump(model)
-
     name = f"{Tripwire.__module__}.Tripwire"
-    serialized = SklearnFlavor(trusted=[name]).dump(model)
+    serialized = get_flavor("sklearn").dump(model)
     assert serialized.options["trusted"] == [name]
-    # The recorded trust travels with the version, so a default loader accepts it.
-    loaded = get_flavor("sklearn").load(serialized.data, serialized.options)
+    calls = len(TRIPWIRE_CALLS)
+    # What the options record grants nothing: a default loader refuses, building nothing.
+    with pytest.raises(UnsafeArtifactError, match="Tripwire") as caught:
+        get_flavor("sklearn").load(serialized.data, serialized.options)
+    assert "GOVML_TRUSTED_TYPES" in caught.value.diagnostics()
+    assert len(TRIPWIRE_CALLS) == calls
+    loaded = SklearnFlavor(trusted=[name]).load(serialized.data, serialized.options)
     np.testing.assert_array_equal(loaded.predict(np.array([[0.0], [1.0]])), [0, 1])
+
+
+def test_types_that_run_code_cannot_be_trusted() -> None:
+    for name in ("builtins.eval", "os.system", "subprocess.Popen", "numpy.load"):
+        with pytest.raises(InputError, match="cannot be trusted"):
+            SklearnFlavor(trusted=[name])
+    with pytest.raises(InputError, match="not a dotted type name"):
+        SklearnFlavor(trusted=["sklearn.*"])
 
 
 def test_a_plain_pickle_is_refused_and_not_unpickled(tmp_path) -> None:

@@ -11,10 +11,14 @@ The artifact's bytes decide its format, not the flavor it claims:
   XGBoost JSON / UBJSON, LightGBM text and ONNX protobuf. Zip archives are still opened
   and any pickle inside is scanned.
 
-Under ``safe_only`` a pickle-based artifact fails, whatever it imports. Under
-``scanned_pickle`` it is accepted when the scan (:mod:`.pickle_scan`) finds only allowed
-imports: a dangerous import or unparseable bytes fail, an unknown import warns. A safe
-format fails on a dangerous or unparseable embedded pickle and warns on an unknown one.
+Under ``safe_only`` a pickle-based artifact fails, whatever it imports, and so does a skops
+archive that relies on types beyond the built-in allowlist (`govml.flavors.sklearn`), even
+when the operator trusts them: the evidence names them. Under ``trusted_types`` such an
+archive warns when every extra type is trusted where the check runs (``GOVML_TRUSTED_TYPES``)
+and fails otherwise; pickles still fail. Under ``scanned_pickle`` extra types are judged as
+under ``trusted_types``, and a pickle is accepted when the scan (:mod:`.pickle_scan`) finds
+only allowed imports: a dangerous import or unparseable bytes fail, an unknown import warns.
+A safe format fails on a dangerous or unparseable embedded pickle and warns on an unknown one.
 """
 
 from __future__ import annotations
@@ -25,11 +29,11 @@ from typing import Any, Literal, get_args
 
 from govml.checks.result import CheckResult, Status, timed
 from govml.checks.security.pickle_scan import PickleScan, inspect_pickle, is_pickle_container
-from govml.errors import InputError, did_you_mean
+from govml.errors import FlavorError, InputError, did_you_mean
 
 __all__ = ["SERIALIZATION_MODES", "Serialization", "scan_artifact"]
 
-Serialization = Literal["safe_only", "scanned_pickle"]
+Serialization = Literal["safe_only", "trusted_types", "scanned_pickle"]
 SERIALIZATION_MODES: tuple[Serialization, ...] = get_args(Serialization)
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -39,7 +43,11 @@ _MAX_EVIDENCE_FINDINGS = 100
 
 @timed
 def scan_artifact(
-    flavor: str, data: bytes, *, serialization: Serialization = "safe_only"
+    flavor: str,
+    data: bytes,
+    *,
+    serialization: Serialization = "safe_only",
+    trusted: frozenset[str] = frozenset(),
 ) -> CheckResult:
     """Check a model artifact's serialization format, scanning any pickle without loading it.
 
@@ -49,15 +57,19 @@ def scan_artifact(
         The flavor the version was registered with (recorded in the evidence).
     data : bytes
         The artifact's bytes.
-    serialization : {"safe_only", "scanned_pickle"}
+    serialization : {"safe_only", "trusted_types", "scanned_pickle"}
         The policy's rule (module docstring).
+    trusted : frozenset of str
+        Types beyond the built-in allowlist that the operator trusts where the check runs
+        (``GOVML_TRUSTED_TYPES``); never what the version records.
 
     Returns
     -------
     CheckResult
         ``check="serialization"``; ``value`` is the format (``pickle``, ``pickle_archive``,
-        ``skops``, ``zip``, ``native``); evidence has the findings and the number of
-        imports per classification.
+        ``skops``, ``zip``, ``native``); evidence has the findings, the number of imports
+        per classification and, for skops, the extra types the archive relies on
+        (``trusted_types``, read from its bytes).
 
     Raises
     ------
@@ -105,6 +117,13 @@ def scan_artifact(
     if pickle_based and serialization == "safe_only":
         message = f"{what}, which runs code when loaded; the policy allows safe formats only"
         return _result("fail", message, fmt, serialization, evidence)
+    if pickle_based and serialization == "trusted_types":
+        message = f"{what}, which runs code when loaded; the policy allows no pickles"
+        return _result("fail", message, fmt, serialization, evidence)
+    if fmt == "skops":
+        judged = _extra_types(data, serialization, trusted, evidence)
+        if judged is not None:
+            return judged
     if "unknown" in kinds:
         return _result(
             "warn",
@@ -124,6 +143,38 @@ def scan_artifact(
     return _result(
         "pass", f"{what}, a format loaded without unpickling", fmt, serialization, evidence
     )
+
+
+def _extra_types(
+    data: bytes, serialization: Serialization, trusted: frozenset[str], evidence: dict[str, Any]
+) -> CheckResult | None:
+    """Judge the types a skops archive relies on beyond the allowlist; None when it has none."""
+    # Imported here: govml.flavors imports this package's scanner.
+    from govml.flavors.sklearn import extra_types
+
+    try:
+        extra = extra_types(data)
+    except FlavorError as exc:
+        evidence["trusted_types"] = None
+        message = f"a skops file whose types cannot be listed: {exc.message}"
+        return _result("fail", message, "skops", serialization, evidence)
+    evidence["trusted_types"] = extra
+    if not extra:
+        return None
+    names = ", ".join(extra)
+    if serialization == "safe_only":
+        message = (
+            f"a skops file relying on types beyond the built-in allowlist ({names}); the "
+            "policy allows the allowlist only"
+        )
+        return _result("fail", message, "skops", serialization, evidence)
+    untrusted = [name for name in extra if name not in trusted]
+    evidence["untrusted_types"] = untrusted
+    if untrusted:
+        message = f"a skops file relying on types nobody trusts here: {', '.join(untrusted)}"
+        return _result("fail", message, "skops", serialization, evidence)
+    message = f"a skops file relying on types the operator trusts: {names}"
+    return _result("warn", message, "skops", serialization, evidence)
 
 
 def _inspect(data: bytes) -> tuple[str, PickleScan | None]:

@@ -43,7 +43,10 @@ def audit_log(
 @router.post("/verify", response_model=VerifyOut)
 def verify(ctx: Acting, body: VerifyRequest) -> dict[str, Any]:
     """Recompute the ledger and check every record against it (409 naming what differs)."""
-    return AuditService(ctx).verify(checkpoint=body.checkpoint, key=body.key).to_dict()
+    result = AuditService(ctx).verify(
+        checkpoint=body.checkpoint, key=body.key, artifacts=body.artifacts
+    )
+    return result.to_dict()
 
 
 @router.post("/checkpoints", response_model=CheckpointOut)

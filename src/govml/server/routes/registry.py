@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+import re
+from pathlib import PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
-from govml.errors import InputError
+from govml.domain.lifecycle import Permission
 from govml.flavors import SerializedModel, get_flavor
 from govml.server.auth import Acting
 from govml.server.routes.common import ERRORS
 from govml.server.schemas import ModelCreate, ModelOut, TagSet, VersionOut
-from govml.server.uploads import json_object, read_parquet, save_upload
+from govml.server.uploads import json_object, read_parquet
+from govml.services.access import precheck
 from govml.services.attestation import AttestationService
-from govml.services.registry import RegistryService
+from govml.services.registry import RegistryService, flavor_of_file
 
 router = APIRouter(tags=["registry"], responses=ERRORS)
 
 TABLE_HELP = "A Parquet file."
+# The client's git checkout is not on this machine: without the client's own code lineage,
+# the version records that no commit is known (never anything about the server's files).
+NO_CODE_LINEAGE = {"git_commit": None, "reason": "the client sent no code lineage"}
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @router.get("/models", response_model=list[ModelOut])
@@ -71,8 +76,9 @@ def register_version(
     flavor_options: Annotated[
         str | None,
         Form(
-            description="JSON options of a model the client serialised with its flavor; the "
-            "server loads it with them (as the flavor would load the artifact) and registers it"
+            description="JSON options the client's flavor wrote for a model it serialised. "
+            "Hints only: the server recomputes the options from the artifact's bytes, and "
+            "nothing in them decides what is loaded or trusted"
         ),
     ] = None,
     train_data: Annotated[UploadFile | None, File(description=TABLE_HELP)] = None,
@@ -90,9 +96,19 @@ def register_version(
         str | None, Form(description="JSON environment lineage of the client (packages).")
     ] = None,
 ) -> dict[str, Any]:
-    """Register a new version from an uploaded artifact, with its training data's lineage."""
+    """Register a new version from an uploaded artifact, with its training data's lineage.
+
+    The artifact may contain types beyond the built-in allowlist only when the server's
+    operator trusts them (``GOVML_TRUSTED_TYPES``); it is refused otherwise, each type named.
+    """
+    # Who may register, and whether the model exists, is settled before any upload is read.
+    precheck(ctx, Permission.REGISTER)
     registry = RegistryService(ctx)
-    registry.get_model(name)  # an unknown model fails before the uploads are parsed
+    registry.get_model(name)
+    upload_name = _upload_name(artifact)
+    chosen = flavor_of_file(upload_name, flavor)
+    get_flavor(chosen)  # an unknown flavor is named before the bytes are read
+    hints = json_object(flavor_options, "flavor_options")
     common: dict[str, Any] = {
         "train_data": read_parquet(train_data, "train_data"),
         "validation_data": read_parquet(validation_data, "validation_data"),
@@ -102,24 +118,22 @@ def register_version(
         "metrics": json_object(metrics, "metrics"),
         "description": description,
         "mlflow_run_id": mlflow_run_id,
-        "code": None if code is None else json_object(code, "code"),
+        "code": NO_CODE_LINEAGE if code is None else json_object(code, "code"),
         "environment": None if environment is None else json_object(environment, "environment"),
     }
-    with tempfile.TemporaryDirectory(prefix="govml-upload-") as folder:
-        # The client's git checkout is not on this machine: an empty folder records that
-        # no commit is known rather than the server's own checkout.
-        common["code_path"] = Path(folder)
-        if flavor_options is None:
-            path = save_upload(artifact, Path(folder), "artifact")
-            version = registry.register_version(name, artifact=path, flavor=flavor, **common)
-        else:
-            if not flavor:
-                raise InputError("flavor_options need the flavor they belong to")
-            options = json_object(flavor_options, "flavor_options")
-            get_flavor(flavor)  # an unknown flavor is named before the bytes are read
-            serialized = SerializedModel(data=artifact.file.read(), flavor=flavor, options=options)
-            version = registry.register_version(name, serialized=serialized, **common)
+    # The artifact is read into memory, as the registry would read a file: nothing of it is
+    # written outside the artifact store, so an interrupted request leaves nothing behind.
+    serialized = SerializedModel(data=artifact.file.read(), flavor=chosen, options=hints)
+    version = registry.register_version(
+        name, serialized=serialized, source=f"uploaded artifact {upload_name}", **common
+    )
     return version.to_dict()
+
+
+def _upload_name(upload: UploadFile) -> str:
+    """Return a printable base name of an uploaded file, for messages and its suffix."""
+    name = _UNSAFE_NAME.sub("_", PurePath(upload.filename or "").name).lstrip(".")
+    return name[:200] or "artifact"
 
 
 @router.get("/versions/{ref}", response_model=VersionOut)
