@@ -263,11 +263,9 @@ class IssuedRequests:
         if self.first_day is not None and self.first_day > first:
             first = self.first_day  # days dropped for room stay dropped
         self.files_read += self._predictions.update(
-            _by_day(self.base.glob("version=*/date=*/part-*.parquet")), first
+            _by_day(self.base.glob("version=*"), first), first
         )
-        self.files_read += self._feedback.update(
-            _by_day(self.base.glob("feedback/date=*/part-*.parquet")), first
-        )
+        self.files_read += self._feedback.update(_by_day([self.base / "feedback"], first), first)
         self.first_day = first
         catalogs = (self._predictions, self._feedback)
         days = sorted(set(self._predictions.days) | set(self._feedback.days))
@@ -278,14 +276,19 @@ class IssuedRequests:
             self.first_day = day + timedelta(days=1)
 
 
-def _by_day(paths: Iterable[Path]) -> dict[date, list[str]]:
+def _by_day(parts: Iterable[Path], first: date) -> dict[date, list[str]]:
+    """Return the log files of the partitions ``parts`` dated ``first`` or later, by day."""
     found: dict[date, list[str]] = {}
-    for path in paths:
-        try:
-            day = date.fromisoformat(path.parent.name.removeprefix("date="))
-        except ValueError:
+    for part in parts:
+        if not part.is_dir():
             continue
-        found.setdefault(day, []).append(str(path))
+        for folder in part.glob("date=*"):
+            try:
+                day = date.fromisoformat(folder.name.removeprefix("date="))
+            except ValueError:
+                continue
+            if day >= first:
+                found.setdefault(day, []).extend(str(p) for p in folder.glob("part-*.parquet"))
     return found
 
 

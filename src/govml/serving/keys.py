@@ -49,6 +49,7 @@ ERR_REVOKED = "gateway key {key_id} was revoked on {when:%Y-%m-%d %H:%M} UTC"
 ERR_EXPIRED = "gateway key {key_id} expired on {when:%Y-%m-%d %H:%M} UTC"
 ERR_OTHER_MODEL = "gateway key {key_id} is a key of model {other}, not of {model}"
 ERR_SCOPE = "gateway key {key_id} may not {verb}: its scopes are {scopes}"
+ERR_ANY_SCOPE = "use this endpoint (scope {scopes})"
 HINT_NEW_KEY = "a deployer issues a new one with `govml serving keys add {model} --scope {scope}`"
 _VERBS = {
     PREDICT: "ask for predictions (scope predict)",
@@ -291,7 +292,12 @@ class KeyRing:
             raise KeyRefused(Refusal(403, message))
         if not any(scope in entry.scopes for scope in scopes):
             held = ", ".join(s for s in SCOPES if s in entry.scopes)
-            message = ERR_SCOPE.format(key_id=key_id, verb=_VERBS[wanted], scopes=held)
+            verb = (
+                _VERBS[wanted]
+                if len(scopes) == 1
+                else ERR_ANY_SCOPE.format(scopes=" or ".join(scopes))
+            )
+            message = ERR_SCOPE.format(key_id=key_id, verb=verb, scopes=held)
             raise KeyRefused(Refusal(403, message, hint))
         return Caller(key_id, entry.scopes)
 
