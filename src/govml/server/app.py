@@ -35,6 +35,7 @@ from govml.server.routes import (
 from govml.server.schemas import Health
 from govml.services.context import ServiceContext
 from govml.settings import Settings, load_settings
+from govml.ui import create_ui
 from govml.wire import API_PREFIX
 
 SERVER_ACTOR = "govml-server"
@@ -125,6 +126,8 @@ def create_app(
             return errors.error_response(StoreError("the server cannot reach its database"))
         return JSONResponse({"status": "ok", "version": govml.__version__})
 
+    # The web UI takes every other path (its own sessions, CSRF checks and error pages).
+    app.mount("/", create_ui(shared, redactor=app.state.govml_redactor))
     return app
 
 

@@ -389,6 +389,18 @@ class AccessService:
                 raise ForbiddenError(f"user {name!r} is disabled; no token is issued")
             return self._issue(conn, admin or user, user, expires_in_days, self.ctx.clock())
 
+    def list_tokens(self, name: str) -> list[TokenRow]:
+        """Return the tokens of user ``name`` (ids, times; never a secret), by id.
+
+        An admin may list anyone's tokens, a user their own.
+        """
+        _user_name(name)
+        with self.ctx.store.read() as conn:
+            if name != self.ctx.actor:
+                _check(load_user(conn, self.ctx.actor), self.ctx, Permission.ADMINISTER)
+            self._existing(conn, name)
+            return [row for row in access_records.all_tokens(conn) if row.user == name]
+
     def revoke_tokens(self, name: str) -> int:
         """Revoke every live token of user ``name`` (an admin, or the user); return how many."""
         _user_name(name)

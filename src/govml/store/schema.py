@@ -399,3 +399,20 @@ gateway_keys = sa.Table(
     sa.Column("revoked_by", sa.String(200), nullable=True),
     sa.Index("ix_gateway_keys_model_id", "model_id"),
 )
+
+# Sessions of the web UI: a person signs in with a token and gets a session cookie. Only the
+# SHA-256 of the session id is stored, with the user, the token signed in with (a revoked or
+# expired token ends its sessions), the session's CSRF secret, and its times: a session ends
+# after `expires_at` or after an idle period since `last_seen_at` (GOVML_UI_* settings).
+ui_sessions = sa.Table(
+    "ui_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("token_id", sa.String(32), sa.ForeignKey("tokens.id"), nullable=False),
+    sa.Column("csrf_secret", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index("ix_ui_sessions_expires_at", "expires_at"),
+)
