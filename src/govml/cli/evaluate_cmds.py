@@ -19,23 +19,12 @@ from govml.cli.common import JSON_OPTION, client
 from govml.cli.output import console, err_console, print_json, print_table
 from govml.client import Client
 from govml.evaluation import Evaluation
+from govml.evaluation.runners import stages
 from govml.services.evaluation import DEFAULT_N_BOOT
 
 app = typer.Typer(help="Read stored evaluations.", no_args_is_help=True)
 
-STAGES = (
-    "reading data",
-    "scanning the artifact",
-    "predicting",
-    "data checks",
-    "performance",
-    "fairness",
-    "explainability",
-    "security",
-    "documentation",
-    "drift against the training data",
-    "storing",
-)
+STAGES = stages()
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "undefined": "magenta"}
 REPORT_HELP = "Also write a report: .html (self-contained, with plots), .md or .json."
 

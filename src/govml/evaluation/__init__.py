@@ -1,9 +1,11 @@
 """Evaluations: a model version (or outside predictions) checked against a policy.
 
-:class:`Evaluation` is a stored result; :mod:`govml.evaluation.gates` and
-:mod:`govml.evaluation.model_checks` turn a policy's sections into checks; the service
-that runs and stores them is :class:`govml.services.evaluation.EvaluationService`
-(``client.evaluate``, ``govml evaluate``).
+:class:`Evaluation` is a stored result. :mod:`govml.evaluation.inputs` gathers what the
+checks read (outcomes, predictions, scores, the task and the positive label);
+:mod:`govml.evaluation.runners` holds one runner per policy section, built on the checks of
+:mod:`govml.evaluation.gates` and :mod:`govml.evaluation.model_checks`. The service that
+orchestrates them and stores the result is
+:class:`govml.services.evaluation.EvaluationService` (``client.evaluate``, ``govml evaluate``).
 """
 
 from govml.evaluation.document import OUTCOMES, SCHEMA, Evaluation, Gate, Outcome

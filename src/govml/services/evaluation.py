@@ -1,13 +1,14 @@
 """Evaluate a model version (or predictions made elsewhere) against a policy, and store it.
 
-`EvaluationService.evaluate` reads the data once, checks that every column the policy and
-the model need is there (naming all missing ones at once), scans the artifact's pickle
-stream before anything loads it, predicts, runs every section of the policy, and stores
-the result: one ``evaluations`` row holding the canonical JSON document, its evidence
-artifacts (fairness statistics, SHAP importance, drift of the data against the training
-profile, SBOM) in the artifact store, and one ``evaluation.recorded`` ledger entry with the
-document's digest, all in one transaction. `verify_evaluation_records` replays those
-entries for ``govml audit verify``.
+`EvaluationService.evaluate` orchestrates: it reads the data once, checks that every column
+the policy and the model need is there (naming all missing ones at once), scans the
+artifact's pickle stream before anything loads it, gathers the predictions
+(:mod:`govml.evaluation.inputs`), runs one runner per section of the policy
+(:mod:`govml.evaluation.runners`), decides, and stores the result: one ``evaluations`` row
+holding the canonical JSON document, its evidence artifacts (fairness statistics, SHAP
+importance, drift of the data against the training profile, SBOM) in the artifact store,
+and one ``evaluation.recorded`` ledger entry with the document's digest, all in one
+transaction. `verify_evaluation_records` replays those entries for ``govml audit verify``.
 
 The champion is the version holding the ``production`` alias. Without one, comparisons
 with it pass with a note saying so (a first version has nothing to be compared with).
@@ -20,13 +21,11 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 from sqlalchemy.engine import Connection
 
 import govml
@@ -35,42 +34,35 @@ from govml.checks._columns import require_columns
 from govml.datasets import fingerprint, read_table
 from govml.domain.lifecycle import Permission
 from govml.domain.records import Model, ModelVersion, VersionRef
-from govml.errors import (
-    GovmlError,
-    InputError,
-    IntegrityError,
-    PolicyError,
-    ValidationError,
-)
+from govml.errors import InputError, IntegrityError, PolicyError, ValidationError
 from govml.evaluation.document import SCHEMA, Evaluation, Gate, overall_status, summary
-from govml.evaluation.gates import (
-    NO_CHAMPION,
-    SAME_CHAMPION,
-    Champion,
-    data_checks,
-    expectation_columns,
-    fairness_checks,
-    fairness_reports,
-    performance_checks,
+from govml.evaluation.gates import NO_CHAMPION, SAME_CHAMPION, Champion
+from govml.evaluation.inputs import (
+    NO_MODEL,
+    REFUSED,
+    EvaluationInputs,
+    document_inputs,
+    feature_frame,
+    model_inputs,
+    needed_columns,
+    sensitive_columns,
+    signature_inputs,
+    stats_lookup,
 )
-from govml.evaluation.model_checks import (
-    NO_PRODUCTION,
-    SELF_PRODUCTION,
-    documentation_checks,
-    explainability_checks,
-    security_checks,
-    undefined,
+from govml.evaluation.model_checks import NO_PRODUCTION, SELF_PRODUCTION
+from govml.evaluation.runners import (
+    DRIFT,
+    PREDICTING,
+    READING,
+    RUNNERS,
+    SCANNING,
+    STORING,
+    EvaluationRun,
+    Finding,
 )
 from govml.flavors.base import LoadedModel, get_flavor
 from govml.ledger.canonical import canonical_json
-from govml.metrics import (
-    binary_confusion,
-    data_drift,
-    multiclass_confusion,
-    regression_moments,
-    score_samples,
-)
-from govml.metrics._registry import spec_for
+from govml.metrics import data_drift
 from govml.policy import LoadedPolicy, Policy, load_policy, parse_policy
 from govml.policy.loader import policy_problems
 from govml.policy.vocabulary import TIERS
@@ -96,41 +88,8 @@ ERR_EMPTY = "the data {source} has no rows"
 ERR_TIER = "policy {policy!r} governs the {tiers} tier(s); {model} is in the {tier!r} tier"
 ERR_NO_POLICY = "no policy is in force for the {tier!r} tier of {model}"
 ERR_NO_POLICY_EXTERNAL = "predictions made elsewhere are evaluated against a policy file (--policy)"
-ERR_POS_LABEL = (
-    "cannot tell the positive label of target {target!r} (values: {values}); give --pos-label"
-)
-ERR_POS_LABEL_ABSENT = "the positive label {label!r} is not a value of {target!r} ({values})"
-ERR_NOT_APPLICABLE = (
-    "{metric} does not apply to {subject}: it needs {needs} statistics and {subject} is a "
-    "{task} model"
-)
-ERR_FAIRNESS_TASK = (
-    "fairness rules need a binary classifier's decisions; {subject} is a {task} model"
-)
-ERR_SCORES_TASK = "--score-column gives the positive class's score: it needs a binary target"
-NO_MODEL = "no registered model: the predictions were made elsewhere"
-REFUSED = "the artifact was refused by the security scan, so it was not loaded"
-NO_LABELS = "no predicted labels: give --prediction-column, or a model that predicts"
-NO_SCORES = "no scores: the model has no predict_proba and no --score-column was given"
 
 Progress = Callable[[str], None]
-
-
-@dataclass
-class _Inputs:
-    """What the checks read, gathered once."""
-
-    table: Any
-    frame: pd.DataFrame
-    y_true: np.ndarray[Any, Any]
-    y_pred: np.ndarray[Any, Any] | None
-    scores: np.ndarray[Any, Any] | None
-    task: str
-    pos_label: Any
-    sensitive: list[str]
-    no_labels_reason: str = NO_LABELS
-    no_scores_reason: str = NO_SCORES
-    stats: dict[str, Any] = field(default_factory=dict)
 
 
 class EvaluationService:
@@ -220,17 +179,17 @@ class EvaluationService:
             rules = loaded_policy.policy
             tier = model.risk_tier.value if model is not None else _strictest(rules.tiers)
             subject = str(label) if version is None else f"{version.model}@{version.version}"
-            sensitive_cols = _sensitive(sensitive, rules)
+            sensitive_cols = sensitive_columns(sensitive, rules)
 
-        step("reading data")
+        step(READING)
         with clock("data"):
             table = read_table(data)
             source = str(data) if isinstance(data, str | PathLike) else None
             if table.num_rows == 0:
                 raise ValidationError(ERR_EMPTY.format(source=source or "given"))
             needs_model = version is not None and prediction_column is None
-            inputs_needed = _signature_inputs(version) if version is not None else []
-            needed = _needed_columns(
+            inputs_needed = signature_inputs(version) if version is not None else []
+            needed = needed_columns(
                 rules,
                 target=target,
                 sensitive=sensitive_cols,
@@ -240,23 +199,23 @@ class EvaluationService:
             )
             require_columns(table, needed, needed_by=needed)
             data_fp = fingerprint(table, label=source)
+            training = self._training_fingerprint(version)
 
         scan: CheckResult | None = None
         loaded: LoadedModel | None = None
         refused = False
         if version is not None:
-            step("scanning the artifact")
+            step(SCANNING)
             with clock("security"):
                 scan, loaded, refused = self._scan_and_load(version, rules)
 
-        step("predicting")
+        step(PREDICTING)
         with clock("predict"):
             frame = table.to_pandas()
-            features = _features(frame, version, target, prediction_column, score_column)
-            inputs = _predict(
+            inputs = model_inputs(
                 frame,
                 table,
-                features,
+                feature_frame(frame, version, target, prediction_column, score_column),
                 model=loaded,
                 refused=refused,
                 target=target,
@@ -265,115 +224,49 @@ class EvaluationService:
                 pos_label=pos_label,
                 sensitive=sensitive_cols,
             )
-            self._check_applicable(loaded_policy, inputs, subject)
+            run = EvaluationRun(
+                policy=rules,
+                policy_dir=_policy_dir(loaded_policy),
+                tier=tier,
+                subject=subject,
+                table=table,
+                training_schema=None if training is None else training.get("schema"),
+                model=model,
+                version=version,
+                loaded=loaded,
+                refused=refused,
+                inputs=inputs,
+                n_boot=n_boot,
+                random_state=random_state,
+                lookups=_StoreLookups(service=self, model=model, version=version, rules=rules),
+            )
+            active = [runner for runner in RUNNERS if runner.applies(rules)]
+            problems = [problem for runner in active for problem in runner.problems(run)]
+            if problems:
+                raise policy_problems(loaded_policy, problems)
 
         gates: list[Gate] = []
         evidence: dict[str, Any] = {}
         notes: list[str] = []
-
-        def outcome(result: CheckResult, override: Any = None) -> Gate:
-            if result.status == "undefined":
-                return Gate(result=result, outcome=rules.undefined_outcome(tier, override))
-            return Gate(result=result, outcome=result.status)
-
+        facts: dict[str, Any] = {}
         if scan is not None:
-            gates.append(outcome(scan))
+            gates.append(_gate(Finding(result=scan), rules, tier))
+        for runner in active:
+            step(runner.stage)
+            with clock(runner.clock):
+                output = runner.run(run)
+            gates.extend(_gate(finding, rules, tier) for finding in output.findings)
+            evidence.update(output.evidence)
+            notes.extend(output.notes)
+            facts.update(output.facts)
 
-        if rules.data:
-            step("data checks")
-            with clock("data_checks"):
-                training = self._training_fingerprint(version)
-                schema = None if training is None else training.get("schema")
-                for result in data_checks(
-                    table, rules.data, training_schema=schema, subject=subject
-                ):
-                    gates.append(outcome(result))
-
-        champion = self._champion(model, version, frame, inputs, rules, target)
-        if rules.performance:
-            step("performance")
-            with clock("performance"):
-                results = performance_checks(
-                    rules.performance, _stats_for(inputs), champion=champion
-                )
-                overrides = _overrides_by_check(rules)
-                gates.extend(outcome(r, overrides.get(r.check)) for r in results)
-
-        if rules.fairness is not None:
-            step("fairness")
-            with clock("fairness"):
-                section = rules.fairness
-                if inputs.y_pred is None:
-                    for rule in section.rules:
-                        result = undefined(rule.metric, "fairness", inputs.no_labels_reason)
-                        gates.append(outcome(result, rule.undefined))
-                else:
-                    stats = binary_confusion(
-                        inputs.y_true,
-                        inputs.y_pred,
-                        sensitive_features=inputs.frame[sensitive_cols],
-                        pos_label=inputs.pos_label,
-                        missing="group",
-                    )
-                    reports = fairness_reports(
-                        stats, section, default_n_boot=n_boot, random_state=random_state
-                    )
-                    by_metric = {rule.metric: rule.undefined for rule in section.rules}
-                    for result in fairness_checks(reports, section, default_n_boot=n_boot):
-                        metric = result.check.split(":", 1)[0]
-                        gates.append(outcome(result, by_metric.get(metric)))
-                    widest = reports[max(reports)]
-                    evidence["fairness_report"] = widest.to_dict()
-
-        explanation: Explanation | None = None
-        if rules.explainability is not None:
-            step("explainability")
-            with clock("explainability"):
-                production, note = self._production_importance(model, version, features, rules)
-                results, explanation = explainability_checks(
-                    rules.explainability,
-                    None if refused else loaded,
-                    features,
-                    table,
-                    sensitive=sensitive_cols,
-                    production=production,
-                    production_note=note,
-                    no_model_reason=REFUSED if refused else NO_MODEL,
-                    random_state=random_state,
-                )
-                gates.extend(outcome(r) for r in results)
-                if explanation is not None:
-                    evidence["explanation"] = explanation.to_dict()
-
-        if rules.security is not None:
-            step("security")
-            with clock("security"):
-                results, sbom = security_checks(
-                    rules.security,
-                    version,
-                    policy_dir=_policy_dir(loaded_policy),
-                    no_model_reason=NO_MODEL,
-                )
-                gates.extend(outcome(r) for r in results)
-                if sbom is not None:
-                    evidence["sbom"] = sbom
-
-        if rules.documentation is not None:
-            step("documentation")
-            with clock("documentation"):
-                card = None if model is None else self._card(model.name)
-                for result in documentation_checks(
-                    rules.documentation, model, version, no_model_reason=NO_MODEL, card=card
-                ):
-                    gates.append(outcome(result))
-
-        step("drift against the training data")
+        step(DRIFT)
         with clock("drift"):
-            drift = self._drift(version, table, target, prediction_column, score_column, notes)
+            drift = self._drift(training, table, target, prediction_column, score_column, notes)
             if drift is not None:
                 evidence["drift"] = drift
 
-        step("storing")
+        step(STORING)
         document: dict[str, Any] = {
             "schema": SCHEMA,
             "subject": {
@@ -394,19 +287,16 @@ class EvaluationService:
                 "columns": len(data_fp.schema),
                 "source": source,
             },
-            "inputs": {
-                "target": target,
-                "sensitive": sensitive_cols,
-                "prediction_column": prediction_column,
-                "score_column": score_column,
-                "pos_label": _plain(inputs.pos_label),
-                "task": inputs.task,
-                "n_boot": n_boot,
-                "random_state": random_state,
-            },
-            "champion": None
-            if champion.stats_for is None
-            else {"model": champion.subject.split("@")[0], "version": _version_of(champion)},
+            "inputs": dict(
+                document_inputs(
+                    inputs,
+                    prediction_column=prediction_column,
+                    score_column=score_column,
+                    n_boot=n_boot,
+                    random_state=random_state,
+                )
+            ),
+            "champion": facts.get("champion"),
             "status": overall_status(g.outcome for g in gates),
             "summary": summary(gates),
             "checks": _named(gates),
@@ -504,24 +394,6 @@ class EvaluationService:
         loaded = get_flavor(version.flavor, trusted=trusted).load(data, version.flavor_options)
         return scan, loaded, False
 
-    def _check_applicable(self, loaded: LoadedPolicy, inputs: _Inputs, subject: str) -> None:
-        rules = loaded.policy
-        problems: list[tuple[tuple[str | int, ...], str]] = []
-        for index, rule in enumerate(rules.performance):
-            kinds = spec_for(rule.metric).kinds
-            usable = _usable_kinds(inputs.task)
-            if not any(kind in usable for kind in kinds):
-                needs = " or ".join(kinds)
-                message = ERR_NOT_APPLICABLE.format(
-                    metric=rule.metric, needs=needs, subject=subject, task=inputs.task
-                )
-                problems.append((("performance", index, "metric"), message))
-        if rules.fairness is not None and inputs.task != "binary":
-            message = ERR_FAIRNESS_TASK.format(subject=subject, task=inputs.task)
-            problems.append((("fairness",), message))
-        if problems:
-            raise policy_problems(loaded, problems)
-
     def _training_fingerprint(self, version: ModelVersion | None) -> dict[str, Any] | None:
         if version is None:
             return None
@@ -534,10 +406,8 @@ class EvaluationService:
         self,
         model: Model | None,
         version: ModelVersion | None,
-        frame: pd.DataFrame,
-        inputs: _Inputs,
+        inputs: EvaluationInputs,
         rules: Policy,
-        target: str,
     ) -> Champion:
         if model is None or version is None:
             return Champion(subject="", stats_for=None, reason=NO_MODEL)
@@ -554,33 +424,32 @@ class EvaluationService:
         _scan, loaded, refused = self._scan_and_load(theirs, rules)
         if refused or loaded is None:
             return Champion(subject=subject, stats_for=None, reason=f"{subject}: {REFUSED}")
-        features = _features(frame, theirs, target, None, None)
-        champion_inputs = _predict(
-            frame,
+        champion_inputs = model_inputs(
+            inputs.frame,
             inputs.table,
-            features,
+            feature_frame(inputs.frame, theirs, inputs.target, None, None),
             model=loaded,
             refused=False,
-            target=target,
+            target=inputs.target,
             prediction_column=None,
             score_column=None,
             pos_label=inputs.pos_label,
             sensitive=inputs.sensitive,
         )
-        return Champion(subject=subject, stats_for=_stats_for(champion_inputs))
+        return Champion(subject=subject, stats_for=stats_lookup(champion_inputs))
 
     def _production_importance(
         self,
         model: Model | None,
         version: ModelVersion | None,
-        features: pd.DataFrame,
+        inputs: EvaluationInputs,
         rules: Policy,
     ) -> tuple[dict[str, float] | None, str | None]:
         if model is None or version is None:
             return None, NO_MODEL
         holder = model.aliases.get(PRODUCTION)
         if holder is None:
-            return None, _no_production(model.name)
+            return None, NO_PRODUCTION.format(model=model.name)
         subject = f"{model.name}@{holder}"
         if holder == version.version:
             return None, SELF_PRODUCTION.format(subject=subject)
@@ -599,20 +468,19 @@ class EvaluationService:
         section = rules.explainability
         assert section is not None
         explained = explain(
-            loaded, features, explainer=section.explainer, sample_rows=section.sample_rows
+            loaded, inputs.features, explainer=section.explainer, sample_rows=section.sample_rows
         )
         return explained.importance, None
 
     def _drift(
         self,
-        version: ModelVersion | None,
+        training: Mapping[str, Any] | None,
         table: Any,
         target: str,
         prediction_column: str | None,
         score_column: str | None,
         notes: list[str],
     ) -> dict[str, Any] | None:
-        training = self._training_fingerprint(version)
         if training is None:
             notes.append("no training profile is recorded, so no drift against training data")
             return None
@@ -692,6 +560,27 @@ class EvaluationService:
         return Evaluation(id=number, document=json.loads(text), digest=digest)
 
 
+@dataclass(frozen=True, kw_only=True)
+class _StoreLookups:
+    """The runners' `Lookups`: facts from the store, looked up when a rule needs them."""
+
+    service: EvaluationService
+    model: Model | None
+    version: ModelVersion | None
+    rules: Policy
+
+    def champion(self, inputs: EvaluationInputs) -> Champion:
+        return self.service._champion(self.model, self.version, inputs, self.rules)
+
+    def production_importance(
+        self, inputs: EvaluationInputs
+    ) -> tuple[Mapping[str, float] | None, str | None]:
+        return self.service._production_importance(self.model, self.version, inputs, self.rules)
+
+    def card(self) -> Mapping[str, Any] | None:
+        return None if self.model is None else self.service._card(self.model.name)
+
+
 # -- module helpers ---------------------------------------------------------------------------
 
 
@@ -716,6 +605,14 @@ class _Clock:
         out = {name: round(seconds, 6) for name, seconds in self._times.items()}
         out["total"] = round(time.perf_counter() - self._start, 6)
         return out
+
+
+def _gate(finding: Finding, rules: Policy, tier: str) -> Gate:
+    """Return a check with the outcome it counts as (an undefined one: what the policy says)."""
+    result = finding.result
+    if result.status == "undefined":
+        return Gate(result=result, outcome=rules.undefined_outcome(tier, finding.undefined))
+    return Gate(result=result, outcome=result.status)
 
 
 def _digest(text: str) -> str:
@@ -759,258 +656,6 @@ def _named(gates: Sequence[Gate]) -> list[dict[str, Any]]:
 
 def _strictest(tiers: Sequence[str]) -> str:
     return max(tiers, key=TIERS.index)
-
-
-def _no_production(model: str) -> str:
-    return NO_PRODUCTION.format(model=model)
-
-
-def _version_of(champion: Champion) -> int | None:
-    _, _, number = champion.subject.partition("@")
-    return int(number) if number.isdigit() else None
-
-
-def _sensitive(given: Sequence[str] | None, rules: Policy) -> list[str]:
-    if given:
-        return list(dict.fromkeys(given))
-    if rules.fairness is not None:
-        return list(rules.fairness.sensitive)
-    return []
-
-
-def _signature_inputs(version: ModelVersion) -> list[str]:
-    signature = version.signature or {}
-    return [column["name"] for column in signature.get("inputs", [])]
-
-
-def _needed_columns(
-    rules: Policy,
-    *,
-    target: str,
-    sensitive: Sequence[str],
-    prediction_column: str | None,
-    score_column: str | None,
-    model_inputs: Sequence[str],
-) -> dict[str, list[str]]:
-    """Return each needed column with what needs it."""
-    needed: dict[str, list[str]] = {}
-
-    def need(column: str, why: str) -> None:
-        needed.setdefault(column, [])
-        if why not in needed[column]:
-            needed[column].append(why)
-
-    need(target, "--target")
-    for column in sensitive:
-        need(column, "sensitive feature")
-    if prediction_column:
-        need(prediction_column, "--prediction-column")
-    if score_column:
-        need(score_column, "--score-column")
-    for index, expectation in enumerate(rules.data):
-        for column in expectation_columns(expectation):
-            need(column, f"policy data[{index}] ({expectation.expect})")
-    for column in model_inputs:
-        need(column, "model input")
-    return needed
-
-
-def _features(
-    frame: pd.DataFrame,
-    version: ModelVersion | None,
-    target: str,
-    prediction_column: str | None,
-    score_column: str | None,
-) -> pd.DataFrame:
-    names = [] if version is None else _signature_inputs(version)
-    if names:
-        return frame[names]
-    drop = [c for c in (target, prediction_column, score_column) if c]
-    return frame.drop(columns=drop)
-
-
-def _values_text(values: Sequence[Any]) -> str:
-    shown = ", ".join(repr(_plain(v)) for v in values[:10])
-    return shown + (", ..." if len(values) > 10 else "")
-
-
-def _plain(value: Any) -> Any:
-    item = getattr(value, "item", None)
-    return item() if callable(item) and type(value).__module__ == "numpy" else value
-
-
-def _coerce_label(given: Any, values: np.ndarray[Any, Any]) -> Any:
-    """Return ``given`` (text from the command line) in the type of the target's values."""
-    if not isinstance(given, str) or values.dtype.kind in "OUS":
-        return given
-    for cast in (int, float):
-        try:
-            return cast(given)
-        except ValueError:
-            continue
-    if given.lower() in ("true", "false"):
-        return given.lower() == "true"
-    return given
-
-
-def _predict(
-    frame: pd.DataFrame,
-    table: Any,
-    features: pd.DataFrame,
-    *,
-    model: LoadedModel | None,
-    refused: bool,
-    target: str,
-    prediction_column: str | None,
-    score_column: str | None,
-    pos_label: Any,
-    sensitive: Sequence[str],
-) -> _Inputs:
-    y_true = frame[target].to_numpy()
-    labels_reason = REFUSED if refused else NO_LABELS
-    scores_reason = REFUSED if refused else NO_SCORES
-    y_pred: np.ndarray[Any, Any] | None = None
-    scores: np.ndarray[Any, Any] | None = None
-    if prediction_column is not None:
-        y_pred = frame[prediction_column].to_numpy()
-    elif model is not None:
-        y_pred = np.asarray(_call(model.predict, features))
-    classes = None if model is None else model.classes
-    if score_column is not None:
-        scores = frame[score_column].to_numpy(dtype=float, na_value=np.nan)
-    task = _task(y_true, y_pred, classes, scores, model)
-    if score_column is not None and task != "binary":
-        raise InputError(ERR_SCORES_TASK)
-    chosen = None
-    if task == "binary":
-        chosen = _pos_label(pos_label, y_true, y_pred, classes, target)
-        if scores is None and model is not None and model.has_proba and classes is not None:
-            index = [i for i, c in enumerate(classes) if c == chosen]
-            if index:
-                scores = np.asarray(_call(model.predict_proba, features))[:, index[0]]
-    return _Inputs(
-        table=table,
-        frame=frame,
-        y_true=y_true,
-        y_pred=y_pred,
-        scores=scores,
-        task=task,
-        pos_label=chosen,
-        sensitive=list(sensitive),
-        no_labels_reason=labels_reason,
-        no_scores_reason=scores_reason,
-    )
-
-
-def _call(method: Callable[[Any], Any], features: pd.DataFrame) -> Any:
-    try:
-        return method(features)
-    except GovmlError:
-        raise
-    except Exception as exc:  # the model's own code: any failure means the data does not fit
-        raise ValidationError(
-            f"the model cannot predict on the data: {type(exc).__name__}: {exc}",
-            hint="compare the data's columns and types with the training data "
-            "(`govml versions show` lists the signature)",
-        ) from None
-
-
-def _task(
-    y_true: np.ndarray[Any, Any],
-    y_pred: np.ndarray[Any, Any] | None,
-    classes: Any,
-    scores: np.ndarray[Any, Any] | None,
-    model: LoadedModel | None,
-) -> str:
-    if classes is not None:
-        return "binary" if len(classes) <= 2 else "multiclass"
-    if model is not None and y_pred is not None and y_pred.dtype.kind == "f":
-        return "regression"
-    if scores is not None:
-        return "binary"
-    values = pd.unique(pd.Series(y_true).dropna())
-    if y_true.dtype.kind == "f" and not np.all(np.mod(np.asarray(values, dtype=float), 1) == 0):
-        return "regression"
-    if len(values) <= 2:
-        return "binary"
-    if y_true.dtype.kind in "iuf" and len(values) > 20:
-        return "regression"
-    return "multiclass"
-
-
-def _pos_label(
-    given: Any,
-    y_true: np.ndarray[Any, Any],
-    y_pred: np.ndarray[Any, Any] | None,
-    classes: Any,
-    target: str,
-) -> Any:
-    values = sorted(pd.unique(pd.Series(y_true).dropna()).tolist(), key=str)
-    if given is not None:
-        label = _coerce_label(given, y_true)
-        known = set(values) | (set() if classes is None else set(np.asarray(classes).tolist()))
-        if label not in known:
-            raise InputError(
-                ERR_POS_LABEL_ABSENT.format(label=label, target=target, values=_values_text(values))
-            )
-        return label
-    if classes is not None and len(classes) == 2:
-        return _plain(classes[1])
-    union = set(values)
-    if y_pred is not None:
-        union |= set(pd.unique(pd.Series(y_pred).dropna()).tolist())
-    if union <= {0, 1} or union <= {False, True}:
-        return 1
-    if len(union) == 2 and all(isinstance(v, int | float | bool) for v in union):
-        return max(union)
-    raise InputError(ERR_POS_LABEL.format(target=target, values=_values_text(values)))
-
-
-def _usable_kinds(task: str) -> set[str]:
-    return {
-        "binary": {"binary", "multiclass", "score"},
-        "multiclass": {"multiclass"},
-        "regression": {"regression"},
-    }[task]
-
-
-def _stats_for(inputs: _Inputs) -> Callable[[str], tuple[Any, None] | tuple[None, str]]:
-    """Return a function giving the statistics a metric is computed from (built once each)."""
-
-    def stats_for(metric: str) -> tuple[Any, None] | tuple[None, str]:
-        kinds = spec_for(metric).kinds
-        for kind in kinds:
-            if kind not in _usable_kinds(inputs.task):
-                continue
-            if kind == "score":
-                if inputs.scores is None:
-                    return None, inputs.no_scores_reason
-            elif inputs.y_pred is None:
-                return None, inputs.no_labels_reason
-            if kind not in inputs.stats:
-                inputs.stats[kind] = _build(kind, inputs)
-            return inputs.stats[kind], None
-        return None, f"{metric} does not apply to a {inputs.task} model"
-
-    return stats_for
-
-
-def _build(kind: str, inputs: _Inputs) -> Any:
-    if kind == "binary":
-        return binary_confusion(inputs.y_true, inputs.y_pred, pos_label=inputs.pos_label)
-    if kind == "multiclass":
-        return multiclass_confusion(inputs.y_true, inputs.y_pred)
-    if kind == "score":
-        return score_samples(inputs.y_true, inputs.scores, pos_label=inputs.pos_label)
-    return regression_moments(inputs.y_true, inputs.y_pred)
-
-
-def _overrides_by_check(rules: Policy) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for rule in rules.performance:
-        out[rule.metric] = rule.undefined
-        out[f"{rule.metric}_vs_champion"] = rule.undefined
-    return out
 
 
 def _policy_dir(loaded: LoadedPolicy) -> Path:

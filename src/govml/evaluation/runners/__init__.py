@@ -1,0 +1,59 @@
+"""One runner per policy section, in the order an evaluation runs them.
+
+Each runner (a `SectionRunner`) turns one section of a policy into check results from an
+`EvaluationRun`; the evaluation service gathers the inputs, calls the runners whose section
+the policy has, decides and stores. Adding a section is one new module here and one entry
+in `RUNNERS`; the progress stages of ``govml evaluate`` follow from the list.
+"""
+
+from __future__ import annotations
+
+from govml.evaluation.runners.base import (
+    EvaluationRun,
+    Finding,
+    Lookups,
+    SectionOutput,
+    SectionRunner,
+)
+from govml.evaluation.runners.data import DataRunner
+from govml.evaluation.runners.documentation import DocumentationRunner
+from govml.evaluation.runners.explainability import ExplainabilityRunner
+from govml.evaluation.runners.fairness import FairnessRunner
+from govml.evaluation.runners.performance import PerformanceRunner
+from govml.evaluation.runners.security import SecurityRunner
+
+RUNNERS: tuple[SectionRunner, ...] = (
+    DataRunner(),
+    PerformanceRunner(),
+    FairnessRunner(),
+    ExplainabilityRunner(),
+    SecurityRunner(),
+    DocumentationRunner(),
+)
+
+READING = "reading data"
+SCANNING = "scanning the artifact"
+PREDICTING = "predicting"
+DRIFT = "drift against the training data"
+STORING = "storing"
+
+
+def stages() -> tuple[str, ...]:
+    """Return every progress stage of an evaluation, in the order they run."""
+    return (READING, SCANNING, PREDICTING, *(r.stage for r in RUNNERS), DRIFT, STORING)
+
+
+__all__ = [
+    "DRIFT",
+    "PREDICTING",
+    "READING",
+    "RUNNERS",
+    "SCANNING",
+    "STORING",
+    "EvaluationRun",
+    "Finding",
+    "Lookups",
+    "SectionOutput",
+    "SectionRunner",
+    "stages",
+]

@@ -1,0 +1,21 @@
+"""The section runners: one per policy section, in order, and the CLI's stages follow them."""
+
+from __future__ import annotations
+
+from govml.checks import CATEGORIES
+from govml.cli.evaluate_cmds import STAGES
+from govml.evaluation.runners import DRIFT, PREDICTING, READING, RUNNERS, SCANNING, STORING
+from govml.policy import Policy
+
+
+def test_one_runner_per_policy_section_in_order() -> None:
+    assert tuple(runner.section for runner in RUNNERS) == CATEGORIES
+    gates = {"data", "performance", "fairness", "explainability", "security", "documentation"}
+    assert gates <= set(Policy.model_fields)
+    assert {runner.section for runner in RUNNERS} == gates
+    assert len({runner.clock for runner in RUNNERS}) == len(RUNNERS)
+
+
+def test_cli_progress_stages_come_from_the_runner_list() -> None:
+    stages = [runner.stage for runner in RUNNERS]
+    assert list(STAGES) == [READING, SCANNING, PREDICTING, *stages, DRIFT, STORING]
