@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
 		|| echo "chromium not installed: the browser tests will be skipped"; }
+	@# axe-core for the web UI's accessibility checks, pinned in tests/ui/package-lock.json.
+	@command -v npm >/dev/null 2>&1 && npm ci --prefix tests/ui --no-audit --no-fund --silent \
+		|| echo "npm not found or offline: the web UI accessibility checks will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -476,7 +476,6 @@ def models_page(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         "facets": {k: dict(v) for k, v in chosen.facets.items()},
         "filters": {"q": filters.q, "sort": filters.sort, **filters.values},
     }
-    elapsed_ms = 1000 * (time.perf_counter() - started)
     response = page(
         request,
         "inventory.html",
@@ -489,6 +488,9 @@ def models_page(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
             "facet_titles": FACET_TITLES,
         },
         data=data,
-        headers={"Server-Timing": f"inventory;dur={elapsed_ms:.1f}"},
     )
+    elapsed_ms = 1000 * (time.perf_counter() - started)
+    response.headers["Server-Timing"] = f"inventory;dur={elapsed_ms:.1f}"
+    if request.headers.get("hx-request"):  # htmx shows the canonical URL of the view
+        response.headers["HX-Push-Url"] = filters.url()
     return response
