@@ -61,7 +61,6 @@ import numpy as np
 
 from govml import __version__
 from govml.serving.batching import Batcher
-from govml.serving.chunked import loads_in_pieces
 from govml.serving.deployment import Deployment, Scores
 from govml.serving.follower import CHAMPION, AliasFollower, Change, ServingState
 from govml.serving.http import (
@@ -83,17 +82,16 @@ from govml.serving.http import (
 from govml.serving.http import request_id as request_id_of
 from govml.serving.issued import IssuedRequests
 from govml.serving.keys import CORRECT_LABELS, FEEDBACK, METRICS, PREDICT, Caller, KeyRefused
-from govml.serving.labels import ERR_LABELLED, ERR_RECORD, ERR_UNKNOWN, check_labels
+from govml.serving.labels import LABEL_KINDS, check_feedback
 from govml.serving.logschema import EventEntry, FeedbackEntry, PredictionEntry
 from govml.serving.metrics import CONTENT_TYPE, GatewayMetrics
 from govml.serving.options import GatewayOptions
 from govml.serving.payload import (
-    Feedback,
+    SMALL_BODY,
     FieldError,
     PayloadError,
     Records,
-    feedback_from_json,
-    parse_json,
+    decode_body,
     records_from_json,
 )
 from govml.serving.predlog import PredictionLog
@@ -105,7 +103,6 @@ from govml.serving.validation import Validated
 logger = logging.getLogger("govml.serving")
 
 RETRY_AFTER_SECONDS = 1
-SMALL_BODY = 64 * 1024
 SWITCH_INTERVAL = 0.001
 
 ERR_NOT_READY = "no version of {model} holds '{alias}' (or it is still loading)"
@@ -422,8 +419,7 @@ class Gateway:
 
     def _prepare(self, body: bytes, state: ServingState, request_id: str) -> _Prepared:
         """Decode, shape, route and check a request's records (on the loop or a worker)."""
-        data = _decode(body)
-        records = records_from_json(data)
+        records = records_from_json(decode_body(body))
         deployment, variant = route(state, records, request_id)
         extras = () if state.key is None else (state.key,)
         validated = deployment.validator.validate(records, extras=extras, strict=state.strict)
@@ -568,7 +564,15 @@ class Gateway:
             return self._refused(exc, call, "/feedback")
         try:
             assert call.caller is not None
-            check = partial(self._check_feedback, body, state, call.caller)
+            check = partial(
+                check_feedback,
+                body,
+                model=self.options.model,
+                champion=state.champion,
+                challenger=state.challenger,
+                issued=self.issued,
+                may_correct=call.caller.may(CORRECT_LABELS),
+            )
             try:  # it may read the log's new files: in the default executor, not the loop
                 loop = asyncio.get_running_loop()
                 feedback, corrections = await loop.run_in_executor(None, check)
@@ -589,7 +593,7 @@ class Gateway:
                 request_ids=feedback.request_ids,
                 records=feedback.records,
                 labels=feedback.labels,
-                label_type=label_type if label_type in _LABEL_KINDS else "string",
+                label_type=label_type if label_type in LABEL_KINDS else "string",
                 corrections=corrections,
                 key_id=call.caller.key_id,
             )
@@ -601,64 +605,6 @@ class Gateway:
         return json_response(
             200, {"request_id": call.request_id, "accepted": count, "corrections": corrected}
         )
-
-    def _check_feedback(
-        self, body: bytes, state: ServingState, caller: Caller
-    ) -> tuple[Feedback, list[bool]]:
-        """Decode and check labels, and claim their records (in a worker thread).
-
-        Raises
-        ------
-        PayloadError
-            400 / 422 for a malformed body, a label that cannot be true or a request the
-            gateway did not answer; 409 for records labelled already (without the scope
-            ``correct_labels``).
-        """
-        champion = state.champion
-        assert champion is not None
-        label_type = champion.output_type
-        as_text = label_type not in _LABEL_KINDS
-        feedback = feedback_from_json(_decode(body), label_type)
-        labels = [d.labels for d in (champion, state.challenger) if d is not None and d.labels]
-        classes = tuple(dict.fromkeys(c for found in labels for c in found)) if labels else None
-        errors = check_labels(
-            feedback,
-            model=self.options.model,
-            classes=classes,
-            numeric=champion.regressor,
-            as_text=as_text,
-        )
-        counts = self.issued.counts(feedback.request_ids)
-        for index, (request_id, record) in enumerate(
-            zip(feedback.request_ids, feedback.records, strict=True)
-        ):
-            count = counts.get(request_id)
-            if count is None:
-                text = ERR_UNKNOWN.format(
-                    request_id=request_id, model=self.options.model, days=self.issued.days
-                )
-                errors.append(FieldError(text, record=index, field="request_id"))
-            elif record >= count:
-                text = ERR_RECORD.format(record=record, request_id=request_id, count=count)
-                errors.append(FieldError(text, record=index, field="record"))
-        if errors:
-            raise PayloadError(422, errors)
-        keys = list(zip(feedback.request_ids, feedback.records, strict=True))
-        claim = self.issued.claim(keys, correct=caller.may(CORRECT_LABELS))
-        if any(claim.labelled) and not caller.may(CORRECT_LABELS):
-            conflicts = [
-                FieldError(
-                    ERR_LABELLED.format(record=record, request_id=request_id),
-                    record=index,
-                    field="label",
-                )
-                for index, ((request_id, record), labelled) in enumerate(
-                    zip(keys, claim.labelled, strict=True)
-                )
-                if labelled
-            ]
-            raise PayloadError(409, conflicts)
-        return feedback, claim.labelled
 
     # -- operational endpoints -------------------------------------------------------------
 
@@ -759,18 +705,6 @@ class Gateway:
                     }
                 )
         return out
-
-
-_LABEL_KINDS = frozenset({"int64", "float64", "bool", "string", "category"})
-
-
-def _decode(body: bytes) -> Any:
-    """Decode a request body: a large one in pieces (`loads_in_pieces`), else whole."""
-    if len(body) > SMALL_BODY:
-        data = loads_in_pieces(body)
-        if data is not None:
-            return data
-    return parse_json(body)
 
 
 def _number(deployment: Deployment | None) -> int | None:

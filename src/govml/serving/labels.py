@@ -17,7 +17,15 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from govml.serving.payload import Feedback, FieldError
+from govml.serving.deployment import Deployment
+from govml.serving.issued import IssuedRequests
+from govml.serving.payload import (
+    Feedback,
+    FieldError,
+    PayloadError,
+    decode_body,
+    feedback_from_json,
+)
 
 ERR_CLASS = "label {label!r} is not one of {model}'s classes: {classes}"
 ERR_NUMBER = "label must be a finite number (the model predicts numbers), got {label!r}"
@@ -32,6 +40,7 @@ ERR_LABELLED = (
     "with the correct_labels scope"
 )
 MAX_CLASSES_SHOWN = 20
+LABEL_KINDS = frozenset({"int64", "float64", "bool", "string", "category"})
 
 
 def _key(value: Any) -> tuple[str, Any]:
@@ -94,3 +103,64 @@ def check_labels(
             errors.append(FieldError(message, record=index, field="record"))
         seen.add(key)
     return errors
+
+
+def check_feedback(
+    body: bytes,
+    *,
+    model: str,
+    champion: Deployment,
+    challenger: Deployment | None,
+    issued: IssuedRequests,
+    may_correct: bool,
+) -> tuple[Feedback, list[bool]]:
+    """Decode and check a ``/feedback`` body, and claim its records (in a worker thread).
+
+    Returns the labels and, for each, whether it corrects an earlier one.
+
+    Raises
+    ------
+    PayloadError
+        400 / 422 for a malformed body, a label that cannot be true or a request the
+        gateway did not answer; 409 for records labelled already, unless ``may_correct``.
+    """
+    label_type = champion.output_type
+    feedback = feedback_from_json(decode_body(body), label_type)
+    labels = [d.labels for d in (champion, challenger) if d is not None and d.labels]
+    classes = tuple(dict.fromkeys(c for found in labels for c in found)) if labels else None
+    errors = check_labels(
+        feedback,
+        model=model,
+        classes=classes,
+        numeric=champion.regressor,
+        as_text=label_type not in LABEL_KINDS,
+    )
+    counts = issued.counts(feedback.request_ids)
+    keys = list(zip(feedback.request_ids, feedback.records, strict=True))
+    for index, (request_id, record) in enumerate(keys):
+        count = counts.get(request_id)
+        if count is None:
+            text = ERR_UNKNOWN.format(request_id=request_id, model=model, days=issued.days)
+            errors.append(FieldError(text, record=index, field="request_id"))
+        elif record >= count:
+            text = ERR_RECORD.format(record=record, request_id=request_id, count=count)
+            errors.append(FieldError(text, record=index, field="record"))
+    if errors:
+        raise PayloadError(422, errors)
+    claim = issued.claim(keys, correct=may_correct)
+    if any(claim.labelled) and not may_correct:
+        raise PayloadError(
+            409,
+            [
+                FieldError(
+                    ERR_LABELLED.format(record=record, request_id=request_id),
+                    record=index,
+                    field="label",
+                )
+                for index, ((request_id, record), labelled) in enumerate(
+                    zip(keys, claim.labelled, strict=True)
+                )
+                if labelled
+            ],
+        )
+    return feedback, claim.labelled

@@ -23,7 +23,10 @@ from typing import Any
 
 import orjson
 
+from govml.serving.chunked import loads_in_pieces
+
 MAX_ERRORS = 100
+SMALL_BODY = 64 * 1024  # larger bodies are decoded in pieces, off the event loop
 ERR_JSON = "invalid JSON at line {line} column {column} (char {pos}): {reason}"
 ERR_EMPTY = "the request body is empty; send JSON records"
 ERR_SHAPE = (
@@ -116,6 +119,18 @@ def parse_json(body: bytes) -> Any:
     if body.count(b":") != _read_keys(data):
         _refuse_duplicate_keys(body)
     return data
+
+
+def decode_body(body: bytes) -> Any:
+    """Decode a request body: one over `SMALL_BODY` bytes in pieces when it can be, else whole.
+
+    See :mod:`govml.serving.chunked` for why, and `parse_json` for the errors.
+    """
+    if len(body) > SMALL_BODY:
+        data = loads_in_pieces(body)
+        if data is not None:
+            return data
+    return parse_json(body)
 
 
 _KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.){1,200})"\s*:')
