@@ -85,6 +85,7 @@ _REGISTER_KEYWORDS = frozenset(
         "input_example",
         "code_path",
         "mlflow_run_id",
+        "exclude_columns",
     }
 )
 _EVALUATE_KEYWORDS = frozenset(
@@ -254,6 +255,7 @@ class RemoteClient(Client):
             "mlflow_run_id": kwargs.get("mlflow_run_id"),
             "code": json.dumps(code_lineage(_path_or_none(kwargs.get("code_path")))),
             "environment": json.dumps(environment_lineage()),
+            "exclude_columns": json.dumps(list(kwargs.get("exclude_columns") or [])),
         }
         files: dict[str, tuple[str, bytes, str]] = {}
         flavor: str | None = kwargs.get("flavor")

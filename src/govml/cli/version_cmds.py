@@ -37,6 +37,13 @@ def register(
     ),
     metric: list[str] = typer.Option([], "--metric", help="KEY=VALUE, repeatable."),  # noqa: B008
     description: str = typer.Option("", "--description"),
+    exclude_columns: list[str] = typer.Option(  # noqa: B008
+        [],
+        "--exclude-columns",
+        help="Columns of the data the model does not read, left out of the input signature "
+        "(comma-separated or repeated; models that record their features need none).",
+        metavar="COLUMNS",
+    ),
     trust: list[str] = typer.Option(  # noqa: B008
         [],
         "--trust",
@@ -65,6 +72,7 @@ def register(
             params=params,
             metrics=metrics,
             description=description,
+            exclude_columns=_names(exclude_columns),
             **({"trusted": trust} if trust else {}),
         )
     if json_out:
@@ -115,6 +123,7 @@ def show(
     fields: list[tuple[str, Any]] = [
         ("version", version.ref),
         ("flavor", version.flavor),
+        ("task", _task(version)),
         ("artifact", f"{version.artifact_digest} ({version.artifact_size} bytes)"),
         ("aliases", ", ".join(version.aliases) or "-"),
         ("registrant", version.registrant),
@@ -136,6 +145,23 @@ def show(
     if version.description:
         fields.append(("description", version.description))
     print_fields(f"version {version.ref}", fields)
+
+
+def _names(values: list[str]) -> list[str]:
+    """Split comma-separated, repeatable option values into names."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def _task(version: ModelVersion) -> str:
+    """Say what the model predicts: its task and, for a classifier, its classes."""
+    options = version.flavor_options
+    task = str(options.get("task") or "-")
+    classes = options.get("classes")
+    if isinstance(classes, list) and classes:
+        shown = ", ".join(str(label) for label in classes[:20])
+        more = f" and {len(classes) - 20} more" if len(classes) > 20 else ""
+        return f"{task} (classes {shown}{more})"
+    return task
 
 
 def _trusted(version: ModelVersion) -> str:

@@ -171,6 +171,15 @@ class LoadedModel(ABC):
         """Whether :meth:`predict_proba` is available."""
 
     @property
+    def feature_names(self) -> list[str] | None:
+        """The input columns the model reads, in its order, when it records them.
+
+        None for a model that reads columns by position (trained on an array) or does not
+        say; registration then takes the signature from the data as given.
+        """
+        return None
+
+    @property
     def description(self) -> str:
         """Name of the underlying model type, used in messages."""
         kind = type(self.raw)

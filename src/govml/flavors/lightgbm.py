@@ -1,13 +1,18 @@
 """LightGBM flavor: the native text model format, for sklearn wrappers and Boosters.
 
-Options written by :meth:`LightGBMFlavor.dump` and :meth:`LightGBMFlavor.from_file`:
+Options written by :meth:`LightGBMFlavor.dump` and :meth:`LightGBMFlavor.from_bytes`:
 
 ``model_type``
-    ``classifier``, ``regressor`` or ``ranker`` for the sklearn wrappers, ``booster``
-    for a raw :class:`lightgbm.Booster` (and for every model file, since the text
-    format does not record the wrapper or its labels).
+    ``classifier``, ``regressor`` or ``ranker``: the sklearn wrapper that was saved or,
+    for a raw :class:`lightgbm.Booster` and a model file (the text format does not record
+    the wrapper), what its objective makes it (``binary`` / ``multiclass`` /
+    ``multiclassova``: a classifier with classes ``0..k-1``; ``lambdarank`` /
+    ``rank_xendcg``: a ranker; the regression objectives: a regressor).  ``booster`` for
+    an objective of none of these kinds (a custom one): raw scores.
+``task``
+    ``classification``, ``regression`` or ``ranking`` (absent for ``booster``).
 ``estimator``
-    Dotted class name of the wrapper that was saved (absent for Boosters).
+    Dotted class name of the wrapper that was saved (absent for Boosters and files).
 ``objective``, ``num_class``
     The objective line of the model (e.g. ``binary sigmoid:1``) and its class count.
 ``lightgbm_version``
@@ -15,13 +20,14 @@ Options written by :meth:`LightGBMFlavor.dump` and :meth:`LightGBMFlavor.from_fi
 ``classes``, ``classes_dtype``
     Class labels of a classifier, which LightGBM's own format does not keep.
 
-Input: numeric columns, and pandas categorical columns for models trained on them
-(LightGBM stores the training categories in the model and re-maps).  For such models
-string columns are converted to categoricals first.
+A classifier's :meth:`~govml.flavors.base.LoadedModel.predict` returns labels (the most
+probable class, as ``LGBMClassifier``) and ``predict_proba`` the probabilities, whatever
+``model_type`` a version recorded: probabilities are never returned as labels.
 
-A raw Booster's :meth:`~govml.flavors.base.LoadedModel.predict` returns what
-``Booster.predict`` returns; ``predict_proba`` is available for binary and multiclass
-objectives, with classes ``0..k-1``.
+Input: numeric columns, and categorical columns for models trained on pandas
+categoricals.  A table is reduced to the model's own features, in its order (a missing
+one is named), and the features trained as categoricals are given the training
+categories, whether they arrive as text or categoricals (an unseen value is missing).
 
 LightGBM crashes or loops forever, rather than raising, on some truncated or
 internally inconsistent model texts, so the text's structure (tree sizes, array
@@ -41,7 +47,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from govml.errors import FlavorError
+from govml.errors import FlavorError, InputError
 from govml.flavors.base import (
     LoadedModel,
     SerializedModel,
@@ -53,9 +59,10 @@ from govml.flavors.base import (
     string_columns,
 )
 
-__all__ = ["LightGBMFlavor"]
+__all__ = ["LightGBMFlavor", "check_model_text"]
 
 ERR_INVALID = "{source} is not a valid LightGBM model: {reason}"
+ERR_MISSING_FEATURES = "missing column(s) the model reads: {names}"
 
 _MODEL_TYPES = ("classifier", "regressor", "ranker", "booster")
 _WRAPPER_NAMES = {
@@ -63,8 +70,25 @@ _WRAPPER_NAMES = {
     "regressor": "LGBMRegressor",
     "ranker": "LGBMRanker",
 }
+_TASKS = {"classifier": "classification", "regressor": "regression", "ranker": "ranking"}
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 _CLASSIFICATION_OBJECTIVES = ("binary", "multiclass", "multiclassova")
+_RANKING_OBJECTIVES = ("lambdarank", "rank_xendcg")
+_REGRESSION_OBJECTIVES = (
+    "regression",
+    "regression_l1",
+    "huber",
+    "fair",
+    "poisson",
+    "quantile",
+    "mape",
+    "gamma",
+    "tweedie",
+    "cross_entropy",
+    "cross_entropy_lambda",
+)
+# Names LightGBM gives the features of a model trained without column names.
+_DEFAULT_NAME = re.compile(r"Column_[0-9]+")
 
 
 class LightGBMFlavor:
@@ -103,9 +127,9 @@ class LightGBMFlavor:
         """
         lgb = _lightgbm()
         if isinstance(obj, lgb.Booster):
-            booster, model_type = obj, "booster"
+            booster, wrapper = obj, None
         elif isinstance(obj, lgb.LGBMModel):
-            model_type = _model_type(obj, lgb)
+            wrapper = _model_type(obj, lgb)
             if callable(obj.objective):
                 # A Python objective is not part of the model text; the loaded model
                 # would return raw scores where the original returned labels.
@@ -119,11 +143,15 @@ class LightGBMFlavor:
         else:
             raise FlavorError(f"not a LightGBM model: {type(obj).__qualname__}")
         data = str(booster.model_to_string()).encode("utf-8")
+        objective = _header(data).get("objective", "")
+        model_type = wrapper or _model_type_of(objective)
         options = _options(data, model_type, lgb)
-        if model_type != "booster":
+        if wrapper is not None:
             kind = type(obj)
             options["estimator"] = f"{kind.__module__}.{kind.__qualname__}"
             options.update(labels_to_options(getattr(obj, "classes_", None)))
+        elif model_type == "classifier":
+            options.update(labels_to_options(_class_indices(booster)))
         return SerializedModel(data=data, flavor=self.name, options=options)
 
     def load(self, data: bytes, options: Mapping[str, Any]) -> LoadedModel:
@@ -139,19 +167,25 @@ class LightGBMFlavor:
         Returns
         -------
         LoadedModel
-            Wraps the Booster with the semantics of the saved model type.
+            Wraps the Booster with the semantics of the saved model type; a Booster with a
+            classification objective loads as a classifier with classes ``0..k-1``.
         """
         model_type = str(options.get("model_type", "booster"))
         if model_type not in _MODEL_TYPES:
             raise FlavorError(f"unknown lightgbm model_type '{model_type}' in flavor options")
         booster = _load_booster(data, source="the artifact")
+        objective = _header(data).get("objective", "")
+        if model_type == "booster" and _model_type_of(objective) == "classifier":
+            # Recorded before boosters were told apart by objective: its scores are
+            # probabilities, so it is loaded as the classifier it is.
+            return LightGBMClassifierModel(raw=booster, classes=_class_indices(booster))
         if model_type == "classifier":
             classes = labels_from_options(options)
             _check_class_count(classes, booster, source="the artifact")
             assert classes is not None
             return LightGBMClassifierModel(raw=booster, classes=classes)
         if model_type == "booster":
-            return LightGBMBoosterModel(raw=booster, objective=_header(data).get("objective", ""))
+            return LightGBMBoosterModel(raw=booster)
         return LightGBMRegressorModel(raw=booster)
 
     def from_bytes(
@@ -163,10 +197,11 @@ class LightGBMFlavor:
     ) -> SerializedModel:
         """Check and describe LightGBM model text; the bytes are kept as is.
 
-        The objective, class count and version are read from the text.  The wrapper type
-        and a classifier's labels, which the text does not keep, come from ``hints`` (the
-        options of :meth:`dump`) when the objective agrees with them and the labels match
-        the model's class count.
+        The objective, class count and version are read from the text, and the model type
+        follows from the objective.  The wrapper class and a classifier's labels, which the
+        text does not keep, come from ``hints`` (the options of :meth:`dump`) when the
+        objective agrees with the hinted type and the labels match the model's class count;
+        a classifier without hinted labels has classes ``0..k-1``.
 
         Parameters
         ----------
@@ -190,14 +225,16 @@ class LightGBMFlavor:
         lgb = _lightgbm()
         hints = hints or {}
         booster = _load_booster(data, source=source)
-        options = _options(data, "booster", lgb)
-        model_type = _hinted_type(hints, options["objective"])
-        if model_type is None:
-            return SerializedModel(data=data, flavor=self.name, options=options)
-        options["model_type"] = model_type
-        options["estimator"] = _estimator_name(hints, model_type)
+        objective = _header(data).get("objective", "")
+        hinted = _hinted_type(hints, objective)
+        model_type = hinted or _model_type_of(objective)
+        options = _options(data, model_type, lgb)
+        if hinted is not None:
+            options["estimator"] = _estimator_name(hints, hinted)
         if model_type == "classifier":
-            classes = labels_from_options(hints)
+            classes = labels_from_options(hints) if hinted else None
+            if classes is None:
+                classes = _class_indices(booster)
             _check_class_count(classes, booster, source=source)
             options.update(labels_to_options(classes))
         return SerializedModel(data=data, flavor=self.name, options=options)
@@ -213,16 +250,25 @@ class LightGBMFlavor:
         Returns
         -------
         SerializedModel
-            The file's bytes with ``model_type="booster"``.
+            The file's bytes with the options :meth:`from_bytes` reads.
         """
         return self.from_bytes(read_artifact(path), source=f"model file {os.fspath(path)}")
 
 
 class _LightGBMModel(LoadedModel):
-    """Shared input handling: LightGBM maps categoricals only from pandas categoricals."""
+    """Shared input handling: the model's own features, categoricals as trained."""
 
     def __init__(self, *, raw: Any, classes: NDArray[Any] | None = None) -> None:
         super().__init__(flavor="lightgbm", raw=raw, classes=classes)
+        names = [str(name) for name in raw.feature_name()]
+        # Features trained without names are read by position; named ones by name.
+        self._names = None if all(_DEFAULT_NAME.fullmatch(n) for n in names) else names
+        self._categories = _categories(raw, names)
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        """The columns the model reads, in its order (None when trained without names)."""
+        return None if self._names is None else list(self._names)
 
     @property
     def input_errors(self) -> tuple[type[Exception], ...]:
@@ -230,11 +276,28 @@ class _LightGBMModel(LoadedModel):
         return (ValueError, KeyError, _lightgbm().basic.LightGBMError)
 
     def _scores(self, X: Any) -> NDArray[Any]:
-        if self.raw.pandas_categorical and not isinstance(X, np.ndarray):
+        return np.asarray(self.raw.predict(self._prepared(X)))
+
+    def _prepared(self, X: Any) -> Any:
+        if isinstance(X, np.ndarray):
+            return X
+        if self._names is not None:
+            missing = [name for name in self._names if name not in X.columns]
+            if missing:
+                raise InputError(ERR_MISSING_FEATURES.format(names=", ".join(missing)))
+            X = X[self._names]
+        if self._categories:
+            import pandas as pd
+
+            X = X.copy(deep=False)
+            for name, categories in self._categories.items():
+                if name in X.columns and not isinstance(X[name].dtype, pd.CategoricalDtype):
+                    X[name] = pd.Categorical(X[name], categories=categories)
+        elif self.raw.pandas_categorical:
             text = string_columns(X)
             if text:
                 X = X.astype(dict.fromkeys(text, "category"))
-        return np.asarray(self.raw.predict(X))
+        return X
 
     def _proba_from_scores(self, scores: NDArray[Any]) -> NDArray[Any]:
         # Binary objectives give P(class 1) only; the sklearn wrapper stacks 1 - p, p.
@@ -276,24 +339,8 @@ class LightGBMRegressorModel(_LightGBMModel):
         raise AssertionError("unreachable: has_proba is false")
 
 
-class LightGBMBoosterModel(_LightGBMModel):
-    """A raw LightGBM Booster."""
-
-    def __init__(self, *, raw: Any, objective: str) -> None:
-        self._classification = objective.split(" ", 1)[0] in _CLASSIFICATION_OBJECTIVES
-        classes = np.arange(max(raw.num_model_per_iteration(), 2)) if self._classification else None
-        super().__init__(raw=raw, classes=classes)
-
-    @property
-    def has_proba(self) -> bool:
-        """True for binary and multiclass objectives."""
-        return self._classification
-
-    def _predict(self, X: Any) -> NDArray[Any]:
-        return self._scores(X)
-
-    def _predict_proba(self, X: Any) -> NDArray[Any]:
-        return self._proba_from_scores(self._scores(X))
+class LightGBMBoosterModel(LightGBMRegressorModel):
+    """A raw LightGBM Booster whose objective is of no known kind: its raw scores."""
 
 
 def _lightgbm() -> Any:
@@ -308,6 +355,35 @@ def _model_type(obj: Any, lgb: Any) -> str:
     if isinstance(obj, lgb.LGBMRegressor):
         return "regressor"
     raise FlavorError(f"unsupported LightGBM model class {type(obj).__qualname__}")
+
+
+def _model_type_of(objective: str) -> str:
+    """Return the model type an objective line (``binary sigmoid:1``) makes a Booster."""
+    kind = objective.split(" ", 1)[0]
+    if kind in _CLASSIFICATION_OBJECTIVES:
+        return "classifier"
+    if kind in _RANKING_OBJECTIVES:
+        return "ranker"
+    if kind in _REGRESSION_OBJECTIVES:
+        return "regressor"
+    return "booster"
+
+
+def _class_indices(booster: Any) -> NDArray[Any]:
+    return np.arange(max(int(booster.num_model_per_iteration()), 2))
+
+
+def _categories(booster: Any, names: list[str]) -> dict[str, list[Any]]:
+    """Return ``{feature: training categories}`` of the features trained as categoricals."""
+    # LightGBM pairs the pandas categoricals of an input, in column order, with the
+    # categories it stored; the parameters say which features those were.
+    stored = booster.pandas_categorical or []
+    indices = booster.params.get("categorical_feature") if booster.params else None
+    if not stored or not isinstance(indices, list) or len(indices) != len(stored):
+        return {}
+    if not all(isinstance(i, int) and 0 <= i < len(names) for i in indices):
+        return {}
+    return {names[i]: list(values) for i, values in zip(sorted(indices), stored, strict=True)}
 
 
 def _check_class_count(classes: NDArray[Any] | None, booster: Any, *, source: str) -> None:
@@ -326,9 +402,9 @@ def _check_class_count(classes: NDArray[Any] | None, booster: Any, *, source: st
 def _hinted_type(hints: Mapping[str, Any], objective: str) -> str | None:
     # A client's wrapper type, kept only when the model's objective agrees with it.
     kind = hints.get("model_type")
-    if kind not in ("classifier", "regressor", "ranker"):
+    if kind not in _WRAPPER_NAMES:
         return None
-    classification = objective.split(" ", 1)[0] in _CLASSIFICATION_OBJECTIVES
+    classification = _model_type_of(objective) == "classifier"
     return str(kind) if (kind == "classifier") == classification else None
 
 
@@ -345,13 +421,32 @@ def _load_booster(data: bytes, *, source: str) -> Any:
     lgb = _lightgbm()
     # LightGBM's parser trusts its input: a truncated or damaged model can abort the
     # whole process instead of raising, so the structure is checked here first.
-    problem = _find_problem(data)
-    if problem is not None:
-        raise FlavorError(ERR_INVALID.format(source=source, reason=problem))
+    check_model_text(data, source=source)
     try:
         return lgb.Booster(model_str=data.decode("utf-8"))
     except Exception as exc:  # LightGBMError, or a JSON error in pandas_categorical
         raise FlavorError(ERR_INVALID.format(source=source, reason=exc)) from exc
+
+
+def check_model_text(data: bytes, *, source: str) -> None:
+    """Check LightGBM model text before LightGBM's parser reads it.
+
+    Parameters
+    ----------
+    data : bytes
+        Model text, as ``Booster.model_to_string`` writes it.
+    source : str
+        How the message names the text.
+
+    Raises
+    ------
+    FlavorError
+        Naming the first structural problem (tree sizes, array lengths, child links,
+        feature indices, parameter lines).
+    """
+    problem = _find_problem(data)
+    if problem is not None:
+        raise FlavorError(ERR_INVALID.format(source=source, reason=problem))
 
 
 def _options(data: bytes, model_type: str, lgb: Any) -> dict[str, Any]:
@@ -361,6 +456,8 @@ def _options(data: bytes, model_type: str, lgb: Any) -> dict[str, Any]:
         "objective": header.get("objective", ""),
         "lightgbm_version": lgb.__version__,
     }
+    if model_type in _TASKS:
+        options["task"] = _TASKS[model_type]
     if "num_class" in header:
         options["num_class"] = int(header["num_class"])
     return options

@@ -19,6 +19,9 @@ Options written by :meth:`OnnxFlavor.dump` and :meth:`OnnxFlavor.from_file`:
     for models without probabilities).  Either may be overridden in ``options``.
 ``classes``, ``classes_dtype``
     Class labels from the model's ZipMap or classifier node, when it has them.
+``task``
+    ``classification`` for a model with class labels or a probability output (absent
+    otherwise: an ONNX graph does not say whether one float output is a regression).
 ``producer``, ``opsets``, ``onnxruntime_version``
     Provenance: the converter that wrote the model, ``{domain: version}`` of its
     operator sets, and the runtime that checked it.
@@ -190,7 +193,10 @@ class OnnxFlavor:
             },
             "onnxruntime_version": ort.__version__,
         }
-        options.update(labels_to_options(_class_labels(proto)))
+        labels = _class_labels(proto)
+        if labels is not None or options["proba_output"] is not None:
+            options["task"] = "classification"
+        options.update(labels_to_options(labels))
         return SerializedModel(data=data, flavor=self.name, options=options)
 
 
@@ -218,6 +224,12 @@ class OnnxModel(LoadedModel):
     def has_proba(self) -> bool:
         """Whether the model has a probability output."""
         return self.proba_output is not None
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        """The input names of a model with one input per column (None for one tensor)."""
+        inputs = self.raw.get_inputs()
+        return None if len(inputs) < 2 else [str(node.name) for node in inputs]
 
     @property
     def input_errors(self) -> tuple[type[Exception], ...]:

@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from govml.errors import FlavorError, InputError, UnsafeArtifactError
+from govml.flavors._skops import EXTRA_SAFE_TYPES, FRAMEWORK_TYPES, load_checked
 from govml.flavors.base import (
     LoadedModel,
     SerializedModel,
@@ -47,55 +48,69 @@ from govml.flavors.base import (
 )
 from govml.flavors.trust import TrustError, check_type_names
 
-__all__ = ["GOVML_TYPES", "TRUSTED_TYPES", "SklearnFlavor", "extra_types", "untrusted_error"]
+__all__ = [
+    "GOVML_TYPES",
+    "TRUSTED_TYPES",
+    "SklearnFlavor",
+    "columns_read",
+    "extra_types",
+    "untrusted_error",
+]
 
 # Types that skops does not trust by default but that ordinary fitted scikit-learn
 # estimators and pipelines contain.  Each is a data structure, a fitted internal
 # helper or a side-effect-free numerical function; nothing here reads files, runs
 # commands or evaluates code.  functools.partial is safe to list because skops audits
 # the wrapped function and its arguments as separate entries.
-TRUSTED_TYPES: frozenset[str] = frozenset(
-    {
-        "functools.partial",
-        "numpy.dtype",
-        "numpy.mean",
-        "scipy._lib.array_api_compat.numpy._aliases.asarray",
-        "scipy.interpolate._bsplines.BSpline",
-        "sklearn._loss.loss.HalfTweedieLoss",
-        "sklearn._loss.loss.HalfTweedieLossIdentity",
-        "sklearn.calibration._CalibratedClassifier",
-        "sklearn.calibration._SigmoidCalibration",
-        "sklearn.cluster._bisect_k_means._BisectingTree",
-        "sklearn.cluster._kmeans._kmeans_single_elkan",
-        "sklearn.cluster._kmeans._kmeans_single_lloyd",
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-        "sklearn.feature_selection._mutual_info.mutual_info_classif",
-        "sklearn.feature_selection._mutual_info.mutual_info_regression",
-        "sklearn.feature_selection._univariate_selection.chi2",
-        "sklearn.feature_selection._univariate_selection.f_classif",
-        "sklearn.feature_selection._univariate_selection.f_regression",
-        "sklearn.feature_selection._univariate_selection.r_regression",
-        "sklearn.gaussian_process._gpc._BinaryGaussianProcessClassifierLaplace",
-        "sklearn.gaussian_process.kernels.ConstantKernel",
-        "sklearn.gaussian_process.kernels.DotProduct",
-        "sklearn.gaussian_process.kernels.Matern",
-        "sklearn.gaussian_process.kernels.Product",
-        "sklearn.gaussian_process.kernels.RBF",
-        "sklearn.gaussian_process.kernels.RationalQuadratic",
-        "sklearn.gaussian_process.kernels.Sum",
-        "sklearn.gaussian_process.kernels.WhiteKernel",
-        "sklearn.metrics._dist_metrics.ChebyshevDistance64",
-        "sklearn.metrics._dist_metrics.EuclideanDistance64",
-        "sklearn.metrics._dist_metrics.ManhattanDistance64",
-        "sklearn.metrics._dist_metrics.MinkowskiDistance64",
-        "sklearn.neighbors._ball_tree.BallTree",
-        "sklearn.neighbors._kd_tree.KDTree",
-        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
-        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
-        "sklearn.tree._tree.Tree",
-        "sklearn.utils.validation.check_array",
-    }
+TRUSTED_TYPES: frozenset[str] = (
+    frozenset(
+        {
+            "functools.partial",
+            "numpy.dtype",
+            "numpy.mean",
+            "scipy._lib.array_api_compat.numpy._aliases.asarray",
+            "scipy.interpolate._bsplines.BSpline",
+            "sklearn._loss.loss.HalfTweedieLoss",
+            "sklearn._loss.loss.HalfTweedieLossIdentity",
+            "sklearn.calibration._CalibratedClassifier",
+            "sklearn.calibration._SigmoidCalibration",
+            "sklearn.cluster._bisect_k_means._BisectingTree",
+            "sklearn.cluster._kmeans._kmeans_single_elkan",
+            "sklearn.cluster._kmeans._kmeans_single_lloyd",
+            "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+            "sklearn.feature_selection._mutual_info.mutual_info_classif",
+            "sklearn.feature_selection._mutual_info.mutual_info_regression",
+            "sklearn.feature_selection._univariate_selection.chi2",
+            "sklearn.feature_selection._univariate_selection.f_classif",
+            "sklearn.feature_selection._univariate_selection.f_regression",
+            "sklearn.feature_selection._univariate_selection.r_regression",
+            "sklearn.gaussian_process._gpc._BinaryGaussianProcessClassifierLaplace",
+            "sklearn.gaussian_process.kernels.ConstantKernel",
+            "sklearn.gaussian_process.kernels.DotProduct",
+            "sklearn.gaussian_process.kernels.Matern",
+            "sklearn.gaussian_process.kernels.Product",
+            "sklearn.gaussian_process.kernels.RBF",
+            "sklearn.gaussian_process.kernels.RationalQuadratic",
+            "sklearn.gaussian_process.kernels.Sum",
+            "sklearn.gaussian_process.kernels.WhiteKernel",
+            "sklearn.metrics._dist_metrics.ChebyshevDistance64",
+            "sklearn.metrics._dist_metrics.EuclideanDistance64",
+            "sklearn.metrics._dist_metrics.ManhattanDistance64",
+            "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+            "sklearn.neighbors._ball_tree.BallTree",
+            "sklearn.neighbors._kd_tree.KDTree",
+            "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+            "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+            "sklearn.tree._tree.Tree",
+            "sklearn.utils.validation.check_array",
+        }
+    )
+    | FRAMEWORK_TYPES
+    | EXTRA_SAFE_TYPES
 )
+"""Built-in allowlist: the types above, and the LightGBM and XGBoost sklearn-API models
+(and their Boosters) of :mod:`govml.flavors._skops`, loaded only as plain objects whose
+native model passes the LightGBM / XGBoost flavor's structure check."""
 
 # govml's own scikit-learn estimators, trusted like the types above.  They are plain
 # containers: skops rebuilds them by setting attributes (no custom __setstate__ or
@@ -301,10 +316,7 @@ class SklearnFlavor:
     def _load(self, data: bytes, *, source: str) -> tuple[Any, list[str]]:
         """Audit, then load; return the estimator and the types beyond skops' defaults."""
         present = self._audit(data, source=source)
-        try:
-            return _skops().loads(data, trusted=present), present
-        except Exception as exc:
-            raise FlavorError(ERR_NOT_SKOPS.format(source=source, reason=exc)) from exc
+        return load_checked(data, present, source=source), present
 
 
 def extra_types(data: bytes) -> list[str]:
@@ -371,17 +383,98 @@ class SklearnModel(LoadedModel):
         if classes is None and hasattr(raw, "classes_"):
             classes = np.asarray(raw.classes_)
         super().__init__(flavor="sklearn", raw=raw, classes=classes)
+        self._names = columns_read(raw)
 
     @property
     def has_proba(self) -> bool:
         """Whether the estimator exposes ``predict_proba`` (pipelines delegate)."""
         return hasattr(self.raw, "predict_proba")
 
+    @property
+    def feature_names(self) -> list[str] | None:
+        """The columns the estimator reads (see :func:`columns_read`)."""
+        return None if self._names is None else list(self._names)
+
     def _predict(self, X: Any) -> NDArray[Any]:
-        return np.asarray(self.raw.predict(X))
+        return np.asarray(self.raw.predict(self._columns(X)))
 
     def _predict_proba(self, X: Any) -> NDArray[Any]:
-        return np.asarray(self.raw.predict_proba(X))
+        return np.asarray(self.raw.predict_proba(self._columns(X)))
+
+    def _columns(self, X: Any) -> Any:
+        # A table with more columns than the estimator reads (an identifier, a column a
+        # pipeline drops) is reduced to those, in the order it was fitted with; one that
+        # lacks some is passed on for the estimator to name what is missing.
+        if self._names is None or isinstance(X, np.ndarray):
+            return X
+        if all(name in X.columns for name in self._names):
+            return X[self._names]
+        return X
+
+
+def columns_read(estimator: Any) -> list[str] | None:
+    """Return the input columns a fitted estimator reads, in the order it was fitted with.
+
+    That is ``feature_names_in_`` (set when it was fitted on a table), less the columns a
+    leading ``ColumnTransformer`` drops (``remainder="drop"`` or a ``"drop"`` transformer)
+    and so never reads.
+
+    Parameters
+    ----------
+    estimator : sklearn estimator
+        A fitted estimator or pipeline.
+
+    Returns
+    -------
+    list of str or None
+        None when the estimator was fitted on an array (it reads columns by position).
+    """
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        return None
+    fitted = [str(name) for name in names]
+    used = _columns_used(_first_step(estimator), fitted)
+    return fitted if used is None else [name for name in fitted if name in used]
+
+
+def _first_step(estimator: Any) -> Any:
+    while hasattr(estimator, "steps") and estimator.steps:
+        estimator = estimator.steps[0][1]
+    return estimator
+
+
+def _columns_used(step: Any, fitted: list[str]) -> set[str] | None:
+    """Return the columns a fitted ColumnTransformer reads; None when it is not one."""
+    transformers = getattr(step, "transformers_", None)
+    if not isinstance(transformers, list) or not hasattr(step, "remainder"):
+        return None
+    used: set[str] = set()
+    for entry in transformers:
+        if len(entry) != 3 or (isinstance(entry[1], str) and entry[1] == "drop"):
+            continue
+        columns = _column_names(entry[2], fitted)
+        if columns is None:
+            return None  # a selection this reading does not understand: keep them all
+        used.update(columns)
+    return used
+
+
+def _column_names(selection: Any, fitted: list[str]) -> list[str] | None:
+    if isinstance(selection, str):
+        return [selection]
+    if isinstance(selection, slice):
+        return fitted[selection]
+    values = list(np.asarray(selection).ravel()) if not isinstance(selection, list) else selection
+    if all(isinstance(value, str) for value in values):
+        return [str(value) for value in values]
+    if all(isinstance(value, bool | np.bool_) for value in values) and len(values) == len(fitted):
+        return [name for name, keep in zip(fitted, values, strict=True) if keep]
+    if all(
+        isinstance(value, int | np.integer) and -len(fitted) <= int(value) < len(fitted)
+        for value in values
+    ):
+        return [fitted[int(value)] for value in values]
+    return None
 
 
 def _skops() -> Any:
@@ -422,12 +515,18 @@ def _check_container(data: bytes, source: str) -> None:
 
 
 def _options(estimator: Any, extra_trusted: list[str]) -> dict[str, Any]:
+    from sklearn.base import is_classifier, is_regressor
+
     options: dict[str, Any] = {
         "estimator": _type_name(estimator),
         "sklearn_version": version("scikit-learn"),
         "skops_version": version("skops"),
         "trusted": extra_trusted,
     }
+    if is_classifier(estimator):
+        options["task"] = "classification"
+    elif is_regressor(estimator):
+        options["task"] = "regression"
     options.update(labels_to_options(getattr(estimator, "classes_", None)))
     return options
 

@@ -1,13 +1,19 @@
 """XGBoost flavor: the native UBJSON model format, for sklearn wrappers and Boosters.
 
-Options written by :meth:`XGBoostFlavor.dump` and :meth:`XGBoostFlavor.from_file`:
+Options written by :meth:`XGBoostFlavor.dump` and :meth:`XGBoostFlavor.from_bytes`:
 
 ``model_type``
-    ``classifier``, ``regressor`` or ``ranker`` for the sklearn wrappers (loaded back
-    into ``XGBClassifier`` / ``XGBRegressor`` / ``XGBRanker``), ``booster`` for a raw
-    :class:`xgboost.Booster`.
+    ``classifier``, ``regressor`` or ``ranker``: loaded into ``XGBClassifier`` /
+    ``XGBRegressor`` / ``XGBRanker``.  That is the wrapper that was saved or, for a raw
+    :class:`xgboost.Booster` and a file that does not record a wrapper, what the objective
+    makes it (``binary:logistic`` / ``multi:softprob`` / ``multi:softmax``: a classifier
+    with classes ``0..k-1``; ``rank:*``: a ranker; ``reg:*``, ``count:*``, ``survival:*``:
+    a regressor).  ``booster`` for any other objective (``binary:logitraw``, a custom
+    one): the Booster's own output.
+``task``
+    ``classification``, ``regression`` or ``ranking`` (absent for ``booster``).
 ``estimator``
-    Dotted class name of the wrapper that was saved (absent for Boosters).
+    Dotted class name of the wrapper (absent for ``booster``).
 ``objective``, ``num_class``
     The learning objective and, for classification objectives, the number of classes.
 ``xgboost_version``
@@ -15,21 +21,23 @@ Options written by :meth:`XGBoostFlavor.dump` and :meth:`XGBoostFlavor.from_file
 ``classes``, ``classes_dtype``
     Class labels of a classifier.
 
+A classifier's :meth:`~govml.flavors.base.LoadedModel.predict` returns labels and
+``predict_proba`` probabilities, whatever ``model_type`` a version recorded:
+probabilities are never returned as labels.
+
 Not supported: the deprecated binary format and multi-target trees with vector leaves
 (``multi_strategy="multi_output_tree"``).
 
 Input: numeric pandas / polars / pyarrow columns and numpy arrays; pandas categorical
-columns for models trained with ``enable_categorical=True``.  With XGBoost 3.1 and
+columns for models trained with ``enable_categorical=True``.  A table is reduced to the
+model's own features, in its order (a missing one is named).  With XGBoost 3.1 and
 later, which stores the training categories and re-codes input with them, string
 columns of such models are converted to categoricals first.
 
 XGBoost crashes the process, rather than raising, on some truncated or internally
 inconsistent models, so the document is decoded and its tree indices checked before
-XGBoost parses it.
-
-A raw Booster's :meth:`~govml.flavors.base.LoadedModel.predict` returns what
-``Booster.predict`` returns (a probability for ``binary:logistic``);
-``predict_proba`` is available for ``binary:logistic`` and ``multi:softprob``.
+XGBoost parses it (:func:`check_booster_state` does the same for a Booster's pickled
+state inside a skops archive).
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from govml.errors import FlavorError
+from govml.errors import FlavorError, InputError
 from govml.flavors.base import (
     LoadedModel,
     SerializedModel,
@@ -55,14 +63,17 @@ from govml.flavors.base import (
     string_columns,
 )
 
-__all__ = ["XGBoostFlavor"]
+__all__ = ["XGBoostFlavor", "check_booster_state"]
 
 ERR_INVALID = "{source} is not a valid XGBoost model: {reason}"
+ERR_MISSING_FEATURES = "missing column(s) the model reads: {names}"
 
 # Wrapper class per model type; the XGBRF* variants load into these unchanged since
 # the forest layout lives in the booster.
 _WRAPPERS = {"classifier": "XGBClassifier", "regressor": "XGBRegressor", "ranker": "XGBRanker"}
-_PROBA_OBJECTIVES = ("binary:logistic", "multi:softprob")
+_TASKS = {"classifier": "classification", "regressor": "regression", "ranker": "ranking"}
+_CLASSIFIER_OBJECTIVES = ("binary:logistic", "multi:softprob", "multi:softmax")
+_REGRESSOR_PREFIXES = ("reg:", "count:", "survival:")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
@@ -101,7 +112,7 @@ class XGBoostFlavor:
         """
         xgb = _xgboost()
         if isinstance(obj, xgb.Booster):
-            booster, model_type, estimator = obj, "booster", None
+            booster, model_type, estimator = obj, None, None
         elif isinstance(obj, xgb.XGBModel):
             model_type = _model_type(obj, xgb)
             estimator = obj
@@ -114,11 +125,14 @@ class XGBoostFlavor:
         data = bytes(booster.save_raw(raw_format="ubj"))
         # Fail at registration, not at first load, on models this flavor cannot load.
         _check_document(data, source="the model")
-        options = _options(_describe(booster, source="the model"), model_type, xgb)
+        learner = _describe(booster, source="the model")
+        options = _options(learner, model_type or _model_type_of(learner), xgb)
         if estimator is not None:
             kind = type(estimator)
             options["estimator"] = f"{kind.__module__}.{kind.__qualname__}"
             options.update(labels_to_options(getattr(estimator, "classes_", None)))
+        else:
+            _describe_wrapper(options)
         return SerializedModel(data=data, flavor=self.name, options=options)
 
     def load(self, data: bytes, options: Mapping[str, Any]) -> LoadedModel:
@@ -129,7 +143,8 @@ class XGBoostFlavor:
         data : bytes
             Model bytes.
         options : Mapping
-            ``model_type`` chooses the wrapper; without it a Booster is returned.
+            ``model_type`` chooses the wrapper; ``booster`` (or none) loads a Booster,
+            unless its objective makes it a classifier.
 
         Returns
         -------
@@ -140,7 +155,12 @@ class XGBoostFlavor:
         model_type = options.get("model_type", "booster")
         if model_type == "booster":
             booster = _load_booster(data, xgb, source="the artifact")
-            return XGBoostBoosterModel(raw=booster, learner=_describe(booster, "the artifact"))
+            learner = _describe(booster, "the artifact")
+            if _model_type_of(learner) != "classifier":
+                return XGBoostBoosterModel(raw=booster, learner=learner)
+            # Recorded before boosters were told apart by objective: its scores are
+            # probabilities, so it is loaded as the classifier it is.
+            model_type = "classifier"
         wrapper = _WRAPPERS.get(str(model_type))
         if wrapper is None:
             raise FlavorError(f"unknown xgboost model_type '{model_type}' in flavor options")
@@ -165,9 +185,9 @@ class XGBoostFlavor:
     ) -> SerializedModel:
         """Check and describe UBJSON or JSON model bytes; they are kept as is.
 
-        Every option is read from the model, except the wrapper type of a model saved
-        with ``save_raw`` (which does not record it): that comes from ``hints`` (the
-        options of :meth:`dump`), and only when the objective agrees with it.
+        Every option is read from the model.  The model type is the wrapper a wrapper's
+        ``save_model`` recorded; else the one ``hints`` (the options of :meth:`dump`)
+        name, when the objective agrees with it; else what the objective makes it.
 
         Parameters
         ----------
@@ -184,21 +204,19 @@ class XGBoostFlavor:
             The bytes with options read from the model.
         """
         xgb = _xgboost()
+        hints = hints or {}
         booster = _load_booster(data, xgb, source=source)
         learner = _describe(booster, source)
-        model_type = learner.wrapper or _hinted_type(hints or {}, learner) or "booster"
+        model_type = learner.wrapper or _hinted_type(hints, learner) or _model_type_of(learner)
         options = _options(learner, model_type, xgb)
+        if model_type != "booster":
+            options["estimator"] = _estimator_name(hints, model_type)
         if model_type == "classifier":
             options.update(labels_to_options(np.arange(options["num_class"])))
-        if model_type != "booster":
-            options["estimator"] = _estimator_name(hints or {}, model_type)
         return SerializedModel(data=data, flavor=self.name, options=options)
 
     def from_file(self, path: str | os.PathLike[str]) -> SerializedModel:
         """Check and describe a ``.ubj`` or ``.json`` model file; its bytes are kept as is.
-
-        Files written by a wrapper's ``save_model`` record the wrapper type, and load
-        back into it; other files load as a Booster.
 
         Parameters
         ----------
@@ -208,7 +226,7 @@ class XGBoostFlavor:
         Returns
         -------
         SerializedModel
-            The file's bytes with options read from the model.
+            The file's bytes with the options :meth:`from_bytes` reads.
         """
         return self.from_bytes(read_artifact(path), source=f"model file {os.fspath(path)}")
 
@@ -226,40 +244,44 @@ class XGBoostSklearnModel(LoadedModel):
         """True for classifiers."""
         return hasattr(self.raw, "predict_proba")
 
+    @property
+    def feature_names(self) -> list[str] | None:
+        """The columns the model was trained on, in order (None for an array)."""
+        return _feature_names(self.raw.get_booster())
+
     def _predict(self, X: Any) -> NDArray[Any]:
-        return np.asarray(self.raw.predict(_categoricals(X, self.raw.get_booster())))
+        return np.asarray(self.raw.predict(_prepared(X, self.raw.get_booster())))
 
     def _predict_proba(self, X: Any) -> NDArray[Any]:
-        return np.asarray(self.raw.predict_proba(_categoricals(X, self.raw.get_booster())))
+        return np.asarray(self.raw.predict_proba(_prepared(X, self.raw.get_booster())))
 
 
 class XGBoostBoosterModel(LoadedModel):
-    """A raw XGBoost Booster."""
+    """A raw XGBoost Booster whose objective makes it no classifier: its own output."""
 
     def __init__(self, *, raw: Any, learner: _Learner) -> None:
         self.objective = learner.objective
-        classes = None
-        if self.objective in _PROBA_OBJECTIVES:
-            classes = np.arange(learner.num_class)
-        super().__init__(flavor="xgboost", raw=raw, classes=classes)
+        super().__init__(flavor="xgboost", raw=raw, classes=None)
 
     @property
     def has_proba(self) -> bool:
-        """True for ``binary:logistic`` and ``multi:softprob`` objectives."""
-        return self.objective in _PROBA_OBJECTIVES
+        """Always false: classification objectives load as classifiers."""
+        return False
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        """The columns the model was trained on, in order (None for an array)."""
+        return _feature_names(self.raw)
 
     def _predict(self, X: Any) -> NDArray[Any]:
         return np.asarray(self.raw.predict(self._matrix(X)))
 
     def _predict_proba(self, X: Any) -> NDArray[Any]:
-        scores = np.asarray(self.raw.predict(self._matrix(X)))
-        if scores.ndim == 1:
-            return np.column_stack([1.0 - scores, scores])
-        return scores
+        raise AssertionError("unreachable: has_proba is false")
 
     def _matrix(self, X: Any) -> Any:
         xgb = _xgboost()
-        return xgb.DMatrix(_categoricals(X, self.raw), enable_categorical=True)
+        return xgb.DMatrix(_prepared(X, self.raw), enable_categorical=True)
 
 
 def _xgboost() -> Any:
@@ -281,6 +303,32 @@ def _model_type(obj: Any, xgb: Any) -> str:
     raise FlavorError(f"unsupported XGBoost model class {type(obj).__qualname__}")
 
 
+def _model_type_of(learner: _Learner) -> str:
+    """Return the model type a Booster's objective makes it."""
+    if learner.objective in _CLASSIFIER_OBJECTIVES:
+        return "classifier"
+    if learner.objective.startswith("rank:"):
+        return "ranker"
+    if learner.objective.startswith(_REGRESSOR_PREFIXES):
+        return "regressor"
+    return "booster"
+
+
+def _describe_wrapper(options: dict[str, Any]) -> None:
+    # A raw Booster given a wrapper's model type gets that wrapper's name and labels.
+    model_type = options["model_type"]
+    if model_type == "booster":
+        return
+    options["estimator"] = f"xgboost.sklearn.{_WRAPPERS[model_type]}"
+    if model_type == "classifier":
+        options.update(labels_to_options(np.arange(options["num_class"])))
+
+
+def _feature_names(booster: Any) -> list[str] | None:
+    names = booster.feature_names
+    return None if not names else [str(name) for name in names]
+
+
 def _first_line(exc: BaseException) -> str:
     # XGBoost errors carry a C++ stack trace after the first line.
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -293,6 +341,49 @@ def _check_document(data: bytes, *, source: str) -> None:
         _check_framing(data)
     except _Corrupt as exc:
         raise FlavorError(ERR_INVALID.format(source=source, reason=exc)) from None
+
+
+def check_booster_state(data: bytes, *, source: str) -> None:
+    """Check the state a pickled Booster carries (``XGBoosterSerializeToBuffer`` bytes).
+
+    That state is ``{"Config": ..., "Model": ...}`` in UBJSON or JSON.  Its model is
+    checked as a model file is, and its configuration must describe that model (same
+    booster, objective and model parameters), since XGBoost applies both.
+
+    Parameters
+    ----------
+    data : bytes
+        The Booster's ``handle`` state.
+    source : str
+        How the message names the state.
+
+    Raises
+    ------
+    FlavorError
+        Naming the first problem.
+    """
+    try:
+        document = _decode(data)
+        _check_state(document)
+    except _Corrupt as exc:
+        raise FlavorError(ERR_INVALID.format(source=source, reason=exc)) from None
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        reason = f"unexpected layout ({type(exc).__name__}: {exc})"
+        raise FlavorError(ERR_INVALID.format(source=source, reason=reason)) from None
+
+
+def _check_state(document: Any) -> None:
+    if not isinstance(document, dict) or set(document) != {"Config", "Model"}:
+        raise _Corrupt("a Booster's state holds exactly a Config and a Model")
+    model, config = document["Model"]["learner"], document["Config"]["learner"]
+    _check_learner(model)
+    model_booster = model["gradient_booster"]["name"]
+    if config["gradient_booster"]["name"] != model_booster:
+        raise _Corrupt("the configuration names another booster than the model")
+    if config["objective"]["name"] != model["objective"]["name"]:
+        raise _Corrupt("the configuration names another objective than the model")
+    if dict(config["learner_model_param"]) != dict(model["learner_model_param"]):
+        raise _Corrupt("the configuration's model parameters differ from the model's")
 
 
 def _load_booster(data: bytes, xgb: Any, *, source: str) -> Any:
@@ -365,21 +456,28 @@ def _options(learner: _Learner, model_type: str, xgb: Any) -> dict[str, Any]:
         "objective": learner.objective,
         "xgboost_version": xgb.__version__,
     }
+    if model_type in _TASKS:
+        options["task"] = _TASKS[model_type]
     if learner.num_class:
         options["num_class"] = learner.num_class
     return options
 
 
-def _categoricals(X: Any, booster: Any) -> Any:
-    """Convert string columns that the model treats as categorical to pandas categoricals."""
+def _prepared(X: Any, booster: Any) -> Any:
+    """Reduce a table to the model's features, in order; give categoricals their type."""
+    if isinstance(X, np.ndarray):
+        return X
+    names = booster.feature_names
+    if names:
+        missing = [name for name in names if name not in X.columns]
+        if missing:
+            raise InputError(ERR_MISSING_FEATURES.format(names=", ".join(missing)))
+        X = X[list(names)]
     # Only XGBoost versions that store the training categories (those with
     # Booster.get_categories, 3.1 and later) re-code a batch's own categories; with
     # older versions the codes of a converted batch would silently mean other values.
     types = booster.feature_types
-    names = booster.feature_names
-    if isinstance(X, np.ndarray) or not types or not names or "c" not in types:
-        return X
-    if not hasattr(booster, "get_categories"):
+    if not types or not names or "c" not in types or not hasattr(booster, "get_categories"):
         return X
     categorical = {name for name, kind in zip(names, types, strict=True) if kind == "c"}
     wanted = [name for name in string_columns(X) if name in categorical]
@@ -424,7 +522,8 @@ class _Corrupt(Exception):
     """A structural problem, reported as the FlavorError reason."""
 
 
-def _check_framing(data: bytes) -> None:
+def _decode(data: bytes) -> Any:
+    """Decode an XGBoost JSON or UBJSON document, raising `_Corrupt` on malformed bytes."""
     if not data.strip():
         raise _Corrupt("it is empty")
     text = data.lstrip()
@@ -432,14 +531,18 @@ def _check_framing(data: bytes) -> None:
         raise _Corrupt("it is neither XGBoost JSON nor UBJSON")
     if text[1:2].isspace() or text[1:2] in (b'"', b"}"):
         try:
-            document = json.loads(data)
+            return json.loads(data)
         except (UnicodeDecodeError, ValueError) as exc:
             raise _Corrupt(f"invalid JSON ({exc})") from None
-    else:
-        reader = _UBJReader(data)
-        document = reader.value(reader.take(1)[0], depth=0)
-        if reader.pos != len(data):
-            raise _Corrupt(f"unexpected bytes after the document at byte {reader.pos}")
+    reader = _UBJReader(data)
+    document = reader.value(reader.take(1)[0], depth=0)
+    if reader.pos != len(data):
+        raise _Corrupt(f"unexpected bytes after the document at byte {reader.pos}")
+    return document
+
+
+def _check_framing(data: bytes) -> None:
+    document = _decode(data)
     try:
         _check_learner(document["learner"])
     except (KeyError, TypeError, ValueError, IndexError) as exc:

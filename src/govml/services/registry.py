@@ -9,7 +9,7 @@ artifact that ends up unreferenced is harmless (content-addressed, never half-wr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +167,7 @@ class RegistryService:
         code: Mapping[str, Any] | None = None,
         environment: Mapping[str, Any] | None = None,
         trusted: Iterable[str] = (),
+        exclude_columns: Sequence[str] = (),
     ) -> ModelVersion:
         """Register a new immutable version of model ``name``.
 
@@ -174,7 +175,10 @@ class RegistryService:
         Training and validation data may be DataFrames (pandas, polars), Arrow tables or
         CSV / Parquet paths; their fingerprints and profiles become the version's lineage.
         The input signature comes from ``input_example`` or the first rows of the training
-        data without ``target``; the output signature from predicting on that sample.
+        data without ``target``, reduced to the columns the model reads when it records them
+        (``feature_names_in_``, a booster's feature names) and without ``exclude_columns``
+        (columns the data has but the model does not read, for models that do not record
+        their features); the output signature from predicting on that sample.
 
         The artifact may import types beyond the built-in allowlist only when they are in
         ``GOVML_TRUSTED_TYPES`` or, in local mode, in ``trusted`` (types the caller reviewed);
@@ -223,7 +227,9 @@ class RegistryService:
         for role, table in tables.items():
             _check_target(table, target, role)
         fingerprints = {role: fingerprint(table) for role, table in tables.items()}
-        signature = self._signature(loaded, tables.get("train"), target, input_example)
+        signature = self._signature(
+            loaded, tables.get("train"), target, input_example, list(exclude_columns)
+        )
         run_params = _json_safe(params or {}, "params")
         if target is not None:
             run_params.setdefault("target", target)
@@ -393,14 +399,20 @@ class RegistryService:
         train: pa.Table | None,
         target: str | None,
         input_example: object | None,
+        exclude: list[str],
     ) -> dict[str, Any] | None:
         if input_example is not None:
             sample: Any = read_table(input_example)
+            what = "the input example"
         elif train is not None:
             features = train.drop_columns([target]) if target else train
             sample = features.slice(0, SIGNATURE_SAMPLE_ROWS)
+            what = "the training data"
         else:
+            if exclude:
+                raise InputError(ERR_EXCLUDE_WITHOUT_DATA)
             return None
+        sample = model_inputs(sample, loaded.feature_names, exclude, what=what, target=target)
         frame = sample.to_pandas()
         try:
             predictions = loaded.predict(frame)
@@ -412,6 +424,68 @@ class RegistryService:
                 hint="check the target column and the features the model expects",
             ) from None
         return infer_signature(frame, predictions).to_dict()
+
+
+ERR_EXCLUDE_WITHOUT_DATA = (
+    "exclude_columns narrow the signature taken from training data or an input example; "
+    "give one of them"
+)
+ERR_EXCLUDE_UNKNOWN = "exclude_columns: {names} not in {what}; its columns are {columns}"
+ERR_EXCLUDE_READ = "exclude_columns: the model reads {names}, so the signature must keep them"
+ERR_READ_MISSING = "the model reads column(s) {names} that {what} does not have"
+
+
+def model_inputs(
+    table: pa.Table,
+    read: list[str] | None,
+    exclude: list[str],
+    *,
+    what: str,
+    target: str | None = None,
+) -> pa.Table:
+    """Return the columns of ``table`` a version's input signature lists.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        The sample the signature is taken from.
+    read : list of str or None
+        The columns the model reads, in its order, when it records them.
+    exclude : list of str
+        Columns the caller says the model does not read.
+    what : str
+        How messages name the sample (``the training data``).
+    target : str, optional
+        The target column, already taken out of ``table``; excluding it is harmless.
+
+    Returns
+    -------
+    pyarrow.Table
+        The columns the model reads, in its order; else ``table`` without ``exclude``.
+
+    Raises
+    ------
+    InputError
+        When an excluded column is not in the sample or is one the model reads, or the
+        sample lacks a column the model reads; each is named.
+    """
+    exclude = [name for name in exclude if name != target]
+    unknown = [name for name in exclude if name not in table.column_names]
+    if unknown:
+        raise InputError(
+            ERR_EXCLUDE_UNKNOWN.format(
+                names=", ".join(unknown), what=what, columns=", ".join(table.column_names)
+            )
+        )
+    if read is None:
+        return table.drop_columns(exclude) if exclude else table
+    needed = [name for name in exclude if name in read]
+    if needed:
+        raise InputError(ERR_EXCLUDE_READ.format(names=", ".join(needed)))
+    missing = [name for name in read if name not in table.column_names]
+    if missing:
+        raise InputError(ERR_READ_MISSING.format(names=", ".join(missing), what=what))
+    return table.select(read)
 
 
 def flavor_of_file(name: str, flavor: str | None) -> str:

@@ -90,7 +90,7 @@ def test_string_columns_are_mapped_to_the_training_categories(data, classifier) 
     )
 
 
-def test_booster_round_trip(data) -> None:
+def test_a_binary_booster_is_a_classifier(data) -> None:
     X, _ = data
     label = (X["age"] > 45).astype(int)
     booster = lgb.train(
@@ -99,11 +99,17 @@ def test_booster_round_trip(data) -> None:
         num_boost_round=4,
     )
     serialized, loaded = _round_trip(booster)
-    assert serialized.options["model_type"] == "booster"
+    assert serialized.options["model_type"] == "classifier"
+    assert serialized.options["task"] == "classification"
+    assert serialized.options["classes"] == [0, 1]
     expected = booster.predict(X)
-    np.testing.assert_array_equal(loaded.predict(X), expected)
+    # Labels, never the probabilities the Booster returns.
+    np.testing.assert_array_equal(loaded.predict(X), (expected > 0.5).astype(int))
     np.testing.assert_allclose(loaded.predict_proba(X)[:, 1], expected, atol=1e-12)
     np.testing.assert_array_equal(loaded.classes, [0, 1])
+    # A version recorded as a bare booster loads as the classifier it is.
+    legacy = get_flavor("lightgbm").load(serialized.data, {"model_type": "booster"})
+    np.testing.assert_array_equal(legacy.predict(X), (expected > 0.5).astype(int))
 
 
 def test_dumps_are_byte_stable(classifier) -> None:
@@ -112,15 +118,20 @@ def test_dumps_are_byte_stable(classifier) -> None:
     assert flavor.dump(classifier).data == first.data
 
 
-def test_from_file_loads_as_a_booster(tmp_path, data, classifier) -> None:
+def test_a_model_file_with_a_classification_objective_is_a_classifier(
+    tmp_path, data, classifier
+) -> None:
     X, _ = data
     path = tmp_path / "model.txt"
     classifier.booster_.save_model(path)
     serialized = get_flavor("lightgbm").from_file(path)
     assert serialized.data == path.read_bytes()
-    assert serialized.options["model_type"] == "booster"
+    assert serialized.options["model_type"] == "classifier"
+    # The text keeps no labels: the classes are the model's class indices.
+    assert serialized.options["classes"] == [0, 1]
     loaded = get_flavor("lightgbm").load(serialized.data, serialized.options)
     np.testing.assert_allclose(loaded.predict_proba(X), classifier.predict_proba(X), atol=1e-12)
+    assert set(loaded.predict(X)) <= {0, 1}
 
 
 def test_classes_must_match_the_models_outputs(classifier) -> None:

@@ -75,7 +75,7 @@ def test_regressor_round_trip_has_no_proba(data) -> None:
         loaded.predict_proba(X)
 
 
-def test_binary_booster_round_trip(data) -> None:
+def test_a_binary_booster_is_a_classifier(data) -> None:
     X, _ = data
     numeric = X[["age", "income"]]
     label = (numeric["age"] > 45).astype(int)
@@ -85,13 +85,19 @@ def test_binary_booster_round_trip(data) -> None:
         num_boost_round=5,
     )
     serialized, loaded = _round_trip(booster)
-    assert serialized.options["model_type"] == "booster"
+    assert serialized.options["model_type"] == "classifier"
+    assert serialized.options["task"] == "classification"
     assert serialized.options["num_class"] == 2
+    assert serialized.options["classes"] == [0, 1]
     expected = booster.predict(xgb.DMatrix(numeric))
-    np.testing.assert_array_equal(loaded.predict(numeric), expected)
+    # Labels, never the probabilities the Booster returns.
+    np.testing.assert_array_equal(loaded.predict(numeric), (expected > 0.5).astype(int))
     proba = loaded.predict_proba(numeric)
     np.testing.assert_allclose(proba[:, 1], expected, atol=1e-7)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-7)
+    # A version recorded as a bare booster loads as the classifier it is.
+    legacy = get_flavor("xgboost").load(serialized.data, {"model_type": "booster"})
+    np.testing.assert_array_equal(legacy.predict(numeric), (expected > 0.5).astype(int))
 
 
 def test_dumps_are_byte_stable(classifier) -> None:
@@ -158,8 +164,10 @@ def test_inconsistent_trees_are_refused(classifier, edit, reason) -> None:
 def test_wrong_columns_are_an_input_error(data, classifier) -> None:
     X, _ = data
     _, loaded = _round_trip(classifier)
-    with pytest.raises(InputError, match="cannot score this input"):
+    with pytest.raises(InputError, match="missing column.*: income"):
         loaded.predict(X.drop(columns="income"))
+    with pytest.raises(InputError, match="cannot score this input"):
+        loaded.predict(X.assign(income="high"))
 
 
 def test_unfitted_wrapper_is_refused() -> None:

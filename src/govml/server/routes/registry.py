@@ -10,11 +10,12 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
 from govml.domain.lifecycle import Permission
+from govml.errors import InputError
 from govml.flavors import SerializedModel, get_flavor
 from govml.server.auth import Acting
 from govml.server.routes.common import ERRORS
 from govml.server.schemas import ModelCreate, ModelOut, TagSet, VersionOut
-from govml.server.uploads import json_object, read_parquet
+from govml.server.uploads import json_field, json_object, read_parquet
 from govml.services.access import precheck
 from govml.services.attestation import AttestationService
 from govml.services.registry import RegistryService, flavor_of_file
@@ -95,6 +96,10 @@ def register_version(
     environment: Annotated[
         str | None, Form(description="JSON environment lineage of the client (packages).")
     ] = None,
+    exclude_columns: Annotated[
+        str | None,
+        Form(description="JSON list of data columns the model does not read (signature)."),
+    ] = None,
 ) -> dict[str, Any]:
     """Register a new version from an uploaded artifact, with its training data's lineage.
 
@@ -120,6 +125,7 @@ def register_version(
         "mlflow_run_id": mlflow_run_id,
         "code": NO_CODE_LINEAGE if code is None else json_object(code, "code"),
         "environment": None if environment is None else json_object(environment, "environment"),
+        "exclude_columns": _names(exclude_columns, "exclude_columns"),
     }
     # The artifact is read into memory, as the registry would read a file: nothing of it is
     # written outside the artifact store, so an interrupted request leaves nothing behind.
@@ -128,6 +134,16 @@ def register_version(
         name, serialized=serialized, source=f"uploaded artifact {upload_name}", **common
     )
     return version.to_dict()
+
+
+def _names(text: str | None, field: str) -> list[str]:
+    """Return a form field's JSON list of column names ([] when absent)."""
+    value = json_field(text, field)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InputError(f"{field}: expected a JSON list of column names")
+    return value
 
 
 def _upload_name(upload: UploadFile) -> str:
