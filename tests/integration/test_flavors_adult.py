@@ -1,4 +1,4 @@
-"""Every flavor on the real Adult data: register, evaluate and serve, from the CLI and the SDK.
+"""Every flavor on the real Adult data: register, evaluate, serve, monitor; CLI and SDK alike.
 
 For scikit-learn (a pipeline, and a pipeline holding LightGBM), LightGBM (a model file with
 pandas categoricals), XGBoost (a wrapper's file and a raw booster's) and ONNX: the model is
@@ -8,7 +8,9 @@ adds); the artifact is registered with ``govml versions register`` against a tra
 Each version is a classifier with classes 0 and 1 and a signature of exactly the columns
 the model reads; ``govml evaluate`` and ``client.evaluate`` pass an accuracy gate on the test
 split with the model's own labels; the staging version answers ``/predict`` on a gateway in
-this process with labels equal to the model's.
+this process with labels equal to the model's, takes the true labels as feedback, and
+``govml monitor`` / ``client.monitor`` judge its log: drift of the features it reads and its
+accuracy on those labels.
 """
 
 from __future__ import annotations
@@ -50,8 +52,11 @@ tiers: [minimal]
 performance:
   - {metric: accuracy, min: 0.8}
   - {metric: roc_auc, min: 0.85}
+monitoring:
+  window: 1d
+  performance: [{metric: accuracy, min: 0.7}]
 """
-SERVED_ROWS = 50
+SERVED_ROWS = 400
 
 
 @dataclass(frozen=True)
@@ -232,7 +237,7 @@ def _expected_labels(kind: str, model: Any, frame: pd.DataFrame) -> np.ndarray[A
 
 
 @pytest.mark.parametrize("kind", sorted(TRAINERS))
-def test_every_flavor_registers_evaluates_and_serves_from_cli_and_sdk(
+def test_every_flavor_registers_evaluates_serves_and_is_monitored(
     kind: str,
     adult: Adult,
     store: Store,
@@ -286,7 +291,26 @@ def test_every_flavor_registers_evaluates_and_serves_from_cli_and_sdk(
     assert accuracy == pytest.approx(float(np.mean(expected == adult.test[TARGET])), abs=1e-9)
 
     client.promote(f"{name}@1", to="staging", reason="passed adult-gate")
-    _serve_and_compare(client, name, adult.test.head(SERVED_ROWS), expected[:SERVED_ROWS], tmp_path)
+    served = adult.test.head(SERVED_ROWS)
+    log_dir = tmp_path / "log"
+    _serve_and_compare(client, name, served, expected[:SERVED_ROWS], log_dir)
+
+    # The served version is monitored from its log: drift and skew of each feature it reads,
+    # its accuracy on the labels sent back.
+    monitored = store.cli(
+        capsys, "monitor", name, "--window", "1d", "--log-dir", str(log_dir), "--min-rows", "100"
+    )
+    (report,) = monitored["versions"]
+    assert report["version"] == 1 and report["rows"] == SERVED_ROWS
+    assert report["labelled"] == SERVED_ROWS
+    checks = {check["check"]: check for check in report["checks"]}
+    assert {f"data_drift:{feature}" for feature in FEATURES} <= set(checks)
+    assert "data_drift:age_group" not in checks and "skew:age_group" not in checks
+    accuracy = checks["performance:accuracy"]["value"]
+    served_labels = served[TARGET].to_numpy()
+    assert accuracy == pytest.approx(float(np.mean(expected[:SERVED_ROWS] == served_labels)))
+    dry = client.monitor(name, window="1d", log_dir=log_dir, min_rows=100, dry_run=True)
+    assert [version.rows for version in dry.versions] == [SERVED_ROWS]
 
 
 def _serve_and_compare(
@@ -294,24 +318,28 @@ def _serve_and_compare(
     name: str,
     rows: pd.DataFrame,
     expected: np.ndarray[Any, Any],
-    tmp_path: Path,
+    log_dir: Path,
 ) -> None:
-    key = client.issue_gateway_key(name, scopes=["predict"], expires_in_days=1).secret
+    issued = client.issue_gateway_key(name, scopes=["predict", "feedback"], expires_in_days=1)
     options = GatewayOptions(
-        model=name, alias="staging", log_dir=tmp_path / "log", poll_seconds=0.2, flush_seconds=0.2
+        model=name, alias="staging", log_dir=log_dir, poll_seconds=0.2, flush_seconds=0.2
     )
     app = create_app(options, ClientSource(client))
     # Text as it arrives from a client: categories as strings, numbers as JSON numbers.
     columns = {column: rows[column].tolist() for column in FEATURES}
-    with serving(app) as url, httpx.Client(base_url=url, timeout=60) as http:
+    headers = {"Authorization": f"Bearer {issued.secret}"}
+    with serving(app) as url, httpx.Client(base_url=url, timeout=60, headers=headers) as http:
         deadline = time.monotonic() + 60
         while (ready := http.get("/ready")).status_code != 200:
             assert time.monotonic() < deadline, ready.text
             time.sleep(0.05)
-        answer = http.post(
-            "/predict", json={"columns": columns}, headers={"Authorization": f"Bearer {key}"}
-        )
-    assert answer.status_code == 200, answer.text
-    body = answer.json()
+        answer = http.post("/predict", json={"columns": columns})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        labels = [
+            {"request_id": body["request_id"], "record": i, "label": int(label)}
+            for i, label in enumerate(rows[TARGET])
+        ]
+        http.post("/feedback", json=labels).raise_for_status()
     assert body["classes"] == [0, 1]
     np.testing.assert_array_equal(np.asarray(body["predictions"]), expected)
