@@ -7,7 +7,10 @@ Usage::
     loaded.predict(X), loaded.predict_proba(X)
 
 Supported flavors are listed in :data:`FLAVOR_NAMES`; each flavor module documents
-the options it stores and the inputs it accepts.
+the options it stores and the inputs it accepts. Options describe a model; they never
+decide what a load trusts: ``get_flavor(name, trusted=...)`` takes the types the calling
+process allows beyond the built-in allowlist (see :mod:`govml.flavors.trust`), and
+``from_bytes`` recomputes the options of bytes received from elsewhere.
 """
 
 from govml.flavors.base import (
