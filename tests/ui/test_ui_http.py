@@ -428,8 +428,8 @@ def test_pages_answer_json_where_natural(ui_url: str, ui_store: UIStore) -> None
     same = http.get("/models/credit", headers={"Accept": "application/json"}).json()
     assert same["model"] == model["model"]
     queue = http.get("/queue.json").json()
-    assert [item["ref"] for item in queue["awaiting_you"]] == ["credit@2"]
-    assert queue["selected"]["ref"] == "credit@2"
+    assert "credit@2" in [item["ref"] for item in queue["awaiting_you"]]
+    assert queue["selected"]["ref"] == queue["awaiting_you"][0]["ref"]
     entries = http.get("/audit.json", params={"actor": "frank"}).json()["entries"]
     assert entries and {e["actor"] for e in entries} == {"frank"}
     alias = http.get("/audit.json", params={"action": "alias.*"}).json()["entries"]

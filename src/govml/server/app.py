@@ -7,6 +7,7 @@ through the same services as the CLI and the SDK.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -133,4 +134,8 @@ def create_app(
 
 def app_from_environment() -> FastAPI:
     """Build the application from ``GOVML_*`` environment variables (uvicorn's factory)."""
-    return create_app(load_settings())
+    app = create_app(load_settings())
+    # What is loaded now lives as long as the server: left out of the collector's full passes,
+    # which a request building many objects (the UI's inventory) would otherwise slow down.
+    gc.freeze()
+    return app

@@ -1,9 +1,10 @@
 """SQL for the model inventory: a few aggregate queries over every model, no query per model.
 
 `read_inventory` runs each query once inside the caller's read transaction and returns plain
-rows keyed by model id; the web UI joins them, filters and sorts in memory. Each query is an
-aggregate (``GROUP BY model_id``) or a join on one, so the cost grows with the number of
-models, not with the number of versions or evaluations behind them.
+rows (named tuples, quick to build by the thousand) keyed by model id; the web UI joins them,
+filters and sorts in memory. Each query is an aggregate (``GROUP BY model_id``) over an index
+or a join on one, so the cost grows with the number of models, not with the number of
+versions or evaluations behind them, and no row's documents or lineage JSON are read.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from govml.store.schema import (
+    UTCDateTime,
     approvals,
     evaluations,
+    ledger_checkpoints,
     model_aliases,
     model_card_revisions,
     model_tags,
@@ -30,8 +33,7 @@ from govml.store.schema import (
 )
 
 
-@dataclass(frozen=True, kw_only=True)
-class ModelRow:
+class ModelRow(NamedTuple):
     """A model's own columns."""
 
     id: int
@@ -39,43 +41,34 @@ class ModelRow:
     owner: str
     risk_tier: str
     description: str
-    created_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
-class NewestVersion:
+class NewestVersion(NamedTuple):
     """A model's newest version and how many versions it has."""
 
     version: int
     registrant: str
     created_at: datetime
-    count: int
+    versions: int
 
 
-@dataclass(frozen=True, kw_only=True)
-class EvaluationSummary:
+class EvaluationSummary(NamedTuple):
     """One evaluation without its document."""
 
     id: int
     version: int | None
     status: str
-    policy_name: str
     policy_digest: str
-    created_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
-class AliasRow:
-    """Which version holds an alias, since when and moved by whom."""
+class AliasRow(NamedTuple):
+    """Which version holds an alias."""
 
     alias: str
     version: int
-    updated_at: datetime
-    updated_by: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class Decision:
+class Decision(NamedTuple):
     """One approval or rejection (no comment), in the order it was recorded."""
 
     id: int
@@ -85,20 +78,17 @@ class Decision:
     role: str
     evaluation_id: int | None
     policy_digest: str | None
-    created_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
-class RunSummary:
+class RunSummary(NamedTuple):
     """A model's latest monitoring run."""
 
     id: int
     status: str
     window_end: datetime
-    created_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TierPolicy:
     """The policy in force for a risk tier, with its approval rules."""
 
@@ -121,40 +111,30 @@ class InventoryRows:
     aliases: dict[int, dict[str, AliasRow]] = field(default_factory=dict)
     decisions: dict[int, list[Decision]] = field(default_factory=dict)
     monitoring: dict[int, RunSummary] = field(default_factory=dict)
-    last_decision: dict[int, datetime] = field(default_factory=dict)
-    last_card: dict[int, datetime] = field(default_factory=dict)
+    changed: dict[int, datetime] = field(default_factory=dict)
     policies: dict[str, TierPolicy] = field(default_factory=dict)
 
 
 def read_inventory(conn: Connection) -> InventoryRows:
-    """Run the inventory's queries in the caller's transaction and return their rows."""
+    """Run the inventory's queries in the caller's transaction and return their rows.
+
+    Each query returns at most a few rows per model, read from indexes or from the leading
+    columns of a row (never a row's documents or lineage JSON): the models, their newest
+    versions, latest evaluations, newest versions' latest evaluations, latest monitoring
+    runs, last changes, tags, aliases, the decisions on the newest versions, and the policies
+    in force.
+    """
     found = InventoryRows()
-    found.models = [
-        ModelRow(
-            id=row.id,
-            name=row.name,
-            owner=row.owner,
-            risk_tier=row.risk_tier,
-            description=row.description,
-            created_at=row.created_at,
-        )
-        for row in conn.execute(
-            sa.select(
-                models.c.id,
-                models.c.name,
-                models.c.owner,
-                models.c.risk_tier,
-                models.c.description,
-                models.c.created_at,
-            ).order_by(models.c.name)
-        )
-    ]
-    for mid, key, value in conn.execute(
-        sa.select(model_tags.c.model_id, model_tags.c.key, model_tags.c.value)
+    for mid, name, owner, tier, description in conn.execute(
+        sa.select(
+            models.c.id, models.c.name, models.c.owner, models.c.risk_tier, models.c.description
+        ).order_by(models.c.name)
     ):
-        found.tags.setdefault(mid, {})[key] = value
+        found.models.append(
+            ModelRow(id=mid, name=name, owner=owner, risk_tier=tier, description=description)
+        )
     newest = _newest_versions()
-    for row in conn.execute(
+    for mid, number, registrant, registered, count in conn.execute(
         sa.select(
             model_versions.c.model_id,
             model_versions.c.version,
@@ -169,37 +149,60 @@ def read_inventory(conn: Connection) -> InventoryRows:
             ),
         )
     ):
-        found.newest[row.model_id] = NewestVersion(
-            version=row.version,
-            registrant=row.registrant,
-            created_at=row.created_at,
-            count=row.versions,
+        found.newest[mid] = NewestVersion(
+            version=number, registrant=registrant, created_at=registered, versions=count
         )
-    found.latest_evaluation = _evaluations(conn, _latest_evaluation_ids())
-    found.newest_evaluation = _evaluations(conn, _newest_version_evaluation_ids(newest))
-    for row in conn.execute(
+    _read_evaluations(conn, found, newest)
+    runs = _latest_ids(monitoring_runs.c.id, monitoring_runs.c.model_id, "latest_run")
+    for rid, mid, status, end in conn.execute(
         sa.select(
-            model_aliases.c.model_id,
-            model_aliases.c.alias,
-            model_versions.c.version,
-            model_aliases.c.updated_at,
-            model_aliases.c.updated_by,
-        ).join(model_versions, model_versions.c.id == model_aliases.c.version_id)
+            monitoring_runs.c.id,
+            monitoring_runs.c.model_id,
+            monitoring_runs.c.status,
+            monitoring_runs.c.window_end,
+        ).join(runs, runs.c.id == monitoring_runs.c.id)
     ):
-        found.aliases.setdefault(row.model_id, {})[row.alias] = AliasRow(
-            alias=row.alias,
-            version=row.version,
-            updated_at=row.updated_at,
-            updated_by=row.updated_by,
+        found.monitoring[mid] = RunSummary(id=rid, status=status, window_end=end)
+    changed = _last_changes()
+    for mid, at in conn.execute(sa.select(changed.c.mid, changed.c.at)):
+        newest_at = found.newest[mid].created_at if mid in found.newest else at
+        found.changed[mid] = max(at, newest_at)  # a model's newest version is its latest
+    for mid, key, value in conn.execute(
+        sa.select(model_tags.c.model_id, model_tags.c.key, model_tags.c.value)
+    ):
+        found.tags.setdefault(mid, {})[key] = value
+    for mid, alias, version in conn.execute(
+        sa.select(model_aliases.c.model_id, model_aliases.c.alias, model_versions.c.version).join(
+            model_versions, model_versions.c.id == model_aliases.c.version_id
         )
+    ):
+        found.aliases.setdefault(mid, {})[alias] = AliasRow(alias=alias, version=version)
     found.decisions = _decisions(conn, newest)
-    found.monitoring = _latest_runs(conn)
-    found.last_decision = _latest_times(conn, approvals.c.model_id, approvals.c.created_at)
-    found.last_card = _latest_times(
-        conn, model_card_revisions.c.model_id, model_card_revisions.c.created_at
-    )
     found.policies = policies_in_force(conn)
     return found
+
+
+def _read_evaluations(conn: Connection, found: InventoryRows, newest: sa.Subquery) -> None:
+    """Fill each model's latest evaluation and its newest version's latest one, in one query.
+
+    The two are the same row unless the newest version was not the last one evaluated.
+    """
+    latest = _latest_ids(evaluations.c.id, evaluations.c.model_id, "latest_eval")
+    of_newest = _newest_version_evaluation_ids(newest)
+    ids = sa.union(sa.select(latest.c.id), sa.select(of_newest.c.id))
+    query = sa.select(
+        evaluations.c.id,
+        evaluations.c.model_id,
+        evaluations.c.version,
+        evaluations.c.status,
+        evaluations.c.policy_digest,
+    ).where(evaluations.c.id.in_(ids))
+    for eid, mid, version, status, digest in conn.execute(query.order_by(evaluations.c.id)):
+        summary = EvaluationSummary(id=eid, version=version, status=status, policy_digest=digest)
+        found.latest_evaluation[mid] = summary  # in order of id: the last one wins
+        top = found.newest.get(mid)
+        if top is not None and version == top.version:
+            found.newest_evaluation[mid] = summary
 
 
 def _newest_versions() -> sa.Subquery:
@@ -214,18 +217,19 @@ def _newest_versions() -> sa.Subquery:
     )
 
 
-def _latest_evaluation_ids() -> sa.Subquery:
+def _latest_ids(key: sa.Column[Any], owner: sa.Column[Any], name: str) -> sa.Subquery:
+    """Return ``(model_id, id)`` of each model's newest row of a table (by id)."""
     return (
-        sa.select(sa.func.max(evaluations.c.id).label("id"))
-        .where(evaluations.c.model_id.is_not(None))
-        .group_by(evaluations.c.model_id)
-        .subquery("latest")
+        sa.select(owner.label("model_id"), sa.func.max(key).label("id"))
+        .where(owner.is_not(None))
+        .group_by(owner)
+        .subquery(name)
     )
 
 
 def _newest_version_evaluation_ids(newest: sa.Subquery) -> sa.Subquery:
     return (
-        sa.select(sa.func.max(evaluations.c.id).label("id"))
+        sa.select(evaluations.c.model_id, sa.func.max(evaluations.c.id).label("id"))
         .join(
             newest,
             sa.and_(
@@ -236,29 +240,6 @@ def _newest_version_evaluation_ids(newest: sa.Subquery) -> sa.Subquery:
         .group_by(evaluations.c.model_id)
         .subquery("of_newest")
     )
-
-
-def _evaluations(conn: Connection, ids: sa.Subquery) -> dict[int, EvaluationSummary]:
-    query = sa.select(
-        evaluations.c.id,
-        evaluations.c.model_id,
-        evaluations.c.version,
-        evaluations.c.status,
-        evaluations.c.policy_name,
-        evaluations.c.policy_digest,
-        evaluations.c.created_at,
-    ).join(ids, ids.c.id == evaluations.c.id)
-    return {
-        row.model_id: EvaluationSummary(
-            id=row.id,
-            version=row.version,
-            status=row.status,
-            policy_name=row.policy_name,
-            policy_digest=row.policy_digest,
-            created_at=row.created_at,
-        )
-        for row in conn.execute(query)
-    }
 
 
 def _decisions(conn: Connection, newest: sa.Subquery) -> dict[int, list[Decision]]:
@@ -272,7 +253,6 @@ def _decisions(conn: Connection, newest: sa.Subquery) -> dict[int, list[Decision
             approvals.c.role,
             approvals.c.evaluation_id,
             approvals.c.policy_digest,
-            approvals.c.created_at,
         )
         .join(
             newest,
@@ -291,39 +271,45 @@ def _decisions(conn: Connection, newest: sa.Subquery) -> dict[int, list[Decision
                 role=row.role,
                 evaluation_id=row.evaluation_id,
                 policy_digest=row.policy_digest,
-                created_at=row.created_at,
             )
         )
     return found
 
 
-def _latest_runs(conn: Connection) -> dict[int, RunSummary]:
-    ids = (
-        sa.select(sa.func.max(monitoring_runs.c.id).label("id"))
-        .group_by(monitoring_runs.c.model_id)
-        .subquery("latest_run")
-    )
-    query = sa.select(
-        monitoring_runs.c.id,
-        monitoring_runs.c.model_id,
-        monitoring_runs.c.status,
-        monitoring_runs.c.window_end,
-        monitoring_runs.c.created_at,
-    ).join(ids, ids.c.id == monitoring_runs.c.id)
-    return {
-        row.model_id: RunSummary(
-            id=row.id, status=row.status, window_end=row.window_end, created_at=row.created_at
-        )
-        for row in conn.execute(query)
-    }
+def _last_changes() -> sa.Subquery:
+    """Return each model's last change: the newest of the times of its records.
+
+    Its creation, and per model the newest evaluation, decision, alias move, card revision
+    and monitoring window, each a ``GROUP BY`` over an index or a narrow table; the database
+    compares the times (ISO text on SQLite, timestamps on PostgreSQL), so only one per model
+    is converted here. The caller adds its newest version's registration, which it has.
+    """
+    parts = [sa.select(models.c.id.label("mid"), models.c.created_at.label("at"))]
+    for key, moment in (
+        (evaluations.c.model_id, evaluations.c.created_at),
+        (approvals.c.model_id, approvals.c.created_at),
+        (model_aliases.c.model_id, model_aliases.c.updated_at),
+        (model_card_revisions.c.model_id, model_card_revisions.c.created_at),
+        (monitoring_runs.c.model_id, monitoring_runs.c.window_end),
+    ):
+        parts.append(sa.select(key, sa.func.max(moment)).where(key.is_not(None)).group_by(key))
+    times = sa.union_all(*parts).subquery("times")
+    latest = sa.type_coerce(sa.func.max(times.c.at), UTCDateTime).label("at")
+    return sa.select(times.c.mid, latest).group_by(times.c.mid).subquery("changed")
 
 
-def _latest_times(
-    conn: Connection, key: sa.Column[Any], moment: sa.Column[Any]
-) -> dict[int, datetime]:
-    # MAX keeps the column's type, so the UTC timestamps come back as aware datetimes.
-    query = sa.select(key, sa.func.max(moment).label("latest")).group_by(key)
-    return {row[0]: row[1] for row in conn.execute(query)}
+def ledger_state(conn: Connection) -> tuple[int, str] | None:
+    """Return the size and root hash of the ledger's latest tree head (None: empty ledger).
+
+    Every change govml makes is written with a ledger entry in the same transaction, so the
+    inventory's rows can only differ when this does.
+    """
+    row = conn.execute(
+        sa.select(ledger_checkpoints.c.tree_size, ledger_checkpoints.c.root_hash)
+        .order_by(ledger_checkpoints.c.tree_size.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (int(row[0]), str(row[1]))
 
 
 def policies_in_force(conn: Connection) -> dict[str, TierPolicy]:

@@ -416,3 +416,15 @@ ui_sessions = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Index("ix_ui_sessions_expires_at", "expires_at"),
 )
+
+# Indexes the web UI's inventory reads instead of the rows (whose wide JSON and document
+# columns come before these times): a version's number, time and registrant, and when each
+# model was last evaluated, each found per model without reading a row.
+sa.Index(
+    "ix_model_versions_inventory",
+    model_versions.c.model_id,
+    model_versions.c.version,
+    model_versions.c.created_at,
+    model_versions.c.registrant,
+)
+sa.Index("ix_evaluations_model_id_created_at", evaluations.c.model_id, evaluations.c.created_at)

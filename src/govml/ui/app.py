@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from fastapi import FastAPI
@@ -21,7 +22,6 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from govml.errors import GovmlError, InputError, NotFoundError
-from govml.server.redact import Redactor
 from govml.services.context import ServiceContext
 from govml.ui import (
     audit,
@@ -45,6 +45,9 @@ from govml.ui.signin import SignInLimiter
 from govml.ui.viewer import SignInRequired
 from govml.wire import API_PREFIX, error_body, status_for
 
+if TYPE_CHECKING:
+    from govml.server.redact import Redactor
+
 log = logging.getLogger("govml.ui")
 STATIC = Path(__file__).parent / "static"
 
@@ -67,6 +70,8 @@ def create_ui(
     redactor
         Replaces the server's folders in error messages shown on pages.
     """
+    from govml.server.redact import Redactor  # govml.server mounts this application
+
     settings = settings or load_ui_settings()
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.state.govml_context = context

@@ -6,6 +6,10 @@ the filters of the URL (facets, free text), sorts and counts the facets, all in 
 live in the query string (``/models?tier=high&gate=fail&sort=-changed``), so a view can be
 bookmarked and shared; ``/models.json`` answers the same view as JSON.
 
+A process keeps the items of the store's latest state: every change govml makes is written with
+a ledger entry in the same transaction, so the items are read again only when the ledger's
+latest tree head (its size and root) is no longer the one they were read at.
+
 The approvals column reads the model's newest version: how many people's latest decisions
 approve it on its latest evaluation under the policy in force, not counting its registrant,
 against the number the policy asks for. The model page and the approval queue show the
@@ -14,6 +18,7 @@ service's full readiness (roles, grant times, disabled people), which may count 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -38,6 +43,7 @@ from govml.store.inventory_records import (
     InventoryRows,
     NewestVersion,
     TierPolicy,
+    ledger_state,
     read_inventory,
 )
 from govml.ui.render import page
@@ -59,7 +65,7 @@ ERR_SORT = "sort: unknown column {value!r}; sort by {valid} (a leading '-' rever
 ERR_PAGE = "page: {value!r} is not a page number (1, 2, ...)"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Approvals:
     """Decisions on a model's candidate (its newest version, when it is not in production)."""
 
@@ -84,9 +90,13 @@ class Approvals:
         }
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class Item:
-    """One row of the inventory."""
+    """One row of the inventory.
+
+    Read-only once built (requests share it), though not ``frozen``: a frozen dataclass's
+    slower initialisation counts when thousands are built per read.
+    """
 
     name: str
     owner: str
@@ -108,17 +118,12 @@ class Item:
     candidate_evaluation: EvaluationSummary | None = None
     decisions: tuple[Decision, ...] = ()
     search_text: str = field(default="", repr=False)
+    facet_values: tuple[tuple[str, ...], ...] = field(default=(), repr=False)  # as FACETS
 
     @property
     def candidate_version(self) -> int | None:
         """The candidate's version number (the newest version, unless it holds production)."""
         return None if self.candidate is None else self.candidate.version
-
-    @property
-    def stages(self) -> tuple[str, ...]:
-        """The stage facet values this model has (``none`` when no alias is held)."""
-        held = tuple(s for s, a in ((PRODUCTION, self.production), (STAGING, self.staging)) if a)
-        return held or ("none",)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dictionary."""
@@ -136,13 +141,7 @@ class Item:
             "gate": self.gate,
             "evaluation": None
             if evaluation is None
-            else {
-                "id": evaluation.id,
-                "version": evaluation.version,
-                "status": evaluation.status,
-                "policy": evaluation.policy_name,
-                "created_at": evaluation.created_at.isoformat(),
-            },
+            else {"id": evaluation.id, "version": evaluation.version, "status": evaluation.status},
             "approvals": None if self.approvals is None else self.approvals.to_dict(),
             "monitoring": self.monitoring,
             "monitored_at": None if self.monitored_at is None else self.monitored_at.isoformat(),
@@ -150,18 +149,16 @@ class Item:
         }
 
 
-def _alias_dict(alias: AliasRow | None) -> dict[str, Any] | None:
-    if alias is None:
-        return None
-    return {
-        "version": alias.version,
-        "updated_at": alias.updated_at.isoformat(),
-        "updated_by": alias.updated_by,
-    }
+def _alias_dict(alias: AliasRow | None) -> int | None:
+    return None if alias is None else alias.version
 
 
 def build_items(rows: InventoryRows) -> list[Item]:
-    """Join the inventory's rows into one item per model, by name."""
+    """Join the inventory's rows into one item per model, by name.
+
+    Each item carries its values of every facet (in the order of `FACETS`), which `select`
+    filters and counts on.
+    """
     items = []
     for model in rows.models:
         mid = model.id
@@ -180,17 +177,18 @@ def build_items(rows: InventoryRows) -> list[Item]:
                 rows.decisions.get(mid, []),
                 policy,
             )
-        moments = [
-            model.created_at,
-            newest.created_at if newest else None,
-            latest.created_at if latest else None,
-            run.created_at if run else None,
-            rows.last_decision.get(mid),
-            rows.last_card.get(mid),
-            *(alias.updated_at for alias in aliases.values()),
-        ]
         tags = rows.tags.get(mid, {})
         text = " ".join([model.name, model.owner, model.description, *tags, *tags.values()])
+        gate, monitoring = gate_of(latest, policy), run.status if run else "none"
+        stages = tuple(s for s, a in ((PRODUCTION, production), (STAGING, staging)) if a)
+        facet_values = (
+            (model.risk_tier,),
+            stages or ("none",),
+            (gate,),
+            (monitoring,),
+            (model.owner,),
+            tuple(f"{k}={v}" for k, v in tags.items() if len(v) <= TAG_VALUE_CHARS),
+        )
         items.append(
             Item(
                 name=model.name,
@@ -198,21 +196,22 @@ def build_items(rows: InventoryRows) -> list[Item]:
                 risk_tier=model.risk_tier,
                 description=model.description,
                 tags=tags,
-                versions=newest.count if newest else 0,
+                versions=newest.versions if newest else 0,
                 newest=newest.version if newest else None,
                 production=production,
                 staging=staging,
                 evaluation=latest,
-                gate=gate_of(latest, policy),
+                gate=gate,
                 approvals=approvals,
-                monitoring=run.status if run else "none",
+                monitoring=monitoring,
                 monitored_at=run.window_end if run else None,
-                changed_at=max(m for m in moments if m is not None),
+                changed_at=rows.changed[mid],
                 policy=policy,
                 candidate=newest if approvals is not None else None,
                 candidate_evaluation=rows.newest_evaluation.get(mid),
                 decisions=tuple(rows.decisions.get(mid, ())),
                 search_text=text.casefold(),
+                facet_values=facet_values,
             )
         )
     return items
@@ -352,31 +351,6 @@ class Filters:
         return "none"
 
 
-def _facet_values(item: Item, facet: str) -> tuple[str, ...]:
-    if facet == "tier":
-        return (item.risk_tier,)
-    if facet == "stage":
-        return item.stages
-    if facet == "gate":
-        return (item.gate,)
-    if facet == "monitoring":
-        return (item.monitoring,)
-    if facet == "owner":
-        return (item.owner,)
-    return tuple(f"{k}={v}" for k, v in item.tags.items() if len(v) <= TAG_VALUE_CHARS)
-
-
-def _matches(item: Item, filters: Filters, skip: str | None = None) -> bool:
-    if filters.q and filters.q.casefold() not in item.search_text:
-        return False
-    for facet, wanted in filters.values.items():
-        if facet == skip or not wanted:
-            continue
-        if not set(wanted) & set(_facet_values(item, facet)):
-            return False
-    return True
-
-
 _SORT_KEYS: Mapping[str, Callable[[Item], Any]] = {
     "name": lambda item: item.name.casefold(),
     "tier": lambda item: (TIER_ORDER.get(item.risk_tier, 9), item.name.casefold()),
@@ -403,15 +377,38 @@ class Selection:
 
 
 def select(items: Sequence[Item], filters: Filters) -> Selection:
-    """Filter, count facets, sort and cut one page."""
-    kept = [item for item in items if _matches(item, filters)]
-    facets: dict[str, list[tuple[str, int]]] = {}
-    for facet in FACETS:
-        counts: Counter[str] = Counter()
-        for item in items:
-            if _matches(item, filters, skip=facet):
-                counts.update(set(_facet_values(item, facet)))
-        facets[facet] = _ordered_counts(facet, counts, filters.values.get(facet, ()))
+    """Filter, count facets, sort and cut one page.
+
+    A facet's counts are those of the items every other filter keeps (so choosing a value
+    shows what the other values would add): an item all filters keep counts in every facet,
+    an item only one facet's filter drops counts in that facet alone, in one pass.
+    """
+    wanted = [
+        (index, frozenset(filters.values[facet]))
+        for index, facet in enumerate(FACETS)
+        if filters.values.get(facet)
+    ]
+    text = filters.q.casefold()
+    tallies: list[dict[str, int]] = [{} for _ in FACETS]
+    kept = []
+    for item in items:
+        if text and text not in item.search_text:
+            continue
+        values = item.facet_values
+        failed = [index for index, chosen in wanted if chosen.isdisjoint(values[index])]
+        if len(failed) > 1:
+            continue
+        for index in failed or range(len(FACETS)):
+            tally = tallies[index]
+            for value in values[index]:
+                tally[value] = tally.get(value, 0) + 1
+        if not failed:
+            kept.append(item)
+    counts = {facet: Counter(tallies[index]) for index, facet in enumerate(FACETS)}
+    facets = {
+        facet: _ordered_counts(facet, counts[facet], filters.values.get(facet, ()))
+        for facet in FACETS
+    }
     column = filters.sort.lstrip("-")
     kept.sort(key=_SORT_KEYS[column], reverse=filters.sort.startswith("-"))
     pages = max(1, -(-len(kept) // PAGE_SIZE))
@@ -438,11 +435,34 @@ def _ordered_counts(
     return [(value, counts.get(value, 0)) for value in top]
 
 
+class _Items:
+    """The items of each store, kept until its ledger grows (or changes)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[tuple[int, str], list[Item]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, ctx: ServiceContext) -> list[Item]:
+        with ctx.store.read() as conn:
+            state = ledger_state(conn)
+            with self._lock:
+                kept = self._kept.get(ctx.store.url)
+            if state is not None and kept is not None and kept[0] == state:
+                return kept[1]
+            rows = read_inventory(conn)
+        items = build_items(rows)
+        if state is not None:
+            with self._lock:
+                self._kept[ctx.store.url] = (state, items)
+        return items
+
+
+_items = _Items()
+
+
 def read_items(ctx: ServiceContext) -> list[Item]:
-    """Read the inventory of the store: one item per model, by name."""
-    with ctx.store.read() as conn:
-        rows = read_inventory(conn)
-    return build_items(rows)
+    """Return the inventory of the store: one item per model, by name (read when it changed)."""
+    return _items.get(ctx)
 
 
 def inventory(ctx: ServiceContext, filters: Filters) -> Selection:

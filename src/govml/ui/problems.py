@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
 from govml.errors import GovmlError
-from govml.server.redact import Redactor
 from govml.wire import error_body, status_for
+
+if TYPE_CHECKING:
+    from govml.server.redact import Redactor
 
 
 def redactor_of(request: Request) -> Redactor:

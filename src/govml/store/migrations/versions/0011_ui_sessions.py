@@ -1,4 +1,7 @@
-"""Web UI sessions: a hashed session id per signed-in person, with its CSRF secret and times.
+"""Web UI sessions and inventory indexes.
+
+A hashed session id per signed-in person, with its CSRF secret and times; and two covering
+indexes the inventory reads instead of the wide version and evaluation rows.
 
 Revision ID: 0011_ui_sessions
 Revises: 0010_gateway_keys
@@ -35,8 +38,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_ui_sessions")),
     )
     op.create_index("ix_ui_sessions_expires_at", "ui_sessions", ["expires_at"])
+    op.create_index(
+        "ix_model_versions_inventory",
+        "model_versions",
+        ["model_id", "version", "created_at", "registrant"],
+    )
+    op.create_index("ix_evaluations_model_id_created_at", "evaluations", ["model_id", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_evaluations_model_id_created_at", table_name="evaluations")
+    op.drop_index("ix_model_versions_inventory", table_name="model_versions")
     op.drop_index("ix_ui_sessions_expires_at", table_name="ui_sessions")
     op.drop_table("ui_sessions")
