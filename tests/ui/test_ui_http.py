@@ -18,6 +18,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+import govml
 from govml.domain.records import check_name
 from govml.errors import ValidationError
 from govml.server.background import serving
@@ -437,6 +438,14 @@ def test_pages_answer_json_where_natural(ui_url: str, ui_store: UIStore) -> None
     assert http.get("/sign-in").status_code == 303  # already signed in
     anonymous = httpx.get(f"{ui_url}/models.json")
     assert anonymous.status_code == 401
+
+
+def test_the_footer_says_the_govml_version_on_every_page(ui_url: str, ui_store: UIStore) -> None:
+    http = sign_in(ui_url, ui_store.tokens["carol"])
+    for path in ("/models", "/decisions/approval?ref=churn@1", "/queue?version=credit@2"):
+        text = http.get(path).text
+        assert f"govml {govml.__version__} · every decision" in text, path
+        assert "ModelVersion(" not in text, path  # no record printed where the version goes
 
 
 def test_documents_are_served_sandboxed_and_downloadable(ui_url: str, ui_store: UIStore) -> None:

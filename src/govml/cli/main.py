@@ -82,7 +82,7 @@ app.command(
     "2 usage error.",
 )(evaluate_cmds.evaluate)
 app.add_typer(evaluate_cmds.app, name="evaluations")
-app.command("server", help="Serve the REST API for this store (bearer tokens, OpenAPI).")(
+app.command("server", help="Serve the REST API and the web UI for this store.")(
     server_cmds.server
 )
 app.command(

@@ -1,4 +1,4 @@
-"""``govml server``: serve the REST API for a store with uvicorn."""
+"""``govml server``: serve the REST API and the web UI for a store with uvicorn."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def server(
     port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
 ) -> None:
-    """Serve the REST API (bearer tokens, OpenAPI at /api/v1/docs) for this store."""
+    """Serve the REST API (bearer tokens, OpenAPI at /api/v1/docs) and the web UI at /."""
     settings = settings_for(getattr(ctx.find_root().obj, "store", None))
     url = settings.resolved_database_url()
     context = ServiceContext.from_settings(settings)
@@ -43,5 +43,8 @@ def server(
 
     import uvicorn
 
-    print_ok(f"serving {safe_url(url)} on http://{host}:{port} (API docs: {API_PREFIX}/docs)")
+    print_ok(
+        f"serving {safe_url(url)} on http://{host}:{port}: the web UI at /, "
+        f"the API docs at {API_PREFIX}/docs"
+    )
     uvicorn.run(FACTORY, factory=True, host=host, port=port, workers=workers)

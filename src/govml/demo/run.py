@@ -190,6 +190,11 @@ def _run(client: govml.Client) -> int:
         f"{second.id}`, `.venv/bin/govml audit log`, `.venv/bin/govml report ml-test-score "
         f"{MODEL}`"
     )
+    console.print(
+        "web UI: `.venv/bin/govml server`, then open http://127.0.0.1:8080/ and sign in with a "
+        f"token from `.venv/bin/govml users token NAME`: {', '.join(APPROVERS)} (approvers), "
+        f"{DEPLOYER} (deployer) or {client.whoami().name} (admin)"
+    )
     passed = same and first.status == "fail" and second.status != "fail"
     return 0 if passed and promoted and served and monitored else 1
 

@@ -87,6 +87,19 @@ def _ticks(low: float, high: float, count: int = 4) -> list[float]:
     return ticks
 
 
+def _marker(x: float, marker: Marker) -> dict[str, Any]:
+    """Place a marker's label right of its line, or left of it near the right edge."""
+    left_of = x > WIDTH - PAD_RIGHT - 120
+    return {
+        "x": x,
+        "kind": marker.kind,
+        "label": marker.label,
+        "at": marker.at,
+        "text_x": x - 3 if left_of else x + 3,
+        "anchor": "end" if left_of else "start",
+    }
+
+
 def series_chart(
     points: Sequence[Point],
     levels: Sequence[tuple[str, float]],
@@ -143,10 +156,7 @@ def series_chart(
         "levels": [
             {"label": label, "value": value, "y": round(y_of(value), 1)} for label, value in levels
         ],
-        "markers": [
-            {"x": round(x_of(m.at), 1), "kind": m.kind, "label": m.label, "at": m.at}
-            for m in markers
-        ],
+        "markers": [_marker(round(x_of(m.at), 1), m) for m in markers],
         "ticks": [{"y": round(y_of(t), 1), "label": num(t)} for t in _ticks(low, high)],
         "first": first,
         "last": last,

@@ -40,9 +40,9 @@ COLUMNS = (
     "Promotions and rollbacks",
     "Serving",
 )
-NODE_W, NODE_H, GAP_X, GAP_Y, TOP, LEFT = 168, 50, 22, 12, 34, 4
+NODE_W, NODE_H, GAP_X, GAP_Y, TOP, LEFT = 176, 50, 20, 14, 34, 4
 MAX_PER_COLUMN = 8
-LABEL_CHARS = 26
+TITLE_CHARS, DETAIL_CHARS = 22, 28
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +95,46 @@ _GLYPH = {
 def _policy_name(evaluation: Evaluation) -> str:
     policy = evaluation.document.get("policy") or {}
     return str(policy.get("name", "")) if isinstance(policy, dict) else ""
+
+
+def _change_node(
+    change: AliasChange,
+    version: ModelVersion,
+    shown: Sequence[AliasChange],
+    approvals: Sequence[Approval],
+    nodes: Sequence[Node],
+) -> tuple[str, str, str]:
+    """Return the title, kind and source node of an alias move that concerns ``version``.
+
+    A promotion to it comes from the approvals it relied on (else its evaluation); a move
+    away from it (a later promotion of another version, or a rollback) from the promotion
+    that had put it there.
+    """
+    here = {node.id for node in nodes}
+    earlier = [
+        f"change-{c.id}"
+        for c in shown
+        if c.action == "promote"
+        and c.alias == change.alias
+        and c.version == version.version
+        and c.id is not None
+        and change.id is not None
+        and c.id < change.id
+    ]
+    if change.version == version.version and change.action == "promote":
+        sources = [
+            f"approval-{a.id}"
+            for a in approvals
+            if a.actor in change.approvals and a.decision == "approve"
+        ]
+        source = next((s for s in reversed(sources) if s in here), "")
+        return f"↑ to {change.alias}", "promote", source
+    if change.version == version.version:
+        return f"↩ {change.alias} back to it", "rollback", "artifact"
+    source = earlier[-1] if earlier else ""
+    if change.action == "rollback":
+        return f"↩ {change.alias} rolled back", "rollback", source
+    return f"→ {change.alias} moved to v{change.version}", "plain", source
 
 
 def build_graph(
@@ -189,14 +229,10 @@ def build_graph(
         if approval.evaluation_id in evaluation_ids:
             edges.append((f"evaluation-{approval.evaluation_id}", node_id))
     mine = [c for c in changes if c.version == version.version or c.previous == version.version]
-    for change in mine[-MAX_PER_COLUMN:]:
+    shown_changes = mine[-MAX_PER_COLUMN:]
+    for change in shown_changes:
         node_id = f"change-{change.id}"
-        if change.action == "promote" and change.version == version.version:
-            title, kind = f"↑ to {change.alias}", "promote"
-        elif change.action == "rollback" and change.previous == version.version:
-            title, kind = f"↩ rolled back from {change.alias}", "rollback"
-        else:
-            title, kind = f"↩ {change.alias} back to it", "rollback"
+        title, kind, source = _change_node(change, version, shown_changes, approvals, nodes)
         nodes.append(
             Node(
                 id=node_id,
@@ -208,29 +244,10 @@ def build_graph(
                 full=f"{title} by {change.actor} on {when(change.created_at)}: {change.reason}",
             )
         )
-        linked = [
-            f"approval-{a.id}"
-            for a in approvals
-            if a.actor in change.approvals and a.decision == "approve"
-        ]
-        linked = [n for n in linked if any(node.id == n for node in nodes)]
-        undone = [
-            f"change-{c.id}"
-            for c in mine
-            if c.action == "promote"
-            and c.alias == change.alias
-            and c.id is not None
-            and change.id is not None
-            and c.id < change.id
-        ]
-        if change.action == "rollback" and undone:
-            edges.append((undone[-1], node_id))
-        elif linked:
-            edges += [(source, node_id) for source in linked]
-        elif change.evaluation_id in evaluation_ids:
+        if source:
+            edges.append((source, node_id))
+        elif change.evaluation_id in evaluation_ids and change.version == version.version:
             edges.append((f"evaluation-{change.evaluation_id}", node_id))
-        else:
-            edges.append(("artifact", node_id))
     if version.aliases:
         mode = "" if serving is None or serving.mode == "off" else f" · challenger {serving.mode}"
         nodes.append(
@@ -264,8 +281,8 @@ class Placed:
     lines: tuple[str, str]
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def layout(graph: Graph) -> dict[str, Any]:
@@ -278,13 +295,17 @@ def layout(graph: Graph) -> dict[str, Any]:
                 node=node,
                 x=LEFT + column * (NODE_W + GAP_X),
                 y=TOP + row * (NODE_H + GAP_Y),
-                lines=(_cut(node.title), _cut(node.detail)),
+                lines=(_cut(node.title, TITLE_CHARS), _cut(node.detail, DETAIL_CHARS)),
             )
             rows = max(rows, row + 1)
     paths = []
     for source, target in graph.edges:
         a, b = placed.get(source), placed.get(target)
         if a is None or b is None:
+            continue
+        if a.x == b.x:  # within a column: from the bottom of one box to the top of the other
+            x = a.x + NODE_W // 2
+            paths.append(f"M{x},{a.y + NODE_H} L{x},{b.y - 5}")
             continue
         x1, y1 = a.x + NODE_W, a.y + NODE_H // 2
         x2, y2 = b.x - 6, b.y + NODE_H // 2

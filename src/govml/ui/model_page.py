@@ -26,6 +26,7 @@ from govml.errors import GovmlError, NotFoundError, ValidationError
 from govml.policy.records import StoredPolicy
 from govml.services.documents import DocumentService
 from govml.services.lifecycle import LifecycleService
+from govml.services.monitoring import MonitoringService
 from govml.services.policy import PolicyService
 from govml.services.registry import RegistryService
 from govml.store.ledger import iter_entries
@@ -118,6 +119,8 @@ def overview(request: Request, name: str, viewer: Viewer = Depends(signed_in)) -
     head = model_head(viewer, name)
     readiness = _readiness(viewer, head)
     card = DocumentService(viewer.ctx).card_fields(name)
+    production = LifecycleService(viewer.ctx).history(name, alias=PRODUCTION)
+    runs = MonitoringService(viewer.ctx).latest_runs(name, limit=1)
     data = {
         "model": head.model.to_dict(),
         "policy": None if head.policy is None else head.policy.to_dict(with_document=False),
@@ -136,6 +139,8 @@ def overview(request: Request, name: str, viewer: Viewer = Depends(signed_in)) -
             "readiness": readiness,
             "card": card,
             "card_fields": CARD_FIELDS,
+            "last_move": production[-1] if production else None,
+            "latest_run": runs[0] if runs else None,
         },
         data=data,
     )

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
@@ -39,14 +41,16 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(
         when=when,
+        minute=minute,
         day=day,
         num=num,
         interval=interval,
         digest=short_digest,
         pct=pct,
         size=size,
+        breakable=breakable,
     )
-    env.globals.update(version=govml.__version__)
+    env.globals.update(govml_version=govml.__version__)
     return env
 
 
@@ -116,6 +120,11 @@ def when(value: datetime | str | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def minute(value: datetime | None) -> str:
+    """Return a moment as ``2026-12-07 03:28`` in UTC (the column says UTC), empty for None."""
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
 def day(value: datetime | None) -> str:
     """Return a moment's date (``2026-12-07``), empty for None."""
     return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d")
@@ -135,6 +144,16 @@ def num(value: Any) -> str:
 def interval(value: Any) -> str:
     """Return a confidence interval as ``[0.175, 0.2235]``; empty when there is none."""
     return "" if not value else interval_text(value)
+
+
+def breakable(value: Any) -> Markup:
+    """Return text (escaped) that may wrap before an ``@`` or after an ``=``, and only there.
+
+    For e-mail addresses and ``key=value`` tags in narrow columns, which would otherwise break
+    in the middle of a word.
+    """
+    parts = re.split(r"(?=@)|(?<==)", str(value))
+    return Markup("<wbr>").join(escape(part) for part in parts)
 
 
 def pct(value: Any) -> str:
