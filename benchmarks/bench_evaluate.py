@@ -97,7 +97,7 @@ def main() -> int:
     runs: list[dict[str, float]] = []
     checks = 0
     with tempfile.TemporaryDirectory() as home:
-        client = govml.connect(home, user="bench")
+        client = govml.connect(home, user="bench", create=True)
         client.init()
         client.create_model(
             "adult-income",

@@ -104,7 +104,7 @@ def store(backend: str) -> Iterator[tuple[govml.Client, str, Path]]:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
             url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-        client = govml.connect(home, database_url=url, user="bench")
+        client = govml.connect(home, database_url=url, user="bench", create=True)
         client.init()
         try:
             yield client, url, home

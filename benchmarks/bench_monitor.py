@@ -78,7 +78,7 @@ def setup(folder: Path, rows: int) -> None:
     frame = train.to_pandas()
     frame["y"] = _label(train)
     home = folder / "home"
-    with govml.connect(home, user="bench") as client:
+    with govml.connect(home, user="bench", create=True) as client:
         client.init()
         (folder / "policy.yaml").write_text(POLICY, encoding="utf-8")
         client.apply_policy(folder / "policy.yaml")

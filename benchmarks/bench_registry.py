@@ -141,7 +141,7 @@ def run_backend(backend: str, n_versions: int, repeats: int) -> list[tuple[str, 
             with admin.connect() as conn:
                 conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
             url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-        client = govml.connect(home, database_url=url, user="bench")
+        client = govml.connect(home, database_url=url, user="bench", create=True)
         try:
             seed(client, n_versions, model_obj)
             template = {

@@ -64,7 +64,7 @@ def measure(fn: Callable[[int], object], n: int) -> list[float]:
 
 def prepare(home: Path, url: str) -> tuple[govml.Client, str]:
     """Two evaluated versions of 'bench', a policy in force; return the deployer's token."""
-    local = govml.connect(home, database_url=url, user="admin")
+    local = govml.connect(home, database_url=url, user="admin", create=True)
     local.init()
     policy = home / "policy.yaml"
     policy.write_text(POLICY, encoding="utf-8")

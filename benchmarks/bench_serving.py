@@ -100,7 +100,7 @@ def train(kind: str, train_frame: pd.DataFrame) -> Any:
 
 def governed_store(home: Path, model: Any, train_frame: pd.DataFrame, test: pd.DataFrame) -> str:
     """Register, evaluate, approve and promote ``model``; return a gateway key of it."""
-    admin = govml.connect(home, user="admin")
+    admin = govml.connect(home, user="admin", create=True)
     admin.init()
     admin.add_user("dana", roles=["deployer"])
     admin.add_user("sam", roles=["approver"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,11 +72,26 @@ def pg_url(pg_template: str) -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, copied for each test (as the PostgreSQL template is)."""
+    path = tmp_path_factory.mktemp("template") / "govml.db"
+    Store(f"sqlite:///{path}").dispose()
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh database URL, once for SQLite and once for PostgreSQL."""
+    """The URL of a fresh store's database, once on SQLite and once on PostgreSQL.
+
+    The store exists, with its schema and an empty ledger: commands refuse to create one
+    (only `govml init` and ``govml.connect(..., create=True)`` do).
+    """
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'home' / 'govml.db'}"
+        path = tmp_path / "home" / "govml.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
     return str(request.getfixturevalue("pg_url"))
 
 

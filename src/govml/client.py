@@ -16,6 +16,7 @@ from govml.documents.fields import ModelCardFields
 from govml.domain.lifecycle import AliasChange, Approval, IssuedToken, Readiness, User
 from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
 from govml.domain.serving import ServingConfig
+from govml.errors import MissingStoreError
 from govml.evaluation import Evaluation
 from govml.flavors import LoadedModel
 from govml.ledger.attest import AttestationReport
@@ -465,6 +466,7 @@ def connect(
     database_url: str | None = None,
     artifacts: str | Path | None = None,
     user: str | None = None,
+    create: bool = False,
 ) -> Client:
     """Open a govml store and return a `Client`.
 
@@ -478,9 +480,15 @@ def connect(
         ``GOVML_HOME`` / ``GOVML_DATABASE_URL`` from the environment, else ``./.govml``.
     database_url, artifacts, user
         Override ``GOVML_DATABASE_URL``, ``GOVML_ARTIFACTS`` and ``GOVML_USER``.
+    create
+        When there is no store there, create one as `govml init` does (database, artifact
+        folder, ledger signing key, first ledger entry; the acting user becomes its admin).
+        An existing store is opened as it is.
 
     Raises
     ------
+    MissingStoreError
+        When there is no store there and ``create`` is False; nothing is created.
     ConfigurationError
         In client mode without ``GOVML_TOKEN``.
     """
@@ -488,8 +496,23 @@ def connect(
     if settings.server and store is None and database_url is None:
         from govml.remote import RemoteClient  # imports this module
 
-        return RemoteClient(settings)
-    return Client(ServiceContext.from_settings(settings))
+        remote = RemoteClient(settings)
+        if create:
+            with remote:
+                remote.init()  # refused: a server's store is created on the server's host
+        return remote
+    try:
+        return Client(ServiceContext.from_settings(settings))
+    except MissingStoreError:
+        if not create:
+            raise
+    created = Client(ServiceContext.from_settings(settings, create=True))
+    try:
+        created.init()
+    except BaseException:
+        created.close()
+        raise
+    return created
 
 
 def settings_for(

@@ -1,20 +1,44 @@
 """One error hierarchy for govml.
 
 Every error carries a one-line message meant for a person and an ``exit_code`` that the CLI
-uses: 1 when a check failed (integrity, verification), 2 for usage or input errors.
-``diagnostics()`` returns the text the CLI prints.
+uses (`EXIT_CODES`): 1 when a check failed (integrity, verification, a gate), 2 for usage or
+input errors, 3 when the caller is not allowed (authentication, permission), 4 when the
+store or the server cannot be reached. ``diagnostics()`` returns the text the CLI prints.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
+from typing import Final
+
+EXIT_OK: Final = 0
+EXIT_CHECK_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_NOT_ALLOWED: Final = 3
+EXIT_UNAVAILABLE: Final = 4
+# sysexits.h's EX_SOFTWARE: an internal error, kept apart from the usage errors' 2 so that a
+# script can tell "I called it wrong" from "it broke".
+EXIT_INTERNAL: Final = 70
+
+EXIT_CODES: Final[tuple[tuple[int, str], ...]] = (
+    (EXIT_OK, "success"),
+    (
+        EXIT_CHECK_FAILED,
+        "a check failed: a policy rule or gate, ledger or artifact integrity, a monitoring alert",
+    ),
+    (EXIT_USAGE, "usage or input error (a missing store, a bad file, an unknown name)"),
+    (EXIT_NOT_ALLOWED, "not allowed: a token missing, expired or revoked, or a role missing"),
+    (EXIT_UNAVAILABLE, "the store or the server cannot be reached, or the port is in use"),
+    (EXIT_INTERNAL, "internal error (a bug: rerun with --debug and report it)"),
+)
+"""Every exit code of the ``govml`` command and what it means."""
 
 
 class GovmlError(Exception):
     """Base class of every error govml raises on purpose."""
 
-    exit_code: int = 2
+    exit_code: int = EXIT_USAGE
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -30,6 +54,10 @@ class GovmlError(Exception):
 
 class ConfigurationError(GovmlError):
     """A setting or environment variable is invalid."""
+
+
+class MissingStoreError(ConfigurationError):
+    """There is no govml store where the settings point; only `govml init` creates one."""
 
 
 class InputError(GovmlError):
@@ -79,13 +107,13 @@ class FlavorError(GovmlError):
 class UnsafeArtifactError(FlavorError):
     """An artifact would import or execute code that is not on the trusted list."""
 
-    exit_code = 1
+    exit_code = EXIT_CHECK_FAILED
 
 
 class IntegrityError(GovmlError):
     """Stored bytes or records do not match their recorded digest."""
 
-    exit_code = 1
+    exit_code = EXIT_CHECK_FAILED
 
 
 class LedgerVerificationError(IntegrityError):
@@ -101,19 +129,27 @@ class SchemaVersionError(GovmlError):
 
 
 class StoreError(GovmlError):
-    """The metadata store cannot be reached or refused an operation."""
+    """The metadata store or the govml server cannot be reached (or is too busy to answer)."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class PortInUseError(GovmlError):
+    """A server cannot listen where it was asked to: the address is taken or not available."""
+
+    exit_code = EXIT_UNAVAILABLE
 
 
 class AuthenticationError(GovmlError):
     """A token is missing, unknown, expired or revoked (HTTP 401)."""
 
-    exit_code = 1
+    exit_code = EXIT_NOT_ALLOWED
 
 
 class ForbiddenError(GovmlError):
     """The current user is not allowed to do this (HTTP 403)."""
 
-    exit_code = 1
+    exit_code = EXIT_NOT_ALLOWED
 
 
 class GateError(GovmlError):
@@ -122,7 +158,7 @@ class GateError(GovmlError):
     ``missing`` holds one line per unmet condition.
     """
 
-    exit_code = 1
+    exit_code = EXIT_CHECK_FAILED
 
     def __init__(self, message: str, *, missing: Sequence[str] = (), hint: str | None = None):
         super().__init__(message, hint=hint)

@@ -9,8 +9,10 @@ model artifacts loaded by this process may contain (see `govml.flavors.trust`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -97,6 +99,24 @@ class Settings(BaseSettings):
         """Return the artifact folder, defaulting to ``<home>/artifacts``."""
         return (self.artifacts or self.home / "artifacts").resolve()
 
+    def describe_store(self) -> str:
+        """Say where the store is and, when a variable or the default chose it, which.
+
+        ``/srv/models/.govml (GOVML_HOME)``, ``postgresql://govml:***@db/govml
+        (GOVML_DATABASE_URL)``; a database URL is shown without its password.
+        """
+        if self.database_url:
+            where = mask_password(self.database_url)
+            chosen = os.environ.get("GOVML_DATABASE_URL") == self.database_url
+            return f"{where} (GOVML_DATABASE_URL)" if chosen else where
+        where = str(self.home.resolve())
+        variable = os.environ.get("GOVML_HOME")
+        if variable and Path(variable) == self.home:
+            return f"{where} (GOVML_HOME)"
+        if not variable and self.home == Path(".govml"):
+            return f"{where} (the default: ./.govml; set GOVML_HOME or give --store)"
+        return where
+
 
 def normalise_database_url(url: str) -> str:
     """Map ``postgres://`` and ``postgresql://`` to the psycopg 3 driver."""
@@ -104,6 +124,16 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def mask_password(url: str) -> str:
+    """Return ``url`` with its password, if any, replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def load_settings(**overrides: object) -> Settings:

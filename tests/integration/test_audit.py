@@ -156,7 +156,7 @@ def test_model_deleted_by_raw_sql_is_named(populated: govml.Client) -> None:
 @pytest.fixture(scope="module")
 def sqlite_populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[govml.Client]:
     home = tmp_path_factory.mktemp("tamper")
-    client = govml.connect(home, user="alice")
+    client = govml.connect(home, user="alice", create=True)
     populate(client)
     _drop_triggers(client)
     yield client

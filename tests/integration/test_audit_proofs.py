@@ -442,7 +442,7 @@ def test_checkpoint_of_another_store_is_rejected(
     run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     other_home = tmp_path / "other"
-    other = govml.connect(other_home, user="bob")
+    other = govml.connect(other_home, user="bob", create=True)
     other.init()
     note = other.sign_checkpoint().signed_note
     key = other.ledger_key().verifier_key
@@ -504,7 +504,7 @@ def test_standalone_verifier_imports_no_govml() -> None:
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, SignerKey]]:
     """A SQLite store with two signed checkpoints: its export bundle, key file and signer."""
     folder = tmp_path_factory.mktemp("export")
-    client = govml.connect(folder / "home", user="alice")
+    client = govml.connect(folder / "home", user="alice", create=True)
     client.init()
     populate(client)
     client.sign_checkpoint()
@@ -794,7 +794,7 @@ def test_forged_signed_note_in_the_database_is_found(signed: govml.Client) -> No
 @pytest.fixture(scope="module")
 def tamper_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[govml.Client]:
     home = tmp_path_factory.mktemp("tamper-proofs")
-    client = govml.connect(home, user="alice")
+    client = govml.connect(home, user="alice", create=True)
     client.init()
     populate(client)
     client.sign_checkpoint()

@@ -18,8 +18,16 @@ from govml.cli.main import invoke
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where a store will be: nothing is there yet."""
     monkeypatch.setenv("GOVML_USER", "alice")
     return str(tmp_path / "home")
+
+
+@pytest.fixture
+def initialised(store: str) -> str:
+    """A store made by `govml init`."""
+    assert invoke(["--store", store, "init", "--json"]) == 0
+    return store
 
 
 @pytest.fixture
@@ -128,8 +136,9 @@ def test_full_flow_with_json(
     ],
 )
 def test_errors_are_one_line_with_exit_codes(
-    capsys: pytest.CaptureFixture[str], store: str, args: list[str], code: int, needle: str
+    capsys: pytest.CaptureFixture[str], initialised: str, args: list[str], code: int, needle: str
 ) -> None:
+    store = initialised
     run(capsys, "--store", store, "models", "create", "m", "-t", "minimal")
     got, _, err = run(capsys, "--store", store, *args)
     assert got == code
@@ -138,9 +147,11 @@ def test_errors_are_one_line_with_exit_codes(
 
 
 def test_an_internal_error_has_its_own_exit_code(
-    capsys: pytest.CaptureFixture[str], store: str, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], initialised: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from govml.services.registry import RegistryService
+
+    store = initialised
 
     def broken(_self: RegistryService) -> None:
         raise RuntimeError("boom")
@@ -154,40 +165,47 @@ def test_an_internal_error_has_its_own_exit_code(
 
 
 def test_tampered_ledger_exits_1_and_names_the_entry(
-    capsys: pytest.CaptureFixture[str], store: str
+    capsys: pytest.CaptureFixture[str], initialised: str
 ) -> None:
     import sqlite3
 
+    store = initialised
     run(capsys, "--store", store, "models", "create", "m", "-t", "minimal")
     run(capsys, "--store", store, "models", "create", "n", "-t", "minimal")
+    _, out, _ = run(capsys, "--store", store, "audit", "log", "--model", "m", "--json")
+    seq = json.loads(out)[0]["seq"]
     db = sqlite3.connect(Path(store) / "govml.db")
     db.execute("DROP TRIGGER ledger_entries_no_update")
-    db.execute("UPDATE ledger_entries SET entry = replace(entry, 'minimal', 'limited') WHERE seq=1")
+    db.execute(
+        "UPDATE ledger_entries SET entry = replace(entry, 'minimal', 'limited') WHERE seq = ?",
+        (seq,),
+    )
     db.commit()
     db.close()
     code, _, err = run(capsys, "--store", store, "audit", "verify")
     assert code == 1
-    assert "entry 1" in err
+    assert f"entry {seq}" in err
     code, out, _ = run(capsys, "--store", store, "audit", "verify", "--json")
     assert code == 1
-    assert json.loads(out) == {"ok": False, "error": json.loads(out)["error"], "seq": 1}
+    assert json.loads(out) == {"ok": False, "error": json.loads(out)["error"], "seq": seq}
 
 
-def test_debug_shows_the_traceback(capsys: pytest.CaptureFixture[str], store: str) -> None:
-    code, _, err = run(capsys, "--store", store, "--debug", "models", "show", "nope")
+def test_debug_shows_the_traceback(capsys: pytest.CaptureFixture[str], initialised: str) -> None:
+    code, _, err = run(capsys, "--store", initialised, "--debug", "models", "show", "nope")
     assert code == 2
     assert "Traceback" in err
 
 
 def test_console_script_runs(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("govml")
-    done = subprocess.run(
-        [str(exe), "--store", str(tmp_path / "h"), "db", "status", "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    for command in ("init", "db status"):
+        done = subprocess.run(
+            [str(exe), "--store", str(tmp_path / "h"), *command.split(), "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
     status = json.loads(done.stdout)
     assert status["schema_revision"] == status["schema_head"]
 

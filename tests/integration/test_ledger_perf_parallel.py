@@ -248,7 +248,9 @@ def test_deleted_moved_and_truncated_rows_fail_as_in_one_process(
 
 def test_the_worker_runs_as_a_script(tmp_path: Path) -> None:
     home = tmp_path / "store"
-    client = govml.connect(home, database_url=f"sqlite:///{home / 'govml.db'}", user="alice")
+    client = govml.connect(
+        home, database_url=f"sqlite:///{home / 'govml.db'}", user="alice", create=True
+    )
     client.init()
     _fill(client, [2, 3])
     with client.ctx.store.read() as conn:
@@ -286,7 +288,9 @@ def test_sqlite_writers_wait_until_every_worker_holds_the_snapshot(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "store" / "govml.db"
-    client = govml.connect(tmp_path / "store", database_url=f"sqlite:///{path}", user="alice")
+    client = govml.connect(
+        tmp_path / "store", database_url=f"sqlite:///{path}", user="alice", create=True
+    )
     client.init()
     _fill(client, TRANSACTIONS)
     ready = scan.Worker.ready

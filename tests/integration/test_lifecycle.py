@@ -741,7 +741,7 @@ def test_cli_promote_approve_history_and_status(
     code, _, err = run("carol", "approve", ref, "--comment", "ok")
     assert code == 2 and "already approved" in err
     code, _, err = run("bob", "approve", ref, "--comment", "mine")
-    assert code == 1 and "may not approve" in err
+    assert code == 3 and "may not approve" in err
     code, out, _ = run("vic", "approvals", "list", ref, "--json")
     assert [a["actor"] for a in json.loads(out)] == ["carol"]
     code, out, _ = run("erin", "approve", ref, "--comment", "risk ok", "--json")

@@ -130,7 +130,8 @@ def test_mitigated_models_register_as_new_versions(
     _, test = adult
     rows = test[FEATURES]
     home = tmp_path / "home"
-    with govml.connect(home, database_url=f"sqlite:///{home / 'govml.db'}", user="alice") as client:
+    url = f"sqlite:///{home / 'govml.db'}"
+    with govml.connect(home, database_url=url, user="alice", create=True) as client:
         client.create_model("adult-income", risk_tier="high")
         versions = [
             client.register_version("adult-income", model=model, description=text)

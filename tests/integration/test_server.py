@@ -263,7 +263,7 @@ def test_cli_in_client_mode_prints_what_local_mode_prints(
     assert code == 2 and "model 'nope' does not exist" in err
 
     code, _, err = run("promote", ref, "--to", "staging")
-    assert code == 1 and "vic (viewer) may not promote" in err
+    assert code == 3 and "vic (viewer) may not promote" in err
     code, _, err = run("db", "status")
     assert code == 2 and "client mode" in err
     code, _, err = run("init")
@@ -494,9 +494,9 @@ def test_client_mode_needs_a_token(
 
 
 def test_server_refuses_to_start_without_users(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert invoke(["--store", str(tmp_path / "home"), "server", "--port", "1"]) == 2
+    assert invoke(["--store", db_url, "server", "--port", "1"]) == 2
     err = capsys.readouterr().err
     assert "has no users" in err and "govml users add NAME --role admin" in err
 

@@ -156,7 +156,7 @@ def test_cli_prints_the_key_once_and_lists_without_secrets(
     assert invoke(["serving", "keys", "add", MODEL, "--scope", "correct_labels"]) == 2
     assert "give feedback too" in capsys.readouterr().err
     monkeypatch.setenv("GOVML_USER", "vic")
-    assert invoke(["serving", "keys", "revoke", MODEL, key_id]) == 1
+    assert invoke(["serving", "keys", "revoke", MODEL, key_id]) == 3
     monkeypatch.setenv("GOVML_USER", "frank")
     assert invoke(["serving", "keys", "revoke", MODEL, key_id]) == 0
     assert invoke(["serving", "keys", "list", MODEL]) == 0

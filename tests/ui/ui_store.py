@@ -69,7 +69,7 @@ class UIStore:
 def build_store(home: Path, db_url: str, tmp: Path) -> UIStore:
     """Build the store described in the module docstring."""
     made = UIStore(home=home, db_url=db_url)
-    with made.client("alice") as alice:
+    with govml.connect(home, database_url=db_url, user="alice", create=True) as alice:
         alice.init()
         made.tokens["alice"] = alice.issue_token("alice").token
         for name, roles in PEOPLE:

@@ -47,7 +47,7 @@ def test_remote_client_opens_no_store(tmp_path: Path, monkeypatch: pytest.Monkey
     assert remote.server == "http://127.0.0.1:9"
     remote.close()
     assert not (tmp_path / ".govml").exists()
-    local = govml.connect(tmp_path / "home")
+    local = govml.connect(tmp_path / "home", create=True)
     assert type(local) is Client
     local.close()
 

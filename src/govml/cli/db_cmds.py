@@ -6,10 +6,11 @@ import typer
 
 from govml.cli.common import JSON_OPTION, client
 from govml.cli.output import print_fields, print_json, print_ok
-from govml.client import settings_for
-from govml.errors import InputError
+from govml.client import Client, connect, settings_for
+from govml.errors import InputError, MissingStoreError
 from govml.remote import RemoteClient
 from govml.services.admin import AdminService
+from govml.services.context import ERR_NO_STORE, HINT_NO_STORE, ServiceContext
 from govml.store.db import Store, safe_url
 
 app = typer.Typer(help="Inspect and upgrade the metadata database.", no_args_is_help=True)
@@ -21,8 +22,17 @@ ERR_REMOTE = (
 
 
 def init(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
-    """Create the store (or check an existing one) and record its creation in the ledger."""
-    with client(ctx) as opened:
+    """Create the store (or check an existing one) and record its creation in the ledger.
+
+    The only command that creates a store: every other one refuses to run where there is
+    none. It always leaves the store with its ledger signing key.
+    """
+    given = getattr(ctx.find_root().obj, "store", None)
+    settings = settings_for(given)
+    if settings.server and given is None:
+        with connect(given) as remote:
+            remote.init()  # refused: a server's store is created on the server's host
+    with Client(ServiceContext.from_settings(settings, create=True)) as opened:
         status = opened.init()
     if json_out:
         print_json(status)
@@ -57,7 +67,13 @@ def upgrade(ctx: typer.Context) -> None:
     if settings.server and given is None:
         raise InputError(ERR_REMOTE.format(command="db upgrade", server=settings.server))
     url = settings.resolved_database_url()
-    store = Store(url, migrate=None)
+    try:
+        store = Store(url, migrate=None, create=False)
+    except MissingStoreError:
+        # Upgrading an existing store is fine; creating one is `govml init`'s alone.
+        raise MissingStoreError(
+            ERR_NO_STORE.format(where=settings.describe_store()), hint=HINT_NO_STORE
+        ) from None
     try:
         before, after = store.upgrade()
     finally:

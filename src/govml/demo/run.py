@@ -56,7 +56,7 @@ def build_pipeline(seed: int = 0, max_iter: int = 200) -> Pipeline:
 
 def main() -> int:
     """Run the demo; return the process exit code."""
-    client = govml.connect()
+    client = govml.connect(create=True)  # the first run creates the store
     try:
         return _run(client)
     except GovmlError as exc:

@@ -8,9 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from govml.errors import MissingStoreError
 from govml.settings import Settings
 from govml.store.artifacts import LocalArtifactStore
 from govml.store.db import Store
+
+ERR_NO_STORE = "no govml store at {where}; create one with `govml init`"
+HINT_NO_STORE = "from Python: govml.connect(..., create=True)"
 
 
 def _utcnow() -> datetime:
@@ -40,9 +44,20 @@ class ServiceContext:
     trusted_types: frozenset[str] = frozenset()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ServiceContext:
-        """Open the stores the settings point to (migrating the database if needed)."""
-        store = Store(settings.resolved_database_url())
+    def from_settings(cls, settings: Settings, *, create: bool = False) -> ServiceContext:
+        """Open the stores the settings point to (migrating the database if needed).
+
+        Raises
+        ------
+        MissingStoreError
+            When there is no store there, naming where govml looked, unless ``create``
+            (`govml init`) asks for one to be made.
+        """
+        try:
+            store = Store(settings.resolved_database_url(), create=create)
+        except MissingStoreError:
+            where = settings.describe_store()
+            raise MissingStoreError(ERR_NO_STORE.format(where=where), hint=HINT_NO_STORE) from None
         artifacts = LocalArtifactStore(settings.resolved_artifacts())
         return cls(
             store=store,

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from govml.errors import ConfigurationError, SchemaVersionError, StoreError
+from govml.errors import ConfigurationError, MissingStoreError, SchemaVersionError, StoreError
 from govml.settings import normalise_database_url
 
 # Any constant works; it only has to be the same for every govml process on a database.
@@ -41,13 +41,23 @@ class Store:
         Apply pending migrations on first use (the default). When False, an out-of-date
         schema raises `SchemaVersionError` instead; when None, the schema is not looked at
         (for `upgrade`, which reports the revisions itself).
+    create
+        Create the store when the database holds none (the default; `govml init`). When
+        False, a database without a govml schema, or a SQLite file that does not exist, raises
+        `MissingStoreError` and nothing is created: not the file, not its folder.
     """
 
-    def __init__(self, url: str, *, migrate: bool | None = True) -> None:
+    def __init__(self, url: str, *, migrate: bool | None = True, create: bool = True) -> None:
         self.url = normalise_database_url(url)
-        self.engine = _create_engine(self.url)
-        if migrate is not None:
-            self._ensure_schema(migrate=migrate)
+        self.engine = _create_engine(self.url, create=create)
+        try:
+            if not create:
+                self._check_exists()
+            if migrate is not None:
+                self._ensure_schema(migrate=migrate)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     @property
     def dialect(self) -> str:
@@ -92,11 +102,18 @@ class Store:
         """Close every pooled connection."""
         self.engine.dispose()
 
-    def _ensure_schema(self, *, migrate: bool) -> None:
+    def _revision_or_unreachable(self) -> str | None:
         try:
-            current = self.current_revision()
+            return self.current_revision()
         except OperationalError as exc:
             raise StoreError(f"cannot open the database {safe_url(self.url)}: {exc.orig}") from None
+
+    def _check_exists(self) -> None:
+        if self._revision_or_unreachable() is None:
+            raise MissingStoreError(f"the database {safe_url(self.url)} holds no govml store")
+
+    def _ensure_schema(self, *, migrate: bool) -> None:
+        current = self._revision_or_unreachable()
         self._check_known(current)
         if current == self.head_revision():
             return
@@ -129,13 +146,13 @@ def _alembic_config() -> Config:
     return config
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, *, create: bool) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigurationError(f"GOVML_DATABASE_URL: cannot parse {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database)
+        return _sqlite_engine(url, parsed.database, create=create)
     if parsed.get_backend_name() == "postgresql":
         engine = sa.create_engine(url, pool_recycle=3600)
         sa.event.listen(engine, "begin", _pg_begin)
@@ -143,10 +160,14 @@ def _create_engine(url: str) -> Engine:
     raise ConfigurationError(f"GOVML_DATABASE_URL: unsupported database {parsed.drivername!r}")
 
 
-def _sqlite_engine(url: str, database: str | None) -> Engine:
+def _sqlite_engine(url: str, database: str | None, *, create: bool) -> Engine:
     if not database or database == ":memory:":
         raise ConfigurationError("GOVML_DATABASE_URL: an in-memory SQLite database is not a store")
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if create:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    elif not Path(database).is_file():
+        # Opening it would create an empty file: a store only `govml init` makes.
+        raise MissingStoreError(f"the SQLite database {database} does not exist")
     # A small pool keeps connections (and their PRAGMAs) between transactions of one process.
     engine = sa.create_engine(url, pool_size=4, max_overflow=8, connect_args={"timeout": 60})
     sa.event.listen(engine, "connect", _sqlite_connect)
