@@ -78,6 +78,20 @@ class BinaryConfusion:
             count=scatter_add(self.count, position, len(groups)),
         )
 
+    def swapped(self, pos_label: Any) -> BinaryConfusion:
+        """Return the same counts with the other label, ``pos_label``, as the positive one.
+
+        Positive and negative trade places in the actual and the predicted label alike:
+        TP with TN and FP with FN. The selection rate of the result is the share of rows
+        predicted ``pos_label``.
+        """
+        return BinaryConfusion(
+            groups=self.groups,
+            pos_label=pos_label,
+            weight=np.ascontiguousarray(self.weight[:, ::-1, ::-1]),
+            count=np.ascontiguousarray(self.count[:, ::-1, ::-1]),
+        )
+
     def merge(self, other: BinaryConfusion) -> BinaryConfusion:
         """Return the counts of both batches together (groups aligned by value).
 

@@ -336,14 +336,19 @@ def metric_names() -> list[str]:
     return sorted(_BY_NAME)
 
 
-def spec_for(name: str) -> MetricSpec:
-    """Return the metric called ``name``.
+def spec_for(name: str | MetricSpec) -> MetricSpec:
+    """Return the metric called ``name`` (a `MetricSpec` is returned as it is).
+
+    A spec built outside this table (``expected_cost`` with its costs, a metric installed
+    as an entry point) goes wherever a name does: per group, overall and in the bootstrap.
 
     Raises
     ------
     MetricInputError
         For an unknown name, suggesting the closest known one.
     """
+    if isinstance(name, MetricSpec):
+        return name
     try:
         return _BY_NAME[name]
     except KeyError:

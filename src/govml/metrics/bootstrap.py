@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from govml.metrics._aggregate import NAMED, Agg, Method, difference, ratio, strict_named
 from govml.metrics._confusion import BinaryConfusion, FloatArray, IntArray, MulticlassConfusion
 from govml.metrics._groups import Groups
-from govml.metrics._registry import spec_for
+from govml.metrics._registry import MetricSpec, spec_for
 from govml.metrics._validate import MetricInputError
 
 NOT_CONFUSION = "the bootstrap resamples confusion statistics; {kind} statistics are not supported"
@@ -87,22 +87,22 @@ class BootstrapResult:
         """The number of replicates."""
         return len(next(iter(self.overall.values())))
 
-    def group_intervals(self, metric: str) -> list[Interval]:
+    def group_intervals(self, metric: str | MetricSpec) -> list[Interval]:
         """Return one interval per group for ``metric``."""
         draws = self._metric(metric, self.values)
         return [Interval.of(draws[:, g], self.confidence) for g in range(len(self.groups))]
 
-    def overall_interval(self, metric: str) -> Interval:
+    def overall_interval(self, metric: str | MetricSpec) -> Interval:
         """Return the interval of ``metric`` over all rows."""
         return Interval.of(self._metric(metric, self.overall), self.confidence)
 
-    def difference(self, metric: str, method: Method = "between_groups") -> Interval:
+    def difference(self, metric: str | MetricSpec, method: Method = "between_groups") -> Interval:
         """Return the interval of the difference across groups of ``metric``."""
         values = self._metric(metric, self.values)[:, self.included]
         overall = self._metric(metric, self.overall)
         return Interval.of(difference(values, overall, method, skipna=False), self.confidence)
 
-    def ratio(self, metric: str, method: Method = "between_groups") -> Interval:
+    def ratio(self, metric: str | MetricSpec, method: Method = "between_groups") -> Interval:
         """Return the interval of the ratio across groups of ``metric``."""
         values = self._metric(metric, self.values)[:, self.included]
         overall = self._metric(metric, self.overall)
@@ -125,11 +125,11 @@ class BootstrapResult:
         overall = {m: self._metric(m, self.overall) for m in needed}
         return Interval.of(strict_named(name, values, overall, method, agg), self.confidence)
 
-    def _metric(self, metric: str, table: dict[str, FloatArray]) -> FloatArray:
+    def _metric(self, metric: str | MetricSpec, table: dict[str, FloatArray]) -> FloatArray:
         canonical = spec_for(metric).name
         if canonical not in table:
             raise MetricInputError(
-                f"{metric} was not bootstrapped; pass it in metrics= (have {sorted(table)})"
+                f"{canonical} was not bootstrapped; pass it in metrics= (have {sorted(table)})"
             )
         return table[canonical]
 
@@ -168,7 +168,7 @@ def resample(
 def bootstrap(
     stats: BinaryConfusion | MulticlassConfusion,
     *,
-    metrics: Sequence[str] = DEFAULT_METRICS,
+    metrics: Sequence[str | MetricSpec] = DEFAULT_METRICS,
     n_boot: int = 1000,
     confidence: float = 0.95,
     stratified: bool = False,
@@ -181,9 +181,10 @@ def bootstrap(
     ----------
     stats : BinaryConfusion or MulticlassConfusion
         The statistics of the sample.
-    metrics : sequence of str
+    metrics : sequence of str or MetricSpec
         Group metrics to replicate (named aggregates such as ``equalized_odds_difference``
-        need their group metrics here: TPR and FPR).
+        need their group metrics here: TPR and FPR); a spec such as ``expected_cost``'s is
+        replicated under its name.
     n_boot : int, default 1000
         Number of replicates.
     confidence : float, default 0.95
@@ -239,7 +240,7 @@ def evaluate_replicates(
     weight: FloatArray,
     count: IntArray,
     *,
-    metrics: Sequence[str],
+    metrics: Sequence[str | MetricSpec],
     confidence: float,
     stratified: bool,
     min_group_size: int | None,

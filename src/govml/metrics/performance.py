@@ -22,7 +22,7 @@ from govml.metrics._confusion import (
     multiclass_confusion,
     prediction_confusion,
 )
-from govml.metrics._registry import Computed, Stats, spec_for
+from govml.metrics._registry import Computed, MetricSpec, Stats, spec_for
 from govml.metrics._regression import regression_moments
 from govml.metrics._scores import score_samples
 from govml.metrics._validate import SINGLE_CLASS, MetricInputError
@@ -31,15 +31,16 @@ from govml.metrics.results import SMALL_GROUP, MetricResult, result
 NOT_PROBABILITIES = "{metric} needs probabilities in [0, 1]; y_prob has values outside"
 
 
-def metric_result(stats: Stats, metric: str) -> MetricResult:
+def metric_result(stats: Stats, metric: str | MetricSpec) -> MetricResult:
     """Return ``metric`` over all groups of ``stats`` together.
 
     Parameters
     ----------
     stats : BinaryConfusion, MulticlassConfusion, ScoreSamples, ScoreHistogram or RegressionMoments
         Statistics built by this package (or rebuilt with ``from_dict``).
-    metric : str
-        A metric name, e.g. ``"accuracy"``, ``"true_positive_rate"``, ``"roc_auc"``.
+    metric : str or MetricSpec
+        A metric name, e.g. ``"accuracy"``, ``"true_positive_rate"``, ``"roc_auc"``, or a
+        spec such as :func:`govml.metrics.custom.expected_cost_spec`'s.
 
     Returns
     -------
@@ -53,11 +54,12 @@ def metric_result(stats: Stats, metric: str) -> MetricResult:
     """
     spec = spec_for(metric)
     computed = spec.compute(stats.overall())
-    return result(metric, float(computed.value[0]), computed.reason(0))
+    name = metric if isinstance(metric, str) else spec.name
+    return result(name, float(computed.value[0]), computed.reason(0))
 
 
 def group_results(
-    stats: Stats, metric: str, *, min_group_size: int | None = None
+    stats: Stats, metric: str | MetricSpec, *, min_group_size: int | None = None
 ) -> list[MetricResult]:
     """Return ``metric`` for every group of ``stats``, in the groups' order.
 
@@ -65,8 +67,8 @@ def group_results(
     ----------
     stats : statistics object
         As in :func:`metric_result`.
-    metric : str
-        A metric name.
+    metric : str or MetricSpec
+        A metric name or spec.
     min_group_size : int, optional
         Groups with fewer rows are undefined, with the reason.
 
@@ -79,15 +81,17 @@ def group_results(
     MetricInputError
         For an unknown metric name or one that these statistics cannot give.
     """
-    computed = spec_for(metric).compute(stats)
+    spec = spec_for(metric)
+    name = metric if isinstance(metric, str) else spec.name
+    computed = spec.compute(stats)
     rows = stats.n_rows
     out = []
     for g, key in enumerate(stats.groups.keys):
         if min_group_size is not None and rows[g] < min_group_size:
             reason = SMALL_GROUP.format(n=int(rows[g]), minimum=min_group_size)
-            out.append(MetricResult(metric=metric, value=None, reason=reason, group=key))
+            out.append(MetricResult(metric=name, value=None, reason=reason, group=key))
         else:
-            out.append(result(metric, float(computed.value[g]), computed.reason(g), key))
+            out.append(result(name, float(computed.value[g]), computed.reason(g), key))
     return out
 
 
