@@ -72,6 +72,11 @@ ERR_PERFORMANCE_IN_FAIRNESS: Final = (
     "demographic_parity_ratio or equalized_odds_difference"
 )
 ERR_EMPTY_TEXT: Final = "must not be empty"
+ERR_INSTALLED_LIST: Final = "; installed: {choices})"
+ERR_NONE_INSTALLED: Final = "; none installed under the entry-point group govml.metrics)"
+ERR_GATE_METRIC_ONLY: Final = (
+    "{name!r} is checked by evaluations only; monitoring rules take the built-in metrics"
+)
 
 # Bounds.
 ERR_NO_BOUND: Final = "give {choices}"
@@ -96,6 +101,15 @@ ERR_COMPARE_WRONG: Final = "{metric} cannot be compared {compare}; it is compare
 ERR_NEEDS_REFERENCE_GROUPS: Final = (
     "{metric} compares each group with a reference group; set fairness.reference_groups"
 )
+ERR_REFERENCE_GROUP_MISSING: Final = (
+    "{metric} compares each group with a reference group, and fairness.reference_groups "
+    "has none for {names}; add one ({first}: VALUE)"
+)
+ERR_COSTS_MISSING: Final = (
+    "expected_cost needs costs, such as costs: {false_positive: 1, false_negative: 5}"
+)
+ERR_COSTS_NOT_APPLICABLE: Final = "costs apply to expected_cost only, not to {metric}"
+ERR_COSTS_ZERO: Final = "every cost is 0; give the cost of at least one kind of decision"
 ERR_REFERENCE_NOT_SENSITIVE: Final = (
     "reference group for {name!r}, which is not a sensitive feature ({choices})"
 )

@@ -36,7 +36,7 @@ def policy_notes(policy: Policy) -> list[tuple[Path, str]]:
 def _bound_notes(policy: Policy) -> list[tuple[Path, str]]:
     notes: list[tuple[Path, str]] = []
     for index, rule in enumerate(policy.performance):
-        found = rule.never_binding(metric=rule.metric, traits=performance_traits(rule.metric))
+        found = rule.never_binding(metric=rule.metric, traits=rule.traits())
         notes += [(("performance", index, *path), text) for path, text in found]
     if policy.fairness is not None:
         notes += _fairness_notes(("fairness", "rules"), policy.fairness.rules)

@@ -1,11 +1,23 @@
-"""Metric rules: performance (absolute and against the champion) and fairness."""
+"""Metric rules: performance (absolute and against the champion) and fairness.
+
+A performance rule of an evaluation may also name ``expected_cost`` (with its ``costs``) or
+a metric an installed package provides under the entry-point group ``govml.metrics``
+(`govml.metrics.custom`); monitoring rules take the built-in metrics only.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, PlainValidator, field_validator, model_validator
 
+from govml.metrics._validate import MetricInputError
+from govml.metrics.custom import (
+    EXPECTED_COST,
+    cost_range,
+    installed_metrics,
+    load_metric,
+)
 from govml.policy import messages as msg
 from govml.policy._base import (
     Bounds,
@@ -23,6 +35,7 @@ from govml.policy.vocabulary import (
     INEQUALITY_INDICES,
     REFERENCE_GROUP_FORMS,
     Comparison,
+    MetricTraits,
     Outcome,
     default_comparison,
     fairness_traits,
@@ -32,18 +45,53 @@ from govml.policy.vocabulary import (
 
 
 def check_performance_metric(value: Any) -> str:
-    """Return ``value`` if it names a performance metric, else raise `ValueError`."""
+    """Return ``value`` if it names a built-in performance metric, else raise `ValueError`."""
     if not isinstance(value, str):
         raise ValueError(msg.ERR_TYPE.format(expected="a metric name", got=describe_value(value)))
     if value in FAIRNESS_METRICS:
         raise ValueError(msg.ERR_FAIRNESS_IN_PERFORMANCE.format(name=value))
     names = performance_metrics()
     if value not in names:
+        if value == EXPECTED_COST or value in installed_metrics():
+            raise ValueError(msg.ERR_GATE_METRIC_ONLY.format(name=value))
         listing = msg.ERR_METRIC_LIST.format(family="performance", choices=", ".join(names))
         raise ValueError(
             unknown_name(value, names, template=msg.ERR_UNKNOWN_METRIC, listing=listing)
         )
     return value
+
+
+def check_gate_metric(value: Any) -> str:
+    """Return ``value`` if an evaluation can gate on it, else raise `ValueError`.
+
+    That is a built-in performance metric, ``expected_cost`` or a metric an installed
+    package provides (which is imported here, so that a broken one is named at once).
+    """
+    if not isinstance(value, str):
+        raise ValueError(msg.ERR_TYPE.format(expected="a metric name", got=describe_value(value)))
+    if value in FAIRNESS_METRICS:
+        raise ValueError(msg.ERR_FAIRNESS_IN_PERFORMANCE.format(name=value))
+    builtin = sorted([*performance_metrics(), EXPECTED_COST])
+    if value in builtin:
+        return value
+    installed = sorted(installed_metrics())
+    if value in installed:
+        try:
+            load_metric(value)
+        except MetricInputError as exc:
+            raise ValueError(exc.message) from None
+        return value
+    listing = msg.ERR_METRIC_LIST.format(family="performance", choices=", ".join(builtin))
+    listing = listing[:-1] + (
+        msg.ERR_INSTALLED_LIST.format(choices=", ".join(installed))
+        if installed
+        else msg.ERR_NONE_INSTALLED
+    )
+    raise ValueError(
+        unknown_name(
+            value, [*builtin, *installed], template=msg.ERR_UNKNOWN_METRIC, listing=listing
+        )
+    )
 
 
 def check_fairness_metric(value: Any) -> str:
@@ -61,6 +109,7 @@ def check_fairness_metric(value: Any) -> str:
 
 
 PerformanceMetric = Annotated[str, PlainValidator(check_performance_metric)]
+GateMetric = Annotated[str, PlainValidator(check_gate_metric)]
 FairnessMetric = Annotated[str, PlainValidator(check_fairness_metric)]
 
 
@@ -81,18 +130,59 @@ class ChampionComparison(PolicyModel):
         return self
 
 
-class PerformanceRule(Bounds):
-    """A performance metric's bounds, and optionally how it compares with the champion."""
+class Costs(PolicyModel):
+    """What one decision costs, per cell of the confusion matrix (0 when not given).
 
-    metric: PerformanceMetric
+    German credit's matrix, with "bad" as the positive label: a bad customer classed good
+    (a false negative) costs 5, a good one classed bad (a false positive) costs 1.
+    """
+
+    true_positive: float = Field(default=0.0, ge=0)
+    false_positive: float = Field(default=0.0, ge=0)
+    true_negative: float = Field(default=0.0, ge=0)
+    false_negative: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _some_cost(self) -> Self:
+        if not any(self.model_dump().values()):
+            raise FieldProblems.at((), msg.ERR_COSTS_ZERO)
+        return self
+
+
+class PerformanceRule(Bounds):
+    """A performance metric's bounds, and optionally how it compares with the champion.
+
+    ``expected_cost`` needs ``costs``; a metric installed as an entry point takes its range
+    and better side from its package.
+    """
+
+    metric: GateMetric
+    # Left out of the document when absent, so the digests of earlier policies stay.
+    costs: Costs | None = Field(default=None, exclude_if=lambda v: v is None)
     vs_champion: ChampionComparison | None = None
     undefined: Outcome | None = None
 
+    def traits(self) -> MetricTraits:
+        """Return the range and better side of the rule's metric."""
+        if self.metric == EXPECTED_COST:
+            costs = (self.costs or Costs(false_negative=1.0)).model_dump()
+            low, high = cost_range(costs)
+            return MetricTraits(low=low, high=high, direction="lower")
+        if self.metric in performance_metrics():
+            return performance_traits(self.metric)
+        custom = load_metric(self.metric)
+        return MetricTraits(low=custom.low, high=custom.high, direction=custom.direction)
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        traits = performance_traits(self.metric)
+        problems: list[tuple[Path, str]] = []
+        if self.metric == EXPECTED_COST and self.costs is None:
+            problems.append((("metric",), msg.ERR_COSTS_MISSING))
+        elif self.metric != EXPECTED_COST and self.costs is not None:
+            problems.append((("costs",), msg.ERR_COSTS_NOT_APPLICABLE.format(metric=self.metric)))
+        traits = self.traits()
         asked = "min, max, between or vs_champion" if self.vs_champion is None else None
-        problems = self.bound_problems(metric=self.metric, traits=traits, alternatives=asked)
+        problems += self.bound_problems(metric=self.metric, traits=traits, alternatives=asked)
         champion = self.vs_champion
         if champion is not None:
             given = "max_drop" if champion.max_drop is not None else "max_increase"
@@ -197,12 +287,23 @@ class FairnessRule(Bounds):
         ]
 
 
+Unjudged = Literal["fail", "warn", "ignore"]
+"""What a fairness check becomes when a group was too small to judge."""
+
+
 class Fairness(PolicyModel):
     """Which features are sensitive, how groups are formed, and the rules on them.
 
-    Groups with fewer than ``min_group_size`` rows are undefined and take no part in the
-    disparities; ``intersectional`` adds the combinations of the sensitive features;
-    ``reference_groups`` names the privileged value of a feature for AIF360's forms.
+    Groups with fewer than ``min_group_size`` rows are not judged: they take no part in the
+    disparities. Each check names the groups it left out, and ``unjudged`` says what that
+    means: ``warn`` (the default) turns a passing check into a warning, ``fail`` fails it,
+    ``ignore`` keeps its status. ``min_judged_groups`` fails a check that judged fewer
+    groups. ``intersectional`` adds the combinations of the sensitive features;
+    ``reference_groups`` names the privileged value of each feature for AIF360's forms.
+    ``favourable_label`` is the outcome that is good for the person (``good`` credit, or
+    ``0`` when the target is "default"): selection-rate rules (demographic parity,
+    disparate impact, ...) and the inequality indices measure it; when not given, it is
+    taken to be the positive label, and the evaluation says so.
     """
 
     sensitive: list[Name] = Field(min_length=1)
@@ -210,6 +311,10 @@ class Fairness(PolicyModel):
     min_group_size: int = Field(default=30, ge=1)
     reference_groups: dict[str, Scalar] = Field(default_factory=dict)
     rules: list[FairnessRule] = Field(min_length=1)
+    # Left out of the document when absent or the default, so earlier digests stay.
+    unjudged: Unjudged = Field(default="warn", exclude_if=lambda v: v == "warn")
+    min_judged_groups: int | None = Field(default=None, ge=2, exclude_if=lambda v: v is None)
+    favourable_label: Scalar | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("sensitive")
     @classmethod
@@ -225,11 +330,31 @@ class Fairness(PolicyModel):
             if name not in self.sensitive:
                 message = msg.ERR_REFERENCE_NOT_SENSITIVE.format(name=name, choices=choices)
                 problems.append((("reference_groups", name, KEY), message))
-        if not self.reference_groups:
-            for index, rule in enumerate(self.rules):
-                if rule.needs_reference_group:
-                    message = msg.ERR_NEEDS_REFERENCE_GROUPS.format(metric=rule.metric)
-                    problems.append((("rules", index, "metric"), message))
+        problems += reference_group_problems(self.rules, self.sensitive, self.reference_groups)
         if problems:
             raise FieldProblems(problems)
         return self
+
+
+def reference_group_problems(
+    rules: list[FairnessRule], sensitive: list[str], reference_groups: dict[str, Any]
+) -> list[tuple[Path, str]]:
+    """Return a problem for each rule compared with a reference group a feature lacks.
+
+    Paths are relative to the list of ``rules``' parent (``rules[i].metric``).
+    """
+    problems: list[tuple[Path, str]] = []
+    for index, rule in enumerate(rules):
+        if not rule.needs_reference_group:
+            continue
+        if not reference_groups:
+            message = msg.ERR_NEEDS_REFERENCE_GROUPS.format(metric=rule.metric)
+            problems.append((("rules", index, "metric"), message))
+            continue
+        lacking = [name for name in sensitive if name not in reference_groups]
+        if lacking:
+            message = msg.ERR_REFERENCE_GROUP_MISSING.format(
+                metric=rule.metric, names=", ".join(repr(n) for n in lacking), first=lacking[0]
+            )
+            problems.append((("rules", index, "metric"), message))
+    return problems

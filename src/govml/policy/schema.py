@@ -22,7 +22,7 @@ from govml.policy import messages as msg
 from govml.policy._base import PolicyModel, describe_value, unique
 from govml.policy.diagnostics import FieldProblems, Path
 from govml.policy.expectations import DataExpectation
-from govml.policy.rules import Fairness, PerformanceRule
+from govml.policy.rules import Fairness, PerformanceRule, reference_group_problems
 from govml.policy.sections import (
     Approvals,
     Documentation,
@@ -103,11 +103,14 @@ class Policy(PolicyModel):
         if self.monitoring is not None and self.monitoring.fairness:
             if self.fairness is None:
                 problems.append((("monitoring", "fairness"), msg.ERR_MONITORING_FAIRNESS))
-            elif not self.fairness.reference_groups:
-                for index, rule in enumerate(self.monitoring.fairness):
-                    if rule.needs_reference_group:
-                        text = msg.ERR_NEEDS_REFERENCE_GROUPS.format(metric=rule.metric)
-                        problems.append((("monitoring", "fairness", index, "metric"), text))
+            else:
+                found = reference_group_problems(
+                    self.monitoring.fairness,
+                    self.fairness.sensitive,
+                    self.fairness.reference_groups,
+                )
+                # Paths start at the rules' list: monitoring.fairness[i] itself.
+                problems += [(("monitoring", "fairness", *path[1:]), t) for path, t in found]
         if problems:
             raise FieldProblems(problems)
         return self

@@ -620,3 +620,133 @@ def test_a_policy_for_the_unacceptable_tier_alone_needs_no_rules() -> None:
     text = "apiVersion: govml/v1\nkind: Policy\nmetadata: {name: banned}\ntiers: [unacceptable]\n"
     loaded = parse_policy(text)
     assert [str(n) for n in loaded.notes] == ["<string>:4:8: note: tiers: " + msg.NOTE_UNACCEPTABLE]
+
+
+# -- business metrics, fairness honesty ---------------------------------------------------------
+
+
+def test_expected_cost_needs_costs_and_only_it_takes_them() -> None:
+    found = problems(
+        """\
+        performance:
+          - {metric: expected_cost, max: 0.6}
+          - {metric: accuracy, min: 0.7, costs: {false_negative: 5}}
+          - {metric: expected_cost, max: 0.6, costs: {false_negatve: 5}}
+          - {metric: expected_cost, max: 0.6, costs: {false_positive: 0}}
+          - {metric: expected_cost, max: 1, costs: {false_negative: 5}, vs_champion: {max_drop: 0}}
+        """
+    )
+    assert found == [
+        "policy.yaml:6:14: performance[0].metric: " + msg.ERR_COSTS_MISSING,
+        "policy.yaml:7:41: performance[1].costs: costs apply to expected_cost only, not to "
+        "accuracy",
+        "policy.yaml:8:47: performance[2].costs.false_negatve: unknown field 'false_negatve' — "
+        "did you mean 'false_negative'?",
+        "policy.yaml:9:46: performance[3].costs: " + msg.ERR_COSTS_ZERO,
+        "policy.yaml:10:89: performance[4].vs_champion.max_drop: expected_cost is better when "
+        "lower; compare it with the champion using max_increase",
+    ]
+    assert msg.ERR_COSTS_MISSING.endswith("{false_positive: 1, false_negative: 5}")
+    # The range comes from the costs: a bound outside it is noted (or refused).
+    rule = "performance:\n  - {metric: expected_cost, max: 9, costs: {false_negative: 5}}\n"
+    loaded = parse_policy(HEAD + rule, source="policy.yaml")
+    assert (
+        "policy.yaml:6:34: note: performance[0].max: expected_cost lies in [0, 5], so max 9 "
+        "never binds"
+    ) in [str(n) for n in loaded.notes]
+    assert problems(rule.replace("max: 9", "min: 6")) == [
+        "policy.yaml:6:34: performance[0].min: expected_cost lies in [0, 5], so min 6 can "
+        "never be met"
+    ]
+
+
+def test_monitoring_takes_built_in_metrics_only() -> None:
+    found = problems(
+        """\
+        approvals: {required: 1}
+        monitoring:
+          window: 1d
+          performance:
+            - {metric: expected_cost, max: 0.6}
+        """
+    )
+    assert found == [
+        "policy.yaml:9:16: monitoring.performance[0].metric: 'expected_cost' is checked by "
+        "evaluations only; monitoring rules take the built-in metrics"
+    ]
+
+
+def test_fairness_unjudged_min_judged_groups_and_favourable_label() -> None:
+    found = problems(
+        """\
+        fairness:
+          sensitive: [sex]
+          unjudged: warning
+          min_judged_groups: 1
+          favourable_label: [good]
+          rules:
+            - {metric: demographic_parity_ratio, min: 0.8}
+        """
+    )
+    assert found == [
+        "policy.yaml:7:13: fairness.unjudged: 'warning' is not one of fail, warn, ignore — did "
+        "you mean 'warn'?",
+        "policy.yaml:8:22: fairness.min_judged_groups: must be at least 2, got 1",
+        "policy.yaml:9:21: fairness.favourable_label: expected a single value (string, number "
+        "or boolean), got a list",
+    ]
+
+
+def test_a_reference_group_is_needed_for_every_sensitive_feature() -> None:
+    missing = (
+        "compares each group with a reference group, and fairness.reference_groups has none "
+        "for 'age_group'; add one (age_group: VALUE)"
+    )
+    found = problems(
+        """\
+        fairness:
+          sensitive: [sex, age_group]
+          reference_groups: {sex: male}
+          rules:
+            - {metric: demographic_parity_ratio, min: 0.8}
+            - {metric: disparate_impact_ratio, min: 0.8}
+            - {metric: false_positive_rate_ratio, min: 0.8, compare: reference_group}
+        """
+    )
+    assert found == [
+        f"policy.yaml:10:16: fairness.rules[1].metric: disparate_impact_ratio {missing}",
+        f"policy.yaml:11:16: fairness.rules[2].metric: false_positive_rate_ratio {missing}",
+    ]
+    found = problems(
+        """\
+        fairness:
+          sensitive: [sex, age_group]
+          reference_groups: {sex: male}
+          rules:
+            - {metric: demographic_parity_ratio, min: 0.8}
+        approvals: {required: 1}
+        monitoring:
+          window: 1d
+          fairness:
+            - {metric: statistical_parity_difference, min: -0.1}
+        """
+    )
+    assert found == [
+        f"policy.yaml:14:16: monitoring.fairness[0].metric: statistical_parity_difference {missing}"
+    ]
+
+
+def test_new_fields_at_their_defaults_keep_the_digest() -> None:
+    body = (
+        "fairness:\n  sensitive: [sex]\n  rules:\n"
+        "    - {metric: demographic_parity_ratio, min: 0.8}\n"
+    )
+    plain = parse_policy(HEAD + body)
+    spelled = parse_policy(HEAD + body + "  unjudged: warn\n")
+    assert spelled.digest == plain.digest
+    # What the digest was before these fields existed.
+    assert plain.digest == parse_policy(HEAD + body).digest
+    assert "unjudged" not in plain.policy.document()["fairness"]
+    changed = parse_policy(HEAD + body + "  unjudged: fail\n  favourable_label: good\n")
+    assert changed.digest != plain.digest
+    assert changed.policy.document()["fairness"]["favourable_label"] == "good"
