@@ -295,12 +295,15 @@ def test_schema_differences(registered: tuple[govml.Client, Path], tmp_path: Pat
     schema = evaluation.check("schema_matches")
     assert schema["outcome"] == "fail"
     assert "y" in schema["message"]
-    # A feature the model reads has another type: it cannot predict; a usage error, named.
+    # A feature the model reads has another type: the schema check fails, the checks that
+    # read predictions are not run, and the evaluation is stored as failing.
     broken = _frame(seed=2)
     broken["x1"] = "text"
-    with pytest.raises(InputError, match="cannot score this input: could not convert"):
-        client.evaluate("scorer@1", policy=policy, data=broken, target="y")
-    assert len(client.list_evaluations()) == 1
+    evaluation = client.evaluate("scorer@1", policy=policy, data=broken, target="y")
+    assert evaluation.status == "fail"
+    assert evaluation.check("schema_matches")["outcome"] == "fail"
+    assert evaluation.check("roc_auc")["reason"] == "not run: data check schema_matches failed"
+    assert len(client.list_evaluations()) == 2
 
 
 def test_outside_predictions_are_audited_and_stored(client: govml.Client, tmp_path: Path) -> None:

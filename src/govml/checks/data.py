@@ -15,6 +15,9 @@ Conventions shared by all of them:
 * A column the data lacks is a usage error: one :class:`~govml.errors.InputError` names
   every missing column. Content problems (values out of range, a column of the wrong
   type) are results, never exceptions.
+* A numeric column read as text because some values are not numbers (``"n/a"``, a typo)
+  is still checked by :func:`between`: its numbers against the bounds, and every other
+  value counted as outside (``not_numbers`` in the evidence).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import NDArray
 
 from govml.checks._columns import (
     as_table,
@@ -136,7 +140,15 @@ def between(
         raise InputError(ERR_NO_BOUNDS.format(check="between"))
     array = column_array(table, column)
     threshold = [_json_bound(min), _json_bound(max)]
+    missing = missing_mask(array)
     kind = _comparable(array)
+    text = np.zeros(table.num_rows, dtype=bool)
+    if kind is None and _is_text(array):
+        # A numeric column with some text in it (a typo, "n/a" written by hand): the
+        # numbers are checked and every value that is not one counts as outside.
+        numbers, text = _numbers_in_text(array, missing)
+        if numbers is not None:
+            array, kind = numbers, "number"
     if kind is None:
         reason = f"column '{column}' holds {array.type} values, not numbers, dates or times"
         return _undefined("between", reason, threshold, {"type": str(array.type)})
@@ -146,7 +158,6 @@ def between(
     )
     if low is not None and high is not None and pc.greater(low, high).as_py():
         raise InputError(ERR_BOUNDS_ORDER.format(check="between", min=min, max=max))
-    missing = missing_mask(array)
     present = table.num_rows - int(missing.sum())
     if present == 0:
         reason = REASON_NO_VALUES.format(
@@ -155,7 +166,7 @@ def between(
         return _undefined("between", reason, threshold, {"rows": table.num_rows})
     below = _flags(array, low, "less_equal" if strict else "less")
     above = _flags(array, high, "greater_equal" if strict else "greater")
-    outside = below | above
+    outside = below | above | text
     count = int(outside.sum())
     extremes = pc.min_max(array)
     evidence = {
@@ -171,10 +182,15 @@ def between(
         "strict": strict,
     }
     interval = _interval_text(threshold, strict)
+    if text.any():
+        evidence["not_numbers"] = int(text.sum())
+        evidence["first_text_rows"] = first_rows(text)
     if count == 0:
         message = f"all {present:,} values of '{column}' are in {interval}"
         return _result("between", "pass", message, 0, threshold, evidence)
     message = f"{count:,} of {present:,} values of '{column}' are outside {interval}"
+    if text.any():
+        message += f" ({int(text.sum()):,} not numbers)"
     return _result("between", "fail", message, count, threshold, evidence)
 
 
@@ -497,6 +513,34 @@ def _comparable(array: Any) -> str | None:
     if types.is_duration(array.type):
         return "temporal"
     return None
+
+
+_NUMBER = r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$"
+
+
+def _is_text(array: Any) -> bool:
+    return bool(pa.types.is_string(array.type) or pa.types.is_large_string(array.type))
+
+
+def _numbers_in_text(array: Any, missing: NDArray[np.bool_]) -> tuple[Any, NDArray[np.bool_]]:
+    """Return the numbers of a text column (None when it holds none) and the other values.
+
+    The second array is True for each present value that is not a number.
+    """
+    trimmed = pc.utf8_trim_whitespace(array)
+    number = np.asarray(
+        pc.fill_null(pc.match_substring_regex(trimmed, _NUMBER), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
+    text = ~number & ~missing
+    if not number.any():
+        return None, text
+    numbers = pc.cast(
+        pc.if_else(pa.array(number), trimmed, pa.scalar(None, trimmed.type)), pa.float64()
+    )
+    return numbers, text
 
 
 def _scalar(bound: Any, name: str, dtype: Any, kind: str) -> Any:

@@ -1,7 +1,9 @@
 """``govml evaluate`` and ``govml evaluations``: gate a version on a policy, read results back.
 
 ``govml evaluate`` exits 0 when every rule passes (warnings included), 1 when a rule fails
-and 2 on input or usage errors, so a CI job can gate on it directly.
+(bad data included: a failed data check, a model that cannot predict on the data) and 2 on
+input or usage errors, so a CI job can gate on it directly. After the table it prints one
+line per problem.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from govml.cli.common import JSON_OPTION, client
 from govml.cli.output import console, err_console, print_json, print_table
-from govml.client import Client
+from govml.client_protocol import GovmlClient
 from govml.evaluation import Evaluation
 from govml.evaluation.runners import stages
 from govml.services.evaluation import DEFAULT_N_BOOT
@@ -54,7 +56,10 @@ def evaluate(
         None, "--score-column", help="Column of positive-class scores made elsewhere."
     ),
     pos_label: str | None = typer.Option(
-        None, "--pos-label", help="The positive (favourable) label (default: the larger one)."
+        None,
+        "--pos-label",
+        help="The positive label, the class recall and scores are about (default: the larger "
+        "one); the favourable outcome is the policy's fairness.favourable_label.",
     ),
     label: str | None = typer.Option(
         None, "--label", help="Name of what made outside predictions (without NAME@VERSION)."
@@ -178,7 +183,7 @@ def _report_format(report: str | None) -> Any:
     return report_format(report)  # before any work: a wrong suffix fails fast
 
 
-def _write_report(opened: Client, evaluation: Evaluation, path: Path, fmt: Any) -> None:
+def _write_report(opened: GovmlClient, evaluation: Evaluation, path: Path, fmt: Any) -> None:
     from govml.reports import render
 
     text = render(
@@ -205,10 +210,31 @@ def _print_evaluation(evaluation: Evaluation, *, json_out: bool, report: str | N
         f"{escape(policy['name'])} ({policy['digest'][:19]}…): {_styled(evaluation.status)} "
         f"({counts}) in {document['duration_s']:.2f} s"
     )
+    for line in _problems(evaluation):
+        console.print(escape(line), soft_wrap=True)
     for note in document.get("notes", []):
-        console.print(f"[dim]note: {escape(note)}[/]")
+        console.print(f"[dim]note: {escape(note)}[/]", soft_wrap=True)
     if report is not None:
         console.print(f"report written to {escape(report)}")
+
+
+def _problems(evaluation: Evaluation) -> list[str]:
+    """Return one line per problem, never wrapped: what a CI log shows a reader first.
+
+    A failing check is a line; undefined checks that count as failures are one line per
+    reason (a failed data check leaves every check that reads predictions undefined).
+    """
+    lines: list[str] = []
+    undefined: dict[str, int] = {}
+    for check in evaluation.failed():
+        if check["status"] == "undefined":
+            reason = str(check["reason"])
+            undefined[reason] = undefined.get(reason, 0) + 1
+        else:
+            lines.append(f"fail: {check['check']}: {check['message']}")
+    for reason, count in undefined.items():
+        lines.append(f"fail: {count} undefined check{'s' if count > 1 else ''}: {reason}")
+    return lines
 
 
 def _styled(status: str) -> str:

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import pyarrow as pa
+
 from govml import checks
 from govml.checks import CheckResult, Status
-from govml.metrics import BinaryConfusion, metric_result
+from govml.checks.result import Category
+from govml.metrics import BinaryConfusion
+from govml.metrics.custom import (
+    one_line,
+)
 from govml.metrics.report import FairnessReport, FairnessSection, report_from_stats
 from govml.metrics.results import MetricResult
 from govml.policy.expectations import (
@@ -30,13 +36,13 @@ from govml.policy.expectations import (
     SchemaMatchesTraining,
     Unique,
 )
-from govml.policy.rules import Fairness, FairnessRule, PerformanceRule
-from govml.policy.vocabulary import INEQUALITY_INDICES, format_number, performance_traits
+from govml.policy.rules import Fairness, FairnessRule
+from govml.policy.vocabulary import INEQUALITY_INDICES, format_number
 
 NO_TRAINING_SCHEMA = "no training data is recorded for {subject}, so there is no schema to match"
-NO_CHAMPION = "no version of {model} holds the production alias; nothing to compare with"
-SAME_CHAMPION = "{subject} holds the production alias itself; nothing to compare with"
 NO_REFERENCE = "no reference group is given for {features}"
+NOT_CHECKED = "could not be checked on this data: {error}"
+_CHECK_NAMES = {"schema_matches_training": "schema_matches", "no_personal_data": "personal_data"}
 DEFAULT_CONFIDENCE_BOOT = 1000
 
 
@@ -71,6 +77,18 @@ def shown(value: float) -> str:
     return f"{value:.4g}"
 
 
+def not_run(check: str, category: Category, reason: str, threshold: Any) -> CheckResult:
+    """Return an undefined result whose message is ``reason`` (a check that could not run)."""
+    return CheckResult(
+        check=check,
+        category=category,
+        status="undefined",
+        message=reason,
+        threshold=threshold,
+        reason=reason,
+    )
+
+
 # -- data ------------------------------------------------------------------------------------
 
 
@@ -89,7 +107,13 @@ def data_checks(
     out: list[CheckResult] = []
     for expectation in expectations:
         started = time.perf_counter()
-        result = _data_check(table, expectation, training_schema, subject)
+        try:
+            result = _data_check(table, expectation, training_schema, subject)
+        except (pa.ArrowException, ValueError, TypeError) as exc:
+            # Content the check's arithmetic cannot take: named in the result, never a crash.
+            reason = NOT_CHECKED.format(error=one_line(exc))
+            name = _CHECK_NAMES.get(expectation.expect, expectation.expect)
+            result = not_run(name, "data", reason, None)
         column = getattr(expectation, "column", None)
         if isinstance(column, str):
             result = replace(result, check=f"{result.check}:{column}")
@@ -150,148 +174,47 @@ def expectation_columns(expectation: DataExpectation) -> list[str]:
     return []
 
 
-# -- performance -----------------------------------------------------------------------------
-
-
-StatsFor = Callable[[str], "tuple[Any, None] | tuple[None, str]"]
-"""Return the statistics metric ``name`` is computed from, or None and the reason."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Champion:
-    """The version the candidate is compared with, and how to get its statistics."""
-
-    subject: str
-    stats_for: StatsFor | None
-    """None when there is no champion (``reason`` says why)."""
-    reason: str | None = None
-
-
-def performance_checks(
-    rules: Sequence[PerformanceRule],
-    stats_for: StatsFor,
-    *,
-    champion: Champion,
-) -> list[CheckResult]:
-    """Check each performance rule's bounds and its comparison with the champion.
-
-    A rule with bounds gives a check named after its metric; a rule with ``vs_champion``
-    adds ``<metric>_vs_champion``, which passes with a note when there is no champion.
-    """
-    out: list[CheckResult] = []
-    for rule in rules:
-        started = time.perf_counter()
-        stats, why = stats_for(rule.metric)
-        value = None if stats is None else metric_result(stats, rule.metric)
-        if rule.low is not None or rule.high is not None:
-            out.append(
-                _bounded(rule, value, why, stats).with_duration(time.perf_counter() - started)
-            )
-        if rule.vs_champion is not None:
-            started = time.perf_counter()
-            out.append(
-                _versus(rule, value, why, champion).with_duration(time.perf_counter() - started)
-            )
-    return out
-
-
-def _stats_evidence(stats: Any) -> dict[str, Any]:
-    rows = getattr(stats, "n_rows", None)
-    evidence: dict[str, Any] = {"statistics": type(stats).__name__}
-    if rows is not None:
-        evidence["rows"] = int(rows.sum())
-    if isinstance(stats, BinaryConfusion):
-        w = stats.overall().weight[0]
-        evidence["confusion"] = {"tn": w[0, 0], "fp": w[0, 1], "fn": w[1, 0], "tp": w[1, 1]}
-    return evidence
-
-
-def _bounded(
-    rule: PerformanceRule, value: MetricResult | None, why: str | None, stats: Any
-) -> CheckResult:
-    threshold = threshold_of(rule.low, rule.high)
-    if value is None or value.value is None:
-        reason = why if value is None else (value.reason or "undefined")
-        return CheckResult(
-            check=rule.metric,
-            category="performance",
-            status="undefined",
-            message=f"{rule.metric} is undefined: {reason}",
-            threshold=threshold,
-            reason=reason,
-        )
-    ok = within(value.value, rule.low, rule.high)
-    relation = "meets" if ok else "breaks"
-    return CheckResult(
-        check=rule.metric,
-        category="performance",
-        status="pass" if ok else "fail",
-        message=f"{rule.metric} {shown(value.value)} {relation} {bounds_text(rule.low, rule.high)}",
-        value=value.value,
-        threshold=threshold,
-        evidence=_stats_evidence(stats),
-    )
-
-
-def _versus(
-    rule: PerformanceRule, value: MetricResult | None, why: str | None, champion: Champion
-) -> CheckResult:
-    comparison = rule.vs_champion
-    assert comparison is not None
-    check = f"{rule.metric}_vs_champion"
-    threshold = comparison.model_dump(exclude_none=True)
-    if champion.stats_for is None:
-        return CheckResult(
-            check=check,
-            category="performance",
-            status="pass",
-            message=champion.reason or "no champion",
-            threshold=threshold,
-            evidence={"champion": None},
-        )
-    their_stats, their_why = champion.stats_for(rule.metric)
-    theirs = None if their_stats is None else metric_result(their_stats, rule.metric)
-    if value is None or value.value is None or theirs is None or theirs.value is None:
-        if value is None or value.value is None:
-            reason = (
-                f"the candidate's {rule.metric} is undefined: {why or (value and value.reason)}"
-            )
-        else:
-            detail = their_why if theirs is None else theirs.reason
-            reason = f"the champion's {rule.metric} is undefined: {detail}"
-        return CheckResult(
-            check=check,
-            category="performance",
-            status="undefined",
-            message=reason,
-            threshold=threshold,
-            reason=reason,
-            evidence={"champion": champion.subject},
-        )
-    higher = performance_traits(rule.metric).direction == "higher"
-    change = value.value - theirs.value
-    worse = -change if higher else change
-    limit = comparison.max_drop if comparison.max_drop is not None else comparison.max_increase
-    assert limit is not None
-    ok = worse <= limit + 1e-12
-    word = "drop" if higher else "increase"
-    message = (
-        f"{rule.metric} {shown(value.value)} against {shown(theirs.value)} for "
-        f"{champion.subject}: a {word} of {shown(max(worse, 0.0))} "
-        f"({'within' if ok else 'beyond'} the allowed {format_number(limit)})"
-    )
-    return CheckResult(
-        check=check,
-        category="performance",
-        status="pass" if ok else "fail",
-        message=message,
-        value=change,
-        threshold=threshold,
-        evidence={"champion": champion.subject, "candidate": value.value, "theirs": theirs.value},
-    )
-
-
 # -- fairness --------------------------------------------------------------------------------
+
+ReportKey = tuple[int, float, bool]
+"""``(n_boot, confidence, favourable)``: replicates, coverage, and whether the report is
+computed with the favourable outcome as the positive label."""
+
+POINT: ReportKey = (0, 0.95, False)
+
+FAVOURABLE_OUTCOME_RULES: frozenset[str] = frozenset(
+    {
+        "demographic_parity_difference",
+        "demographic_parity_ratio",
+        "statistical_parity_difference",
+        "disparate_impact_ratio",
+        *INEQUALITY_INDICES,
+    }
+)
+"""Rules that measure how often (or how much) people get the favourable outcome: rates of
+selection, and the inequality of the benefit over all rows. Error-rate rules (equalized
+odds, equal opportunity, FPR / FNR / PPV parity) keep the positive label."""
+
+SHOWN_UNJUDGED = 5
+
+
+def same_label(given: Any, label: Any) -> bool:
+    """Return whether a policy's label (YAML) names ``label`` of the data (``1`` and ``"1"``)."""
+    if given == label:
+        return True
+    return isinstance(given, str) and not isinstance(label, str) and given == str(label)
+
+
+def on_favourable(rule: FairnessRule, section: Fairness, pos_label: Any) -> bool:
+    """Return whether ``rule`` is measured on counts whose positive label is the favourable one.
+
+    True when the policy names a favourable outcome other than the positive label and the
+    rule is about the favourable outcome (`FAVOURABLE_OUTCOME_RULES`).
+    """
+    favourable = section.favourable_label
+    if favourable is None or same_label(favourable, pos_label):
+        return False
+    return rule.metric in FAVOURABLE_OUTCOME_RULES
 
 
 def fairness_reports(
@@ -300,21 +223,25 @@ def fairness_reports(
     *,
     default_n_boot: int,
     random_state: int,
-) -> dict[tuple[int, float], FairnessReport]:
-    """Return the fairness reports the rules need, keyed by ``(n_boot, confidence)``.
+) -> dict[ReportKey, FairnessReport]:
+    """Return the fairness reports the rules need, keyed by `ReportKey`.
 
-    The point estimates come from one report without replicates (key ``(0, 0.95)``); rules
-    gated on a confidence bound get a report with that many replicates and that coverage.
-    All reports are computed from the same statistics ``stats``.
+    The point estimates come from reports without replicates (``n_boot`` 0); rules gated on
+    a confidence bound get a report with that many replicates and that coverage. Rules
+    about the favourable outcome, when it is not the positive label of ``stats``, read
+    reports of the same statistics with the labels swapped. All reports come from ``stats``.
     """
-    wanted = {(0, 0.95)}
+    wanted = {POINT}
     for rule in section.rules:
+        favourable = on_favourable(rule, section, stats.pos_label)
+        wanted.add((0, 0.95, favourable))
         if rule.confidence is not None:
-            wanted.add((rule.n_boot or default_n_boot, rule.confidence))
+            wanted.add((rule.n_boot or default_n_boot, rule.confidence, favourable))
     privileged = dict(section.reference_groups) or None
+    swapped = stats if section.favourable_label is None else stats.swapped(section.favourable_label)
     return {
         key: report_from_stats(
-            stats,
+            swapped if key[2] else stats,
             min_group_size=section.min_group_size,
             intersections=section.intersectional,
             privileged=privileged,
@@ -327,7 +254,7 @@ def fairness_reports(
 
 
 def fairness_checks(
-    reports: Mapping[tuple[int, float], FairnessReport],
+    reports: Mapping[ReportKey, FairnessReport],
     section: Fairness,
     *,
     default_n_boot: int,
@@ -336,24 +263,56 @@ def fairness_checks(
 
     One check per rule and grouping, named ``<metric>:<feature>`` or
     ``<metric>:<feature>*<feature>`` for an intersection, and one ``<metric>`` check for an
-    inequality index (computed over all rows).
+    inequality index (computed over all rows). Each grouping's check names the groups it
+    did not judge (fewer rows than ``min_group_size``); the section's ``unjudged`` and
+    ``min_judged_groups`` say what that does to its status.
     """
     out: list[CheckResult] = []
-    point = reports[(0, 0.95)]
+    pos_label = reports[POINT].statistics.pos_label
     for rule in section.rules:
         started = time.perf_counter()
-        report = point
+        favourable = on_favourable(rule, section, pos_label)
+        report = reports[(0, 0.95, favourable)]
         if rule.confidence is not None:
-            report = reports[(rule.n_boot or default_n_boot, rule.confidence)]
+            report = reports[(rule.n_boot or default_n_boot, rule.confidence, favourable)]
         found: list[CheckResult] = []
         if rule.metric in INEQUALITY_INDICES:
-            found.append(_fair(rule, None, report.inequality[rule.metric]))
+            found.append(_fair(rule, section, None, report.inequality[rule.metric]))
         else:
             for grouping in report.sections:
-                found.append(_fair(rule, grouping, _lookup(rule, grouping)))
+                found.append(_fair(rule, section, grouping, _lookup(rule, grouping)))
+        if favourable:
+            found = [_on_favourable(result, section.favourable_label) for result in found]
         elapsed = time.perf_counter() - started
         out.extend(result.with_duration(elapsed / len(found)) for result in found)
     return out
+
+
+def fairness_not_run(section: Fairness, sensitive: Sequence[str], reason: str) -> list[CheckResult]:
+    """Return each fairness check an evaluation would have made, undefined with ``reason``.
+
+    The checks carry the names they have when they run (one per rule and grouping), so that
+    evaluations can be compared check by check.
+    """
+    groupings = [[name] for name in sensitive]
+    if len(sensitive) > 1 and section.intersectional:
+        groupings.append(list(sensitive))
+    out: list[CheckResult] = []
+    for rule in section.rules:
+        names = (
+            [rule.metric]
+            if rule.metric in INEQUALITY_INDICES
+            else [f"{rule.metric}:{'*'.join(features)}" for features in groupings]
+        )
+        out.extend(not_run(name, "fairness", reason, _fair_threshold(rule)) for name in names)
+    return out
+
+
+def _on_favourable(result: CheckResult, favourable: Any) -> CheckResult:
+    evidence = {**result.evidence, "outcome": "favourable", "favourable_label": favourable}
+    if "selection_rate" in evidence:
+        evidence["favourable_rate"] = evidence.pop("selection_rate")
+    return replace(result, evidence=evidence)
 
 
 def _lookup(rule: FairnessRule, grouping: FairnessSection) -> MetricResult:
@@ -380,30 +339,104 @@ def _group_evidence(grouping: FairnessSection) -> dict[str, Any]:
     }
 
 
-def _fair(rule: FairnessRule, grouping: FairnessSection | None, found: MetricResult) -> CheckResult:
-    check = rule.metric if grouping is None else f"{rule.metric}:{'*'.join(grouping.features)}"
+@dataclass(frozen=True, kw_only=True)
+class _Judged:
+    """Which groups of a grouping a rule judged, and which it left out for their size."""
+
+    judged: list[list[Any]]
+    unjudged: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, rule: FairnessRule, section: Fairness, grouping: FairnessSection) -> _Judged:
+        # A reference-group form pools every group but the privileged one: none is left out.
+        minimum = 0 if rule.compare == "reference_group" else section.min_group_size
+        judged: list[list[Any]] = []
+        unjudged: list[dict[str, Any]] = []
+        for key, rows in zip(grouping.groups, grouping.rows, strict=True):
+            if rows >= minimum:
+                judged.append(list(key))
+            else:
+                unjudged.append({"group": list(key), "rows": rows})
+        return cls(judged=judged, unjudged=unjudged)
+
+    def evidence(self) -> dict[str, Any]:
+        return {"groups_judged": self.judged, "groups_unjudged": self.unjudged}
+
+    def text(self, section: Fairness) -> str:
+        total = len(self.judged) + len(self.unjudged)
+        parts = []
+        if self.unjudged:
+            shown = ", ".join(
+                f"{' × '.join(str(v) for v in item['group'])} ({item['rows']:,} rows)"
+                for item in self.unjudged[:SHOWN_UNJUDGED]
+            )
+            more = len(self.unjudged) - SHOWN_UNJUDGED
+            if more > 0:
+                shown += f" and {more} more"
+            parts.append(
+                f"judged {len(self.judged)} of {total} groups; not judged "
+                f"(below min_group_size {section.min_group_size}): {shown}"
+            )
+        minimum = section.min_judged_groups
+        if minimum is not None and len(self.judged) < minimum:
+            if not self.unjudged:
+                parts.append(f"judged {len(self.judged)} of {total} groups")
+            parts.append(f"fewer than min_judged_groups {minimum}")
+        return "".join(f"; {part}" for part in parts)
+
+    def status(self, status: Status, section: Fairness) -> Status:
+        """Return the check's status once the groups it could not judge are counted."""
+        minimum = section.min_judged_groups
+        if minimum is not None and len(self.judged) < minimum:
+            return "fail"
+        if not self.unjudged or section.unjudged == "ignore":
+            return status
+        if section.unjudged == "fail":
+            return "fail" if status in ("pass", "warn") else status
+        return "warn" if status == "pass" else status
+
+
+def _fair_threshold(rule: FairnessRule) -> dict[str, Any]:
     threshold: dict[str, Any] = threshold_of(rule.low, rule.high)
     if rule.compare is not None:
         threshold["compare"] = rule.compare
-    evidence = {} if grouping is None else _group_evidence(grouping)
-    interval = found.interval
     if rule.confidence is not None:
         threshold["confidence"] = rule.confidence
+    return threshold
+
+
+def _fair(
+    rule: FairnessRule,
+    section: Fairness,
+    grouping: FairnessSection | None,
+    found: MetricResult,
+) -> CheckResult:
+    check = rule.metric if grouping is None else f"{rule.metric}:{'*'.join(grouping.features)}"
+    threshold = _fair_threshold(rule)
+    evidence = {} if grouping is None else _group_evidence(grouping)
+    judged = None if grouping is None else _Judged.of(rule, section, grouping)
+    suffix = ""
+    if judged is not None:
+        evidence.update(judged.evidence())
+        suffix = judged.text(section)
+    interval = found.interval
+    if rule.confidence is not None:
         evidence["replicates"] = found.replicates
         evidence["skipped_replicates"] = found.skipped
     where = "" if grouping is None else f" over {' × '.join(grouping.features)}"
+    status: Status
     if found.value is None or (rule.confidence is not None and interval is None):
         reason = found.reason or "no bootstrap replicate had a value"
+        status = "undefined" if judged is None else judged.status("undefined", section)
         return CheckResult(
             check=check,
             category="fairness",
-            status="undefined",
-            message=f"{rule.metric}{where} is undefined: {reason}",
+            status=status,
+            message=f"{rule.metric}{where} is undefined: {reason}{suffix}",
             threshold=threshold,
-            reason=reason,
+            reason=reason if status == "undefined" else None,
             evidence=evidence,
         )
-    status: Status
     if rule.confidence is not None and interval is not None:
         low_ok = rule.low is None or interval[0] >= rule.low
         high_ok = rule.high is None or interval[1] <= rule.high
@@ -418,12 +451,12 @@ def _fair(rule: FairnessRule, grouping: FairnessSection | None, found: MetricRes
     relation = "meets" if status == "pass" else "breaks"
     message = (
         f"{rule.metric}{where} {shown(found.value)}{basis} {relation} "
-        f"{bounds_text(rule.low, rule.high)}"
+        f"{bounds_text(rule.low, rule.high)}{suffix}"
     )
     return CheckResult(
         check=check,
         category="fairness",
-        status=status,
+        status=status if judged is None else judged.status(status, section),
         message=message,
         value=found.value,
         threshold=threshold,

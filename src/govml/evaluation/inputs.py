@@ -4,6 +4,10 @@
 predictions made elsewhere, and infers what the caller did not say: the task (binary,
 multiclass or regression) and the positive label. :func:`stats_lookup` then builds the
 sufficient statistics a metric needs, each kind at most once. Nothing here reads the store.
+
+When the predictions cannot be had (a data check failed, or the model cannot predict on
+the data), the inputs are *blocked*: they carry the outcomes and the reason, and the
+checks that read predictions are undefined with that reason.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from govml.checks import CheckResult
+from govml.checks._columns import column_array, first_rows, missing_mask
+from govml.datasets.coltypes import normalised_type
 from govml.domain.records import ModelVersion
-from govml.errors import GovmlError, InputError, ValidationError
-from govml.evaluation.gates import StatsFor, expectation_columns
+from govml.errors import InputError, ValidationError
+from govml.evaluation.gates import expectation_columns
+from govml.evaluation.performance import Measure, StatsFor
 from govml.flavors.base import LoadedModel
 from govml.metrics import binary_confusion, multiclass_confusion, regression_moments, score_samples
-from govml.metrics._registry import spec_for
+from govml.metrics.custom import RowValues, one_line
 from govml.policy import Policy
 from govml.policy.expectations import DataExpectation
 
@@ -30,6 +38,13 @@ ERR_POS_LABEL = (
 ERR_POS_LABEL_ABSENT = "the positive label {label!r} is not a value of {target!r} ({values})"
 ERR_SCORES_TASK = "--score-column gives the positive class's score: it needs a binary target"
 ERR_CANNOT_PREDICT = "the model cannot predict on the data: {error}"
+MODEL_INPUT = "model_input"
+TARGET = "target"
+ERR_TARGET_MISSING = (
+    "the target {target!r} has {count:,} missing value(s) in {rows:,} rows; every row needs "
+    "an actual outcome"
+)
+NOT_RUN_TARGET = "not run: the target {target!r} has missing values"
 HINT_CANNOT_PREDICT = (
     "compare the data's columns and types with the training data "
     "(`govml versions show` lists the signature)"
@@ -65,6 +80,9 @@ class EvaluationInputs:
         The positive label of a binary task (None otherwise).
     sensitive : list of str
         The sensitive features.
+    blocked : str or None
+        Why there are no predictions to check, when a data check failed or the model
+        cannot predict on the data; None otherwise.
     stats : dict
         Statistics built so far, by kind (filled by :func:`stats_lookup`).
     """
@@ -81,7 +99,19 @@ class EvaluationInputs:
     sensitive: list[str]
     no_labels_reason: str = NO_LABELS
     no_scores_reason: str = NO_SCORES
+    blocked: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+
+
+class CannotPredict(ValidationError):
+    """The model raised on the evaluation data; the message is one line naming the error."""
+
+    def __init__(self, error: BaseException) -> None:
+        # A framework wraps its own error (the flavor's "cannot score this input"); the
+        # first line of the original is what says what is wrong with the data.
+        cause = error.__cause__ if isinstance(error, InputError) and error.__cause__ else error
+        super().__init__(ERR_CANNOT_PREDICT.format(error=one_line(cause)), hint=HINT_CANNOT_PREDICT)
+        self.error = type(cause).__name__
 
 
 def sensitive_columns(given: Sequence[str] | None, rules: Policy) -> list[str]:
@@ -159,28 +189,33 @@ def model_inputs(
     score_column: str | None,
     pos_label: Any,
     sensitive: Sequence[str],
+    blocked: str | None = None,
 ) -> EvaluationInputs:
     """Predict (or read outside predictions) and infer the task and the positive label.
+
+    With ``blocked`` (the reason there are to be no predictions) nothing is predicted or
+    read from the prediction columns; the task and the positive label come from the model's
+    classes and the outcomes.
 
     Raises
     ------
     InputError
         When the positive label is wrong or cannot be told, or scores are given for a
         target that is not binary.
-    ValidationError
-        When the model cannot predict on the data.
+    CannotPredict
+        When the model raises on the data.
     """
     y_true = frame[target].to_numpy()
-    labels_reason = REFUSED if refused else NO_LABELS
-    scores_reason = REFUSED if refused else NO_SCORES
+    labels_reason = blocked or (REFUSED if refused else NO_LABELS)
+    scores_reason = blocked or (REFUSED if refused else NO_SCORES)
     y_pred: np.ndarray[Any, Any] | None = None
     scores: np.ndarray[Any, Any] | None = None
-    if prediction_column is not None:
+    if blocked is None and prediction_column is not None:
         y_pred = frame[prediction_column].to_numpy()
-    elif model is not None:
+    elif blocked is None and model is not None:
         y_pred = np.asarray(_call(model.predict, features))
     classes = None if model is None else model.classes
-    if score_column is not None:
+    if score_column is not None and blocked is None:
         scores = frame[score_column].to_numpy(dtype=float, na_value=np.nan)
     task = infer_task(y_true, y_pred, classes, scores, model)
     if score_column is not None and task != "binary":
@@ -188,7 +223,13 @@ def model_inputs(
     chosen = None
     if task == "binary":
         chosen = infer_pos_label(pos_label, y_true, y_pred, classes, target)
-        if scores is None and model is not None and model.has_proba and classes is not None:
+        if (
+            blocked is None
+            and scores is None
+            and model is not None
+            and model.has_proba
+            and classes is not None
+        ):
             index = [i for i, c in enumerate(classes) if c == chosen]
             if index:
                 scores = np.asarray(_call(model.predict_proba, features))[:, index[0]]
@@ -205,19 +246,82 @@ def model_inputs(
         sensitive=list(sensitive),
         no_labels_reason=labels_reason,
         no_scores_reason=scores_reason,
+        blocked=blocked,
     )
 
 
 def _call(method: Callable[[Any], Any], features: pd.DataFrame) -> Any:
     try:
         return method(features)
-    except GovmlError:
-        raise
     except Exception as exc:  # the model's own code: any failure means the data does not fit
-        raise ValidationError(
-            ERR_CANNOT_PREDICT.format(error=f"{type(exc).__name__}: {exc}"),
-            hint=HINT_CANNOT_PREDICT,
-        ) from None
+        raise CannotPredict(exc) from None
+
+
+def target_check(table: Any, target: str) -> CheckResult | None:
+    """Return a failing ``target`` check when the target has missing values, else None.
+
+    Metrics need an actual outcome for every row; a missing one is a data problem that no
+    expectation of the policy may have named.
+    """
+    mask = missing_mask(column_array(table, target))
+    count = int(mask.sum())
+    if count == 0:
+        return None
+    return CheckResult(
+        check=TARGET,
+        category="data",
+        status="fail",
+        message=ERR_TARGET_MISSING.format(target=target, count=count, rows=table.num_rows),
+        value=count,
+        evidence={"rows": table.num_rows, "missing": count, "first_rows": first_rows(mask)},
+    )
+
+
+def model_input_check(
+    failure: CannotPredict, table: Any, version: ModelVersion | None, subject: str
+) -> CheckResult:
+    """Return the failing ``model_input`` check of a model that cannot predict on the data.
+
+    Its evidence names what usually causes it: missing values in the model's input columns,
+    and input columns whose type differs from the version's signature.
+    """
+    names = [] if version is None else signature_inputs(version)
+    wanted = {
+        column["name"]: column.get("type")
+        for column in ((version.signature or {}).get("inputs", []) if version else [])
+    }
+    missing: dict[str, int] = {}
+    changed: list[dict[str, Any]] = []
+    for name in names or table.column_names:
+        if name not in table.column_names:
+            continue
+        array = column_array(table, name)
+        count = int(missing_mask(array).sum())
+        if count:
+            missing[name] = count
+        actual = _type_name(array.type, name)
+        if wanted.get(name) and actual != wanted[name] and actual != "null":
+            changed.append({"column": name, "expected": wanted[name], "actual": actual})
+    return CheckResult(
+        check=MODEL_INPUT,
+        category="data",
+        status="fail",
+        message=failure.message,
+        evidence={
+            "model": subject,
+            "error": failure.error,
+            "rows": table.num_rows,
+            "missing": missing,
+            "type_changed": changed,
+        },
+    )
+
+
+def _type_name(dtype: Any, column: str) -> str:
+    try:
+        return normalised_type(dtype, column=column)
+    except InputError:
+        return str(dtype)
 
 
 def infer_task(
@@ -312,36 +416,37 @@ def coerce_label(given: Any, values: np.ndarray[Any, Any]) -> Any:
 
 
 def usable_kinds(task: str) -> set[str]:
-    """Return the statistics kinds a model of ``task`` can give."""
+    """Return the statistics kinds a model of ``task`` can give (``rows``: the rows as such)."""
     return {
-        "binary": {"binary", "multiclass", "score"},
-        "multiclass": {"multiclass"},
-        "regression": {"regression"},
+        "binary": {"binary", "multiclass", "score", "rows"},
+        "multiclass": {"multiclass", "rows"},
+        "regression": {"regression", "rows"},
     }[task]
 
 
 def stats_lookup(inputs: EvaluationInputs) -> StatsFor:
-    """Return a function giving the statistics a metric is computed from (built once each)."""
+    """Return a function giving the statistics a measure is computed from (built once each)."""
 
-    def stats_for(metric: str) -> tuple[Any, None] | tuple[None, str]:
-        kinds = spec_for(metric).kinds
-        for kind in kinds:
+    def stats_for(measure: Measure) -> tuple[Any, None] | tuple[None, str]:
+        for kind in measure.kinds:
             if kind not in usable_kinds(inputs.task):
                 continue
-            if kind == "score":
-                if inputs.scores is None:
-                    return None, inputs.no_scores_reason
-            elif inputs.y_pred is None:
+            reads_scores = kind == "score" or (kind == "rows" and measure.needs_scores)
+            if reads_scores and inputs.scores is None:
+                return None, inputs.no_scores_reason
+            if kind != "score" and inputs.y_pred is None:
                 return None, inputs.no_labels_reason
             if kind not in inputs.stats:
                 inputs.stats[kind] = _build(kind, inputs)
             return inputs.stats[kind], None
-        return None, f"{metric} does not apply to a {inputs.task} model"
+        return None, f"{measure.name} does not apply to a {inputs.task} model"
 
     return stats_for
 
 
 def _build(kind: str, inputs: EvaluationInputs) -> Any:
+    if kind == "rows":
+        return _rows(inputs)
     if kind == "binary":
         return binary_confusion(inputs.y_true, inputs.y_pred, pos_label=inputs.pos_label)
     if kind == "multiclass":
@@ -349,6 +454,15 @@ def _build(kind: str, inputs: EvaluationInputs) -> Any:
     if kind == "score":
         return score_samples(inputs.y_true, inputs.scores, pos_label=inputs.pos_label)
     return regression_moments(inputs.y_true, inputs.y_pred)
+
+
+def _rows(inputs: EvaluationInputs) -> RowValues:
+    """Return the rows a row metric reads: 1 / 0 for the positive label of a binary task."""
+    y_true, y_pred = inputs.y_true, inputs.y_pred
+    if inputs.task == "binary":
+        y_true = (y_true == inputs.pos_label).astype(np.int64)
+        y_pred = None if y_pred is None else (y_pred == inputs.pos_label).astype(np.int64)
+    return RowValues(y_true=y_true, y_pred=y_pred, y_score=inputs.scores)
 
 
 def document_inputs(

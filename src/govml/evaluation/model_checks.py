@@ -30,6 +30,20 @@ def undefined(check: str, category: Category, reason: str) -> CheckResult:
     )
 
 
+def explainability_not_run(section: Explainability, reason: str) -> list[CheckResult]:
+    """Return the explainability checks an evaluation would have made, undefined with ``reason``.
+
+    Proxy warnings are per feature of the top-k, unknown without an explanation, so they
+    are left out.
+    """
+    names = ["feature_importance"]
+    if section.stability_vs_production is not None:
+        names.append("stability")
+    if section.forbidden_in_top_k:
+        names.append("forbidden_in_top_k")
+    return [undefined(name, "explainability", reason) for name in names]
+
+
 def explainability_checks(
     section: Explainability,
     model: LoadedModel | None,

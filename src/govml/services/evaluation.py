@@ -1,10 +1,12 @@
 """Evaluate a model version (or predictions made elsewhere) against a policy, and store it.
 
 `EvaluationService.evaluate` orchestrates: it reads the data once, checks that every column
-the policy and the model need is there (naming all missing ones at once), scans the
-artifact's pickle stream before anything loads it, gathers the predictions
-(:mod:`govml.evaluation.inputs`), runs one runner per section of the policy
-(:mod:`govml.evaluation.runners`), decides, and stores the result: one ``evaluations`` row
+the policy and the model need is there (naming all missing ones at once), runs the data
+section on the data as read, scans the artifact's pickle stream before anything loads it,
+gathers the predictions (:mod:`govml.evaluation.inputs`; none when a data check failed or
+the model cannot predict on the data, and the checks that read them say so), runs the
+other sections (:mod:`govml.evaluation.runners`), decides, and stores the result even when
+the data was bad: one ``evaluations`` row
 holding the canonical JSON document, its evidence artifacts (fairness statistics, SHAP
 importance, drift of the data against the training profile, SBOM) in the artifact store,
 and one ``evaluation.recorded`` ledger entry with the document's digest, all in one
@@ -16,12 +18,13 @@ with it pass with a note saying so (a first version has nothing to be compared w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -36,20 +39,24 @@ from govml.domain.lifecycle import Permission
 from govml.domain.records import Model, ModelVersion, VersionRef
 from govml.errors import InputError, IntegrityError, PolicyError, ValidationError
 from govml.evaluation.document import SCHEMA, Evaluation, Gate, overall_status, summary
-from govml.evaluation.gates import NO_CHAMPION, SAME_CHAMPION, Champion
 from govml.evaluation.inputs import (
     NO_MODEL,
+    NOT_RUN_TARGET,
     REFUSED,
+    CannotPredict,
     EvaluationInputs,
     document_inputs,
     feature_frame,
+    model_input_check,
     model_inputs,
     needed_columns,
     sensitive_columns,
     signature_inputs,
     stats_lookup,
+    target_check,
 )
 from govml.evaluation.model_checks import NO_PRODUCTION, SELF_PRODUCTION
+from govml.evaluation.performance import NO_CHAMPION, SAME_CHAMPION, Champion
 from govml.evaluation.runners import (
     DRIFT,
     PREDICTING,
@@ -59,6 +66,7 @@ from govml.evaluation.runners import (
     STORING,
     EvaluationRun,
     Finding,
+    SectionOutput,
 )
 from govml.flavors.base import LoadedModel, get_flavor
 from govml.ledger.canonical import canonical_json
@@ -137,7 +145,9 @@ class EvaluationService:
             Columns of predicted labels / positive-class scores made elsewhere; used
             instead of the model's own predictions.
         pos_label
-            The positive (favourable) label; by default the larger of two labels.
+            The positive label (what recall, precision and scores are about); by default a
+            classifier's second class, else 1 or the larger of two numbers. The favourable
+            outcome of fairness rules is the policy's ``fairness.favourable_label``.
         label
             Names predictions made elsewhere (required without ``ref``).
         n_boot
@@ -156,7 +166,9 @@ class EvaluationService:
         ------
         InputError
             On usage errors: missing columns (all named), empty data, a policy metric that
-            does not apply to the model, a wrong label, no policy in force.
+            does not apply to the model, a wrong label, no policy in force. Bad content
+            (missing values, text in a numeric column, data the model cannot predict on)
+            is not an error: it fails checks of the stored evaluation.
         IntegrityError
             When the artifact is corrupted (its digest differs).
         """
@@ -201,64 +213,93 @@ class EvaluationService:
             data_fp = fingerprint(table, label=source)
             training = self._training_fingerprint(version)
 
-        scan: CheckResult | None = None
-        loaded: LoadedModel | None = None
-        refused = False
+        run = EvaluationRun(
+            policy=rules,
+            policy_dir=_policy_dir(loaded_policy),
+            tier=tier,
+            subject=subject,
+            table=table,
+            training_schema=None if training is None else training.get("schema"),
+            model=model,
+            version=version,
+            loaded=None,
+            refused=False,
+            inputs=None,
+            n_boot=n_boot,
+            random_state=random_state,
+            lookups=_StoreLookups(service=self, model=model, version=version, rules=rules),
+        )
+        active = [runner for runner in RUNNERS if runner.applies(rules)]
+        gates: list[Gate] = []
+        evidence: dict[str, Any] = {}
+        notes: list[str] = []
+        facts: dict[str, Any] = {}
+        blocked: str | None = None
+
+        def record(output: SectionOutput) -> None:
+            gates.extend(_gate(finding, rules, tier) for finding in output.findings)
+            evidence.update(output.evidence)
+            notes.extend(output.notes)
+            facts.update(output.facts)
+
+        # 1. The data section, on the data as read: nothing has touched it yet.
+        for runner in active:
+            if runner.on_raw_data:
+                step(runner.stage)
+                with clock(runner.clock):
+                    output = runner.run(run)
+                record(output)
+                blocked = blocked or output.blocks
+
+        # Every metric needs an outcome per row, whatever the policy's expectations say.
+        missing_target = None if blocked else target_check(table, target)
+        if missing_target is not None:
+            gates.append(_gate(Finding(result=missing_target), rules, tier))
+            blocked = NOT_RUN_TARGET.format(target=target)
+
+        # 2. The artifact is scanned before anything loads it, then the model predicts,
+        # unless a data check failed. A model that cannot predict on the data fails the
+        # evaluation (model_input) and blocks the checks that read predictions.
         if version is not None:
             step(SCANNING)
             with clock("security"):
                 scan, loaded, refused = self._scan_and_load(version, rules)
-
+            gates.append(_gate(Finding(result=scan), rules, tier))
+            run = replace(run, loaded=loaded, refused=refused)
         step(PREDICTING)
         with clock("predict"):
             frame = table.to_pandas()
-            inputs = model_inputs(
+            gather = functools.partial(
+                model_inputs,
                 frame,
                 table,
                 feature_frame(frame, version, target, prediction_column, score_column),
-                model=loaded,
-                refused=refused,
+                model=run.loaded,
+                refused=run.refused,
                 target=target,
                 prediction_column=prediction_column,
                 score_column=score_column,
                 pos_label=pos_label,
                 sensitive=sensitive_cols,
             )
-            run = EvaluationRun(
-                policy=rules,
-                policy_dir=_policy_dir(loaded_policy),
-                tier=tier,
-                subject=subject,
-                table=table,
-                training_schema=None if training is None else training.get("schema"),
-                model=model,
-                version=version,
-                loaded=loaded,
-                refused=refused,
-                inputs=inputs,
-                n_boot=n_boot,
-                random_state=random_state,
-                lookups=_StoreLookups(service=self, model=model, version=version, rules=rules),
-            )
-            active = [runner for runner in RUNNERS if runner.applies(rules)]
-            problems = [problem for runner in active for problem in runner.problems(run)]
-            if problems:
-                raise policy_problems(loaded_policy, problems)
+            try:
+                inputs = gather(blocked=blocked)
+            except CannotPredict as failure:
+                check = model_input_check(failure, table, version, subject)
+                gates.append(_gate(Finding(result=check), rules, tier))
+                inputs = gather(blocked=failure.message)
+            run = replace(run, inputs=inputs)
+            if inputs.blocked is None:
+                problems = [problem for runner in active for problem in runner.problems(run)]
+                if problems:
+                    raise policy_problems(loaded_policy, problems)
 
-        gates: list[Gate] = []
-        evidence: dict[str, Any] = {}
-        notes: list[str] = []
-        facts: dict[str, Any] = {}
-        if scan is not None:
-            gates.append(_gate(Finding(result=scan), rules, tier))
+        # 3. The other sections; those that read predictions say why when they are blocked.
         for runner in active:
-            step(runner.stage)
-            with clock(runner.clock):
-                output = runner.run(run)
-            gates.extend(_gate(finding, rules, tier) for finding in output.findings)
-            evidence.update(output.evidence)
-            notes.extend(output.notes)
-            facts.update(output.facts)
+            if not runner.on_raw_data:
+                step(runner.stage)
+                with clock(runner.clock):
+                    record(runner.run(run))
 
         step(DRIFT)
         with clock("drift"):
@@ -287,15 +328,17 @@ class EvaluationService:
                 "columns": len(data_fp.schema),
                 "source": source,
             },
-            "inputs": dict(
-                document_inputs(
+            "inputs": {
+                **document_inputs(
                     inputs,
                     prediction_column=prediction_column,
                     score_column=score_column,
                     n_boot=n_boot,
                     random_state=random_state,
-                )
-            ),
+                ),
+                "favourable_label": facts.get("favourable_label"),
+                "favourable_label_source": facts.get("favourable_label_source"),
+            },
             "champion": facts.get("champion"),
             "status": overall_status(g.outcome for g in gates),
             "summary": summary(gates),
@@ -424,18 +467,21 @@ class EvaluationService:
         _scan, loaded, refused = self._scan_and_load(theirs, rules)
         if refused or loaded is None:
             return Champion(subject=subject, stats_for=None, reason=f"{subject}: {REFUSED}")
-        champion_inputs = model_inputs(
-            inputs.frame,
-            inputs.table,
-            feature_frame(inputs.frame, theirs, inputs.target, None, None),
-            model=loaded,
-            refused=False,
-            target=inputs.target,
-            prediction_column=None,
-            score_column=None,
-            pos_label=inputs.pos_label,
-            sensitive=inputs.sensitive,
-        )
+        try:
+            champion_inputs = model_inputs(
+                inputs.frame,
+                inputs.table,
+                feature_frame(inputs.frame, theirs, inputs.target, None, None),
+                model=loaded,
+                refused=False,
+                target=inputs.target,
+                prediction_column=None,
+                score_column=None,
+                pos_label=inputs.pos_label,
+                sensitive=inputs.sensitive,
+            )
+        except CannotPredict as failure:
+            return Champion(subject=subject, stats_for=None, reason=f"{subject}: {failure}")
         return Champion(subject=subject, stats_for=stats_lookup(champion_inputs))
 
     def _production_importance(

@@ -74,6 +74,19 @@ def test_between_on_text_is_undefined_not_an_error(frame: pd.DataFrame) -> None:
     assert result.status == "undefined" and "string" in (result.reason or "")
 
 
+def test_between_on_numbers_read_as_text_counts_the_text_as_outside() -> None:
+    ages = pd.DataFrame({"age": ["30", " 41 ", "unknown", None, "17", "1e2", "-", "64.5"]})
+    result = between(ages, "age", 18, 100)
+    assert result.status == "fail" and result.value == 3
+    assert result.evidence["not_numbers"] == 2
+    assert result.evidence["first_text_rows"] == [2, 6]
+    assert result.evidence["below"] == 1 and result.evidence["missing"] == 1
+    assert result.evidence["observed_max"] == 100.0
+    assert result.message == "3 of 7 values of 'age' are outside [18, 100] (2 not numbers)"
+    clean = between(pd.DataFrame({"age": ["30", "41"]}), "age", 18, 100)
+    assert clean.status == "pass" and "not_numbers" not in clean.evidence
+
+
 def test_between_usage_errors(frame: pd.DataFrame) -> None:
     with pytest.raises(InputError, match="give min, max or both"):
         between(frame, "age")

@@ -1,8 +1,10 @@
 """One runner per policy section, in the order an evaluation runs them.
 
 Each runner (a `SectionRunner`) turns one section of a policy into check results from an
-`EvaluationRun`; the evaluation service gathers the inputs, calls the runners whose section
-the policy has, decides and stores. Adding a section is one new module here and one entry
+`EvaluationRun`. The evaluation service runs the raw-data runners (the data section) on the
+table as read, then scans the artifact and gathers the predictions (blocked when a data
+check failed or the model cannot predict), then runs the other runners whose section the
+policy has, decides and stores. Adding a section is one new module here and one entry
 in `RUNNERS`; the progress stages of ``govml evaluate`` follow from the list.
 """
 
@@ -39,8 +41,14 @@ STORING = "storing"
 
 
 def stages() -> tuple[str, ...]:
-    """Return every progress stage of an evaluation, in the order they run."""
-    return (READING, SCANNING, PREDICTING, *(r.stage for r in RUNNERS), DRIFT, STORING)
+    """Return every progress stage of an evaluation, in the order they run.
+
+    The runners on the raw data come first; then the artifact is scanned and the model
+    predicts; then the other runners, in the order of `RUNNERS`.
+    """
+    raw = [runner.stage for runner in RUNNERS if runner.on_raw_data]
+    model = [runner.stage for runner in RUNNERS if not runner.on_raw_data]
+    return (READING, *raw, SCANNING, PREDICTING, *model, DRIFT, STORING)
 
 
 __all__ = [

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 from govml.checks import CheckResult
 from govml.checks.result import Category
 from govml.domain.records import Model, ModelVersion
-from govml.evaluation.gates import Champion
 from govml.evaluation.inputs import EvaluationInputs
+from govml.evaluation.performance import Champion
 from govml.flavors.base import LoadedModel
 from govml.policy import Policy
 from govml.policy.diagnostics import Path as FieldPath
@@ -68,7 +68,8 @@ class EvaluationRun:
     refused : bool
         Whether the security scan refused the artifact.
     inputs : EvaluationInputs or None
-        Outcomes, predictions and scores; None for runners that read the raw data only.
+        Outcomes, predictions and scores (blocked, with the reason, when a data check
+        failed or the model cannot predict); None while the raw-data runners run.
     n_boot, random_state : int
         Default bootstrap replicates and the seed of every random draw.
     lookups : Lookups
@@ -91,9 +92,9 @@ class EvaluationRun:
     lookups: Lookups
 
     def predictions(self) -> EvaluationInputs:
-        """Return the gathered inputs of a runner that reads predictions."""
+        """Return the gathered inputs (for a runner that does not run on the raw data)."""
         if self.inputs is None:
-            raise RuntimeError("this runner reads predictions; they were not gathered")
+            raise RuntimeError("the inputs are gathered after the raw-data runners ran")
         return self.inputs
 
 
@@ -111,12 +112,15 @@ class SectionOutput:
 
     ``evidence`` maps an artifact name to JSON content stored beside the evaluation;
     ``facts`` are added to the evaluation document (the champion compared with, say).
+    ``blocks`` says why the checks that read predictions must not run (a data check
+    failed), or is None.
     """
 
     findings: list[Finding] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    blocks: str | None = None
 
 
 class SectionRunner(Protocol):
@@ -130,22 +134,27 @@ class SectionRunner(Protocol):
         What progress reports while it runs.
     clock : str
         The name its wall time is recorded under in the document's ``timings``.
-    reads_predictions : bool
-        Whether it reads the predictions (rather than the raw data or the version's
-        records alone).
+    on_raw_data : bool
+        Whether it runs on the data as read, before the artifact is scanned and the model
+        predicts; such a runner reads ``run.table`` only (``run.inputs`` is None) and must
+        cope with any content: missing values, text in numeric columns, wrong types.
     """
 
     section: Category
     stage: str
     clock: str
-    reads_predictions: bool
+    on_raw_data: bool
 
     def applies(self, policy: Policy) -> bool:
         """Return whether ``policy`` has this section."""
         ...
 
     def problems(self, run: EvaluationRun) -> list[tuple[FieldPath, str]]:
-        """Return ``(field path, message)`` for rules that cannot apply to these inputs."""
+        """Return ``(field path, message)`` for rules that cannot apply to these inputs.
+
+        Asked once the inputs are gathered, before the first runner that is not on the raw
+        data, and only when the inputs are not blocked.
+        """
         ...
 
     def run(self, run: EvaluationRun) -> SectionOutput:

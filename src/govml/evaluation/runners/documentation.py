@@ -16,7 +16,7 @@ class DocumentationRunner:
     section: Category = "documentation"
     stage = "documentation"
     clock = "documentation"
-    reads_predictions = False
+    on_raw_data = False
 
     def applies(self, policy: Policy) -> bool:
         """Return whether the policy has a documentation section."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from govml.checks.result import Category
 from govml.evaluation.inputs import NO_MODEL, REFUSED
-from govml.evaluation.model_checks import explainability_checks
+from govml.evaluation.model_checks import explainability_checks, explainability_not_run
 from govml.evaluation.runners.base import EvaluationRun, Finding, SectionOutput
 from govml.policy import Policy
 from govml.policy.diagnostics import Path as FieldPath
@@ -16,7 +16,7 @@ class ExplainabilityRunner:
     section: Category = "explainability"
     stage = "explainability"
     clock = "explainability"
-    reads_predictions = True
+    on_raw_data = False
 
     def applies(self, policy: Policy) -> bool:
         """Return whether the policy has an explainability section."""
@@ -31,6 +31,9 @@ class ExplainabilityRunner:
         section = run.policy.explainability
         assert section is not None
         inputs = run.predictions()
+        if inputs.blocked is not None:
+            not_run = explainability_not_run(section, inputs.blocked)
+            return SectionOutput(findings=[Finding(result=r) for r in not_run])
         production, note = None, None
         if section.stability_vs_production is not None:
             production, note = run.lookups.production_importance(inputs)

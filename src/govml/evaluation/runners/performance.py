@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from govml.checks import CheckResult
 from govml.checks.result import Category
-from govml.evaluation.gates import performance_checks
 from govml.evaluation.inputs import stats_lookup, usable_kinds
+from govml.evaluation.performance import Measure, performance_checks, performance_not_run
 from govml.evaluation.runners.base import EvaluationRun, Finding, SectionOutput
-from govml.metrics._registry import spec_for
 from govml.policy import Policy
 from govml.policy.diagnostics import Path as FieldPath
 
@@ -24,7 +24,7 @@ class PerformanceRunner:
     section: Category = "performance"
     stage = "performance"
     clock = "performance"
-    reads_predictions = True
+    on_raw_data = False
 
     def applies(self, policy: Policy) -> bool:
         """Return whether the policy has performance rules."""
@@ -35,7 +35,7 @@ class PerformanceRunner:
         inputs = run.predictions()
         problems: list[tuple[FieldPath, str]] = []
         for index, rule in enumerate(run.policy.performance):
-            kinds = spec_for(rule.metric).kinds
+            kinds = Measure.of(rule).kinds
             if not any(kind in usable_kinds(inputs.task) for kind in kinds):
                 message = ERR_NOT_APPLICABLE.format(
                     metric=rule.metric,
@@ -49,14 +49,13 @@ class PerformanceRunner:
     def run(self, run: EvaluationRun) -> SectionOutput:
         """Check every rule; the champion is looked up only when a rule compares with it."""
         inputs = run.predictions()
+        if inputs.blocked is not None:
+            not_run = performance_not_run(run.policy.performance, inputs.blocked)
+            return SectionOutput(findings=_findings(run, not_run))
         champion = run.lookups.champion(inputs)
         results = performance_checks(
             run.policy.performance, stats_lookup(inputs), champion=champion
         )
-        overrides: dict[str, Any] = {}
-        for rule in run.policy.performance:
-            overrides[rule.metric] = rule.undefined
-            overrides[f"{rule.metric}_vs_champion"] = rule.undefined
         facts: dict[str, Any] = {}
         if champion.stats_for is not None:
             model, _, number = champion.subject.partition("@")
@@ -64,7 +63,13 @@ class PerformanceRunner:
                 "model": model,
                 "version": int(number) if number.isdigit() else None,
             }
-        return SectionOutput(
-            findings=[Finding(result=r, undefined=overrides.get(r.check)) for r in results],
-            facts=facts,
-        )
+        return SectionOutput(findings=_findings(run, results), facts=facts)
+
+
+def _findings(run: EvaluationRun, results: list[CheckResult]) -> list[Finding]:
+    """Pair each result with its rule's own ``undefined``."""
+    overrides: dict[str, Any] = {}
+    for rule in run.policy.performance:
+        overrides[rule.metric] = rule.undefined
+        overrides[f"{rule.metric}_vs_champion"] = rule.undefined
+    return [Finding(result=r, undefined=overrides.get(r.check)) for r in results]

@@ -20,7 +20,7 @@ class SecurityRunner:
     section: Category = "security"
     stage = "security"
     clock = "security"
-    reads_predictions = False
+    on_raw_data = False
 
     def applies(self, policy: Policy) -> bool:
         """Return whether the policy has a security section."""
