@@ -133,14 +133,6 @@ def frame(n: int, seed: int, *, shift: float = 0.0) -> pd.DataFrame:
     return pd.DataFrame({"x1": x[:, 0] + shift, "x2": x[:, 1], "group": group, "y": y})
 
 
-def _new_store(home: Path, url: str) -> govml.Client:
-    """Open the store that `build` creates, as alice (who becomes its admin)."""
-    try:
-        return govml.connect(home, database_url=url, user="alice", create=True)  # type: ignore[call-arg]
-    except TypeError:  # a govml whose connect creates a missing store by itself
-        return govml.connect(home, database_url=url, user="alice")
-
-
 def build(home: Path, files: Path) -> dict[str, str]:
     """Build the store in ``home`` (SQLite); return everyone's token."""
     url = f"sqlite:///{home / 'govml.db'}"
@@ -149,7 +141,7 @@ def build(home: Path, files: Path) -> dict[str, str]:
     def client(user: str) -> govml.Client:
         return govml.connect(home, database_url=url, user=user)
 
-    with _new_store(home, url) as alice:
+    with govml.connect(home, database_url=url, user="alice", create=True) as alice:
         alice.init()
         tokens["alice"] = alice.issue_token("alice").token
         for name, roles in PEOPLE:
