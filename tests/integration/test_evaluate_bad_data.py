@@ -330,3 +330,26 @@ def test_adult_text_in_age_and_missing_hours(
     assert evaluation.status == "fail"
     assert evaluation.exit_code == 1
     assert client.verify_ledger().evaluations == 2
+
+
+def test_outside_predictions_on_bad_data_are_not_judged(
+    client: govml.Client, shared_datasets: Path, tmp_path: Path
+) -> None:
+    valid = load_german(shared_datasets).iloc[700:].reset_index(drop=True)
+    valid["vendor_decision"] = (valid["duration"] > 24).astype("int64")
+    valid.loc[[0], "age"] = np.nan
+    policy = tmp_path / "german.yaml"
+    policy.write_text(GERMAN_POLICY.replace("  - {metric: roc_auc, min: 0.6}\n", ""))
+    evaluation = client.evaluate(
+        label="vendor",
+        policy=policy,
+        data=valid,
+        target="default",
+        prediction_column="vendor_decision",
+    )
+    assert evaluation.check("no_nulls")["outcome"] == "fail"
+    reason = "not run: data check no_nulls(age) failed"
+    assert evaluation.check("accuracy")["reason"] == reason
+    assert evaluation.check("demographic_parity_ratio:sex")["reason"] == reason
+    assert evaluation.status == "fail"
+    assert client.verify_ledger().evaluations == 1
