@@ -479,3 +479,29 @@ def test_outside_text_labels_need_the_positive_label_named(
     assert evaluation.document["inputs"]["pos_label"] == "bad"
     expected = float(np.mean(frame["vendor_decision"] == frame["y"]))
     assert evaluation.check("accuracy")["value"] == pytest.approx(expected)
+
+
+def test_an_assumed_favourable_outcome_is_said_in_the_note_and_the_report(
+    registered: tuple[govml.Client, Path], tmp_path: Path
+) -> None:
+    from govml.reports import render, report_format
+
+    client, data = registered
+    evaluation = client.evaluate(
+        "scorer@1", policy=_policy(tmp_path), data=str(data), target="y", n_boot=200
+    )
+    inputs = evaluation.document["inputs"]
+    assert (inputs["favourable_label"], inputs["favourable_label_source"]) == (1, "assumed")
+    assert any(
+        note.startswith("the favourable outcome was assumed to be the positive label 1")
+        for note in evaluation.document["notes"]
+    )
+    assumed = "(favourable outcome assumed: the positive label 1)"
+    assert evaluation.check("demographic_parity_ratio:sex")["message"].endswith(assumed)
+    assert assumed not in evaluation.check("equalized_odds_difference:sex")["message"]
+    text = render(
+        evaluation.document,
+        report_format("report.md"),
+        evidence=lambda name: client.evaluation_evidence(evaluation, name),
+    )
+    assert assumed in text
