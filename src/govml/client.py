@@ -1,60 +1,96 @@
 """The Python SDK: ``client = govml.connect()``.
 
-The client calls the same services as the CLI, so behaviour cannot differ between them.
+The client calls the same services as the CLI, so behaviour cannot differ between them. Each
+service is imported when a method first needs it: opening a store and reading a version costs
+no scientific stack.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import cached_property
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
-from govml.documents.fields import ModelCardFields
-from govml.domain.lifecycle import AliasChange, Approval, IssuedToken, Readiness, User
-from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
-from govml.domain.serving import ServingConfig
+from govml.client_protocol import GovmlClient
 from govml.errors import MissingStoreError
-from govml.evaluation import Evaluation
-from govml.flavors import LoadedModel
-from govml.ledger.attest import AttestationReport
-from govml.ledger.bundle import ProofBundle
-from govml.monitoring import DEFAULT_MIN_LABELS, DEFAULT_MIN_ROWS, MonitorPoint, MonitorRun
-from govml.monitoring import Options as MonitorOptions
-from govml.policy import LoadedPolicy, load_policy
-from govml.policy.records import PolicyApplied, StoredPolicy
-from govml.services.access import AccessService
-from govml.services.admin import AdminService
-from govml.services.attestation import AttestationService
-from govml.services.audit import AuditService, VerifyResult
-from govml.services.context import ServiceContext
-from govml.services.documents import DocumentService
-from govml.services.evaluation import EvaluationService
-from govml.services.gateway_keys import GatewayKeyService
-from govml.services.lifecycle import LifecycleService
-from govml.services.monitoring import MonitoringService
-from govml.services.policy import PolicyService
-from govml.services.proofs import CheckpointResult, ExportResult, KeyInfo, ProofService
-from govml.services.registry import RegistryService
-from govml.services.serving import ServingService
-from govml.serving.keys import GatewayKey, IssuedGatewayKey
 from govml.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from govml.documents.fields import ModelCardFields
+    from govml.domain.lifecycle import AliasChange, Approval, IssuedToken, Readiness, User
+    from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
+    from govml.domain.serving import ServingConfig
+    from govml.evaluation import Evaluation
+    from govml.flavors import LoadedModel
+    from govml.ledger.attest import AttestationReport
+    from govml.ledger.bundle import ProofBundle
+    from govml.monitoring.records import MonitorPoint, MonitorRun
+    from govml.policy.loader import LoadedPolicy
+    from govml.policy.records import PolicyApplied, StoredPolicy
+    from govml.services.access import AccessService
+    from govml.services.attestation import AttestationService
+    from govml.services.audit import AuditService, VerifyResult
+    from govml.services.card_fields import CardFieldService
+    from govml.services.context import ServiceContext
+    from govml.services.documents import DocumentService
+    from govml.services.evaluation import EvaluationService
+    from govml.services.gateway_keys import GatewayKeyService
+    from govml.services.lifecycle import LifecycleService
+    from govml.services.monitoring import MonitoringService
+    from govml.services.policy import PolicyService
+    from govml.services.proofs import CheckpointResult, ExportResult, KeyInfo, ProofService
+    from govml.services.registry import RegistryService
+    from govml.services.serving import ServingService
+    from govml.serving.keys import GatewayKey, IssuedGatewayKey
 
 
 class Client:
-    """Access to one govml store: models, versions, lineage, policies and the ledger."""
+    """Access to one govml store: models, versions, lineage, policies and the ledger.
+
+    A `GovmlClient`, as `govml.remote.RemoteClient` is. ``ctx`` holds the store, the acting
+    user and the clock; ``registry``, ``audit``, ``policies`` and ``evaluations`` are the
+    services most methods go through.
+    """
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.registry = RegistryService(ctx)
-        self.audit = AuditService(ctx)
-        self.policies = PolicyService(ctx)
-        self.evaluations = EvaluationService(ctx)
+
+    @cached_property
+    def registry(self) -> RegistryService:
+        """The registry service of this store (models, versions, datasets, artifacts)."""
+        from govml.services.registry import RegistryService
+
+        return RegistryService(self.ctx)
+
+    @cached_property
+    def audit(self) -> AuditService:
+        """The audit service of this store (ledger verification and log)."""
+        from govml.services.audit import AuditService
+
+        return AuditService(self.ctx)
+
+    @cached_property
+    def policies(self) -> PolicyService:
+        """The policy service of this store."""
+        from govml.services.policy import PolicyService
+
+        return PolicyService(self.ctx)
+
+    @cached_property
+    def evaluations(self) -> EvaluationService:
+        """The evaluation service of this store."""
+        from govml.services.evaluation import EvaluationService
+
+        return EvaluationService(self.ctx)
 
     def init(self) -> dict[str, Any]:
         """Record the store's creation in the ledger (once) and return its status."""
+        from govml.services.admin import AdminService
+
         return AdminService(self.ctx).initialize()
 
     # models
@@ -98,6 +134,8 @@ class Client:
 
         Raises `govml.policy.InvalidPolicyError` listing every problem with its position.
         """
+        from govml.policy.loader import load_policy
+
         return load_policy(path)
 
     def apply_policy(
@@ -139,6 +177,10 @@ class Client:
         """Return every version of a model, oldest first."""
         return self.registry.list_versions(name)
 
+    def dataset_fingerprint(self, digest: str) -> dict[str, Any]:
+        """Return a stored dataset fingerprint (schema, row count, profile) as a dictionary."""
+        return self.registry.dataset_fingerprint(digest)
+
     def load_model(self, ref: str, *, trusted: Sequence[str] = ()) -> LoadedModel:
         """Load a version's model, its artifact digest checked, ready to ``predict``.
 
@@ -170,27 +212,27 @@ class Client:
 
     def sign_checkpoint(self) -> CheckpointResult:
         """Sign the ledger's latest tree head with the instance's key (C2SP checkpoint)."""
-        return ProofService(self.ctx).checkpoint()
+        return self._proofs().checkpoint()
 
     def ledger_proof(self, seq: int, *, checkpoint: str | None = None) -> ProofBundle:
         """Return a bundle proving entry ``seq`` against the latest (or given) checkpoint."""
-        return ProofService(self.ctx).proof(seq, checkpoint=checkpoint)
+        return self._proofs().proof(seq, checkpoint=checkpoint)
 
     def export_ledger(self, *, model: str | None = None, since: str | None = None) -> ExportResult:
         """Return a bundle of all entries (or those about ``model``) with their proofs."""
-        return ProofService(self.ctx).export(model=model, since=since)
+        return self._proofs().export(model=model, since=since)
 
     def ledger_key(self) -> KeyInfo:
         """Return the instance's public ledger key."""
-        return ProofService(self.ctx).public_key()
+        return self._proofs().public_key()
 
     def attest(self, ref: str) -> dict[str, Any]:
         """Return a DSSE-signed in-toto attestation of version ``ref`` (as JSON)."""
-        return AttestationService(self.ctx).attest(ref)
+        return self._attestation().attest(ref)
 
     def verify_attestation(self, text: str, *, key: str | None = None) -> AttestationReport:
         """Verify an attestation envelope (its JSON text); raise if it does not hold."""
-        return AttestationService(self.ctx).verify(text, key=key)
+        return self._attestation().verify(text, key=key)
 
     def audit_log(
         self, *, model: str | None = None, action: str | None = None, limit: int | None = None
@@ -205,37 +247,37 @@ class Client:
         Raises `GateError` listing every unmet condition, `ForbiddenError` without the
         deployer role.
         """
-        return LifecycleService(self.ctx).promote(ref, to=to, reason=reason)
+        return self._lifecycle().promote(ref, to=to, reason=reason)
 
     def rollback(self, name: str, *, reason: str) -> AliasChange:
         """Move ``production`` back to the version that held it before the current one."""
-        return LifecycleService(self.ctx).rollback(name, reason=reason)
+        return self._lifecycle().rollback(name, reason=reason)
 
     def readiness(self, ref: str, *, to: str = "production") -> Readiness:
         """Return the conditions version ``ref`` must meet to take alias ``to``, and which hold."""
-        return LifecycleService(self.ctx).readiness(ref, to=to)
+        return self._lifecycle().readiness(ref, to=to)
 
     def approve(self, ref: str, *, comment: str, reject: bool = False) -> Approval:
         """Record the acting user's approval (or rejection) of version ``ref``."""
-        return LifecycleService(self.ctx).approve(ref, comment=comment, reject=reject)
+        return self._lifecycle().approve(ref, comment=comment, reject=reject)
 
     def list_approvals(self, ref: str) -> list[Approval]:
         """Return every decision on version ``ref``, oldest first."""
-        return LifecycleService(self.ctx).approvals(ref)
+        return self._lifecycle().approvals(ref)
 
     def alias_history(self, name: str, *, alias: str | None = None) -> list[AliasChange]:
         """Return every promotion and rollback of model ``name``, oldest first."""
-        return LifecycleService(self.ctx).history(name, alias=alias)
+        return self._lifecycle().history(name, alias=alias)
 
     def serving_config(self, name: str) -> ServingConfig:
         """Return how model ``name``'s gateway uses its challenger (off, shadow, canary)."""
-        return ServingService(self.ctx).get(name)
+        return self._serving().get(name)
 
     def configure_serving(
         self, name: str, *, mode: str, share: float | None = None, key: str | None = None
     ) -> ServingConfig:
         """Set model ``name``'s challenger to off, shadow or canary (``share``, sticky ``key``)."""
-        return ServingService(self.ctx).configure(name, mode=mode, share=share, key=key)
+        return self._serving().configure(name, mode=mode, share=share, key=key)
 
     def issue_gateway_key(
         self,
@@ -246,21 +288,21 @@ class Client:
         description: str = "",
     ) -> IssuedGatewayKey:
         """Issue a key of model ``name``'s gateway with ``scopes`` (the secret is shown once)."""
-        return GatewayKeyService(self.ctx).issue(
+        return self._gateway_keys().issue(
             name, scopes=scopes, expires_in_days=expires_in_days, description=description
         )
 
     def gateway_keys(self, name: str, *, include_revoked: bool = False) -> list[GatewayKey]:
         """Return the keys of model ``name``'s gateway (live ones unless ``include_revoked``)."""
-        return GatewayKeyService(self.ctx).list_keys(name, include_revoked=include_revoked)
+        return self._gateway_keys().list_keys(name, include_revoked=include_revoked)
 
     def revoke_gateway_key(self, name: str, key_id: str) -> GatewayKey:
         """Revoke gateway key ``key_id`` of model ``name``."""
-        return GatewayKeyService(self.ctx).revoke(name, key_id)
+        return self._gateway_keys().revoke(name, key_id)
 
     def keys_for_gateways(self) -> list[GatewayKey]:
         """Return the keys gateways check requests against (hashes, never secrets)."""
-        return GatewayKeyService(self.ctx).for_gateways()
+        return self._gateway_keys().for_gateways()
 
     # people
     def add_user(
@@ -270,31 +312,35 @@ class Client:
 
         ``expires_in_days`` defaults to ``GOVML_TOKEN_MAX_DAYS``; every token expires.
         """
-        return AccessService(self.ctx).add_user(name, roles=roles, expires_in_days=expires_in_days)
+        return self._access().add_user(name, roles=roles, expires_in_days=expires_in_days)
 
     def list_users(self) -> list[User]:
         """Return every user, by name."""
-        return AccessService(self.ctx).list_users()
+        return self._access().list_users()
+
+    def get_user(self, name: str) -> User:
+        """Return user ``name``: their roles, when each was granted, whether active."""
+        return self._access().get_user(name)
 
     def set_roles(self, name: str, *, roles: Sequence[str]) -> User:
         """Replace the roles of user ``name``."""
-        return AccessService(self.ctx).set_roles(name, roles=roles)
+        return self._access().set_roles(name, roles=roles)
 
     def issue_token(self, name: str, *, expires_in_days: int | None = None) -> IssuedToken:
         """Issue a new token for user ``name`` (shown once; default ``GOVML_TOKEN_MAX_DAYS``)."""
-        return AccessService(self.ctx).issue_token(name, expires_in_days=expires_in_days)
+        return self._access().issue_token(name, expires_in_days=expires_in_days)
 
     def revoke_tokens(self, name: str) -> int:
         """Revoke every live token of user ``name``; return how many."""
-        return AccessService(self.ctx).revoke_tokens(name)
+        return self._access().revoke_tokens(name)
 
     def disable_user(self, name: str) -> User:
         """Disable user ``name``: their tokens stop working and they can do nothing."""
-        return AccessService(self.ctx).disable_user(name)
+        return self._access().disable_user(name)
 
     def whoami(self) -> User:
         """Return the acting user."""
-        return AccessService(self.ctx).whoami()
+        return self._access().whoami()
 
     def evaluate(self, ref: str | None = None, **kwargs: Any) -> Evaluation:
         """Evaluate version ``ref`` (or predictions made elsewhere) against a policy.
@@ -335,7 +381,7 @@ class Client:
         ``NAME@VERSION:train`` (datasheet), or ``NAME`` (audit, ML Test Score); ``since``
         limits the audit report to entries from that date or time on.
         """
-        return DocumentService(self.ctx).render(kind, ref, fmt=format, since=since)
+        return self._documents().render(kind, ref, fmt=format, since=since)
 
     def set_model_card_fields(
         self,
@@ -349,15 +395,15 @@ class Client:
         Fields are those of `govml.documents.CARD_FIELDS` (intended_use, limitations,
         ethical_considerations, ...); each change is versioned and recorded in the ledger.
         """
-        return DocumentService(self.ctx).set_card_fields(name, fields, unset=unset)
+        return self._cards().set(name, fields, unset=unset)
 
     def model_card_fields(self, name: str, *, revision: int | None = None) -> ModelCardFields:
         """Return model ``name``'s editable card fields (the latest or a given revision)."""
-        return DocumentService(self.ctx).card_fields(name, revision=revision)
+        return self._cards().get(name, revision=revision)
 
     def model_card_history(self, name: str) -> list[ModelCardFields]:
         """Return every revision of model ``name``'s editable card fields, oldest first."""
-        return DocumentService(self.ctx).card_history(name)
+        return self._cards().history(name)
 
     # monitoring
     def monitor(
@@ -370,8 +416,8 @@ class Client:
         log_dir: str | Path | None = None,
         dry_run: bool = False,
         version: int | None = None,
-        min_rows: int = DEFAULT_MIN_ROWS,
-        min_labels: int = DEFAULT_MIN_LABELS,
+        min_rows: int | None = None,
+        min_labels: int | None = None,
         shap_rows: int | None = None,
     ) -> MonitorRun:
         """Judge a window of model ``name``'s prediction log; store it, alert, remediate.
@@ -379,10 +425,18 @@ class Client:
         The window is ``window`` (``"1d"``) ending at ``until`` (default now), or ``since`` ..
         ``until``, or the policy's ``monitoring.window``. ``log_dir`` defaults to
         ``$GOVML_HOME/predictions``. With ``dry_run`` nothing is stored and no action runs.
-        See `govml.services.monitoring.MonitoringService.monitor`.
+        ``min_rows`` and ``min_labels`` default to `govml.monitoring.DEFAULT_MIN_ROWS` and
+        ``DEFAULT_MIN_LABELS``. See `govml.services.monitoring.MonitoringService.monitor`.
         """
-        options = MonitorOptions(min_rows=min_rows, min_labels=min_labels, shap_rows=shap_rows)
-        return MonitoringService(self.ctx).monitor(
+        from govml.monitoring import DEFAULT_MIN_LABELS, DEFAULT_MIN_ROWS
+        from govml.monitoring import Options as MonitorOptions
+
+        options = MonitorOptions(
+            min_rows=DEFAULT_MIN_ROWS if min_rows is None else min_rows,
+            min_labels=DEFAULT_MIN_LABELS if min_labels is None else min_labels,
+            shap_rows=shap_rows,
+        )
+        return self._monitoring().monitor(
             name,
             window=window,
             since=since,
@@ -405,15 +459,15 @@ class Client:
 
         ``check`` keeps one check (``data_drift:age``) or a category (``data_drift``).
         """
-        return MonitoringService(self.ctx).history(name, version=version, check=check, limit=limit)
+        return self._monitoring().history(name, version=version, check=check, limit=limit)
 
     def monitor_run(self, name: str, run_id: int) -> MonitorRun:
         """Return stored monitoring run ``run_id`` of model ``name``, with its actions."""
-        return MonitoringService(self.ctx).get_run(name, run_id)
+        return self._monitoring().get_run(name, run_id)
 
     def latest_monitor_runs(self, name: str, *, limit: int = 1) -> list[MonitorRun]:
         """Return model ``name``'s newest stored monitoring runs, newest first."""
-        return MonitoringService(self.ctx).latest_runs(name, limit=limit)
+        return self._monitoring().latest_runs(name, limit=limit)
 
     def export_labelling_tasks(
         self,
@@ -427,7 +481,7 @@ class Client:
         below: float | None = None,
     ) -> list[dict[str, Any]]:
         """Return the window's least confident predictions as Label Studio tasks (JSON)."""
-        return MonitoringService(self.ctx).export_tasks(
+        return self._monitoring().export_tasks(
             name, window=window, since=since, until=until, log_dir=log_dir, limit=limit, below=below
         )
 
@@ -440,15 +494,14 @@ class Client:
         from_name: str | None = None,
     ) -> dict[str, Any]:
         """Write the labels of annotated Label Studio tasks into the feedback log."""
-        return MonitoringService(self.ctx).import_labels(
-            name, tasks, log_dir=log_dir, from_name=from_name
-        )
+        return self._monitoring().import_labels(name, tasks, log_dir=log_dir, from_name=from_name)
 
     def close(self) -> None:
         """Release database connections."""
         self.ctx.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
+        """Return the client, closed when the ``with`` block ends."""
         return self
 
     def __exit__(
@@ -457,7 +510,55 @@ class Client:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Close the client."""
         self.close()
+
+    # -- services used by one group of methods, imported on first use ------------------------
+
+    def _access(self) -> AccessService:
+        from govml.services.access import AccessService
+
+        return AccessService(self.ctx)
+
+    def _attestation(self) -> AttestationService:
+        from govml.services.attestation import AttestationService
+
+        return AttestationService(self.ctx)
+
+    def _cards(self) -> CardFieldService:
+        from govml.services.card_fields import CardFieldService
+
+        return CardFieldService(self.ctx)
+
+    def _documents(self) -> DocumentService:
+        from govml.services.documents import DocumentService
+
+        return DocumentService(self.ctx)
+
+    def _gateway_keys(self) -> GatewayKeyService:
+        from govml.services.gateway_keys import GatewayKeyService
+
+        return GatewayKeyService(self.ctx)
+
+    def _lifecycle(self) -> LifecycleService:
+        from govml.services.lifecycle import LifecycleService
+
+        return LifecycleService(self.ctx)
+
+    def _monitoring(self) -> MonitoringService:
+        from govml.services.monitoring import MonitoringService
+
+        return MonitoringService(self.ctx)
+
+    def _proofs(self) -> ProofService:
+        from govml.services.proofs import ProofService
+
+        return ProofService(self.ctx)
+
+    def _serving(self) -> ServingService:
+        from govml.services.serving import ServingService
+
+        return ServingService(self.ctx)
 
 
 def connect(
@@ -467,8 +568,8 @@ def connect(
     artifacts: str | Path | None = None,
     user: str | None = None,
     create: bool = False,
-) -> Client:
-    """Open a govml store and return a `Client`.
+) -> GovmlClient:
+    """Open a govml store and return a `GovmlClient`: a `Client` over that store.
 
     With ``GOVML_SERVER`` set and neither ``store`` nor ``database_url`` given, return a
     `govml.remote.RemoteClient` that calls that server as the user of ``GOVML_TOKEN``.
@@ -494,13 +595,15 @@ def connect(
     """
     settings = settings_for(store, database_url, artifacts, user)
     if settings.server and store is None and database_url is None:
-        from govml.remote import RemoteClient  # imports this module
+        from govml.remote import RemoteClient  # httpx and pyarrow: client mode only
 
         remote = RemoteClient(settings)
         if create:
             with remote:
                 remote.init()  # refused: a server's store is created on the server's host
         return remote
+    from govml.services.context import ServiceContext
+
     try:
         return Client(ServiceContext.from_settings(settings))
     except MissingStoreError:

@@ -23,14 +23,11 @@ EXIT_INTERNAL: Final = 70
 
 EXIT_CODES: Final[tuple[tuple[int, str], ...]] = (
     (EXIT_OK, "success"),
-    (
-        EXIT_CHECK_FAILED,
-        "a check failed: a policy rule or gate, ledger or artifact integrity, a monitoring alert",
-    ),
-    (EXIT_USAGE, "usage or input error (a missing store, a bad file, an unknown name)"),
-    (EXIT_NOT_ALLOWED, "not allowed: a token missing, expired or revoked, or a role missing"),
+    (EXIT_CHECK_FAILED, "a check failed: policy rule, gate, integrity, monitoring alert"),
+    (EXIT_USAGE, "usage or input error: no store, a bad file, an unknown name"),
+    (EXIT_NOT_ALLOWED, "not allowed: token missing, expired or revoked; role missing"),
     (EXIT_UNAVAILABLE, "the store or the server cannot be reached, or the port is in use"),
-    (EXIT_INTERNAL, "internal error (a bug: rerun with --debug and report it)"),
+    (EXIT_INTERNAL, "internal error: a bug (rerun with --debug and report it)"),
 )
 """Every exit code of the ``govml`` command and what it means."""
 

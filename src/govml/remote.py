@@ -1,9 +1,10 @@
 """Client mode: the SDK and the CLI calling a govml server instead of a local store.
 
 With ``GOVML_SERVER`` and ``GOVML_TOKEN`` set, `govml.connect()` returns a `RemoteClient`:
-the same methods as `govml.Client`, returning the same records and raising the same errors
-(with the same messages), so every CLI command behaves and prints as in local mode. What
-the caller may do is decided by the server, from the token's user and their roles.
+a `govml.client_protocol.GovmlClient` like `govml.Client`, with the same methods returning
+the same records and raising the same errors (with the same messages), so every CLI command
+behaves and prints as in local mode. What the caller may do is decided by the server, from
+the token's user and their roles.
 
 Data and models travel as the server needs them: tables (DataFrames, CSV or Parquet files)
 are read here and sent as Parquet, an in-memory model is serialised here with its flavor, a
@@ -18,7 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
@@ -26,19 +28,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import govml
-from govml.client import Client
+from govml import __version__
 from govml.datasets import read_table
 from govml.documents.fields import ModelCardFields
 from govml.domain.lifecycle import AliasChange, Approval, IssuedToken, Readiness, User
-from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier
+from govml.domain.records import LedgerEntry, Model, ModelVersion, RiskTier, check_name
 from govml.domain.serving import ServingConfig
 from govml.errors import (
     ConfigurationError,
     InputError,
     IntegrityError,
+    NotFoundError,
     PolicyError,
     StoreError,
+    did_you_mean,
 )
 from govml.evaluation import Evaluation
 from govml.flavors import LoadedModel, flavor_for, get_flavor
@@ -47,7 +50,7 @@ from govml.ledger.attest import AttestationReport
 from govml.ledger.bundle import ProofBundle
 from govml.ledger.checkpoint import VerifierKey
 from govml.lineage import code_lineage, environment_lineage
-from govml.monitoring import DEFAULT_MIN_LABELS, DEFAULT_MIN_ROWS, MonitorPoint, MonitorRun
+from govml.monitoring import MonitorPoint, MonitorRun
 from govml.policy import Diagnostic, LoadedPolicy, load_policy
 from govml.policy.records import PolicyApplied, StoredPolicy
 from govml.services.audit import VerifyResult
@@ -105,8 +108,8 @@ _EVALUATE_KEYWORDS = frozenset(
 )
 
 
-class RemoteClient(Client):
-    """A `Client` whose every method calls a govml server's REST API.
+class RemoteClient:
+    """A `GovmlClient` whose every method calls a govml server's REST API.
 
     Parameters
     ----------
@@ -133,7 +136,7 @@ class RemoteClient(Client):
             base_url=self.server + API_PREFIX,
             headers={
                 "Authorization": f"Bearer {settings.token}",
-                "User-Agent": f"govml/{govml.__version__}",
+                "User-Agent": f"govml/{__version__}",
             },
             timeout=TIMEOUT,
         )
@@ -495,11 +498,14 @@ class RemoteClient(Client):
         log_dir: str | Path | None = None,
         dry_run: bool = False,
         version: int | None = None,
-        min_rows: int = DEFAULT_MIN_ROWS,
-        min_labels: int = DEFAULT_MIN_LABELS,
+        min_rows: int | None = None,
+        min_labels: int | None = None,
         shap_rows: int | None = None,
     ) -> MonitorRun:
-        """Judge a window of the server's prediction log of ``name`` (see `Client.monitor`)."""
+        """Judge a window of the server's prediction log of ``name`` (see `Client.monitor`).
+
+        ``min_rows`` and ``min_labels`` left out are the server's defaults.
+        """
         _server_log(log_dir, self.server)
         body = {
             "window": window,
@@ -507,8 +513,8 @@ class RemoteClient(Client):
             "until": _time_text(until),
             "dry_run": dry_run,
             "version": version,
-            "min_rows": min_rows,
-            "min_labels": min_labels,
+            **({} if min_rows is None else {"min_rows": min_rows}),
+            **({} if min_labels is None else {"min_labels": min_labels}),
             "shap_rows": shap_rows,
         }
         path = f"/models/{_segment(name)}/monitor"
@@ -593,6 +599,16 @@ class RemoteClient(Client):
     def list_users(self) -> list[User]:
         """Return every user, by name."""
         return [User.from_dict(item) for item in self._json("GET", "/users")]
+
+    def get_user(self, name: str) -> User:
+        """Return user ``name``: their roles, when each was granted, whether active."""
+        check_name(name, what="user name")
+        found = self.list_users()
+        for user in found:
+            if user.name == name:
+                return user
+        names = [user.name for user in found]
+        raise NotFoundError(f"user {name!r} does not exist", hint=did_you_mean(name, names))
 
     def set_roles(self, name: str, *, roles: Sequence[str]) -> User:
         """Replace the roles of user ``name``."""
@@ -726,6 +742,19 @@ class RemoteClient(Client):
     def close(self) -> None:
         """Close the connection to the server."""
         self._http.close()
+
+    def __enter__(self) -> Self:
+        """Return the client, closed when the ``with`` block ends."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the client."""
+        self.close()
 
     # -- HTTP ------------------------------------------------------------------------------
 

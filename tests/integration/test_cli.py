@@ -223,3 +223,178 @@ def test_environment_settings_are_used(
     monkeypatch.setenv("GOVML_DATABASE_URL", "mysql://x")
     code, _, err = run(capsys, "init")
     assert code == 2 and "GOVML_DATABASE_URL" in err
+
+
+# -- conventions: version, global options, exit codes, help, hints, printing ----------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from govml import __version__
+
+    assert run(capsys, "--version") == (0, f"govml {__version__}\n", "")
+
+
+def test_global_options_may_follow_the_command(
+    capsys: pytest.CaptureFixture[str], initialised: str, tmp_path: Path
+) -> None:
+    run(capsys, "--store", initialised, "models", "create", "credit", "-t", "high")
+    code, out, _ = run(capsys, "models", "list", "--json", "--store", initialised)
+    assert code == 0 and [m["name"] for m in json.loads(out)] == ["credit"]
+    code, _, err = run(capsys, "--store", str(tmp_path / "nowhere"), "models", "list")
+    assert code == 2 and "nowhere" in err
+    code, out, _ = run(  # after the command, it wins over the one given before
+        capsys, "--store", str(tmp_path / "nowhere"), "models", "list", "--store", initialised
+    )
+    assert code == 0 and "credit" in out
+    code, _, err = run(capsys, "models", "show", "nope", "--store", initialised, "--debug")
+    assert code == 2 and "Traceback" in err and "model 'nope' does not exist" in err
+
+
+def test_the_exit_codes_are_in_the_help_and_the_readme(capsys: pytest.CaptureFixture[str]) -> None:
+    from govml.errors import EXIT_CODES
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    help_text = " ".join(out.split())
+    for number, meaning in EXIT_CODES:
+        assert f"{number} {meaning}" in help_text
+        assert f"| `{number}` | {meaning} |" in readme
+
+
+def test_every_help_shows_readable_metavars(capsys: pytest.CaptureFixture[str]) -> None:
+    import typer
+
+    from govml.cli.main import app
+
+    root = typer.main.get_command(app)
+    seen = 0
+    for path in _command_paths(root, []):
+        code = invoke([*path, "--help"])
+        out, _ = capsys.readouterr()
+        assert code == 0, path
+        usage = next(line for line in out.splitlines() if line.startswith("Usage:"))
+        # The term of each argument and option: what comes before its help.
+        terms = [line.split("  ")[0] for line in out.splitlines() if line.startswith("  -")]
+        terms += [line.split()[0] for line in _section(out, "Arguments:")]
+        for text in (usage, *terms):
+            assert "{" not in text and "<" not in text, (path, text)
+        seen += 1
+    assert seen >= 50
+
+
+def _section(text: str, title: str) -> list[str]:
+    """Return the entries of a help section (its lines that start a term)."""
+    lines = text.split(title, 1)[1].splitlines()[1:] if title in text else []
+    body = [line for line in lines[: next((i for i, x in enumerate(lines) if not x), None)]]
+    return [line.strip() for line in body if line.startswith("  ") and not line.startswith("   ")]
+
+
+def _command_paths(group: object, path: list[str]) -> list[list[str]]:
+    paths = [path]
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        if hasattr(command, "commands"):
+            paths.extend(_command_paths(command, [*path, name]))
+        else:
+            paths.append([*path, name])
+    return paths
+
+
+def test_a_server_on_a_busy_port_fails_before_saying_it_serves(
+    capsys: pytest.CaptureFixture[str], initialised: str
+) -> None:
+    import socket
+
+    run(capsys, "--store", initialised, "models", "create", "credit", "-t", "high")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args in (["server"], ["serve", "credit"]):
+            code, out, err = run(capsys, "--store", initialised, *args, "--port", str(port))
+            assert code == 4, err
+            assert err == (
+                f"error: port {port} on 127.0.0.1 is in use "
+                "(stop what listens there, or give another --port)\n"
+            )
+            assert "serving" not in out
+
+
+def test_users_roles_lists_and_set_replaces(
+    capsys: pytest.CaptureFixture[str], initialised: str
+) -> None:
+    store = ["--store", initialised]
+    assert run(capsys, *store, "users", "add", "carol", "--role", "viewer")[0] == 0
+    code, out, _ = run(capsys, *store, "users", "roles", "carol", "--json")
+    assert code == 0 and json.loads(out)["roles"] == ["viewer"]
+    code, out, _ = run(capsys, *store, "users", "roles", "carol")
+    assert code == 0 and "viewer granted" in out
+    code, out, _ = run(capsys, *store, "users", "roles", "carol", "--set", "viewer,approver")
+    assert code == 0 and "carol: viewer, approver" in out
+    code, out, err = run(capsys, *store, "users", "roles", "carol", "--role", "contributor")
+    assert code == 0 and "carol: contributor" in out and "deprecated; use `--set ROLE`" in err
+    code, _, err = run(capsys, *store, "users", "roles", "karol")
+    assert code == 2 and "user 'karol' does not exist (did you mean 'carol'?)" in err
+
+
+def test_stale_evaluation_status_prints_a_command_that_runs(
+    capsys: pytest.CaptureFixture[str],
+    initialised: str,
+    artifact: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
+    path, data = artifact
+    store = ["--store", initialised]
+    policy = (
+        "apiVersion: govml/v1\nkind: Policy\nmetadata: {{name: gate}}\ntiers: [high]\n"
+        "performance:\n  - {{metric: accuracy, min: {minimum}}}\n"
+    )
+    for minimum in ("0.5", "0.6"):
+        (tmp_path / f"gate-{minimum}.yaml").write_text(policy.format(minimum=minimum))
+    assert run(capsys, *store, "policy", "apply", str(tmp_path / "gate-0.5.yaml"))[0] == 0
+    run(capsys, *store, "models", "create", "credit", "-t", "high")
+    run(capsys, *store, "versions", "register", "credit", "--artifact", str(path))
+    frame = pd.read_parquet(data)
+    frame.to_csv(tmp_path / "eval set.csv", index=False)
+    code, _, err = run(
+        capsys, *store, "evaluate", "credit@1", "--data", str(tmp_path / "eval set.csv"),
+        "--target", "y",
+    )  # fmt: skip
+    assert code == 0, err
+    assert run(capsys, *store, "policy", "apply", str(tmp_path / "gate-0.6.yaml"))[0] == 0
+    code, out, _ = run(capsys, *store, "versions", "status", "credit@1", "--to", "staging")
+    assert code == 1 and "is stale" in out
+    hint = " ".join(out.split()).split("evaluate it again with `", 1)[1].split("`", 1)[0]
+    import shlex
+
+    assert shlex.split(hint)[1:] == [
+        "evaluate", "credit@1", "--data", str(tmp_path / "eval set.csv"), "--target", "y",
+    ]  # fmt: skip
+    code, _, err = run(capsys, *store, *shlex.split(hint)[1:])
+    assert code == 0, err
+
+
+def test_user_text_is_printed_as_written(
+    capsys: pytest.CaptureFixture[str], initialised: str, tmp_path: Path
+) -> None:
+    hostile = "[bold]x[/bold] :telephone:"
+    frame = pd.DataFrame({hostile: np.arange(40.0), "y": np.arange(40) % 2})
+    model = LogisticRegression().fit(frame[[hostile]], frame["y"])
+    path = tmp_path / "m.skops"
+    path.write_bytes(skops.io.dumps(model))
+    frame.to_parquet(tmp_path / "train.parquet")
+    store = ["--store", initialised]
+    run(capsys, *store, "models", "create", "credit", "-t", "high", "--description", hostile)
+    code, _, err = run(
+        capsys, *store, "versions", "register", "credit", "--artifact", str(path),
+        "--train-data", str(tmp_path / "train.parquet"), "--target", "y",
+        "--description", hostile,
+    )  # fmt: skip
+    assert code == 0, err
+    assert run(capsys, *store, "models", "tag", "credit", f"note={hostile}")[0] == 0
+    for args in (["versions", "show", "credit@1"], ["models", "show", "credit"]):
+        code, out, _ = run(capsys, *store, *args)
+        assert code == 0, args
+        unwrapped = "".join(out.split("│"))
+        assert out.count(hostile) + unwrapped.count(hostile) >= 2, (args, out)
+        assert "📞" not in out

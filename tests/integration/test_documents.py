@@ -27,7 +27,7 @@ from govml.cli.main import invoke
 from govml.errors import InputError, IntegrityError, NotFoundError, ValidationError
 from govml.ledger.checkpoint import verify_checkpoint
 from govml.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
-from govml.services.documents import verify_document_records
+from govml.services.card_fields import verify_card_records
 from govml.store.checkpoints import note_keys
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "documents"
@@ -288,7 +288,7 @@ def test_card_fields_are_versioned_ledgered_and_replayed(registry: Registry) -> 
         bob.set_model_card_fields("nope", {"overview": "x"})
     store = bob.ctx.store
     with store.read() as conn:
-        assert verify_document_records(conn) == 3
+        assert verify_card_records(conn) == 3
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.write() as conn:
         conn.execute(sa.text("UPDATE model_card_revisions SET revision = revision"))
     with store.write() as conn:
@@ -300,7 +300,7 @@ def test_card_fields_are_versioned_ledgered_and_replayed(registry: Registry) -> 
             )
         )
     with store.read() as conn, pytest.raises(IntegrityError, match="revision 9 of 'credit'"):
-        verify_document_records(conn)
+        verify_card_records(conn)
 
 
 def test_datasheet_and_bad_references(registry: Registry) -> None:

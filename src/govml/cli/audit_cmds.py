@@ -8,13 +8,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from govml.cli.common import JSON_OPTION, client
 from govml.cli.output import err_console, print_fields, print_json, print_ok, print_table
 from govml.errors import InputError, IntegrityError, LedgerVerificationError
 
-app = typer.Typer(help="Verify the tamper-evident ledger and read it.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # named and described in govml.cli.main
 
 CHECKPOINT_FILE = typer.Option(
     None,
@@ -42,6 +41,7 @@ ARTIFACTS_OPTION = typer.Option(
     "--artifacts",
     help="Re-hash the artifact of every version (default: of versions holding an alias).",
 )
+MODEL_OPTION = typer.Option(None, "--model", help="Only entries about this model.", metavar="NAME")
 VERIFY_FILE = typer.Option(
     None, "--verify", help="Verify this attestation instead.", metavar="FILE"
 )
@@ -110,6 +110,8 @@ def _hashing(*, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
     if quiet or not err_console.is_terminal:
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task("re-hashing artifacts", total=None)
@@ -142,7 +144,7 @@ def checkpoint(
 @app.command("proof")
 def proof(
     ctx: typer.Context,
-    seq: int = typer.Argument(..., min=0, help="Entry number."),
+    seq: int = typer.Argument(..., min=0, help="Entry number.", metavar="SEQ"),
     checkpoint: Path | None = CHECKPOINT_FILE,
     json_out: bool = JSON_OPTION,
 ) -> None:
@@ -176,7 +178,7 @@ def proof(
 def export(
     ctx: typer.Context,
     out: Path = BUNDLE_OUT,
-    model: str | None = typer.Option(None, "--model", help="Only entries about this model."),
+    model: str | None = MODEL_OPTION,
     since: Path | None = SINCE_FILE,
     json_out: bool = JSON_OPTION,
 ) -> None:
@@ -276,9 +278,13 @@ def key(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
 @app.command("log")
 def log(
     ctx: typer.Context,
-    model: str | None = typer.Option(None, "--model", help="Only entries about this model."),
-    action: str | None = typer.Option(None, "--action", help="Only this action."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the newest N entries."),
+    model: str | None = MODEL_OPTION,
+    action: str | None = typer.Option(
+        None, "--action", help="Only this action (model.created, ...).", metavar="ACTION"
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="Only the newest N entries.", metavar="N"
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """List ledger entries, oldest first."""

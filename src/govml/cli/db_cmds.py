@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from govml.cli.common import JSON_OPTION, client
+from govml.cli.common import JSON_OPTION, root_options
 from govml.cli.output import print_fields, print_json, print_ok
-from govml.client import Client, connect, settings_for
 from govml.errors import InputError, MissingStoreError
-from govml.remote import RemoteClient
-from govml.services.admin import AdminService
-from govml.services.context import ERR_NO_STORE, HINT_NO_STORE, ServiceContext
-from govml.store.db import Store, safe_url
 
-app = typer.Typer(help="Inspect and upgrade the metadata database.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from govml.settings import Settings
+
+app = typer.Typer(no_args_is_help=True)  # named and described in govml.cli.main
 
 ERR_REMOTE = (
     "`govml {command}` works on a store where it runs; in client mode (GOVML_SERVER={server}) "
@@ -24,14 +24,13 @@ ERR_REMOTE = (
 def init(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """Create the store (or check an existing one) and record its creation in the ledger.
 
-    The only command that creates a store: every other one refuses to run where there is
-    none. It always leaves the store with its ledger signing key.
+    The only command that creates a store, always with its ledger signing key: every other
+    command refuses to run where there is none.
     """
-    given = getattr(ctx.find_root().obj, "store", None)
-    settings = settings_for(given)
-    if settings.server and given is None:
-        with connect(given) as remote:
-            remote.init()  # refused: a server's store is created on the server's host
+    from govml.client import Client
+    from govml.services.context import ServiceContext
+
+    settings = _local_settings(ctx, "init")
     with Client(ServiceContext.from_settings(settings, create=True)) as opened:
         status = opened.init()
     if json_out:
@@ -49,10 +48,14 @@ def init(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
 @app.command("status")
 def status(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
     """Show the database, schema revision and size of the store."""
-    with client(ctx) as opened:
-        if isinstance(opened, RemoteClient):
-            raise InputError(ERR_REMOTE.format(command="db status", server=opened.server))
-        info = AdminService(opened.ctx).status()
+    from govml.services.admin import AdminService
+    from govml.services.context import ServiceContext
+
+    context = ServiceContext.from_settings(_local_settings(ctx, "db status"))
+    try:
+        info = AdminService(context).status()
+    finally:
+        context.close()
     if json_out:
         print_json(info)
     else:
@@ -61,11 +64,11 @@ def status(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
 
 @app.command("upgrade")
 def upgrade(ctx: typer.Context) -> None:
-    """Apply pending schema migrations (govml also does this on first use)."""
-    given = getattr(ctx.find_root().obj, "store", None)
-    settings = settings_for(given)
-    if settings.server and given is None:
-        raise InputError(ERR_REMOTE.format(command="db upgrade", server=settings.server))
+    """Apply pending schema migrations to an existing store (govml also does on first use)."""
+    from govml.services.context import ERR_NO_STORE, HINT_NO_STORE
+    from govml.store.db import Store, safe_url
+
+    settings = _local_settings(ctx, "db upgrade")
     url = settings.resolved_database_url()
     try:
         store = Store(url, migrate=None, create=False)
@@ -80,3 +83,14 @@ def upgrade(ctx: typer.Context) -> None:
         store.dispose()
     change = "already up to date" if before == after else f"upgraded from {before}"
     print_ok(f"{safe_url(url)}: schema at {after} ({change})")
+
+
+def _local_settings(ctx: typer.Context, command: str) -> Settings:
+    """Return the settings of the local store a command works on; refuse in client mode."""
+    from govml.client import settings_for
+
+    given = root_options(ctx).store
+    settings = settings_for(given)
+    if settings.server and given is None:
+        raise InputError(ERR_REMOTE.format(command=command, server=settings.server))
+    return settings

@@ -9,7 +9,8 @@ from govml.cli.common import JSON_OPTION, client
 from govml.cli.output import console, print_json, print_ok, print_table
 from govml.domain.lifecycle import AliasChange, Readiness
 
-app = typer.Typer(help="Approvals of a version.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # named and described in govml.cli.main
+REF = typer.Argument(..., help="NAME@VERSION.", metavar="NAME@VERSION")
 _HISTORY_COLUMNS = (
     "when",
     "alias",
@@ -25,9 +26,13 @@ _HISTORY_COLUMNS = (
 
 def promote(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="NAME@VERSION (or NAME@staging) to promote."),
-    to: str = typer.Option(..., "--to", help="staging or production."),
-    reason: str = typer.Option("", "--reason", help="Why (recorded in the ledger)."),
+    ref: str = typer.Argument(
+        ..., help="NAME@VERSION (or NAME@staging) to promote.", metavar="NAME@VERSION"
+    ),
+    to: str = typer.Option(..., "--to", help="staging or production.", metavar="ALIAS"),
+    reason: str = typer.Option(
+        "", "--reason", help="Why (recorded in the ledger).", metavar="TEXT"
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Move an alias to a version through its gates; exit 1 listing what is missing."""
@@ -41,8 +46,10 @@ def promote(
 
 def rollback(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name."),
-    reason: str = typer.Option(..., "--reason", help="Why (recorded in the ledger)."),
+    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
+    reason: str = typer.Option(
+        ..., "--reason", help="Why (recorded in the ledger).", metavar="TEXT"
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Move production back to the version that held it before the current one."""
@@ -56,8 +63,8 @@ def rollback(
 
 def approve(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="NAME@VERSION to decide on."),
-    comment: str = typer.Option(..., "--comment", help="The reasoning (recorded)."),
+    ref: str = typer.Argument(..., help="NAME@VERSION to decide on.", metavar="NAME@VERSION"),
+    comment: str = typer.Option(..., "--comment", help="The reasoning (recorded).", metavar="TEXT"),
     reject: bool = typer.Option(False, "--reject", help="Reject instead of approving."),
     json_out: bool = JSON_OPTION,
 ) -> None:
@@ -74,7 +81,7 @@ def approve(
 @app.command("list")
 def approvals_list(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="NAME@VERSION."),
+    ref: str = REF,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """List every decision on a version, oldest first."""
@@ -103,8 +110,10 @@ def approvals_list(
 
 def history(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name."),
-    alias: str | None = typer.Option(None, "--alias", help="Only staging or production."),
+    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
+    alias: str | None = typer.Option(
+        None, "--alias", help="Only staging or production.", metavar="ALIAS"
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Show every promotion and rollback of a model, oldest first."""
@@ -115,17 +124,7 @@ def history(
         return
     print_table(
         f"alias history of {name}",
-        [
-            "when",
-            "alias",
-            "action",
-            "version",
-            "previous",
-            "by",
-            "evaluation",
-            "approvals",
-            "reason",
-        ],
+        _HISTORY_COLUMNS,
         [
             (
                 c.created_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -145,8 +144,8 @@ def history(
 
 def status(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="NAME@VERSION."),
-    to: str = typer.Option("production", "--to", help="staging or production."),
+    ref: str = REF,
+    to: str = typer.Option("production", "--to", help="staging or production.", metavar="ALIAS"),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Say which conditions a version meets for an alias; exit 1 when one is missing."""
@@ -162,10 +161,10 @@ def status(
 
 def _print_readiness(ready: Readiness) -> None:
     verdict = "[green]ready[/]" if ready.ready else "[red]not ready[/]"
-    console.print(f"{ready.model}@{ready.version} → {ready.alias}: {verdict}")
+    console.print(f"{escape(ready.model)}@{ready.version} → {escape(ready.alias)}: {verdict}")
     for condition in ready.conditions:
         mark = "[green]✓[/]" if condition.met else "[red]✗[/]"
-        console.print(f"  {mark} {condition.name}: {escape(condition.detail)}", markup=True)
+        console.print(f"  {mark} {escape(condition.name)}: {escape(condition.detail)}")
     ignored = [v for v in ready.verdicts if not v.counts and not v.superseded]
     if ignored:
         console.print("  decisions that do not count:")

@@ -1,8 +1,11 @@
 """Entry point of the ``govml`` command.
 
-Exit codes: 0 success, 1 a check failed (ledger verification, integrity), 2 usage or input
-error, 70 an unexpected internal error (a bug: the message asks for ``--debug``). Errors are one
-line on stderr; ``--debug`` adds the traceback.
+Exit codes (`govml.errors.EXIT_CODES`): 0 success, 1 a check failed (a policy rule or gate,
+ledger or artifact integrity, a monitoring alert), 2 usage or input error, 3 not allowed
+(authentication or permission), 4 the store or the server cannot be reached (or the port is
+in use), 70 an unexpected internal error (a bug: the message asks for ``--debug``). Errors
+are one line on stderr; ``--debug`` adds the traceback. Global options (``--store``,
+``--debug``) go before or after the command.
 """
 
 from __future__ import annotations
@@ -10,35 +13,103 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import typer
 
-from govml.cli import (
-    audit_cmds,
-    db_cmds,
-    evaluate_cmds,
-    lifecycle_cmds,
-    model_cmds,
-    monitor_cmds,
-    policy_cmds,
-    report_cmds,
-    serve_cmds,
-    server_cmds,
-    serving_cmds,
-    users_cmds,
-    version_cmds,
-)
+from govml import __version__
+from govml.cli.common import DEBUG_HELP, STORE_HELP, RootOptions
+from govml.cli.lazy import Entry, LazyGroup
 from govml.cli.output import print_error
-from govml.errors import GovmlError
+from govml.errors import EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE, GovmlError
 
-# sysexits.h's EX_SOFTWARE: an internal error, kept apart from the usage errors' 2 so that a
-# script can tell "I called it wrong" from "it broke".
-EXIT_INTERNAL = 70
+COMMANDS: tuple[Entry, ...] = (
+    Entry(
+        "init",
+        "govml.cli.db_cmds:init",
+        "Create the store (database, artifact folder, signing key) or check an existing one.",
+    ),
+    Entry(
+        "evaluate",
+        "govml.cli.evaluate_cmds:evaluate",
+        "Check a version (or outside predictions) against a policy; exit 0 pass, 1 fail, "
+        "2 usage error.",
+    ),
+    Entry(
+        "server",
+        "govml.cli.server_cmds:server",
+        "Serve the REST API and the web UI for this store.",
+    ),
+    Entry(
+        "serve",
+        "govml.cli.serve_cmds:serve",
+        "Serve a model alias: validated predictions, prediction log, live versions.",
+    ),
+    Entry(
+        "promote",
+        "govml.cli.lifecycle_cmds:promote",
+        "Move staging or production to a version through its gates (exit 1 if not).",
+    ),
+    Entry(
+        "rollback",
+        "govml.cli.lifecycle_cmds:rollback",
+        "Move production back to the previous production version.",
+    ),
+    Entry(
+        "approve",
+        "govml.cli.lifecycle_cmds:approve",
+        "Approve (or --reject) a version, with a comment.",
+    ),
+    Entry("db", "govml.cli.db_cmds:app", "Inspect and upgrade the metadata database."),
+    Entry("models", "govml.cli.model_cmds:app", "Create and inspect governed models."),
+    Entry("versions", "govml.cli.version_cmds:app", "Register and inspect model versions."),
+    Entry("audit", "govml.cli.audit_cmds:app", "Verify the tamper-evident ledger and read it."),
+    Entry(
+        "policy",
+        "govml.cli.policy_cmds:app",
+        "Validate, apply and inspect governance policies.",
+    ),
+    Entry("evaluations", "govml.cli.evaluate_cmds:app", "Read stored evaluations."),
+    Entry("approvals", "govml.cli.lifecycle_cmds:app", "Approvals of a version."),
+    Entry("users", "govml.cli.users_cmds:app", "People, roles and tokens."),
+    Entry(
+        "serving",
+        "govml.cli.serving_cmds:app",
+        "Challenger set-up and keys of a model's gateway.",
+    ),
+    Entry(
+        "report",
+        "govml.cli.report_cmds:app",
+        "Documents: model cards, datasheets, EU AI Act Annex IV, audit reports, ML Test Score.",
+    ),
+    Entry(
+        "monitor",
+        "govml.cli.monitor_cmds:app",
+        "Production monitoring: drift, performance, fairness, attribution; alerts, rollback.",
+    ),
+)
+"""Every command of ``govml``, in the order ``govml --help`` lists them."""
+
+EPILOG = (
+    "Global options may also follow the command: govml models list --store PATH --debug.\n\n"
+    "\b\nExit codes:\n" + "\n".join(f"  {code:<3} {meaning}" for code, meaning in EXIT_CODES)
+)
+
+
+class _Govml(LazyGroup):
+    entries = COMMANDS
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"govml {__version__}")
+        raise typer.Exit()
+
 
 app = typer.Typer(
+    cls=_Govml,
     name="govml",
     help="Executable model governance: registry, lineage and a tamper-evident ledger.",
+    epilog=EPILOG,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -46,65 +117,21 @@ app = typer.Typer(
 )
 
 
-@dataclass
-class Options:
-    """Options given before the sub-command."""
-
-    store: str | None
-    debug: bool
-
-
 @app.callback()
 def _main(
     ctx: typer.Context,
-    store: str | None = typer.Option(
-        None,
-        "--store",
-        help="govml home folder or database URL (default: GOVML_HOME, else ./.govml).",
-        metavar="PATH|URL",
+    store: str | None = typer.Option(None, "--store", help=STORE_HELP, metavar="PATH|URL"),
+    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print govml's version and exit.",
+        is_eager=True,
+        expose_value=False,
+        callback=_version,
     ),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
 ) -> None:
-    ctx.obj = Options(store=store, debug=debug)
-
-
-app.command("init", help="Create the store (database, artifact folder) or check an existing one.")(
-    db_cmds.init
-)
-app.add_typer(db_cmds.app, name="db")
-app.add_typer(model_cmds.app, name="models")
-app.add_typer(version_cmds.app, name="versions")
-app.add_typer(audit_cmds.app, name="audit")
-app.add_typer(policy_cmds.app, name="policy")
-app.command(
-    "evaluate",
-    help="Check a version (or outside predictions) against a policy; exit 0 pass, 1 fail, "
-    "2 usage error.",
-)(evaluate_cmds.evaluate)
-app.add_typer(evaluate_cmds.app, name="evaluations")
-app.command("server", help="Serve the REST API and the web UI for this store.")(
-    server_cmds.server
-)
-app.command(
-    "serve", help="Serve a model alias: validated predictions, prediction log, live versions."
-)(serve_cmds.serve)
-app.command(
-    "promote", help="Move staging or production to a version through its gates (exit 1 if not)."
-)(lifecycle_cmds.promote)
-app.command("rollback", help="Move production back to the previous production version.")(
-    lifecycle_cmds.rollback
-)
-app.command("approve", help="Approve (or --reject) a version, with a comment.")(
-    lifecycle_cmds.approve
-)
-app.add_typer(lifecycle_cmds.app, name="approvals")
-version_cmds.app.command("history")(lifecycle_cmds.history)
-version_cmds.app.command("status")(lifecycle_cmds.status)
-app.add_typer(users_cmds.app, name="users")
-app.add_typer(serving_cmds.app, name="serving")
-app.add_typer(report_cmds.app, name="report")
-model_cmds.app.command("card")(report_cmds.card)
-app.add_typer(monitor_cmds.app, name="monitor")
+    ctx.obj = RootOptions(store=store, debug=debug)
 
 
 def invoke(argv: Sequence[str] | None = None) -> int:
@@ -124,7 +151,7 @@ def invoke(argv: Sequence[str] | None = None) -> int:
             show()
         else:
             print_error(exc.format_message())
-        return 2
+        return EXIT_USAGE
     except GovmlError as exc:
         if debug:
             traceback.print_exc()

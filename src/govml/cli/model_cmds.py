@@ -4,25 +4,36 @@ from __future__ import annotations
 
 import typer
 
+from govml.cli import report_cmds
 from govml.cli.common import JSON_OPTION, client, parse_pairs
 from govml.cli.output import print_fields, print_json, print_ok, print_table
 from govml.domain.records import Model
 
-app = typer.Typer(help="Create and inspect governed models.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # named and described in govml.cli.main
 
 
 @app.command("create")
 def create(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name (letters, digits, '.', '_', '-')."),
-    risk_tier: str = typer.Option(
-        ..., "--risk-tier", "-t", help="minimal, limited, high or unacceptable."
+    name: str = typer.Argument(
+        ..., help="Model name (letters, digits, '.', '_', '-').", metavar="NAME"
     ),
-    owner: str | None = typer.Option(None, "--owner", help="Accountable owner (default: you)."),
-    intended_use: str = typer.Option("", "--intended-use", help="What the model is for."),
-    out_of_scope_use: str = typer.Option("", "--out-of-scope-use", help="What it must not do."),
-    description: str = typer.Option("", "--description", help="Free text."),
-    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE, repeatable."),  # noqa: B008
+    risk_tier: str = typer.Option(
+        ..., "--risk-tier", "-t", help="minimal, limited, high or unacceptable.", metavar="TIER"
+    ),
+    owner: str | None = typer.Option(
+        None, "--owner", help="Accountable owner (default: you).", metavar="NAME"
+    ),
+    intended_use: str = typer.Option(
+        "", "--intended-use", help="What the model is for.", metavar="TEXT"
+    ),
+    out_of_scope_use: str = typer.Option(
+        "", "--out-of-scope-use", help="What it must not do.", metavar="TEXT"
+    ),
+    description: str = typer.Option("", "--description", help="Free text.", metavar="TEXT"),
+    tag: list[str] = typer.Option(  # noqa: B008
+        [], "--tag", help="A tag, repeatable.", metavar="KEY=VALUE"
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Create a model."""
@@ -69,7 +80,11 @@ def list_(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
 
 
 @app.command("show")
-def show(ctx: typer.Context, name: str, json_out: bool = JSON_OPTION) -> None:
+def show(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
+    json_out: bool = JSON_OPTION,
+) -> None:
     """Show one model."""
     with client(ctx) as opened:
         model = opened.get_model(name)
@@ -82,9 +97,13 @@ def show(ctx: typer.Context, name: str, json_out: bool = JSON_OPTION) -> None:
 @app.command("tag")
 def tag(
     ctx: typer.Context,
-    name: str,
-    pairs: list[str] = typer.Argument(None, help="KEY=VALUE pairs to set."),  # noqa: B008
-    remove: list[str] = typer.Option([], "--remove", help="Tag key to remove, repeatable."),  # noqa: B008
+    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
+    pairs: list[str] = typer.Argument(  # noqa: B008
+        None, help="Tags to set.", metavar="KEY=VALUE"
+    ),
+    remove: list[str] = typer.Option(  # noqa: B008
+        [], "--remove", help="Tag to remove, repeatable.", metavar="KEY"
+    ),
 ) -> None:
     """Set or remove tags on a model (each change is a ledger entry)."""
     values = {k: str(v) for k, v in parse_pairs(pairs or [], "tag").items()}
@@ -94,6 +113,9 @@ def tag(
         for key in remove:
             opened.set_tag(name, key, None)
     print_ok(f"updated tags of {name}")
+
+
+app.command("card")(report_cmds.card)
 
 
 def _print_model(model: Model) -> None:

@@ -22,7 +22,7 @@ from rich.markup import escape
 
 from govml.cli.common import JSON_OPTION, client
 from govml.cli.output import console, print_json, print_ok, print_table
-from govml.client import Client
+from govml.client_protocol import GovmlClient
 from govml.errors import GovmlError, InputError
 from govml.monitoring import DEFAULT_MIN_LABELS, DEFAULT_MIN_ROWS, MonitorRun, write_textfile
 from govml.monitoring.records import RANK
@@ -50,54 +50,78 @@ class _RunByDefault(typer.core.TyperGroup):
         return super().parse_args(ctx, args)
 
 
-app = typer.Typer(
-    cls=_RunByDefault,
-    help="Production monitoring: drift, performance, fairness, attribution; alerts, rollback.",
-    no_args_is_help=True,
-)
+# Named and described in govml.cli.main.
+app = typer.Typer(cls=_RunByDefault, no_args_is_help=True)
 
 LOG_DIR = typer.Option(
-    None, "--log-dir", help="Prediction log folder (default: $GOVML_HOME/predictions)."
+    None,
+    "--log-dir",
+    help="Prediction log folder (default: $GOVML_HOME/predictions).",
+    metavar="FOLDER",
 )
 WINDOW = typer.Option(
-    None, "--window", help="Window length ending now or at --until: 30m, 6h, 1d, 1w."
+    None,
+    "--window",
+    help="Window length ending now or at --until: 30m, 6h, 1d, 1w.",
+    metavar="LENGTH",
 )
-SINCE = typer.Option(None, "--since", help="Window start: 2026-11-24 or 2026-11-24T06:00Z.")
-UNTIL = typer.Option(None, "--until", help="Window end (default: now).")
+SINCE = typer.Option(
+    None, "--since", help="Window start: 2026-11-24 or 2026-11-24T06:00Z.", metavar="TIME"
+)
+UNTIL = typer.Option(None, "--until", help="Window end (default: now).", metavar="TIME")
 TEXTFILE = typer.Option(
-    None, "--textfile", help="Write Prometheus gauges here (node_exporter textfile collector)."
+    None,
+    "--textfile",
+    help="Write Prometheus gauges here (node_exporter textfile collector).",
+    metavar="FILE",
 )
-OUT = typer.Option(..., "--out", "-o", help="Label Studio tasks JSON file to write.")
-TASKS_FILE = typer.Argument(..., help="Label Studio JSON export of the annotated tasks.")
+OUT = typer.Option(
+    ..., "--out", "-o", help="Label Studio tasks JSON file to write.", metavar="FILE"
+)
+TASKS_FILE = typer.Argument(
+    ..., help="Label Studio JSON export of the annotated tasks.", metavar="FILE"
+)
+NAME = typer.Argument(..., help="Model name.", metavar="NAME")
+VERSION = typer.Option(None, "--version", help="Only this version.", metavar="N")
 ERR_EVERY = "--every runs on windows ending now: give --window, not --since/--until"
 
 
 @app.command("run")
 def run(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name."),
+    name: str = NAME,
     window: str | None = WINDOW,
     since: str | None = SINCE,
     until: str | None = UNTIL,
     log_dir: Path | None = LOG_DIR,
-    version: int | None = typer.Option(None, "--version", help="Judge only this version."),
+    version: int | None = typer.Option(
+        None, "--version", help="Judge only this version.", metavar="N"
+    ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Judge and print; store nothing, take no action."
     ),
     min_rows: int = typer.Option(
-        DEFAULT_MIN_ROWS, "--min-rows", min=1, help="Served rows needed to judge drift."
+        DEFAULT_MIN_ROWS,
+        "--min-rows",
+        min=1,
+        help="Served rows needed to judge drift.",
+        metavar="N",
     ),
     min_labels: int = typer.Option(
         DEFAULT_MIN_LABELS,
         "--min-labels",
         min=1,
         help="Labelled rows needed to judge performance and fairness.",
+        metavar="N",
     ),
     shap_rows: int | None = typer.Option(
-        None, "--shap-rows", min=10, help="Rows explained for attribution drift."
+        None, "--shap-rows", min=10, help="Rows explained for attribution drift.", metavar="N"
     ),
     every: str | None = typer.Option(
-        None, "--every", help="Run again every 30m, 1h, 1d... until SIGTERM (for a container)."
+        None,
+        "--every",
+        help="Run again every 30m, 1h, 1d... until SIGTERM (for a container).",
+        metavar="LENGTH",
     ),
     textfile: Path | None = TEXTFILE,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every check, ok ones too."),
@@ -122,16 +146,14 @@ def run(
             )
             raise typer.Exit(1 if RANK[result.status] >= RANK["alert"] else 0)
         if since is not None or until is not None:
-            raise InputError(
-                "--every runs on windows ending now: give --window, not --since/--until"
-            )
+            raise InputError(ERR_EVERY)
         _loop(
             opened, name, kwargs, parse_length(every).total_seconds(), textfile, json_out, verbose
         )
 
 
 def _once(
-    opened: Client,
+    opened: GovmlClient,
     name: str,
     kwargs: dict[str, Any],
     *,
@@ -142,7 +164,7 @@ def _once(
     if json_out:
         result = opened.monitor(name, **kwargs)
     else:
-        with console.status(f"monitoring {name}…"):
+        with console.status(f"monitoring {escape(name)}…"):
             result = opened.monitor(name, **kwargs)
     if textfile is not None and result.id is not None:
         write_textfile(textfile, [result])
@@ -154,7 +176,7 @@ def _once(
 
 
 def _loop(
-    opened: Client,
+    opened: GovmlClient,
     name: str,
     kwargs: dict[str, Any],
     period: float,
@@ -199,7 +221,7 @@ def show_run(result: MonitorRun, *, verbose: bool = False) -> None:
     style = STYLE[result.status]
     stored = "dry run, nothing stored" if result.id is None else f"run {result.id}"
     console.print(
-        f"{_now()} {result.model}: [{style}]{result.status}[/] over {result.window} "
+        f"{_now()} {escape(result.model)}: [{style}]{result.status}[/] over {result.window} "
         f"({stored}, {result.duration_s:.1f} s)"
     )
     for report in result.versions:
@@ -231,12 +253,15 @@ def show_run(result: MonitorRun, *, verbose: bool = False) -> None:
 @app.command("history")
 def history(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name."),
+    name: str = NAME,
     check: str | None = typer.Option(
-        None, "--check", help="One check (data_drift:age) or a category (data_drift)."
+        None,
+        "--check",
+        help="One check (data_drift:age) or a category (data_drift).",
+        metavar="CHECK",
     ),
-    version: int | None = typer.Option(None, "--version", help="Only this version."),
-    limit: int = typer.Option(200, "--limit", min=1, help="Newest points to show."),
+    version: int | None = VERSION,
+    limit: int = typer.Option(200, "--limit", min=1, help="Newest points to show.", metavar="N"),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Show the time series of NAME's monitoring checks, oldest first."""
@@ -265,8 +290,8 @@ def history(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name."),
-    run_id: int = typer.Argument(..., help="Run id (from `govml monitor history`)."),
+    name: str = NAME,
+    run_id: int = typer.Argument(..., help="Run id (from `govml monitor history`).", metavar="RUN"),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Show one stored monitoring run with its actions."""
@@ -281,15 +306,18 @@ def show(
 @app.command("export-tasks")
 def export_tasks(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name."),
+    name: str = NAME,
     out: Path = OUT,
     window: str | None = WINDOW,
     since: str | None = SINCE,
     until: str | None = UNTIL,
     log_dir: Path | None = LOG_DIR,
-    limit: int = typer.Option(100, "--limit", min=1, help="Most tasks to export."),
+    limit: int = typer.Option(100, "--limit", min=1, help="Most tasks to export.", metavar="N"),
     below: float | None = typer.Option(
-        None, "--below", help="Only predictions whose top class probability is under this."
+        None,
+        "--below",
+        help="Only predictions whose top class probability is under this.",
+        metavar="PROBABILITY",
     ),
 ) -> None:
     """Export the window's least confident predictions as Label Studio tasks."""
@@ -304,11 +332,14 @@ def export_tasks(
 @app.command("import-labels")
 def import_labels(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name."),
+    name: str = NAME,
     path: Path = TASKS_FILE,
     log_dir: Path | None = LOG_DIR,
     from_name: str | None = typer.Option(
-        None, "--from-name", help="The Choices control holding the label (default: any)."
+        None,
+        "--from-name",
+        help="The Choices control holding the label (default: any).",
+        metavar="NAME",
     ),
     json_out: bool = JSON_OPTION,
 ) -> None:

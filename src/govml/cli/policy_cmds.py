@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -17,12 +18,16 @@ from govml.cli.output import (
     print_table,
 )
 from govml.errors import InputError
-from govml.policy import Diagnostic, InvalidPolicyError, LoadedPolicy, load_policy
-from govml.policy.records import StoredPolicy
 
-app = typer.Typer(help="Validate, apply and inspect governance policies.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from govml.policy import Diagnostic, LoadedPolicy
+    from govml.policy.records import StoredPolicy
 
-FILE_ARGUMENT = typer.Argument(..., help="Policy file (YAML, apiVersion: govml/v1).")
+app = typer.Typer(no_args_is_help=True)  # named and described in govml.cli.main
+
+FILE_ARGUMENT = typer.Argument(
+    ..., help="Policy file (YAML, apiVersion: govml/v1).", metavar="FILE"
+)
 
 
 @app.command("validate")
@@ -63,9 +68,13 @@ def apply(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    name: str | None = typer.Argument(None, help="Policy name."),
-    tier: str | None = typer.Option(None, "--tier", help="Show the policy in force for a tier."),
-    version: int | None = typer.Option(None, "--version", min=1, help="Version (default: newest)."),
+    name: str | None = typer.Argument(None, help="Policy name.", metavar="NAME"),
+    tier: str | None = typer.Option(
+        None, "--tier", help="Show the policy in force for a tier.", metavar="TIER"
+    ),
+    version: int | None = typer.Option(
+        None, "--version", min=1, help="Version (default: newest).", metavar="N"
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Show a stored policy: its record and the YAML it was applied from."""
@@ -105,6 +114,8 @@ def list_(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
 
 
 def _load(file: str, json_out: bool) -> LoadedPolicy:
+    from govml.policy import InvalidPolicyError, load_policy
+
     try:
         return load_policy(file)
     except InvalidPolicyError as exc:

@@ -14,17 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 
 from govml.cli.common import JSON_OPTION, client
 from govml.cli.output import print_json, print_ok, print_table
 from govml.documents.fields import CARD_FIELDS, ModelCardFields
 from govml.errors import InputError
 
-app = typer.Typer(
-    help="Documents: model cards, datasheets, EU AI Act Annex IV, audit reports, ML Test Score.",
-    no_args_is_help=True,
-)
+app = typer.Typer(no_args_is_help=True)  # named and described in govml.cli.main
 
 SUFFIXES = {
     ".md": "md",
@@ -39,9 +35,19 @@ ERR_PDF_STDOUT = "PDF is binary: give --out FILE.pdf"
 ERR_SUFFIX = "cannot tell the format of {path} from its suffix; give --format md, html, json or pdf"
 
 FORMAT_OPTION = typer.Option(
-    None, "--format", "-f", help="md, html (self-contained, with plots), json or pdf."
+    None,
+    "--format",
+    "-f",
+    help="md, html (self-contained, with plots), json or pdf.",
+    metavar="FORMAT",
 )
-OUT_OPTION = typer.Option(None, "--out", "-o", help="Write to FILE instead of stdout.")
+OUT_OPTION = typer.Option(
+    None, "--out", "-o", help="Write to FILE instead of stdout.", metavar="FILE"
+)
+REF_ARGUMENT = typer.Argument(
+    ..., help="NAME@VERSION (NAME: the latest version).", metavar="NAME@VERSION"
+)
+NAME_ARGUMENT = typer.Argument(..., help="Model name.", metavar="NAME")
 FORCE_OPTION = typer.Option(False, "--force", help="Overwrite --out if it exists.")
 
 
@@ -92,7 +98,7 @@ def _format(fmt: str | None, out: Path | None, json_out: bool) -> str:
 @app.command("model-card")
 def model_card(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="NAME@VERSION (NAME: the latest version)."),
+    ref: str = REF_ARGUMENT,
     fmt: str | None = FORMAT_OPTION,
     out: Path | None = OUT_OPTION,
     force: bool = FORCE_OPTION,
@@ -106,7 +112,9 @@ def model_card(
 def datasheet(
     ctx: typer.Context,
     dataset: str = typer.Argument(
-        ..., help="Dataset digest (sha256:…), a prefix of it, or NAME@VERSION:train|validation."
+        ...,
+        help="Dataset digest (sha256:…), a prefix of it, or NAME@VERSION:train|validation.",
+        metavar="DATASET",
     ),
     fmt: str | None = FORMAT_OPTION,
     out: Path | None = OUT_OPTION,
@@ -120,7 +128,7 @@ def datasheet(
 @app.command("annex-iv")
 def annex_iv(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="NAME@VERSION (NAME: the latest version)."),
+    ref: str = REF_ARGUMENT,
     fmt: str | None = FORMAT_OPTION,
     out: Path | None = OUT_OPTION,
     force: bool = FORCE_OPTION,
@@ -133,9 +141,12 @@ def annex_iv(
 @app.command("audit")
 def audit(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name."),
+    name: str = NAME_ARGUMENT,
     since: str | None = typer.Option(
-        None, "--since", help="Only entries from this date or time (UTC), e.g. 2026-01-31."
+        None,
+        "--since",
+        help="Only entries from this date or time (UTC), e.g. 2026-01-31.",
+        metavar="DATE",
     ),
     fmt: str | None = FORMAT_OPTION,
     out: Path | None = OUT_OPTION,
@@ -149,7 +160,7 @@ def audit(
 @app.command("ml-test-score")
 def ml_test_score(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name."),
+    name: str = NAME_ARGUMENT,
     fmt: str | None = FORMAT_OPTION,
     out: Path | None = OUT_OPTION,
     force: bool = FORCE_OPTION,
@@ -168,16 +179,23 @@ _SET = typer.Option(
     metavar="FIELD=TEXT",
 )
 _UNSET = typer.Option([], "--unset", help="Remove FIELD.", metavar="FIELD")
-_FROM = typer.Option(None, "--from", help="Set the fields of a YAML or JSON mapping FIELD: VALUE.")
+_FROM = typer.Option(
+    None,
+    "--from",
+    help="Set the fields of a YAML or JSON mapping FIELD: VALUE.",
+    metavar="FILE",
+)
 
 
 def card(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name."),
+    name: str = NAME_ARGUMENT,
     set_: list[str] = _SET,
     unset: list[str] = _UNSET,
     from_file: Path | None = _FROM,
-    revision: int | None = typer.Option(None, "--revision", min=0, help="Show this revision."),
+    revision: int | None = typer.Option(
+        None, "--revision", min=0, help="Show this revision.", metavar="N"
+    ),
     history: bool = typer.Option(False, "--history", help="List every revision."),
     json_out: bool = JSON_OPTION,
 ) -> None:
@@ -265,6 +283,8 @@ def _from_file(path: Path | None) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"{path} does not exist")
     text = path.read_text(encoding="utf-8")
+    import yaml
+
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:

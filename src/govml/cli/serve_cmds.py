@@ -10,10 +10,10 @@ from typing import Any
 
 import typer
 
+from govml.cli.listen import check_can_listen
 from govml.cli.output import print_ok
 from govml.client import connect, settings_for
 from govml.serving.options import HEADER_TIMEOUT_SECONDS, MIB, GatewayOptions
-from govml.store.db import safe_url
 
 FACTORY = "govml.serving.app:app_from_environment"
 LOG_DIR = typer.Option(
@@ -76,6 +76,7 @@ def serve(
     settings = settings_for(store)
     with connect(store) as client:
         client.get_model(name)  # an unknown model is a usage error, before anything starts
+    check_can_listen(host, port)
     options = GatewayOptions(
         model=name,
         alias=alias,
@@ -98,6 +99,8 @@ def serve(
         os.environ["GOVML_DATABASE_URL"] = settings.resolved_database_url()
         os.environ["GOVML_ARTIFACTS"] = str(settings.resolved_artifacts())
     os.environ.update(options.to_environment())
+    from govml.store.db import safe_url
+
     where = settings.server or safe_url(settings.resolved_database_url())
 
     import uvicorn

@@ -6,13 +6,10 @@ import os
 
 import typer
 
+from govml.cli.common import root_options
+from govml.cli.listen import check_can_listen
 from govml.cli.output import print_ok
-from govml.client import settings_for
 from govml.errors import ConfigurationError
-from govml.services.access import AccessService
-from govml.services.context import ServiceContext
-from govml.store.db import safe_url
-from govml.wire import API_PREFIX
 
 ERR_NO_USERS = "the store {url} has no users, so nobody could sign in to the server"
 HINT_NO_USERS = (
@@ -23,12 +20,20 @@ FACTORY = "govml.server.app:app_from_environment"
 
 def server(
     ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port to listen on."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on.", metavar="HOST"),
+    port: int = typer.Option(
+        8080, "--port", min=1, max=65535, help="Port to listen on.", metavar="PORT"
+    ),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes.", metavar="N"),
 ) -> None:
     """Serve the REST API (bearer tokens, OpenAPI at /api/v1/docs) and the web UI at /."""
-    settings = settings_for(getattr(ctx.find_root().obj, "store", None))
+    from govml.client import settings_for
+    from govml.services.access import AccessService
+    from govml.services.context import ServiceContext
+    from govml.store.db import safe_url
+    from govml.wire import API_PREFIX
+
+    settings = settings_for(root_options(ctx).store)
     url = settings.resolved_database_url()
     context = ServiceContext.from_settings(settings)
     try:
@@ -36,6 +41,7 @@ def server(
             raise ConfigurationError(ERR_NO_USERS.format(url=safe_url(url)), hint=HINT_NO_USERS)
     finally:
         context.close()
+    check_can_listen(host, port)
     # Worker processes build the application from the environment: pin it to this store.
     os.environ["GOVML_HOME"] = str(settings.home.resolve())
     os.environ["GOVML_DATABASE_URL"] = url

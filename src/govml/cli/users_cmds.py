@@ -5,36 +5,45 @@ from __future__ import annotations
 import typer
 
 from govml.cli.common import JSON_OPTION, client
-from govml.cli.output import console, print_fields, print_json, print_ok, print_table
+from govml.cli.output import console, err_console, print_fields, print_json, print_ok, print_table
 from govml.domain.lifecycle import IssuedToken, User
 
-app = typer.Typer(help="People, roles and tokens.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # named and described in govml.cli.main
 
+ROLES_HELP = "viewer, contributor, approver, risk_officer, deployer or admin"
+NOTE_ROLE_DEPRECATED = (
+    "note: `govml users roles NAME --role ROLE` is deprecated; use `--set ROLE` (listing the "
+    "roles is `govml users roles NAME`)"
+)
+_NAME = typer.Argument(..., help="User name.", metavar="NAME")
 _ROLE = typer.Option(
     ...,
     "--role",
-    help="viewer, contributor, approver, risk_officer, deployer or admin; repeatable.",
+    help=f"{ROLES_HELP}; repeatable or comma-separated.",
+    metavar="ROLE",
 )
 _EXPIRES = typer.Option(
     None,
     "--expires-in-days",
     help="Token lifetime in days (default: GOVML_TOKEN_MAX_DAYS, 90; the most for a token of "
     "one's own; an admin may give another user up to 3650). Every token expires.",
+    metavar="DAYS",
 )
 
 
 @app.command("add")
 def add(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="User name."),
+    name: str = _NAME,
     role: list[str] = _ROLE,
     expires_in_days: int | None = _EXPIRES,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Add a user and print their token once (only its hash is stored)."""
+    roles = _split(role)
     with client(ctx) as opened:
-        issued = opened.add_user(name, roles=role, expires_in_days=expires_in_days)
-    _print_token(issued, json_out, f"added user {name} ({', '.join(role)})")
+        issued = opened.add_user(name, roles=roles, expires_in_days=expires_in_days)
+    _print_token(issued, json_out, f"added user {name} ({', '.join(roles)})")
 
 
 @app.command("list")
@@ -64,23 +73,37 @@ def list_(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
 @app.command("roles")
 def roles(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="User name."),
-    role: list[str] = _ROLE,
+    name: str = _NAME,
+    set_: list[str] = typer.Option(  # noqa: B008
+        [],
+        "--set",
+        help=f"Replace the user's roles with these: {ROLES_HELP}; repeatable or comma-separated "
+        "(admins only).",
+        metavar="ROLE",
+    ),
+    role: list[str] = typer.Option(  # noqa: B008
+        [], "--role", hidden=True, help="Deprecated: --set.", metavar="ROLE"
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Replace a user's roles."""
+    """Show a user's roles and when each was granted; with --set, replace them."""
+    if role:
+        err_console.print(NOTE_ROLE_DEPRECATED, markup=False)
+    wanted = _split([*set_, *role])
     with client(ctx) as opened:
-        user = opened.set_roles(name, roles=role)
+        user = opened.set_roles(name, roles=wanted) if wanted else opened.get_user(name)
     if json_out:
         print_json(user.to_dict())
-    else:
+    elif wanted:
         print_ok(f"{user.name}: {', '.join(user.roles)}")
+    else:
+        _print_user(user)
 
 
 @app.command("token")
 def token(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="User name."),
+    name: str = _NAME,
     expires_in_days: int | None = _EXPIRES,
     json_out: bool = JSON_OPTION,
 ) -> None:
@@ -93,7 +116,7 @@ def token(
 @app.command("revoke")
 def revoke(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="User name."),
+    name: str = _NAME,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Revoke every live token of a user."""
@@ -108,7 +131,7 @@ def revoke(
 @app.command("disable")
 def disable(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="User name."),
+    name: str = _NAME,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Disable a user: their tokens are revoked and they can do nothing more."""
@@ -129,6 +152,11 @@ def whoami(ctx: typer.Context, json_out: bool = JSON_OPTION) -> None:
         print_json(user.to_dict())
         return
     _print_user(user)
+
+
+def _split(values: list[str]) -> list[str]:
+    """Split comma-separated, repeatable option values into names."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
 def _print_user(user: User) -> None:

@@ -7,36 +7,48 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 
+from govml.cli import lifecycle_cmds
 from govml.cli.common import JSON_OPTION, client, parse_pairs
 from govml.cli.output import console, print_fields, print_json, print_ok, print_table
 from govml.domain.records import ModelVersion
 from govml.errors import InputError
-from govml.flavors.trust import recorded_types
 
-app = typer.Typer(help="Register and inspect model versions.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # named and described in govml.cli.main
 
 
 @app.command("register")
 def register(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Model name."),
-    artifact: Path = typer.Option(..., "--artifact", help="Model file to register."),  # noqa: B008
+    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
+    artifact: Path = typer.Option(  # noqa: B008
+        ..., "--artifact", help="Model file to register.", metavar="FILE"
+    ),
     flavor: str | None = typer.Option(
-        None, "--flavor", help="sklearn, xgboost, lightgbm or onnx (default: from the suffix)."
+        None,
+        "--flavor",
+        help="sklearn, xgboost, lightgbm or onnx (default: from the suffix).",
+        metavar="FLAVOR",
     ),
-    train_data: Path | None = typer.Option(None, "--train-data", help="CSV or Parquet file."),  # noqa: B008
+    train_data: Path | None = typer.Option(  # noqa: B008
+        None, "--train-data", help="CSV or Parquet file.", metavar="FILE"
+    ),
     validation_data: Path | None = typer.Option(  # noqa: B008
-        None, "--validation-data", help="CSV or Parquet file."
+        None, "--validation-data", help="CSV or Parquet file.", metavar="FILE"
     ),
-    target: str | None = typer.Option(None, "--target", help="Target column of the data."),
-    param: list[str] = typer.Option([], "--param", help="KEY=VALUE, repeatable."),  # noqa: B008
+    target: str | None = typer.Option(
+        None, "--target", help="Target column of the data.", metavar="COLUMN"
+    ),
+    param: list[str] = typer.Option(  # noqa: B008
+        [], "--param", help="A hyperparameter, repeatable.", metavar="KEY=VALUE"
+    ),
     params_file: Path | None = typer.Option(  # noqa: B008
-        None, "--params-file", help="JSON or YAML file of hyperparameters."
+        None, "--params-file", help="JSON or YAML file of hyperparameters.", metavar="FILE"
     ),
-    metric: list[str] = typer.Option([], "--metric", help="KEY=VALUE, repeatable."),  # noqa: B008
-    description: str = typer.Option("", "--description"),
+    metric: list[str] = typer.Option(  # noqa: B008
+        [], "--metric", help="A training metric, repeatable.", metavar="KEY=VALUE"
+    ),
+    description: str = typer.Option("", "--description", help="Free text.", metavar="TEXT"),
     exclude_columns: list[str] = typer.Option(  # noqa: B008
         [],
         "--exclude-columns",
@@ -82,7 +94,11 @@ def register(
 
 
 @app.command("list")
-def list_(ctx: typer.Context, name: str, json_out: bool = JSON_OPTION) -> None:
+def list_(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name.", metavar="NAME"),
+    json_out: bool = JSON_OPTION,
+) -> None:
     """List the versions of a model."""
     with client(ctx) as opened:
         versions = opened.list_versions(name)
@@ -110,7 +126,9 @@ def list_(ctx: typer.Context, name: str, json_out: bool = JSON_OPTION) -> None:
 @app.command("show")
 def show(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="NAME@VERSION, NAME@ALIAS or NAME (latest)."),
+    ref: str = typer.Argument(
+        ..., help="NAME@VERSION, NAME@ALIAS or NAME (latest).", metavar="NAME@VERSION"
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Show one version with its lineage."""
@@ -147,6 +165,10 @@ def show(
     print_fields(f"version {version.ref}", fields)
 
 
+app.command("history")(lifecycle_cmds.history)
+app.command("status")(lifecycle_cmds.status)
+
+
 def _names(values: list[str]) -> list[str]:
     """Split comma-separated, repeatable option values into names."""
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
@@ -166,6 +188,8 @@ def _task(version: ModelVersion) -> str:
 
 def _trusted(version: ModelVersion) -> str:
     """Name the types beyond the built-in allowlist the version relies on, and who allowed each."""
+    from govml.flavors.trust import recorded_types
+
     names = recorded_types(version.flavor_options)
     if not names:
         return "-"
@@ -184,6 +208,8 @@ def _commit(version: ModelVersion) -> str:
 def _read_mapping(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
+    import yaml
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

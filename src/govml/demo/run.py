@@ -66,7 +66,7 @@ def main() -> int:
         client.close()
 
 
-def _run(client: govml.Client) -> int:
+def _run(client: govml.GovmlClient) -> int:
     console.rule("[bold]govml demo: UCI Adult income model")
     with console.status("loading the Adult data…"):
         train = load_adult("train")
@@ -199,7 +199,7 @@ def _run(client: govml.Client) -> int:
     return 0 if passed and promoted and served and monitored else 1
 
 
-def _documents(client: govml.Client, ref: str) -> None:
+def _documents(client: govml.GovmlClient, ref: str) -> None:
     """Write the model card, the Annex IV documentation and the audit report (HTML)."""
     console.rule("[bold]documents")
     REPORTS.mkdir(parents=True, exist_ok=True)
@@ -215,7 +215,7 @@ APPROVERS = {"rita": "risk_officer", "sam": "approver"}
 DEPLOYER = "dana"
 
 
-def _people(client: govml.Client) -> None:
+def _people(client: govml.GovmlClient) -> None:
     """Add the approvers and the deployer before any version they decide on is registered.
 
     Approving rights count only for versions registered after they were granted.
@@ -227,7 +227,7 @@ def _people(client: govml.Client) -> None:
             console.print(f"added user [bold]{name}[/] ({role})")
 
 
-def _promote(client: govml.Client, failed_ref: str, passed_ref: str) -> bool:
+def _promote(client: govml.GovmlClient, failed_ref: str, passed_ref: str) -> bool:
     """Refuse the failing version, then take the passing one to staging and production."""
     deployer = govml.connect(user=DEPLOYER)
     try:
@@ -251,7 +251,7 @@ def _promote(client: govml.Client, failed_ref: str, passed_ref: str) -> bool:
         deployer.close()
 
 
-def _evaluate(client: govml.Client, ref: str, data: object) -> Evaluation:
+def _evaluate(client: govml.GovmlClient, ref: str, data: object) -> Evaluation:
     """Evaluate ``ref`` on ``data`` with a progress bar; print the outcome; write the report."""
     from govml.reports import render
 
@@ -294,7 +294,7 @@ def _evaluate(client: govml.Client, ref: str, data: object) -> Evaluation:
 # -- production monitoring: drifted traffic through the gateway, alert, rollback -----------------
 
 
-def _monitoring_step(client: govml.Client, train: Any, test: Any, serving_ref: str) -> bool:
+def _monitoring_step(client: govml.GovmlClient, train: Any, test: Any, serving_ref: str) -> bool:
     """Serve a new version, send it drifted traffic, and let `govml monitor` roll it back.
 
     A new version (the pipeline retrained with another seed and mitigated like the serving

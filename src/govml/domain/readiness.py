@@ -20,6 +20,7 @@ The gates (DESIGN "Lifecycle, people and permissions"):
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,13 +71,19 @@ class PolicyFacts:
 
 @dataclass(frozen=True, kw_only=True)
 class EvaluationFacts:
-    """One evaluation of a version: its outcome, the policy it ran under, the checks failed."""
+    """One evaluation of a version: its outcome, the policy it ran under, the checks failed.
+
+    ``data`` and ``target`` are the data file and target column it was run on, when known:
+    they fill in the command that evaluates the version again.
+    """
 
     id: int
     status: str
     policy_name: str
     policy_digest: str
     failed: tuple[str, ...] = ()
+    data: str | None = None
+    target: str | None = None
 
 
 def latest_evaluation(
@@ -199,15 +206,25 @@ def evaluation_condition(
             met=False,
             detail=f"evaluation {stale.id} of {version.ref} is stale: it was made under policy "
             f"{stale.policy_name} ({stale.policy_digest[:19]}…), but {named} "
-            f"({policy.digest[:19]}…) is now in force; evaluate it again with `govml evaluate "
-            f"{version.ref}`",
+            f"({policy.digest[:19]}…) is now in force; evaluate it again with "
+            f"`{evaluate_command(version.ref, stale)}`",
         )
     return Condition(
         name="evaluation",
         met=False,
-        detail=f"{version.ref} has no evaluation under {named}: run `govml evaluate "
-        f"{version.ref} --data FILE --target COLUMN`",
+        detail=f"{version.ref} has no evaluation under {named}: run "
+        f"`{evaluate_command(version.ref)}`",
     )
+
+
+def evaluate_command(ref: str, earlier: EvaluationFacts | None = None) -> str:
+    """Return the ``govml evaluate`` command for ``ref``, with the data and target ``earlier`` used.
+
+    What is not known stays a placeholder: ``--data FILE --target COLUMN``.
+    """
+    data = shlex.quote(earlier.data) if earlier and earlier.data else "FILE"
+    target = shlex.quote(earlier.target) if earlier and earlier.target else "COLUMN"
+    return f"govml evaluate {ref} --data {data} --target {target}"
 
 
 def staging_condition(

@@ -253,6 +253,14 @@ class ModelVersion:
         """Return ``name@version``."""
         return f"{self.model}@{self.version}"
 
+    def __repr__(self) -> str:
+        """Name the version, its flavor and artifact; the lineage is in `to_dict`."""
+        aliases = f", aliases={self.aliases!r}" if self.aliases else ""
+        return (
+            f"ModelVersion({self.ref!r}, flavor={self.flavor!r}, "
+            f"artifact={self.artifact_digest[:19]!r}{aliases})"
+        )
+
     def record(self) -> dict[str, Any]:
         """Return the immutable part of the version, the part its ledger entry commits to."""
         return {

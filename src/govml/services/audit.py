@@ -39,8 +39,8 @@ from govml.ledger.merkle import (
 )
 from govml.ledger.tree import MerkleTree, consistency_path
 from govml.ledger.verify import CheckpointRecord, EntryRecord, VerifyReport, verify_ledger
+from govml.services.card_fields import verify_card_records
 from govml.services.context import ServiceContext
-from govml.services.documents import verify_document_records
 from govml.services.evaluation import verify_evaluation_records
 from govml.services.lifecycle import verify_lifecycle_records
 from govml.services.monitoring import verify_monitoring_records
@@ -160,7 +160,7 @@ class AuditService:
                 policies_ = _Deferred(verify_policy_records, conn)
                 evaluations_ = _Deferred(verify_evaluation_records, conn)
                 lifecycle_ = _Deferred(verify_lifecycle_records, conn)
-                cards_ = _Deferred(verify_document_records, conn)
+                cards_ = _Deferred(verify_card_records, conn)
                 monitoring_ = _Deferred(verify_monitoring_records, conn)
                 report = _verify_ledger(conn, rows)
             signed = signed_heads_.result()

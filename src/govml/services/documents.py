@@ -5,47 +5,44 @@ their evidence, approvals, alias changes, serving set-up, the ledger) and hands 
 builders in `govml.documents`, then renders the result as JSON, Markdown, HTML or PDF. The
 audit report's inclusion proofs are built and verified inside one read transaction.
 
-It also keeps the model card's editable fields: each change is a new revision row
-(append-only) plus a ``model.card_updated`` ledger entry, in one transaction;
-`verify_document_records` replays those entries against the table.
+The model card's editable fields are read and changed by
+`govml.services.card_fields.CardFieldService`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from govml.documents import annex_iv, audit, datasheet, ml_test_score, model_card
 from govml.documents.audit import Anchor, AuditFacts, ProvenEntry
 from govml.documents.facts import FAIRNESS_EVIDENCE, DatasetFacts, ModelFacts
-from govml.documents.fields import ModelCardFields, apply_changes
+from govml.documents.fields import ModelCardFields
 from govml.documents.outline import Figure, Outline, render_html, render_markdown
-from govml.domain.lifecycle import Permission
 from govml.domain.records import VersionRef, check_name
 from govml.errors import (
     InputError,
-    IntegrityError,
     LedgerVerificationError,
     NotFoundError,
 )
 from govml.evaluation import Evaluation
-from govml.ledger.canonical import canonical_json
 from govml.ledger.checkpoint import verify_checkpoint
 from govml.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from govml.ledger.tree import consistency_path, inclusion_path
-from govml.services.access import authorize
+from govml.services.card_fields import (
+    CardFieldService,
+    latest_card,
+)
 from govml.services.context import ServiceContext
 from govml.services.evaluation import EvaluationService
 from govml.services.lifecycle import LifecycleService
 from govml.services.monitoring import MonitoringService
 from govml.services.policy import PolicyService
-from govml.services.registry import RegistryService, model_subject
+from govml.services.registry import RegistryService
 from govml.services.serving import ServingService
 from govml.store import records
 from govml.store.checkpoints import (
@@ -57,8 +54,8 @@ from govml.store.checkpoints import (
     require_origin,
     use_snapshot,
 )
-from govml.store.ledger import NewEntry, append, format_time, iter_entries
-from govml.store.schema import datasets, model_card_revisions, models
+from govml.store.ledger import format_time, iter_entries
+from govml.store.schema import datasets, models
 
 DocumentKind = Literal["model-card", "datasheet", "annex-iv", "audit", "ml-test-score"]
 KINDS: tuple[DocumentKind, ...] = get_args(DocumentKind)
@@ -68,7 +65,6 @@ DocumentFormat = Literal["md", "html", "json", "pdf"]
 FORMATS: tuple[DocumentFormat, ...] = get_args(DocumentFormat)
 """The formats it writes them in (PDF needs chromium and the ``pdf`` extra)."""
 
-CARD_UPDATED = "model.card_updated"
 MIN_PREFIX = 6
 
 ERR_KIND = "unknown document {kind!r}; documents are {valid}"
@@ -175,7 +171,7 @@ class DocumentService:
                 for e in iter_entries(conn, action="dataset.recorded")
                 if e.payload.get("digest") in fingerprints
             }
-            card = _latest_card(conn, name)
+            card = latest_card(conn, name)
         return ModelFacts(
             model=model,
             versions=versions,
@@ -383,78 +379,21 @@ class DocumentService:
         version = RegistryService(self.ctx).get_version(parsed)
         return version.model, version.version
 
-    # -- editable card fields --------------------------------------------------------------
+    # -- editable card fields (kept here for the REST routes and the web UI) ---------------
 
     def set_card_fields(
         self, name: str, fields: Mapping[str, Any] | None = None, *, unset: Sequence[str] = ()
     ) -> ModelCardFields:
-        """Set (or ``unset``) editable model card fields: a new revision, ledgered.
-
-        Raises
-        ------
-        ValidationError
-            On an unknown field or a bad value (naming the field), or nothing to change.
-        ForbiddenError
-            When the acting user may not register (contributors and admins may).
-        """
-        now = self.ctx.clock()
-        with self.ctx.store.write() as conn:
-            authorize(conn, self.ctx, Permission.REGISTER)
-            mid = records.model_id(conn, name)
-            current = _latest_card(conn, name)
-            updated, changed = apply_changes(current.fields, dict(fields or {}), list(unset))
-            revision = current.revision + 1
-            conn.execute(
-                sa.insert(model_card_revisions).values(
-                    model_id=mid,
-                    revision=revision,
-                    fields=updated,
-                    changed=changed,
-                    created_at=now,
-                    created_by=self.ctx.actor,
-                )
-            )
-            (entry,) = append(
-                conn,
-                actor=self.ctx.actor,
-                now=now,
-                entries=[
-                    NewEntry(
-                        action=CARD_UPDATED,
-                        subject=model_subject(name),
-                        payload=_card_payload(name, revision, updated, changed),
-                    )
-                ],
-            )
-        return ModelCardFields(
-            model=name,
-            revision=revision,
-            fields=updated,
-            changed=tuple(changed),
-            actor=self.ctx.actor,
-            created_at=now,
-            ledger_entry=entry.seq,
-        )
+        """Set (or ``unset``) editable model card fields (see `CardFieldService.set`)."""
+        return CardFieldService(self.ctx).set(name, fields, unset=unset)
 
     def card_fields(self, name: str, *, revision: int | None = None) -> ModelCardFields:
-        """Return a model's editable card fields, at the latest (or a given) revision."""
-        with self.ctx.store.read() as conn:
-            records.model_id(conn, name)
-            history = _card_history(conn, name)
-        if revision is None:
-            return history[-1] if history else ModelCardFields(model=name, revision=0)
-        for item in history:
-            if item.revision == revision:
-                return item
-        raise NotFoundError(
-            f"model {name!r} has no card revision {revision} (it has {len(history)})"
-        )
+        """Return a model's editable card fields (see `CardFieldService.get`)."""
+        return CardFieldService(self.ctx).get(name, revision=revision)
 
     def card_history(self, name: str) -> list[ModelCardFields]:
         """Return every revision of a model's editable card fields, oldest first."""
-        with self.ctx.store.read() as conn:
-            records.model_id(conn, name)
-            return _card_history(conn, name)
+        return CardFieldService(self.ctx).history(name)
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -536,99 +475,3 @@ def _verify_proof(seq: int, data: str, stored: str, path: Sequence[bytes], ancho
             seq=seq,
             hint="run `govml audit verify`",
         ) from None
-
-
-# -- card storage ----------------------------------------------------------------------------
-
-
-def _fields_digest(fields: Mapping[str, Any]) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(dict(fields))).hexdigest()
-
-
-def _card_payload(
-    name: str, revision: int, fields: Mapping[str, Any], changed: Sequence[str]
-) -> dict[str, Any]:
-    return {
-        "model": name,
-        "revision": revision,
-        "changed": list(changed),
-        "fields": dict(fields),
-        "fields_digest": _fields_digest(fields),
-    }
-
-
-def _card_history(conn: Connection, name: str) -> list[ModelCardFields]:
-    rows = conn.execute(
-        sa.select(model_card_revisions)
-        .join(models, models.c.id == model_card_revisions.c.model_id)
-        .where(models.c.name == name)
-        .order_by(model_card_revisions.c.revision)
-    ).all()
-    seqs = {
-        int(e.payload["revision"]): e.seq
-        for e in iter_entries(conn, action=CARD_UPDATED, model=name)
-        if e.subject == model_subject(name)
-    }
-    return [
-        ModelCardFields(
-            model=name,
-            revision=row.revision,
-            fields=dict(row.fields),
-            changed=tuple(row.changed),
-            actor=row.created_by,
-            created_at=row.created_at,
-            ledger_entry=seqs.get(row.revision),
-        )
-        for row in rows
-    ]
-
-
-def _latest_card(conn: Connection, name: str) -> ModelCardFields:
-    history = _card_history(conn, name)
-    return history[-1] if history else ModelCardFields(model=name, revision=0)
-
-
-def verify_document_records(conn: Connection) -> int:
-    """Replay ``model.card_updated`` entries against the card revisions; return the rows.
-
-    Every revision row must have its entry (same model, revision, changed fields and the
-    digest of the same fields) and every entry its row.
-
-    Raises
-    ------
-    IntegrityError
-        Naming the first model and revision whose row differs from, or lacks, its entry.
-    """
-    expected: dict[tuple[str, int], tuple[int, Mapping[str, Any]]] = {}
-    for entry in iter_entries(conn, action=CARD_UPDATED):
-        payload = entry.payload
-        expected[(str(payload["model"]), int(payload["revision"]))] = (entry.seq, payload)
-    rows = conn.execute(
-        sa.select(model_card_revisions, models.c.name)
-        .join(models, models.c.id == model_card_revisions.c.model_id)
-        .order_by(models.c.name, model_card_revisions.c.revision)
-    ).all()
-    for row in rows:
-        what = f"card revision {row.revision} of {row.name!r}"
-        found = expected.pop((row.name, row.revision), None)
-        if found is None:
-            raise IntegrityError(f"{what} has no {CARD_UPDATED} ledger entry")
-        seq, recorded = found
-        digest = _fields_digest(row.fields)
-        for part, actual, wanted in (
-            ("fields hash to", digest, recorded.get("fields_digest")),
-            ("recorded fields hash to", _fields_digest(recorded.get("fields") or {}), digest),
-            ("changed fields are", list(row.changed), recorded.get("changed")),
-        ):
-            if actual != wanted:
-                raise IntegrityError(
-                    f"{what} was changed after it was recorded: its {part} {actual}, "
-                    f"ledger entry {seq} says {wanted}"
-                )
-    if expected:
-        (name, revision), (seq, _) = min(expected.items(), key=lambda item: item[1][0])
-        raise IntegrityError(
-            f"card revision {revision} of {name!r} is in the ledger (entry {seq}) but missing "
-            "from the database"
-        )
-    return len(rows)

@@ -281,23 +281,40 @@ def _policy(conn: Connection, tier: str) -> PolicyFacts | None:
 def _evaluations(
     conn: Connection, mid: int, version: ModelVersion, policy: PolicyFacts | None
 ) -> list[EvaluationFacts]:
-    """Return the version's evaluations; the failed checks of the latest under ``policy``."""
+    """Return the version's evaluations; the failed checks of the latest under ``policy``.
+
+    The newest evaluation also carries the data and target it ran on, for the command that
+    evaluates the version again.
+    """
     rows = evaluation_records.select(conn, model_id=mid, version=version.version)
     latest = next((row for row in rows if policy and row.policy_digest == policy.digest), None)
-    return [_evaluation(row, with_checks=row is latest) for row in rows]
+    return [
+        _evaluation(row, with_checks=row is latest, with_inputs=index == 0)
+        for index, row in enumerate(rows)
+    ]
 
 
-def _evaluation(row: EvaluationRow, *, with_checks: bool) -> EvaluationFacts:
+def _evaluation(row: EvaluationRow, *, with_checks: bool, with_inputs: bool) -> EvaluationFacts:
     failed: tuple[str, ...] = ()
-    if with_checks and row.status not in ("pass", "warn"):
-        checks = json.loads(row.document).get("checks", [])
-        failed = tuple(c["check"] for c in checks if c.get("outcome") == "fail")
+    data: str | None = None
+    target: str | None = None
+    needs_checks = with_checks and row.status not in ("pass", "warn")
+    if needs_checks or with_inputs:
+        document = json.loads(row.document)
+        if needs_checks:
+            checks = document.get("checks", [])
+            failed = tuple(c["check"] for c in checks if c.get("outcome") == "fail")
+        if with_inputs:
+            data = document.get("data", {}).get("source")
+            target = document.get("inputs", {}).get("target")
     return EvaluationFacts(
         id=row.id,
         status=row.status,
         policy_name=row.policy_name,
         policy_digest=row.policy_digest,
         failed=failed,
+        data=data,
+        target=target,
     )
 
 

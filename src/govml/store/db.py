@@ -3,6 +3,9 @@
 Writes are serialised, which is what the ledger needs (entry numbers and tree heads follow each
 other without gaps): on SQLite every write transaction starts with ``BEGIN IMMEDIATE`` (WAL
 mode, so readers are never blocked); on PostgreSQL it takes a transaction-scoped advisory lock.
+
+A store whose schema is at `SCHEMA_HEAD` opens without loading Alembic (a second of start-up
+on a busy machine); Alembic is imported to migrate, or to read a revision it does not know.
 """
 
 from __future__ import annotations
@@ -11,13 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -25,9 +24,16 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from govml.errors import ConfigurationError, MissingStoreError, SchemaVersionError, StoreError
 from govml.settings import normalise_database_url
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+SCHEMA_HEAD: Final = "0011_ui_sessions"
+"""The revision of the newest migration (a test checks it against `migrations_head`)."""
+
 # Any constant works; it only has to be the same for every govml process on a database.
 _PG_WRITE_LOCK = 0x60_76_4D_4C
 _WRITE = "govml_write"
+_VERSION_TABLE = "alembic_version"
 
 
 class Store:
@@ -79,18 +85,18 @@ class Store:
     def current_revision(self) -> str | None:
         """Return the schema revision recorded in the database, None when empty."""
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return _recorded_revision(conn)
 
     def head_revision(self) -> str:
         """Return the newest schema revision this govml knows."""
-        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-        assert head is not None
-        return head
+        return migrations_head()
 
     def upgrade(self) -> tuple[str | None, str]:
         """Apply pending migrations; return the revisions before and after."""
+        from alembic import command
+
         with self.write() as conn:
-            before = MigrationContext.configure(conn).get_current_revision()
+            before = _recorded_revision(conn)
             self._check_known(before)
             if before != self.head_revision():
                 config = _alembic_config()
@@ -114,6 +120,8 @@ class Store:
 
     def _ensure_schema(self, *, migrate: bool) -> None:
         current = self._revision_or_unreachable()
+        if current == SCHEMA_HEAD:
+            return
         self._check_known(current)
         if current == self.head_revision():
             return
@@ -129,6 +137,8 @@ class Store:
     def _check_known(self, revision: str | None) -> None:
         if revision is None:
             return
+        from alembic.script import ScriptDirectory
+
         script = ScriptDirectory.from_config(_alembic_config())
         known = {rev.revision for rev in script.walk_revisions()}
         if revision not in known:
@@ -140,7 +150,26 @@ class Store:
             )
 
 
+def migrations_head() -> str:
+    """Return the revision of the newest migration, read from the migration scripts."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _recorded_revision(conn: Connection) -> str | None:
+    """Return the revision in Alembic's version table, None when there is none."""
+    if not sa.inspect(conn).has_table(_VERSION_TABLE):
+        return None
+    found = conn.execute(sa.text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalar()
+    return None if found is None else str(found)
+
+
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(files("govml.store") / "migrations"))
     return config

@@ -313,7 +313,7 @@ serving_configs = sa.Table(
 
 # Every revision of a model card's editable fields (intended use, limitations, ...): the whole
 # set after each change, immutable (append-only triggers); each revision has its
-# `model.card_updated` ledger entry, which `verify_document_records` replays.
+# `model.card_updated` ledger entry, which `verify_card_records` replays.
 model_card_revisions = sa.Table(
     "model_card_revisions",
     metadata,
