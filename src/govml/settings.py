@@ -2,7 +2,8 @@
 
 ``GOVML_HOME`` is the folder that holds everything by default (``./.govml``): the SQLite
 database ``govml.db`` and the artifact folder ``artifacts/``. ``GOVML_DATABASE_URL`` and
-``GOVML_ARTIFACTS`` move either elsewhere (a PostgreSQL URL, a shared folder).
+``GOVML_ARTIFACTS`` move either elsewhere (a PostgreSQL URL; a shared folder or an
+``s3://bucket/prefix`` in AWS S3 or MinIO, see `govml.store.artifact_stores`).
 ``GOVML_TRUSTED_TYPES`` is the operator's list of types, beyond the built-in allowlist, that
 model artifacts loaded by this process may contain (see `govml.flavors.trust`).
 """
@@ -29,8 +30,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file govml.db in the home."
     )
-    artifacts: Path | None = Field(
-        default=None, description="Artifact folder; default: artifacts/ in the home."
+    artifacts: str | None = Field(
+        default=None,
+        description="Artifact store: a folder, file:// or s3://BUCKET/PREFIX (endpoint, region "
+        "and credentials from the standard AWS settings); default: artifacts/ in the home.",
     )
     token_max_days: int = Field(
         default=90,
@@ -68,6 +71,18 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("artifacts", mode="before")
+    @classmethod
+    def _artifact_location(cls, value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        from govml.store.artifact_stores import check_location
+
+        try:
+            return check_location(os.fspath(value))
+        except ConfigurationError as exc:
+            raise ValueError(exc.message) from None
+
     @field_validator("server")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -80,7 +95,7 @@ class Settings(BaseSettings):
     @field_validator("trusted_types", mode="before")
     @classmethod
     def _type_names(cls, value: Any) -> frozenset[str]:
-        if value is None or value == "":
+        if not value:  # unset, empty, or the default (settings validate their defaults too)
             return frozenset()
         # Imported here: only a process that sets the variable pays for the check.
         from govml.flavors.trust import check_type_names, parse_type_list
@@ -96,8 +111,22 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.home / 'govml.db').resolve()}"
 
     def resolved_artifacts(self) -> Path:
-        """Return the artifact folder, defaulting to ``<home>/artifacts``."""
-        return (self.artifacts or self.home / "artifacts").resolve()
+        """Return the local artifact folder, defaulting to ``<home>/artifacts``.
+
+        For a store that is not a folder (``s3://...``) this is the home's ``artifacts``
+        folder, which that store does not use; :meth:`artifacts_location` names the store.
+        """
+        location = self.artifacts
+        if location is None or ("://" in location and not location.startswith("file://")):
+            return (self.home / "artifacts").resolve()
+        return Path(location.removeprefix("file://")).resolve()
+
+    def artifacts_location(self) -> str:
+        """Return where the artifact store is: an absolute folder or a URI (``s3://...``)."""
+        location = self.artifacts
+        if location is not None and "://" in location and not location.startswith("file://"):
+            return location
+        return str(self.resolved_artifacts())
 
     def describe_store(self) -> str:
         """Say where the store is and, when a variable or the default chose it, which.

@@ -97,7 +97,7 @@ def serve(
     if not (settings.server and store is None):
         os.environ["GOVML_HOME"] = str(settings.home.resolve())
         os.environ["GOVML_DATABASE_URL"] = settings.resolved_database_url()
-        os.environ["GOVML_ARTIFACTS"] = str(settings.resolved_artifacts())
+        os.environ["GOVML_ARTIFACTS"] = settings.artifacts_location()
     os.environ.update(options.to_environment())
     from govml.store.db import safe_url
 

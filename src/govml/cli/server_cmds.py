@@ -45,7 +45,7 @@ def server(
     # Worker processes build the application from the environment: pin it to this store.
     os.environ["GOVML_HOME"] = str(settings.home.resolve())
     os.environ["GOVML_DATABASE_URL"] = url
-    os.environ["GOVML_ARTIFACTS"] = str(settings.resolved_artifacts())
+    os.environ["GOVML_ARTIFACTS"] = settings.artifacts_location()
 
     import uvicorn
 

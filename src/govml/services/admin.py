@@ -74,7 +74,7 @@ class AdminService:
             if created and origin_of(written[0].leaf_hash) != origin:
                 raise IntegrityError("entry 0 was not written as expected; nothing was stored")
             bootstrap(conn, self.ctx)  # local mode: whoever creates the store is its admin
-        self.ctx.artifacts.root.mkdir(parents=True, exist_ok=True)
+        self.ctx.artifacts.ensure()
         return {**self.status(), "created": created, "key_created": key_created}
 
     def _first_leaf_hash(self, first: NewEntry, now: datetime) -> str:
@@ -105,7 +105,7 @@ class AdminService:
         return {
             "database": safe_url(self.ctx.store.url),
             "dialect": self.ctx.store.dialect,
-            "artifacts": str(self.ctx.artifacts.root),
+            "artifacts": self.ctx.artifacts.location,
             "schema_revision": self.ctx.store.current_revision(),
             "schema_head": self.ctx.store.head_revision(),
             "models": n_models,

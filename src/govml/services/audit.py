@@ -17,11 +17,9 @@ an evaluation trips over them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -209,7 +207,7 @@ class AuditService:
             users.setdefault(version.artifact_digest, []).append(version.ref)
         problems: list[str] = []
         for done, (digest, refs) in enumerate(sorted(users.items()), start=1):
-            what = _artifact_problem(self.ctx.artifacts.path_for(digest), digest)
+            what = self.ctx.artifacts.problem(digest)
             if what is not None:
                 # Named by version and digest only: the store's folder is not for the message.
                 problems.append(f"{', '.join(refs)} ({digest}): {what}")
@@ -290,7 +288,6 @@ class AuditService:
 ERR_TRUNCATED = "the ledger has {entries} entries but the checkpoint covers {size}: {missing}"
 ERR_ARTIFACTS = "{count} artifact(s) do not match the digest their versions record: {problems}"
 HINT_ARTIFACTS = "restore the files from a backup; govml will not load changed bytes"
-_HASH_CHUNK = 1 << 20
 
 
 def _versions_to_rehash(conn: Connection, *, everything: bool) -> list[ModelVersion]:
@@ -301,21 +298,6 @@ def _versions_to_rehash(conn: Connection, *, everything: bool) -> list[ModelVers
             if everything or version.aliases:
                 found.append(version)
     return found
-
-
-def _artifact_problem(path: Path, digest: str) -> str | None:
-    """Say what is wrong with the artifact file at ``path``; None when it hashes to ``digest``."""
-    hasher = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(_HASH_CHUNK):
-                hasher.update(chunk)
-    except FileNotFoundError:
-        return "its file is missing"
-    except OSError as exc:
-        return f"its file cannot be read ({exc.strerror})"
-    found = "sha256:" + hasher.hexdigest()
-    return None if found == digest else f"its bytes hash to {found}"
 
 
 ERR_REWRITTEN_SINCE = "the ledger was rewritten since the checkpoint at size {size}: {what}"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from govml.errors import MissingStoreError
 from govml.settings import Settings
-from govml.store.artifacts import LocalArtifactStore
+from govml.store.artifact_stores import ArtifactStore, open_artifact_store
 from govml.store.db import Store
 
 ERR_NO_STORE = "no govml store at {where}; create one with `govml init`"
@@ -35,7 +35,7 @@ class ServiceContext:
     """
 
     store: Store
-    artifacts: LocalArtifactStore
+    artifacts: ArtifactStore
     actor: str
     token_max_days: int = 90  # GOVML_TOKEN_MAX_DAYS
     clock: Callable[[], datetime] = field(default=_utcnow)
@@ -58,7 +58,7 @@ class ServiceContext:
         except MissingStoreError:
             where = settings.describe_store()
             raise MissingStoreError(ERR_NO_STORE.format(where=where), hint=HINT_NO_STORE) from None
-        artifacts = LocalArtifactStore(settings.resolved_artifacts())
+        artifacts = open_artifact_store(settings.artifacts_location())
         return cls(
             store=store,
             artifacts=artifacts,

@@ -1,5 +1,8 @@
 """Content-addressed artifact store on a local (or shared) file system.
 
+Other stores (S3-compatible buckets, those of installed packages) are found by the scheme of
+``GOVML_ARTIFACTS`` in :mod:`govml.store.artifact_stores` and keep the same layout.
+
 An artifact is named by the SHA-256 of its bytes (``sha256:<64 hex>``) and lives at
 ``<root>/sha256/<2 hex>/<62 hex>``. Writes go to a temporary file in the same folder, are
 fsynced and renamed into place, so a reader never sees a partial file. Every read recomputes the
@@ -46,6 +49,29 @@ class LocalArtifactStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+
+    @property
+    def location(self) -> str:
+        """The folder, as a path."""
+        return str(self.root)
+
+    def ensure(self) -> None:
+        """Create the folder if it is not there."""
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def problem(self, digest: str) -> str | None:
+        """Return what is wrong with the stored artifact, or None when it matches ``digest``."""
+        hasher = hashlib.sha256()
+        try:
+            with self.path_for(digest).open("rb") as handle:
+                for chunk in _chunks(handle):
+                    hasher.update(chunk)
+        except FileNotFoundError:
+            return "its file is missing"
+        except OSError as exc:
+            return f"its file cannot be read ({exc.strerror})"
+        found = "sha256:" + hasher.hexdigest()
+        return None if found == digest else f"its bytes hash to {found}"
 
     def path_for(self, digest: str) -> Path:
         """Return where the artifact with ``digest`` is (or would be) stored."""
