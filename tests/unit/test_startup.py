@@ -71,6 +71,11 @@ def test_public_names_import_on_first_use() -> None:
     assert {"Client", "connect", "GovmlClient", "ModelVersion"} <= set(dir(govml))
 
 
+def test_reading_the_settings_loads_nothing_heavy() -> None:
+    code = "from govml.settings import load_settings\nload_settings()"
+    assert _loaded(code, (*HEAVY, "govml.flavors")) == []
+
+
 @pytest.mark.parametrize(
     "args",
     [
