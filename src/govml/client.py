@@ -419,6 +419,7 @@ class Client:
         min_rows: int | None = None,
         min_labels: int | None = None,
         shap_rows: int | None = None,
+        engine: str = "numpy",
     ) -> MonitorRun:
         """Judge a window of model ``name``'s prediction log; store it, alert, remediate.
 
@@ -426,7 +427,9 @@ class Client:
         ``until``, or the policy's ``monitoring.window``. ``log_dir`` defaults to
         ``$GOVML_HOME/predictions``. With ``dry_run`` nothing is stored and no action runs.
         ``min_rows`` and ``min_labels`` default to `govml.monitoring.DEFAULT_MIN_ROWS` and
-        ``DEFAULT_MIN_LABELS``. See `govml.services.monitoring.MonitoringService.monitor`.
+        ``DEFAULT_MIN_LABELS``. ``engine`` counts the window's drift statistics: ``numpy``
+        (DuckDB reads, numpy counts) or ``spark`` (Spark reads and counts; `govml.engines`).
+        See `govml.services.monitoring.MonitoringService.monitor`.
         """
         from govml.monitoring import DEFAULT_MIN_LABELS, DEFAULT_MIN_ROWS
         from govml.monitoring import Options as MonitorOptions
@@ -435,6 +438,7 @@ class Client:
             min_rows=DEFAULT_MIN_ROWS if min_rows is None else min_rows,
             min_labels=DEFAULT_MIN_LABELS if min_labels is None else min_labels,
             shap_rows=shap_rows,
+            engine=engine,
         )
         return self._monitoring().monitor(
             name,

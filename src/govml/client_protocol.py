@@ -352,6 +352,7 @@ class GovmlClient(Protocol):
         min_rows: int | None = None,
         min_labels: int | None = None,
         shap_rows: int | None = None,
+        engine: str = "numpy",
     ) -> MonitorRun:
         """Judge a window of model ``name``'s prediction log; store it, alert, remediate.
 

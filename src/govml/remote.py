@@ -501,12 +501,20 @@ class RemoteClient:
         min_rows: int | None = None,
         min_labels: int | None = None,
         shap_rows: int | None = None,
+        engine: str = "numpy",
     ) -> MonitorRun:
         """Judge a window of the server's prediction log of ``name`` (see `Client.monitor`).
 
-        ``min_rows`` and ``min_labels`` left out are the server's defaults.
+        ``min_rows`` and ``min_labels`` left out are the server's defaults; the server counts
+        with its own engine, so ``engine`` must stay ``numpy``.
         """
         _server_log(log_dir, self.server)
+        if engine != "numpy":
+            raise InputError(
+                f"--engine {engine} works with a local store: the server counts the window "
+                "itself",
+                hint="run govml monitor where the store and the log are (a scheduled job)",
+            )
         body = {
             "window": window,
             "since": _time_text(since),

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         description="Artifact store: a folder, file:// or s3://BUCKET/PREFIX (endpoint, region "
         "and credentials from the standard AWS settings); default: artifacts/ in the home.",
     )
+    prediction_log: str | None = Field(
+        default=None,
+        description="s3://BUCKET/PREFIX that gateways upload their closed prediction log files "
+        "to and monitoring reads (default: the local folder $GOVML_HOME/predictions only).",
+    )
     token_max_days: int = Field(
         default=90,
         ge=1,
@@ -82,6 +87,19 @@ class Settings(BaseSettings):
             return check_location(os.fspath(value))
         except ConfigurationError as exc:
             raise ValueError(exc.message) from None
+
+    @field_validator("prediction_log")
+    @classmethod
+    def _log_location(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        from govml.store.s3_logs import split_location
+
+        try:
+            split_location(value)
+        except ConfigurationError as exc:
+            raise ValueError(exc.message) from None
+        return value.rstrip("/")
 
     @field_validator("server")
     @classmethod

@@ -56,7 +56,8 @@ app = typer.Typer(cls=_RunByDefault, no_args_is_help=True)
 LOG_DIR = typer.Option(
     None,
     "--log-dir",
-    help="Prediction log folder (default: $GOVML_HOME/predictions).",
+    help="Prediction log folder or s3://BUCKET/PREFIX (default: GOVML_PREDICTION_LOG, "
+    "else $GOVML_HOME/predictions).",
     metavar="FOLDER",
 )
 WINDOW = typer.Option(
@@ -93,9 +94,16 @@ def run(
     window: str | None = WINDOW,
     since: str | None = SINCE,
     until: str | None = UNTIL,
-    log_dir: Path | None = LOG_DIR,
+    log_dir: str | None = LOG_DIR,
     version: int | None = typer.Option(
         None, "--version", help="Judge only this version.", metavar="N"
+    ),
+    engine: str = typer.Option(
+        "numpy",
+        "--engine",
+        help="What counts the window's drift statistics: numpy, or spark (pip install "
+        "'govml[spark]', Java 17) for windows one machine should not hold.",
+        metavar="ENGINE",
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Judge and print; store nothing, take no action."
@@ -138,6 +146,7 @@ def run(
         "min_rows": min_rows,
         "min_labels": min_labels,
         "shap_rows": shap_rows,
+        **({} if engine == "numpy" else {"engine": engine}),
     }
     with client(ctx) as opened:
         if every is None:

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from govml.checks import explain
 from govml.datasets import Profile
-from govml.errors import GovmlError
+from govml.errors import GovmlError, InputError
 from govml.evaluation.gates import fairness_checks, fairness_reports
 from govml.flavors import LoadedModel
 from govml.metrics import (
@@ -45,12 +45,13 @@ from govml.monitoring.checks import (
     feature_drift,
     performance_outcome,
 )
-from govml.monitoring.logs import Columns, PredictionLogs
+from govml.monitoring.logs import SERVED_VARIANTS, Columns, PredictionLogs
 from govml.monitoring.records import CheckOutcome, VersionReport, worst
 from govml.monitoring.window import Window
 from govml.policy import Policy
 
 SKEW_ROWS = 100_000
+ENGINES = ("numpy", "spark")
 MAX_SKIPPED_SHOWN = 20
 DEFAULT_SHAP_ROWS = 500
 FAIRNESS_BOOT = 200
@@ -112,12 +113,23 @@ class Options:
         ``explainability.sample_rows``, else 500).
     seed : int
         Seed of the SHAP sample and the fairness bootstrap.
+    engine : str
+        What counts the window's drift and skew statistics: ``numpy`` (DuckDB reads the
+        files, numpy counts each batch) or ``spark`` (Spark reads and counts; for windows
+        one machine should not hold). The statistics are the same either way.
     """
 
     min_rows: int = DEFAULT_MIN_ROWS
     min_labels: int = DEFAULT_MIN_LABELS
     shap_rows: int | None = None
     seed: int = 0
+    engine: str = "numpy"
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise InputError(
+                f"unknown monitoring engine {self.engine!r}; the engines are {', '.join(ENGINES)}"
+            )
 
 
 @dataclass
@@ -172,7 +184,10 @@ def check_version(
     if profile is None:
         notes.append("no training profile is recorded: no data drift, prediction drift or skew")
     elif enough and features:
-        stats = _count(profile, logs.input_batches(files, window), features)
+        if options.engine == "numpy":
+            stats = _count(profile, logs.input_batches(files, window), features)
+        else:
+            stats = _engine_count(options.engine, profile, files, window, features)
         checks += feature_drift(profile, stats, features, levels)
     if enough:
         drift = _prediction_drift(logs, files, window, reference, columns, levels, notes)
@@ -241,6 +256,32 @@ def _count(
     if merged is None:
         merged = current_statistics(profile, _empty(profile, features), columns=features)
     return merged
+
+
+def _engine_count(
+    name: str,
+    profile: Profile,
+    files: Sequence[str],
+    window: Window | None,
+    features: list[str],
+    *,
+    limit: int | None = None,
+) -> CurrentStatistics:
+    """Count the served inputs of ``files`` in ``window`` with the Spark engine."""
+    from govml.engines import get_engine
+
+    if name != "spark":
+        raise InputError(f"monitoring counts with the numpy or the spark engine, not {name!r}")
+    engine = get_engine("spark")
+    from pyspark.sql import functions as F
+
+    frame = engine.session.read.option("mergeSchema", "true").parquet(*files)  # type: ignore[attr-defined]
+    frame = frame.where(F.col("variant").isin(*SERVED_VARIANTS))
+    if window is not None:
+        frame = frame.where((F.col("time") >= window.start) & (F.col("time") < window.end))
+    if limit is not None:
+        frame = frame.orderBy("time").limit(limit)
+    return engine.current_statistics(profile, frame.select("inputs.*"), columns=features)
 
 
 def _empty(profile: Profile, features: list[str]) -> pa.Table:
@@ -332,7 +373,10 @@ def _skew(
             "training–serving skew is not judged"
         )
         return []
-    stats = _count(profile, logs.input_batches(files, None, limit=SKEW_ROWS), features)
+    if options.engine == "numpy":
+        stats = _count(profile, logs.input_batches(files, None, limit=SKEW_ROWS), features)
+    else:
+        stats = _engine_count(options.engine, profile, files, None, features, limit=SKEW_ROWS)
     outcomes = feature_drift(profile, stats, features, levels, category="skew")
     return [_on_day(o, first, rows) for o in outcomes]
 

@@ -7,6 +7,10 @@ batches, so a window is never held in memory at once (DuckDB's own memory is cap
 ``memory_limit`` and spills to disk beyond it). Rows of the ``shadow`` variant were never
 returned to anyone and are left out of everything but the labelling export.
 
+The log may also be in an S3-compatible bucket (``s3://bucket/prefix``, where gateways
+upload it): then the files a run needs are copied into a temporary folder first
+(:class:`~govml.store.s3_logs.S3LogMirror`) and read there the same way.
+
 Feedback is joined on ``(request_id, record)``; when a record was labelled more than once,
 the latest label counts, and whether it was a correction (``correction``, written by the
 gateway for a key with the ``correct_labels`` scope) is carried along so that a run can say
@@ -16,6 +20,8 @@ how many corrections it used.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -26,6 +32,7 @@ import pyarrow as pa
 
 from govml.errors import InputError
 from govml.monitoring.window import Window
+from govml.store.s3_logs import S3LogMirror, is_remote
 
 ERR_NO_FOLDER = (
     "no prediction log folder at {path}: `govml serve` writes it (default $GOVML_HOME/predictions)"
@@ -80,8 +87,8 @@ class PredictionLogs:
 
     Parameters
     ----------
-    root : Path
-        The log folder (``$GOVML_HOME/predictions`` by default).
+    root : Path or str
+        The log folder (``$GOVML_HOME/predictions`` by default), or ``s3://bucket/prefix``.
     model : str
         The model's name.
     memory_limit : str
@@ -97,7 +104,7 @@ class PredictionLogs:
 
     def __init__(
         self,
-        root: Path,
+        root: Path | str,
         model: str,
         *,
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
@@ -105,6 +112,12 @@ class PredictionLogs:
     ) -> None:
         import duckdb
 
+        self._mirror: S3LogMirror | None = None
+        if is_remote(root):
+            folder = Path(tempfile.mkdtemp(prefix="govml-log-"))
+            self._mirror = S3LogMirror(str(root), model, folder)
+            root = folder
+        root = Path(root)
         if not root.exists():
             raise InputError(ERR_NO_FOLDER.format(path=root), hint="pass --log-dir DIR")
         if not root.is_dir():
@@ -120,8 +133,10 @@ class PredictionLogs:
         )
 
     def close(self) -> None:
-        """Release DuckDB's memory."""
+        """Release DuckDB's memory (and remove the copy of a log read from a bucket)."""
         self._db.close()
+        if self._mirror is not None:
+            shutil.rmtree(self._mirror.folder, ignore_errors=True)
 
     def __enter__(self) -> PredictionLogs:
         return self
@@ -134,6 +149,12 @@ class PredictionLogs:
     def prediction_files(self, days: Sequence[date] | None) -> dict[int, list[str]]:
         """Return the prediction files of each version, for ``days`` (every day when None)."""
         wanted = None if days is None else {d.isoformat() for d in days}
+        if self._mirror is not None:
+            self._mirror.sync(
+                lambda part, day: (
+                    part.startswith("version=") and (wanted is None or day.isoformat() in wanted)
+                )
+            )
         found: dict[int, list[str]] = {}
         if not self.base.is_dir():
             return found
@@ -155,6 +176,8 @@ class PredictionLogs:
 
     def first_day(self, version: int) -> date | None:
         """Return the first UTC date version ``version`` has prediction files for."""
+        if self._mirror is not None:
+            return self._mirror.first_day(version)
         folder = self.base / f"version={version}"
         if not folder.is_dir():
             return None
@@ -167,6 +190,8 @@ class PredictionLogs:
 
     def feedback_files(self, since: date) -> list[str]:
         """Return the feedback files dated ``since`` or later (labels arrive after predictions)."""
+        if self._mirror is not None:
+            self._mirror.sync(lambda part, day: part == "feedback" and day >= since)
         folder = self.base / "feedback"
         if not folder.is_dir():
             return []

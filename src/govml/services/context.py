@@ -31,7 +31,8 @@ class ServiceContext:
     False when a server authenticated it from a token; only a local context may make the
     first user of an empty store its admin. ``trusted_types`` are the types beyond the built-in
     allowlist that the operator lets artifacts loaded by this process contain
-    (``GOVML_TRUSTED_TYPES``).
+    (``GOVML_TRUSTED_TYPES``). ``prediction_log`` is the ``s3://`` location gateways upload
+    their log to (``GOVML_PREDICTION_LOG``), which monitoring then reads by default.
     """
 
     store: Store
@@ -42,6 +43,7 @@ class ServiceContext:
     keys: Path | None = None
     local: bool = True
     trusted_types: frozenset[str] = frozenset()
+    prediction_log: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, create: bool = False) -> ServiceContext:
@@ -66,6 +68,7 @@ class ServiceContext:
             keys=(settings.home / "keys").resolve(),
             token_max_days=settings.token_max_days,
             trusted_types=settings.trusted_types,
+            prediction_log=settings.prediction_log,
         )
 
     def close(self) -> None:

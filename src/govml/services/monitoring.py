@@ -93,6 +93,13 @@ ERR_NO_NOTIFY = "the policy has no monitoring.notify webhook to send {what} to"
 ERR_RUN = "no monitoring run {run_id} of {model}"
 
 
+def log_root(log_dir: str | Path | None, ctx: ServiceContext) -> Path | str:
+    """Return the log to read: ``log_dir``, else GOVML_PREDICTION_LOG, else the home's folder."""
+    if log_dir is not None:
+        return log_dir if str(log_dir).startswith("s3://") else Path(log_dir)
+    return ctx.prediction_log or default_log_dir(ctx)
+
+
 def default_log_dir(ctx: ServiceContext) -> Path:
     """Return ``$GOVML_HOME/predictions`` of the context's home (where ``govml serve`` logs)."""
     if ctx.keys is None:
@@ -179,7 +186,7 @@ class MonitoringService:
         policy = None if stored is None else stored.policy
         default = "1d" if policy is None or policy.monitoring is None else policy.monitoring.window
         span = Window.resolve(window=window, since=since, until=until, now=now, default=default)
-        root = Path(log_dir) if log_dir is not None else default_log_dir(self.ctx)
+        root = log_root(log_dir, self.ctx)
         reports: list[VersionReport] = []
         notes: list[str] = []
         if stored is None:
@@ -700,7 +707,7 @@ class MonitoringService:
         span = Window.resolve(
             window=window, since=since, until=until, now=self.ctx.clock(), default=default
         )
-        root = Path(log_dir) if log_dir is not None else default_log_dir(self.ctx)
+        root = log_root(log_dir, self.ctx)
         with PredictionLogs(root, name) as logs:
             return labelling_tasks(
                 logs, span, limit=limit, below=below, from_name=from_name, to_name=to_name
@@ -734,7 +741,7 @@ class MonitoringService:
         with self.ctx.store.write() as conn:
             _authorize_evidence(conn, self.ctx, "importing labels")
             records.load_model(conn, name)
-        root = Path(log_dir) if log_dir is not None else default_log_dir(self.ctx)
+        root = log_root(log_dir, self.ctx)
         with PredictionLogs(root, name) as logs:
             written, skipped = prepare_import(
                 logs, tasks, now=self.ctx.clock(), from_name=from_name

@@ -120,8 +120,18 @@ class ClientSource:
         return keys
 
     def log_sender(self) -> Callable[..., Any] | None:
-        """Return how to send log files to the server in client mode; None for a local store."""
+        """Return where closed log files go: the server, the log bucket, or nowhere (None).
+
+        In client mode they go to the server; with a local store and ``GOVML_PREDICTION_LOG``
+        set, to that bucket; otherwise they stay in the local log folder.
+        """
+        from govml.settings import load_settings
+
         send: Callable[..., Any] | None = getattr(self.client, "send_prediction_log", None)
+        if send is None and (location := load_settings().prediction_log) is not None:
+            from govml.store.s3_logs import S3LogSender
+
+            send = S3LogSender(location)
         return send
 
     def close(self) -> None:
