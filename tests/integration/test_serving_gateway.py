@@ -160,7 +160,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
     tmp = tmp_path_factory.mktemp("serving")
     home = tmp / "home"
     home.mkdir()
-    team = build_store(f"sqlite:///{home / 'govml.db'}", home, tmp)
+    url = f"sqlite:///{home / 'govml.db'}"
+    govml.connect(home, database_url=url, user="alice", create=True).close()
+    team = build_store(url, home, tmp)
     yield team
     team.close()
 

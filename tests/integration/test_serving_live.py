@@ -24,6 +24,8 @@ from tests.integration.test_serving_gateway import (
     wait_for,
 )
 
+import govml
+
 
 @dataclass
 class Traffic:
@@ -89,7 +91,9 @@ def team(db_url: str, home: Path, tmp_path: Path) -> Iterator[Team]:
 
 
 def test_sigterm_under_load_loses_no_acknowledged_prediction(tmp_path: Path, home: Path) -> None:
-    made = build_store(f"sqlite:///{home / 'govml.db'}", home, tmp_path)
+    url = f"sqlite:///{home / 'govml.db'}"
+    govml.connect(home, database_url=url, user="alice", create=True).close()
+    made = build_store(url, home, tmp_path)
     # A long flush interval: at SIGTERM the records are still only in memory.
     with serve(made.db_url, home, tmp_path, "--flush-seconds", "600") as served:
         traffic = Traffic(served.url, served.key).start()
