@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.integration import test_monitoring
 from tests.unit.engines.engine_cases import (
     current_table,
     reference_profile,
@@ -28,6 +29,10 @@ from govml.engines.spark_engine import java_available
 from govml.metrics import MetricInputError
 
 pytestmark = pytest.mark.slow
+
+# The monitoring tests' store with model credit in production, and their webhook receiver.
+watched = test_monitoring.watched
+hook = test_monitoring.hook
 
 if importlib.util.find_spec("pyspark") is None:
     pytest.skip("pyspark is not installed (pip install 'govml[spark]')", allow_module_level=True)
@@ -138,3 +143,30 @@ def test_bad_input_gives_the_numpy_message(spark: Any, tmp_path: Path) -> None:
         messages.append(caught.value.message)
     assert messages[0] == messages[1]
     assert "found minimum -2.0" in messages[0]
+
+
+def test_monitor_counts_the_window_with_spark_as_with_numpy(spark: Any, watched: Any) -> None:
+    from datetime import timedelta
+
+    from tests.integration.test_monitoring import DAY, frame
+
+    watched.serve(2, frame(800, seed=7, shift=1.5))
+    numpy_run = watched.monitor(dry_run=True)
+    spark_run = watched.team["frank"].monitor(
+        "credit",
+        log_dir=watched.logs,
+        since=DAY,
+        until=DAY + timedelta(days=1),
+        dry_run=True,
+        engine="spark",
+    )
+
+    def drift(run: Any) -> dict[str, Any]:
+        return {
+            c.check: (c.status, c.value, c.evidence)
+            for r in run.versions
+            for c in r.checks
+            if c.category in ("data_drift", "skew")
+        }
+
+    assert drift(numpy_run) and drift(spark_run) == drift(numpy_run)
