@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """Return the database URL, defaulting to ``sqlite:///<home>/govml.db``."""
         if self.database_url:
+            from govml.store.db import normalise_database_url
+
             return normalise_database_url(self.database_url)
         return f"sqlite:///{(self.home / 'govml.db').resolve()}"
 
@@ -163,14 +165,6 @@ class Settings(BaseSettings):
         if not variable and self.home == Path(".govml"):
             return f"{where} (the default: ./.govml; set GOVML_HOME or give --store)"
         return where
-
-
-def normalise_database_url(url: str) -> str:
-    """Map ``postgres://`` and ``postgresql://`` to the psycopg 3 driver."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
 
 
 def mask_password(url: str) -> str:

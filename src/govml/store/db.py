@@ -22,7 +22,6 @@ from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from govml.errors import ConfigurationError, MissingStoreError, SchemaVersionError, StoreError
-from govml.settings import normalise_database_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -222,6 +221,14 @@ def _sqlite_begin(conn: Connection) -> None:
 def _pg_begin(conn: Connection) -> None:
     if conn.get_execution_options().get(_WRITE):
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITE_LOCK})")
+
+
+def normalise_database_url(url: str) -> str:
+    """Map ``postgres://`` and ``postgresql://`` to the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
 
 
 def safe_url(url: str) -> str:
