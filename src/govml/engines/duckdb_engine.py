@@ -97,6 +97,9 @@ class DuckDBEngine(SqlEngine):
         if self.threads is not None:
             config["threads"] = self.threads
         db = duckdb.connect(config=config)
+        # Parquet writers leave NaN out of a row group's min / max, and DuckDB's statistics
+        # propagation then proves `isnan(x)` false there: NaN would be counted as values.
+        db.sql("SET disabled_optimizers = 'statistics_propagation'")
         try:
             paths = parquet_paths(data)
             name = f"govml_{secrets.token_hex(4)}"

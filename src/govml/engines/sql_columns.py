@@ -116,7 +116,10 @@ class _Plan:
         branches = []
         for i, name in enumerate(names):
             v, finite = self.value(name), self.finite(name)
-            scaled = f"(ln(abs({v})) * {double(inv_log_gamma[name])})"
+            # Rows the WHERE drops still reach the expression in some plans: give them a
+            # harmless 1 so that no NaN or infinity is ever cast to an integer.
+            safe = f"CASE WHEN {finite} AND {v} <> 0 THEN {v} ELSE 1 END"
+            scaled = f"(ln(abs({safe})) * {double(inv_log_gamma[name])})"
             near = f"abs({scaled} - round({scaled})) < {double(_NEAR)}"
             bucket = (
                 f"CASE WHEN {near} THEN NULL WHEN {v} > 0 THEN CAST(ceil({scaled}) AS BIGINT) "

@@ -88,7 +88,13 @@ def current_table(n: int = 5_000, seed: int = 1) -> pd.DataFrame:
 def write_parquet(frame: pd.DataFrame, folder: Path, parts: int = 3) -> Path:
     """Write ``frame`` as ``parts`` Parquet files in ``folder`` (an engine reads the folder)."""
     folder.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # NaN stays NaN (from_pandas would make it null); None in object columns is null.
+    table = pa.table(
+        {
+            name: pa.array(frame[name].to_numpy(), from_pandas=frame[name].dtype == object)
+            for name in frame.columns
+        }
+    )
     step = math.ceil(len(frame) / parts)
     for i in range(parts):
         pq.write_table(table.slice(i * step, step), folder / f"part-{i}.parquet")

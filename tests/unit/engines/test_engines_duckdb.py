@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -180,3 +181,17 @@ def test_any_small_table_gives_equal_statistics(rows: list[tuple[Any, ...]]) -> 
         duck.binary_confusion(frame, **kwargs).to_dict(),
     )
     same(numpy.profile(frame).to_dict(), duck.profile(frame).to_dict())
+
+
+def test_nan_left_out_of_parquet_statistics_is_still_counted_as_missing(tmp_path: Path) -> None:
+    # Parquet writers keep NaN out of a row group's min / max; a query planner that trusts
+    # those statistics would prove isnan() false and count NaN as values.
+    rng = np.random.default_rng(3)
+    values = rng.normal(50, 10, 20_000)
+    values[rng.random(20_000) < 0.1] = np.nan
+    path = write_parquet(pd.DataFrame({"x": values}), tmp_path / "nan", parts=1)
+    assert pq.read_table(path).column("x").null_count == 0  # NaN, not null, in the file
+    expected = get_engine("numpy").profile(path).column("x")
+    found = get_engine("duckdb").profile(path).column("x")
+    assert found.nulls == expected.nulls == int(np.isnan(values).sum())
+    same(expected.to_dict(), found.to_dict())
