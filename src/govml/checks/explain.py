@@ -30,22 +30,27 @@ classifiers it is that of the positive (second) class.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
-from govml.checks._encoding import RawEncoder, feature_frame
-from govml.checks._pipeline import input_features, model_kind, source_columns, split_pipeline
+from govml.checks._composite import CompositePlan, composite_plan
+from govml.checks._encoding import feature_frame
+from govml.checks._pipeline import input_features
+from govml.checks._shap import ERR_FAILED, ERR_KIND, ERR_NO_MAP, ExplainerName, Plan, Run
+from govml.checks._threads import limited_threads
 from govml.checks.result import CheckResult
 from govml.errors import InputError, did_you_mean
 from govml.flavors import LoadedModel
-from govml.flavors.base import as_table, string_columns
+from govml.flavors.base import as_table
 
 __all__ = [
+    "ERR_FAILED",
+    "ERR_KIND",
+    "ERR_NO_MAP",
     "EXPLAINERS",
     "ExplainerName",
     "Explanation",
@@ -53,18 +58,11 @@ __all__ = [
     "top_features",
 ]
 
-ExplainerName = Literal["auto", "tree", "linear", "kernel", "permutation"]
 EXPLAINERS: tuple[ExplainerName, ...] = get_args(ExplainerName)
 DEFAULT_SAMPLE_ROWS = 200
 DEFAULT_BACKGROUND_ROWS = 50
 
 ERR_EXPLAINER = "unknown explainer {name!r}; valid explainers: {valid}"
-ERR_KIND = "the {explainer} explainer needs a {explainer} model; {model} is not one"
-ERR_NO_MAP = (
-    "the {explainer} explainer cannot explain {model} per input column: a pipeline step "
-    "mixes columns; use explainer='permutation'"
-)
-ERR_FAILED = "the {explainer} explainer failed on {model}: {error}"
 ERR_ROWS = "{name} must be a positive whole number, got {value!r}"
 ERR_EMPTY = "no rows to explain"
 
@@ -242,8 +240,9 @@ def explain(
     rng = np.random.default_rng(random_state)
     sample = _draw(rng, len(frame), sample_rows)
     background = _draw(rng, len(frame), background_rows)
-    plan = _Plan(model, explainer, list(frame.columns))
-    run = _Run(
+    features = list(frame.columns)
+    plan = composite_plan(model, explainer, features) or Plan(model, explainer, features)
+    run = Run(
         frame=frame,
         was_array=was_array,
         sample=sample,
@@ -251,8 +250,18 @@ def explain(
         seed=random_state,
         max_evals=max_evals,
     )
-    importance, output, used_background = plan.execute(run)
+    with limited_threads():
+        values, output, used_background = plan.values(run)
+    scores = np.abs(values).mean(axis=0).sum(axis=-1)
+    importance = {name: float(score) for name, score in zip(features, scores, strict=True)}
     ranked = dict(sorted(importance.items(), key=lambda item: (-item[1], item[0])))
+    parameters: dict[str, Any] = {
+        "requested": explainer,
+        "random_state": random_state,
+        "max_evals": max_evals,
+    }
+    if isinstance(plan, CompositePlan):
+        parameters["composite"] = plan.method
     return Explanation(
         importance=ranked,
         explainer=plan.chosen,
@@ -262,158 +271,8 @@ def explain(
         background_rows=used_background,
         duration_s=time.perf_counter() - started,
         fallback_reason=plan.fallback_reason,
-        parameters={"requested": explainer, "random_state": random_state, "max_evals": max_evals},
+        parameters=parameters,
     )
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Run:
-    frame: Any  # pandas.DataFrame of the model's input columns
-    was_array: bool
-    sample: NDArray[np.intp]
-    background: NDArray[np.intp]
-    seed: int
-    max_evals: int | None
-
-
-class _Plan:
-    """Which explainer runs, at which level, and the fallback when ``auto`` fails."""
-
-    def __init__(self, model: LoadedModel, requested: ExplainerName, features: list[str]) -> None:
-        self.model = model
-        self.features = features
-        self.preprocessing, self.final = split_pipeline(model.raw)
-        self.kind = model_kind(self.final)
-        self.requested = requested
-        self.fallback_reason: str | None = None
-        self.sources: NDArray[np.int64] | None = None
-        self.chosen = self._choose()
-        self.level = (
-            "aggregated"
-            if self.preprocessing is not None and self.chosen in ("tree", "linear")
-            else "input"
-        )
-
-    def _choose(self) -> str:
-        wanted = self.requested
-        if wanted == "auto":
-            wanted = self.kind if self.kind != "other" else "permutation"
-        if wanted in ("tree", "linear"):
-            if self.kind != wanted:
-                raise InputError(ERR_KIND.format(explainer=wanted, model=self.model.description))
-            if self.preprocessing is not None:
-                self.sources = source_columns(self.preprocessing, self.features)
-                if self.sources is None:
-                    message = ERR_NO_MAP.format(explainer=wanted, model=self.model.description)
-                    if self.requested != "auto":
-                        raise InputError(message)
-                    self.fallback_reason = message
-                    return "permutation"
-        return wanted
-
-    def execute(self, run: _Run) -> tuple[dict[str, float], str, int]:
-        try:
-            return self._execute(run)
-        except InputError:
-            raise
-        except Exception as exc:  # shap and the frameworks raise many kinds of errors
-            message = ERR_FAILED.format(
-                explainer=self.chosen, model=self.model.description, error=_first_line(exc)
-            )
-            if self.requested != "auto" or self.chosen == "permutation":
-                raise InputError(message) from exc
-            self.fallback_reason = message
-            self.chosen, self.level = "permutation", "input"
-            return self._execute(run)
-
-    def _execute(self, run: _Run) -> tuple[dict[str, float], str, int]:
-        with warnings.catch_warnings():
-            # shap and the frameworks warn about output formats and feature names that
-            # this module already handles; the results carry what was done instead.
-            warnings.simplefilter("ignore")
-            if self.chosen in ("tree", "linear"):
-                values, output, used = self._model_specific(run)
-            else:
-                values, output, used = self._agnostic(run)
-        per_column = _per_output(values)
-        if self.sources is not None and self.level == "aggregated":
-            per_column = _sum_by_source(per_column, self.sources, len(self.features))
-        scores = np.abs(per_column).mean(axis=0).sum(axis=-1)
-        return (
-            {name: float(score) for name, score in zip(self.features, scores, strict=True)},
-            output,
-            used,
-        )
-
-    def _model_specific(self, run: _Run) -> tuple[Any, str, int]:
-        import shap
-
-        rows = self._prepared(run, run.sample)
-        if self.chosen == "tree":
-            tree = shap.TreeExplainer(self.final)
-            output = _tree_output(tree)
-            return tree.shap_values(rows), output, 0
-        background = self._prepared(run, run.background)
-        masker = shap.maskers.Independent(background, max_samples=len(background))
-        linear = shap.LinearExplainer(self.final, masker)
-        output = "log_odds" if hasattr(self.final, "predict_proba") else "margin"
-        if not hasattr(self.final, "predict_proba") and not hasattr(self.final, "classes_"):
-            output = "prediction"
-        return linear.shap_values(rows), output, len(run.background)
-
-    def _prepared(self, run: _Run, rows: NDArray[np.intp]) -> Any:
-        frame = run.frame.iloc[rows]
-        if self.preprocessing is not None:
-            transformed = self.preprocessing.transform(frame.to_numpy() if run.was_array else frame)
-            dense = transformed.toarray() if hasattr(transformed, "toarray") else transformed
-            return np.asarray(dense, dtype=np.float64)
-        if run.was_array:
-            return frame.to_numpy()
-        if type(self.final).__module__.split(".", 1)[0] in ("xgboost", "lightgbm"):
-            # As the flavors do: their categorical features arrive as pandas categoricals.
-            text = string_columns(frame)
-            return frame.astype(dict.fromkeys(text, "category")) if text else frame
-        return frame
-
-    def _agnostic(self, run: _Run) -> tuple[Any, str, int]:
-        import shap
-
-        encoder = RawEncoder(run.frame.iloc[np.concatenate([run.sample, run.background])])
-        n_sample = len(run.sample)
-        every = np.arange(n_sample + len(run.background))
-        encoded = encoder.encode(every)
-        rows, background = encoded[:n_sample], encoded[n_sample:]
-        predict, output = self._model_function(encoder, run.was_array)
-        width = len(self.features)
-        if self.chosen == "kernel":
-            kernel = shap.KernelExplainer(predict, background, seed=run.seed)
-            nsamples = run.max_evals or 2 * width + 2048
-            return kernel.shap_values(rows, nsamples=nsamples, silent=True), output, len(background)
-        masker = shap.maskers.Independent(background, max_samples=len(background))
-        permutation = shap.PermutationExplainer(predict, masker, seed=run.seed)
-        max_evals = run.max_evals or 2 * width + 1
-        return permutation(rows, max_evals=max_evals, silent=True).values, output, len(background)
-
-    def _model_function(self, encoder: RawEncoder, was_array: bool) -> tuple[Any, str]:
-        model = self.model
-
-        def frame_of(matrix: NDArray[np.float64]) -> Any:
-            decoded = encoder.decode(matrix)
-            return decoded.to_numpy() if was_array else decoded
-
-        if model.has_proba:
-            binary = model.classes is not None and len(model.classes) == 2
-
-            def proba(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
-                scores = np.asarray(model.predict_proba(frame_of(matrix)), dtype=np.float64)
-                return scores[:, 1] if binary and scores.ndim == 2 else scores
-
-            return proba, "probability"
-
-        def predict(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
-            return np.asarray(model.predict(frame_of(matrix)), dtype=np.float64)
-
-        return predict, "prediction"
 
 
 def _inputs(model: LoadedModel, X: Any) -> tuple[Any, bool]:
@@ -444,39 +303,6 @@ def _draw(rng: np.random.Generator, n: int, size: int) -> NDArray[np.intp]:
     return np.sort(rng.choice(n, size=size, replace=False))
 
 
-def _tree_output(tree: Any) -> str:
-    kind = getattr(getattr(tree, "model", None), "tree_output", None)
-    return {"log_odds": "log_odds", "probability": "probability", "raw_value": "prediction"}.get(
-        str(kind), "margin"
-    )
-
-
-def _per_output(values: Any) -> NDArray[np.float64]:
-    """Return SHAP values as ``(rows, features, outputs)``; binary models keep one output."""
-    if isinstance(values, list):
-        values = np.stack([np.asarray(item) for item in values], axis=-1)
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim == 2:
-        return array[:, :, None]
-    if array.ndim == 3 and array.shape[2] == 2:
-        # Binary classifiers: the two columns mirror each other; keep the positive class.
-        return array[:, :, 1:]
-    return array
-
-
-def _sum_by_source(
-    values: NDArray[np.float64], sources: NDArray[np.int64], width: int
-) -> NDArray[np.float64]:
-    indicator = np.zeros((len(sources), width))
-    indicator[np.arange(len(sources)), sources] = 1.0
-    return np.asarray(np.einsum("nmo,mp->npo", values, indicator), dtype=np.float64)
-
-
 def _positive(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(ERR_ROWS.format(name=name, value=value))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
