@@ -511,8 +511,7 @@ class RemoteClient:
         _server_log(log_dir, self.server)
         if engine != "numpy":
             raise InputError(
-                f"--engine {engine} works with a local store: the server counts the window "
-                "itself",
+                f"--engine {engine} works with a local store: the server counts the window itself",
                 hint="run govml monitor where the store and the log are (a scheduled job)",
             )
         body = {

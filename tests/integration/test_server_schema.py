@@ -53,7 +53,7 @@ def live(
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with govml.connect(home, database_url=url, user="admin") as local:
+    with govml.connect(home, database_url=url, user="admin", create=True) as local:
         local.init()
         policy = home / "gate.yaml"
         policy.write_text(POLICY, encoding="utf-8")
@@ -122,6 +122,7 @@ def test_no_generated_request_gets_a_server_error(
 
 
 def test_the_spec_describes_every_route(tmp_path: Path) -> None:
+    govml.connect(tmp_path / "home", create=True).close()  # the server opens a store only
     app = create_app(load_settings(home=tmp_path / "home"))
     spec = app.openapi()
     operations = [op for path in spec["paths"].values() for op in path]

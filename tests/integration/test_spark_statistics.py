@@ -170,3 +170,31 @@ def test_monitor_counts_the_window_with_spark_as_with_numpy(spark: Any, watched:
         }
 
     assert drift(numpy_run) and drift(spark_run) == drift(numpy_run)
+
+
+def test_evaluate_takes_a_spark_dataframe(
+    spark: Any, db_url: str, home: Path, tmp_path: Path
+) -> None:
+    import pandas as pd
+    from tests.integration.test_lifecycle import Team
+
+    team = Team(db_url, home, tmp_path)
+    try:
+        team["alice"].apply_policy(team.policy(accuracy_min=0.0))
+        ref = team.register()
+        frame = pd.read_csv(team.data)
+        bob = team["bob"]
+        from_pandas = bob.evaluate(ref, data=frame, target="y", n_boot=50)
+        from_spark = bob.evaluate(ref, data=spark.createDataFrame(frame), target="y", n_boot=50)
+    finally:
+        team.close()
+
+    def measured(evaluation: Any) -> dict[str, Any]:
+        return {
+            c["check"]: (c["status"], c.get("value"))
+            for c in evaluation.checks
+            if c["category"] != "data"  # a data fingerprint names its source
+        }
+
+    assert measured(from_spark) == measured(from_pandas)
+    assert from_spark.status == from_pandas.status

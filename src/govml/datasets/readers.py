@@ -82,11 +82,29 @@ def _as_table(source: Any, fmt: TableFormat | None) -> Any:
     polars = sys.modules.get("polars")
     if polars is not None and isinstance(source, polars.DataFrame):
         return source.to_arrow()
+    spark = sys.modules.get("pyspark.sql")
+    if spark is not None and isinstance(source, spark.DataFrame):
+        return _from_spark(source)
     raise InputError(
         f"cannot read a {type(source).__name__} as a table",
         hint="pass a pandas or polars DataFrame, a pyarrow Table, a 2-D numpy array, "
         "or the path of a CSV or Parquet file",
     )
+
+
+SPARK_MAX_ROWS = 20_000_000
+"""Rows of a Spark DataFrame read onto the driver at most (statistics need no rows there:
+compute them where the data is with `govml.engines`)."""
+
+
+def _from_spark(frame: Any) -> Any:
+    if frame.limit(SPARK_MAX_ROWS + 1).count() > SPARK_MAX_ROWS:
+        raise InputError(
+            f"the Spark DataFrame has more than {SPARK_MAX_ROWS:,} rows, more than this "
+            "process reads onto the driver",
+            hint="compute the statistics where the data is: govml.engines.get_engine('spark')",
+        )
+    return frame.toArrow()
 
 
 def _from_pandas(frame: Any) -> Any:
