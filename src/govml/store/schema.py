@@ -146,6 +146,7 @@ ledger_entries = sa.Table(
     sa.Column("entry", sa.Text, nullable=False),
     sa.Column("leaf_hash", sa.String(64), nullable=False),
     sa.Index("ix_ledger_entries_subject", "subject"),
+    sa.Index("ix_ledger_entries_action_seq", "action", "seq"),
 )
 
 # A tree head after each write transaction: size, RFC 6962 root and the frontier (roots of the
