@@ -6,12 +6,16 @@ fills what it records; people must add the rest, named under ``needs_people``) o
 write with ``govml models card NAME --set FIELD=TEXT`` fills the matching parts, with who
 wrote it and when. Monitoring alerts are the ledger's ``monitoring.*`` entries about the
 model; rollbacks are ``alias.rolled_back`` entries.
+
+One function builds each item (``_ITEMS``, in the Annex's order) and one function lays out
+each item's reading form (``_ITEM_BLOCKS``); adding an item touches one of each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from govml.documents import _common as common
 from govml.documents.facts import ModelFacts
@@ -21,28 +25,97 @@ from govml.documents.outline import Block, Bullets, Fields, Open, Outline, Parag
 from govml.domain.records import ModelVersion
 from govml.reports._format import format_threshold
 
+if TYPE_CHECKING:
+    from govml.evaluation import Evaluation
+
 SCHEMA = "govml.annex-iv/v1"
 NO_ALERTS = "no alerts recorded"
 
 
+@dataclass(frozen=True)
+class _Documented:
+    """What every item reads: the version documented, its evaluations and the written fields."""
+
+    facts: ModelFacts
+    number: int
+    version: ModelVersion
+    fields: Mapping[str, Mapping[str, Any]]
+    evaluations: Sequence[Evaluation]
+
+    @property
+    def latest(self) -> Evaluation | None:
+        return self.evaluations[0] if self.evaluations else None
+
+    def item(
+        self,
+        item_id: str,
+        title: str,
+        content: Mapping[str, Any],
+        *,
+        filled: bool,
+        people: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """Return one item: ``filled`` says whether govml's own part is there.
+
+        The item is ``open`` when govml holds nothing for it and people wrote none of its
+        fields, ``filled`` when every field people must write is written, else ``partly``.
+        """
+        missing = [name for name in people if self.fields[name]["value"] is None]
+        if not filled and missing == list(people):
+            status = "open"
+        else:
+            status = "filled" if not missing else "partly"
+        written = {"written": {name: self.fields[name] for name in people}} if people else {}
+        return {
+            "id": item_id,
+            "title": title,
+            "status": status,
+            "content": {**content, **written},
+            "needs_people": missing,
+        }
+
+
 def build_annex_iv(facts: ModelFacts, number: int) -> dict[str, Any]:
     """Return the Annex IV documentation of version ``number`` as a JSON-safe document."""
-    version = facts.version(number)
-    fields = resolved_fields(facts)
-    evaluations = facts.evaluations_of(number)
-    latest = evaluations[0] if evaluations else None
+    documented = _Documented(
+        facts=facts,
+        number=number,
+        version=facts.version(number),
+        fields=resolved_fields(facts),
+        evaluations=facts.evaluations_of(number),
+    )
+    latest = documented.latest
+    return {
+        "schema": SCHEMA,
+        "system": f"{facts.model.name}@{documented.version.version}",
+        "items": [build(documented) for build in _ITEMS],
+        "provenance": {
+            "generated_at": facts.generated_at.isoformat(),
+            "card_revision": facts.card.revision,
+            "evaluation": None if latest is None else common.evaluation_source(facts, latest),
+        },
+    }
 
-    def written(*names: str) -> dict[str, Any]:
-        return {name: fields[name] for name in names}
 
-    def status(filled: bool, people: list[str]) -> tuple[str, list[str]]:
-        missing = [name for name in people if fields[name]["value"] is None]
-        if not filled and missing == people:
-            return "open", missing
-        return ("filled" if not missing else "partly"), missing
-
-    items: list[dict[str, Any]] = []
-
+def _general_description(d: _Documented) -> dict[str, Any]:
+    """Item 1: the provider, the versions, the software and the forms placed on the market."""
+    facts, version = d.facts, d.version
+    content = {
+        "provider": facts.model.owner,
+        "risk_tier": facts.model.risk_tier.value,
+        "version": version.version,
+        "versions": [_version_row(facts, v) for v in facts.versions],
+        "software": _software(version),
+        "forms_placed_on_market": {
+            "artifact": {
+                "flavor": version.flavor,
+                "digest": version.artifact_digest,
+                "size": version.artifact_size,
+            },
+            "aliases": dict(facts.model.aliases),
+            "serving": facts.serving.to_dict(),
+        },
+    }
     people = [
         "intended_use",
         "interaction_with_other_systems",
@@ -50,183 +123,155 @@ def build_annex_iv(facts: ModelFacts, number: int) -> dict[str, Any]:
         "user_interface",
         "instructions_for_use",
     ]
-    state, missing = status(True, people)
-    items.append(
-        {
-            "id": "1",
-            "title": "General description of the AI system",
-            "status": state,
-            "content": {
-                "provider": facts.model.owner,
-                "risk_tier": facts.model.risk_tier.value,
-                "version": version.version,
-                "versions": [_version_row(facts, v) for v in facts.versions],
-                "software": _software(version),
-                "forms_placed_on_market": {
-                    "artifact": {
-                        "flavor": version.flavor,
-                        "digest": version.artifact_digest,
-                        "size": version.artifact_size,
-                    },
-                    "aliases": dict(facts.model.aliases),
-                    "serving": facts.serving.to_dict(),
-                },
-                "written": written(*people),
-            },
-            "needs_people": missing,
-        }
-    )
+    return d.item("1", "General description of the AI system", content, filled=True, people=people)
 
-    people = ["tradeoffs", "human_oversight", "predetermined_changes", "compute"]
-    state, missing = status(True, people)
-    items.append(
-        {
-            "id": "2",
-            "title": "Elements of the AI system and of the process for its development",
-            "status": state,
-            "content": {
-                "methods": {
-                    "flavor": version.flavor,
-                    "estimator": version.flavor_options.get("estimator"),
-                    "params": dict(version.params),
-                    "training_metrics": dict(version.metrics),
-                },
-                "code": dict(version.code),
-                "data": [
-                    {
-                        "role": ref.role,
-                        "digest": ref.digest,
-                        "rows": ref.row_count,
-                        "columns": ref.columns,
-                        "first_recorded_in_entry": _entry_seq(facts, ref.digest),
-                        "datasheet": f"govml report datasheet {ref.digest}",
-                    }
-                    for ref in version.datasets
-                ],
-                "human_oversight": _oversight(facts),
-                "validation_and_testing": [_evaluation_row(facts, e) for e in evaluations],
-                "group_metrics": []
-                if latest is None
-                else [*common.fairness_checks(facts, latest), *common.group_metrics(facts, latest)],
-                "approvals": [a.to_dict() for a in facts.approvals_of(number)],
-                "cybersecurity": []
-                if latest is None
-                else [_check_row(c) for c in latest.checks if c.get("category") == "security"],
-                "written": written(*people),
-            },
-            "needs_people": missing,
-        }
-    )
 
-    people = ["limitations", "ethical_considerations", "human_oversight"]
-    state, missing = status(latest is not None, people)
-    items.append(
-        {
-            "id": "3",
-            "title": "Monitoring, functioning and control",
-            "status": state,
-            "content": {
-                "performance": [] if latest is None else common.performance_metrics(facts, latest),
-                "accuracy_per_group": []
-                if latest is None
-                else [m for m in common.group_metrics(facts, latest) if m["type"] == "accuracy"],
-                "input_specification": version.signature,
-                "evaluation": None if latest is None else latest.id,
-                "written": written(*people),
-            },
-            "needs_people": missing,
-        }
-    )
-
-    state, missing = status(facts.policy is not None, ["metrics_rationale"])
-    items.append(
-        {
-            "id": "4",
-            "title": "Appropriateness of the performance metrics",
-            "status": state,
-            "content": {
-                "policy_rules": _policy_rules(facts),
-                "written": written("metrics_rationale"),
-            },
-            "needs_people": missing,
-        }
-    )
-
-    state, missing = status(False, ["risk_management"])
-    items.append(
-        {
-            "id": "5",
-            "title": "Risk-management system (Art. 9)",
-            "status": state,
-            "content": {
-                "risk_tier": facts.model.risk_tier.value,
-                "policy": _policy_ref(facts),
-                "written": written("risk_management"),
-            },
-            "needs_people": missing,
-        }
-    )
-
-    items.append(
-        {
-            "id": "6",
-            "title": "Changes made over the lifecycle",
-            "status": "filled",
-            "content": {
-                "versions": [_version_row(facts, v) for v in facts.versions],
-                "alias_changes": [c.to_dict() for c in facts.changes],
-                "card_revision": facts.card.revision,
-            },
-            "needs_people": [],
-        }
-    )
-
-    for item_id, name, title in (
-        ("7", "harmonised_standards", "Harmonised standards applied"),
-        ("8", "declaration_of_conformity", "EU declaration of conformity"),
-    ):
-        state, missing = status(False, [name])
-        items.append(
-            {
-                "id": item_id,
-                "title": title,
-                "status": state,
-                "content": {"written": written(name)},
-                "needs_people": missing,
-            }
-        )
-
-    state, missing = status(
-        facts.policy is not None and facts.policy.policy.monitoring is not None,
-        ["post_market_monitoring_plan"],
-    )
-    alerts = facts.monitoring_entries()
-    items.append(
-        {
-            "id": "9",
-            "title": "Post-market monitoring plan (Art. 72)",
-            "status": state,
-            "content": {
-                "monitoring_rules": _monitoring_rules(facts),
-                "alerts": [e.to_dict() for e in alerts],
-                "alerts_note": None if alerts else NO_ALERTS,
-                "rollbacks": [c.to_dict() for c in facts.changes if c.action == "rollback"],
-                "serving": facts.serving.to_dict(),
-                "written": written("post_market_monitoring_plan"),
-            },
-            "needs_people": missing,
-        }
-    )
-    return {
-        "schema": SCHEMA,
-        "system": f"{facts.model.name}@{version.version}",
-        "items": items,
-        "provenance": {
-            "generated_at": facts.generated_at.isoformat(),
-            "card_revision": facts.card.revision,
-            "evaluation": None if latest is None else common.evaluation_source(facts, latest),
+def _development_process(d: _Documented) -> dict[str, Any]:
+    """Item 2: methods, code, data, oversight, validation, group metrics, approvals, security."""
+    facts, version, latest = d.facts, d.version, d.latest
+    content = {
+        "methods": {
+            "flavor": version.flavor,
+            "estimator": version.flavor_options.get("estimator"),
+            "params": dict(version.params),
+            "training_metrics": dict(version.metrics),
         },
+        "code": dict(version.code),
+        "data": [
+            {
+                "role": ref.role,
+                "digest": ref.digest,
+                "rows": ref.row_count,
+                "columns": ref.columns,
+                "first_recorded_in_entry": _entry_seq(facts, ref.digest),
+                "datasheet": f"govml report datasheet {ref.digest}",
+            }
+            for ref in version.datasets
+        ],
+        "human_oversight": _oversight(facts),
+        "validation_and_testing": [_evaluation_row(facts, e) for e in d.evaluations],
+        "group_metrics": []
+        if latest is None
+        else [*common.fairness_checks(facts, latest), *common.group_metrics(facts, latest)],
+        "approvals": [a.to_dict() for a in facts.approvals_of(d.number)],
+        "cybersecurity": []
+        if latest is None
+        else [_check_row(c) for c in latest.checks if c.get("category") == "security"],
     }
+    people = ["tradeoffs", "human_oversight", "predetermined_changes", "compute"]
+    return d.item(
+        "2",
+        "Elements of the AI system and of the process for its development",
+        content,
+        filled=True,
+        people=people,
+    )
+
+
+def _functioning_and_control(d: _Documented) -> dict[str, Any]:
+    """Item 3: measured performance, accuracy per group and the input specification."""
+    facts, latest = d.facts, d.latest
+    content = {
+        "performance": [] if latest is None else common.performance_metrics(facts, latest),
+        "accuracy_per_group": []
+        if latest is None
+        else [m for m in common.group_metrics(facts, latest) if m["type"] == "accuracy"],
+        "input_specification": d.version.signature,
+        "evaluation": None if latest is None else latest.id,
+    }
+    people = ["limitations", "ethical_considerations", "human_oversight"]
+    return d.item(
+        "3",
+        "Monitoring, functioning and control",
+        content,
+        filled=latest is not None,
+        people=people,
+    )
+
+
+def _metrics_appropriateness(d: _Documented) -> dict[str, Any]:
+    """Item 4: the policy's performance and fairness rules."""
+    return d.item(
+        "4",
+        "Appropriateness of the performance metrics",
+        {"policy_rules": _policy_rules(d.facts)},
+        filled=d.facts.policy is not None,
+        people=["metrics_rationale"],
+    )
+
+
+def _risk_management(d: _Documented) -> dict[str, Any]:
+    """Item 5: the risk tier and the policy in force; the system itself is people's to write."""
+    content = {"risk_tier": d.facts.model.risk_tier.value, "policy": _policy_ref(d.facts)}
+    return d.item(
+        "5",
+        "Risk-management system (Art. 9)",
+        content,
+        filled=False,
+        people=["risk_management"],
+    )
+
+
+def _changes_over_lifecycle(d: _Documented) -> dict[str, Any]:
+    """Item 6: every version, alias change and the card's revision (govml holds it all)."""
+    facts = d.facts
+    content = {
+        "versions": [_version_row(facts, v) for v in facts.versions],
+        "alias_changes": [c.to_dict() for c in facts.changes],
+        "card_revision": facts.card.revision,
+    }
+    return d.item("6", "Changes made over the lifecycle", content, filled=True)
+
+
+def _harmonised_standards(d: _Documented) -> dict[str, Any]:
+    """Item 7: people's to write."""
+    return d.item(
+        "7", "Harmonised standards applied", {}, filled=False, people=["harmonised_standards"]
+    )
+
+
+def _declaration_of_conformity(d: _Documented) -> dict[str, Any]:
+    """Item 8: people's to write."""
+    return d.item(
+        "8",
+        "EU declaration of conformity",
+        {},
+        filled=False,
+        people=["declaration_of_conformity"],
+    )
+
+
+def _post_market_monitoring(d: _Documented) -> dict[str, Any]:
+    """Item 9: the policy's monitoring rules, the ledger's alerts and rollbacks, serving."""
+    facts = d.facts
+    alerts = facts.monitoring_entries()
+    content = {
+        "monitoring_rules": _monitoring_rules(facts),
+        "alerts": [e.to_dict() for e in alerts],
+        "alerts_note": None if alerts else NO_ALERTS,
+        "rollbacks": [c.to_dict() for c in facts.changes if c.action == "rollback"],
+        "serving": facts.serving.to_dict(),
+    }
+    return d.item(
+        "9",
+        "Post-market monitoring plan (Art. 72)",
+        content,
+        filled=facts.policy is not None and facts.policy.policy.monitoring is not None,
+        people=["post_market_monitoring_plan"],
+    )
+
+
+_ITEMS: tuple[Callable[[_Documented], dict[str, Any]], ...] = (
+    _general_description,
+    _development_process,
+    _functioning_and_control,
+    _metrics_appropriateness,
+    _risk_management,
+    _changes_over_lifecycle,
+    _harmonised_standards,
+    _declaration_of_conformity,
+    _post_market_monitoring,
+)
 
 
 def _entry_seq(facts: ModelFacts, digest: str) -> int | None:
