@@ -39,13 +39,13 @@ from govml.datasets import (
 from govml.datasets.frequent import prune
 from govml.engines.sql_source import SqlSource, as_double, count_if, double
 from govml.errors import InputError
-from govml.metrics.drift_inputs import (
+from govml.metrics.drift.inputs import (
     check_columns,
     check_families,
     family_of_profile_type,
     kind_of,
 )
-from govml.metrics.drift_stats import (
+from govml.metrics.drift.stats import (
     CategoryCounts,
     CurrentStatistics,
     NumericCounts,

@@ -30,10 +30,10 @@ from govml.metrics._regression import RegressionMoments, regression_moments
 from govml.metrics._scores import ScoreHistogram, ScoreSamples, score_histogram, score_samples
 from govml.metrics._validate import MetricInputError
 from govml.metrics.bootstrap import BootstrapResult, Interval, bootstrap
-from govml.metrics.drift import data_drift
-from govml.metrics.drift_report import ColumnDrift, DriftReport, DriftTest
-from govml.metrics.drift_stats import CurrentStatistics, current_statistics
-from govml.metrics.drift_tests import DRIFT_TESTS, DriftTestName
+from govml.metrics.drift.compare import data_drift
+from govml.metrics.drift.report import ColumnDrift, DriftReport, DriftTest
+from govml.metrics.drift.stats import CurrentStatistics, current_statistics
+from govml.metrics.drift.tests import DRIFT_TESTS, DriftTestName
 from govml.metrics.fairness import (
     demographic_parity_difference,
     demographic_parity_ratio,

@@ -37,8 +37,8 @@ import numpy as np
 from govml.checks import CheckResult, rank_correlation, top_features
 from govml.datasets import NumericColumnProfile, Profile
 from govml.metrics import CurrentStatistics, data_drift, metric_result
-from govml.metrics.drift_report import ColumnDrift
-from govml.metrics.drift_tests import (
+from govml.metrics.drift.report import ColumnDrift
+from govml.metrics.drift.tests import (
     SPECS,
     DriftTestName,
     chi_square,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
 from govml.metrics import DRIFT_TESTS, metric_names
-from govml.metrics.drift_tests import SPECS
+from govml.metrics.drift.tests import SPECS
 
 Tier = Literal["minimal", "limited", "high", "unacceptable"]
 """EU AI Act risk tiers, as in `govml.RiskTier`."""

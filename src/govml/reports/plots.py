@@ -477,7 +477,7 @@ def _drift_bar(column: Mapping[str, Any]) -> _DriftBar:
 
 
 def _is_p_value_test(test: str, column: Mapping[str, Any]) -> bool:
-    from govml.metrics.drift_tests import SPECS
+    from govml.metrics.drift.tests import SPECS
 
     spec = next((spec for name, spec in SPECS.items() if name == test), None)
     if spec is not None:

@@ -17,8 +17,8 @@ from govml.metrics.drift import (
     DriftTest,
     data_drift,
 )
-from govml.metrics.drift_inputs import EMPTY_DATA, MISSING_COLUMNS, TYPE_MISMATCH
-from govml.metrics.drift_stats import current_statistics
+from govml.metrics.drift.inputs import EMPTY_DATA, MISSING_COLUMNS, TYPE_MISMATCH
+from govml.metrics.drift.stats import current_statistics
 
 REF = pd.DataFrame(
     {

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from govml.datasets import profile
 from govml.errors import InputError
-from govml.metrics import drift_inputs
 from govml.metrics.drift import data_drift
-from govml.metrics.drift_stats import CurrentStatistics, current_statistics
-from govml.metrics.drift_tests import DRIFT_TESTS
+from govml.metrics.drift import inputs as drift_inputs
+from govml.metrics.drift.stats import CurrentStatistics, current_statistics
+from govml.metrics.drift.tests import DRIFT_TESTS
 
 # scipy says when ks_2samp falls back from its exact p-value to the asymptotic one.
 pytestmark = pytest.mark.filterwarnings("ignore:ks_2samp. Exact calculation:RuntimeWarning")

@@ -13,7 +13,7 @@ from scipy import stats
 from scipy.spatial import distance
 
 from govml.metrics.drift import data_drift
-from govml.metrics.drift_tests import (
+from govml.metrics.drift.tests import (
     chi_square,
     default_test,
     floored_shares,

@@ -182,7 +182,7 @@ def test_format_threshold_reads_as_people_read_it(
 
 
 def test_the_p_value_tests_are_those_of_the_drift_registry() -> None:
-    from govml.metrics.drift_tests import SPECS
+    from govml.metrics.drift.tests import SPECS
 
     assert {name for name, spec in SPECS.items() if spec.score == "p_value"} == P_VALUE_TESTS
 

@@ -46,9 +46,9 @@ from govml.datasets import (
     NumericColumnProfile,
     QuantileSketch,
 )
-from govml.metrics.drift_inputs import positions_in
-from govml.metrics.drift_stats import CategoryCounts, NumericCounts
-from govml.metrics.drift_tests import (
+from govml.metrics.drift.inputs import positions_in
+from govml.metrics.drift.stats import CategoryCounts, NumericCounts
+from govml.metrics.drift.tests import (
     STD_FLOOR,
     ColumnKind,
     Counts,

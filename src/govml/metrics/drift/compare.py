@@ -7,16 +7,16 @@
   and of scipy (equal to 1e-12 in the tests).
 * **profile** — the reference is the :class:`~govml.datasets.Profile` stored with the
   model version (or its dict); the current side is a table, or the mergeable
-  :class:`~govml.metrics.drift_stats.CurrentStatistics` of one. The reference data is
+  :class:`~govml.metrics.drift.stats.CurrentStatistics` of one. The reference data is
   never read, and Parquet files and DataFrames are counted 32,768 rows at a time. Numeric
   columns with at most 32 distinct values on both sides and categorical columns within
   the profile's category capacity still give the exact numbers. Other numeric columns
   are binned on the reference's quantile bins and tested with KS and Wasserstein on the
   quantile sketches, each result carrying the error bound derived in
-  :mod:`govml.metrics.drift_columns`.
+  :mod:`govml.metrics.drift.columns`.
 
 Default tests, thresholds and decisions are Evidently's (see
-:func:`~govml.metrics.drift_tests.default_test`).
+:func:`~govml.metrics.drift.tests.default_test`).
 
 Where govml differs from Evidently
 ----------------------------------
@@ -61,7 +61,7 @@ from govml.datasets import (
     read_table,
 )
 from govml.errors import InputError, did_you_mean
-from govml.metrics.drift_columns import (
+from govml.metrics.drift.columns import (
     ColumnSamples,
     ProfiledCategorical,
     ProfiledNumeric,
@@ -69,7 +69,7 @@ from govml.metrics.drift_columns import (
     RawNumeric,
     UndefinedTestError,
 )
-from govml.metrics.drift_inputs import (
+from govml.metrics.drift.inputs import (
     category_counts,
     check_columns,
     check_families,
@@ -79,8 +79,8 @@ from govml.metrics.drift_inputs import (
     kind_of,
     numeric_values,
 )
-from govml.metrics.drift_report import ColumnDrift, DriftReport, DriftTest, TestChoice
-from govml.metrics.drift_stats import (
+from govml.metrics.drift.report import ColumnDrift, DriftReport, DriftTest, TestChoice
+from govml.metrics.drift.stats import (
     DIFFERENT_REFERENCE,
     CategoryCounts,
     CurrentColumn,
@@ -90,7 +90,7 @@ from govml.metrics.drift_stats import (
     current_statistics,
     reference_digest,
 )
-from govml.metrics.drift_tests import (
+from govml.metrics.drift.tests import (
     DRIFT_TESTS,
     SPECS,
     ColumnKind,
@@ -137,7 +137,7 @@ def data_drift(
         Reference data, or its stored :class:`~govml.datasets.Profile` (or the profile's
         ``to_dict()``). With a profile the reference data is never read.
     current : DataFrame, Table, str, Path, CurrentStatistics or dict
-        Current data, or its :class:`~govml.metrics.drift_stats.CurrentStatistics`
+        Current data, or its :class:`~govml.metrics.drift.stats.CurrentStatistics`
         counted against the same profile (or their ``to_dict()``).
     columns : sequence of str, optional
         Columns to compare; by default every column of the reference (of the current

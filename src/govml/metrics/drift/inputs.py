@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from govml.datasets import read_table
 from govml.datasets.coltypes import normalised_type
 from govml.errors import InputError, did_you_mean
-from govml.metrics.drift_tests import ColumnKind
+from govml.metrics.drift.tests import ColumnKind
 
 Family = Literal["number", "string", "datetime", "date", "time", "duration", "null"]
 

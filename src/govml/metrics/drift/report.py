@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from govml.metrics.drift_tests import SPECS, ColumnKind, DriftTestName
+from govml.metrics.drift.tests import SPECS, ColumnKind, DriftTestName
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class DriftTest:
     Parameters
     ----------
     name : str
-        One of :data:`~govml.metrics.drift_tests.DRIFT_TESTS`.
+        One of :data:`~govml.metrics.drift.tests.DRIFT_TESTS`.
     threshold : float, optional
         Drift threshold; by default the test's (0.05 for p-values, 0.1 for distances).
     """

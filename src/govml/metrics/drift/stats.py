@@ -43,7 +43,7 @@ from govml.datasets import (
 )
 from govml.datasets.frequent import prune
 from govml.errors import InputError
-from govml.metrics.drift_inputs import (
+from govml.metrics.drift.inputs import (
     Family,
     category_counts,
     check_columns,
