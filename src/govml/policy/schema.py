@@ -20,8 +20,10 @@ from govml.errors import ValidationError
 from govml.ledger.canonical import canonical_json
 from govml.policy import messages as msg
 from govml.policy._base import PolicyModel, describe_value, unique
+from govml.policy.decisions import Oversight, ReasonCodes, Retention
 from govml.policy.diagnostics import FieldProblems, Path
 from govml.policy.expectations import DataExpectation
+from govml.policy.operations import EnvironmentCheck, Revalidation
 from govml.policy.rules import Fairness, PerformanceRule, reference_group_problems
 from govml.policy.sections import (
     Approvals,
@@ -78,6 +80,11 @@ class Policy(PolicyModel):
     monitoring: Monitoring | None = None
     # Left out of the document (and so of the digest) when absent or all defaults.
     serving: Serving | None = Field(default=None, exclude_if=lambda v: v is None or v == Serving())
+    revalidation: Revalidation | None = Field(default=None, exclude_if=lambda v: v is None)
+    environment: EnvironmentCheck | None = Field(default=None, exclude_if=lambda v: v is None)
+    reason_codes: ReasonCodes | None = Field(default=None, exclude_if=lambda v: v is None)
+    oversight: Oversight | None = Field(default=None, exclude_if=lambda v: v is None)
+    retention: Retention | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("tiers")
     @classmethod
