@@ -1,94 +1,136 @@
-"""A ``MetricFrame`` shaped like Fairlearn's, computed from per-group statistics.
+"""``MetricFrame``: Fairlearn's, with any metric, computed from statistics wherever it can be.
 
-The constructor checks the input and builds the statistics in one pass; group values,
-overall values and every aggregate are computed the first time they are asked for, from
-those statistics (a few numbers per group), never from the rows again.
+The constructor takes Fairlearn's arguments (``metrics``, ``y_true``, ``y_pred``,
+``sensitive_features``, ``control_features``, ``sample_params``, ``n_boot``,
+``ci_quantiles``, ``random_state``) and gives Fairlearn's results: the same properties and
+methods, returning pandas objects with the same index, column names and dtypes, raising
+``ValueError`` (:class:`MetricInputError`) with Fairlearn's messages.
 
-Metrics may be given by name (``"selection_rate"``), as this package's functions, or as
-the scikit-learn / Fairlearn functions of the same names (``sklearn.metrics.recall_score``,
-``fairlearn.metrics.true_positive_rate``), which are recognised and computed from the
-statistics. Other callables are refused: a statistic cannot evaluate arbitrary code.
+How each metric is computed:
 
-Not supported from Fairlearn's ``MetricFrame``: ``control_features``, per-metric sample
-parameters other than a shared ``sample_weight`` / ``pos_label``, and ``n_boot`` (use
-:meth:`MetricFrame.bootstrap`, which resamples the statistics).
+- **From statistics (fast).** scikit-learn's, Fairlearn's and govml's metric functions
+  (also in ``functools.partial`` with options the statistics cover), and govml's metric
+  names (``"selection_rate"``), are read off per-group statistics built in one vectorised
+  pass (confusion counts, score samples, regression moments), shared between the metrics
+  that read the same counts. A group the statistics leave undefined (a 0/0) is handed to
+  the function itself, so its value is the function's own.
+- **On the rows (slow).** Any other callable (a lambda, ``confusion_matrix``,
+  ``functools.partial(recall_score, average="macro")``) is called with each group's rows,
+  as Fairlearn does; its cost is the function's, times the number of groups. Nothing is
+  refused: results that are not numbers (a confusion matrix per group) are kept as they are.
+
+The bootstrap (``n_boot``, ``ci_quantiles``) resamples the rows with replacement, as
+Fairlearn does; for confusion-count metrics a replicate is one multinomial draw over the
+cells group × label × prediction (see :mod:`govml.metrics.bootstrap`), so its cost does not
+grow with the rows. See :mod:`govml.metrics._frame_bootstrap`.
+
+govml adds keyword arguments of its own: metric names and lists of metrics,
+``sample_weight`` (a ``sample_weight`` sample parameter for every metric), ``pos_label``
+(for metric names), ``missing="group"`` (a missing feature value forms its own group) and
+``min_group_size`` (smaller groups are NaN and take no part in the aggregates), and
+:meth:`MetricFrame.bootstrap` for the named fairness aggregates' intervals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import dataclasses
+import warnings
+from collections.abc import Hashable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from govml.errors import did_you_mean
-from govml.metrics import performance
-from govml.metrics._aggregate import Method, difference, group_max, group_min, ratio
-from govml.metrics._confusion import (
-    BinaryConfusion,
-    FloatArray,
-    MulticlassConfusion,
-    binary_confusion,
-    multiclass_confusion,
-    prediction_confusion,
+from govml.metrics._aggregate import Method
+from govml.metrics._base_metrics import as_rows
+from govml.metrics._catalogue import Known, recognise
+from govml.metrics._cells import group_cells
+from govml.metrics._confusion import BinaryConfusion, MulticlassConfusion
+from govml.metrics._features import (
+    CONTROL_BASE,
+    SENSITIVE_BASE,
+    check_unique_names,
+    feature_columns,
+)
+from govml.metrics._frame_bootstrap import Intervals, bootstrap_requested, replicate
+from govml.metrics._frame_tables import Aggregate, Layout, aggregate
+from govml.metrics._frame_values import (
+    Column,
+    Inputs,
+    StatsCache,
+    Values,
+    fast_values,
+    row_values,
 )
 from govml.metrics._groups import Groups, MissingPolicy
-from govml.metrics._registry import MetricSpec, Stats, metric_names, needed_kind, spec_for
-from govml.metrics._regression import regression_moments
-from govml.metrics._scores import score_samples
-from govml.metrics._validate import MetricInputError, sort_key
+from govml.metrics._registry import Stats
+from govml.metrics._validate import EMPTY_INPUT, LENGTH_MISMATCH, MetricInputError
 from govml.metrics.bootstrap import NOT_CONFUSION, BootstrapResult, bootstrap
 
-UNSUPPORTED_CALLABLE = (
-    "MetricFrame computes metrics from statistics and cannot run {name}; pass a metric "
-    "name or a govml / scikit-learn / Fairlearn metric function"
+METRIC_NONE = "Found 'None' instead of metric function"
+METRIC_NOT_CALLABLE = "Object passed as metric function not callable"
+UNNAMED_METRIC = "Supplied 'func' had no __name__ attribute"
+SAMPLE_PARAMS_NOT_DICT = "Sample parameters must be a dictionary"
+SAMPLE_PARAM_KEYS_NOT_METRICS = "Keys in 'sample_params' do not match those in 'metric'"
+NAME_TAKES_WEIGHTS_ONLY = (
+    "metric {name!r} is given by name, which takes only a sample_weight sample parameter; "
+    "got {params}"
 )
 NO_METRICS = "MetricFrame needs at least one metric"
-BAD_SAMPLE_PARAMS = (
-    "sample_params may only hold 'sample_weight' and 'pos_label' shared by every metric"
+INVALID_COMPARE_METHOD = "Unrecognised comparison method: {0}"
+INVALID_ERRORS = "Invalid error value specified. Valid values are ['raise', 'coerce']"
+NON_SCALAR_CELLS = (
+    "Metric frame contains non-scalar cells. Please remove non-scalar columns from your"
+    " metric frame or use parameter errors='coerce'."
 )
-
-# Foreign functions are recognised by their package and name, without importing them.
-_FOREIGN_PACKAGES = ("sklearn", "fairlearn")
-_OWN_FUNCTIONS: dict[Callable[..., Any], str] = {
-    getattr(performance, name): name
-    for name in dir(performance)
-    if not name.startswith("_") and name in metric_names()
-}
+NOT_ONE_STATISTICS = (
+    "MetricFrame.bootstrap resamples the confusion counts of metrics that share them; "
+    "these metrics have {count} sets of statistics ({kinds}); use n_boot= and ci_quantiles="
+)
+Errors = Literal["raise", "coerce"]
+_DEFAULT_NAME = "metric"
 
 
 class MetricFrame:
-    """Metrics per group, overall, and their differences and ratios.
+    """Metrics per group, overall, and their extremes, differences and ratios.
 
     Parameters
     ----------
-    metrics : str, callable, list of them, or dict of name to str / callable
-        A single metric gives Series / scalar results (like a bare callable in
-        Fairlearn); a list or dict gives DataFrame / Series results with one column each.
+    metrics : callable, dict of name to callable, str or list
+        A callable (or metric name) gives Series / scalar results, a dict or list gives
+        DataFrame / Series results with one column per metric, as in Fairlearn. Callables
+        are called as ``f(y_true, y_pred, **sample_params)``.
     y_true, y_pred : array-like
-        Actual labels and predictions (labels, scores for ranking metrics, or values for
-        regression metrics).
-    sensitive_features : array-like, DataFrame or dict
-        One or several sensitive features; groups are their combinations.
-    sample_weight : array-like, optional
-        Row weights.
-    pos_label : scalar, default 1
-        The positive label for binary metrics.
+        Actual values and predictions (labels, scores, probabilities per class, values).
+    sensitive_features : array-like, Series, DataFrame, dict of columns, 2-D array
+        The features whose combinations are the groups.
+    control_features : same types as ``sensitive_features``, optional
+        Features the results are split by, with no aggregation across them.
     sample_params : dict, optional
-        Fairlearn-style ``{"sample_weight": w}`` (or the same per metric); accepted for
-        drop-in use.
+        For a single metric, sample parameters (arrays as long as ``y_true``) by name; for
+        a dict of metrics, such a dict per metric name.
+    n_boot : int, optional
+        Bootstrap replicates for confidence intervals (with ``ci_quantiles``).
+    ci_quantiles : list of float, optional
+        Quantiles of the replicates to report, each in (0, 1).
+    random_state : int, numpy RandomState or Generator, optional
+        Seed of the bootstrap.
+    sample_weight : array-like, optional
+        Row weights given to every metric as its ``sample_weight`` (govml).
+    pos_label : scalar, default 1
+        The positive label of metrics given by name (govml).
     missing : {"error", "group"}, default "error"
-        What a missing sensitive value does: raise (as Fairlearn) or form its own group.
+        What a missing feature value does: raise, or form its own group (govml).
     min_group_size : int, optional
-        Groups with fewer rows get NaN and take no part in the aggregates.
+        Groups with fewer rows are NaN and take no part in the aggregates (govml).
 
     Raises
     ------
     MetricInputError
-        On bad input, unknown metric names (with a suggestion), or callables that are not
-        known metrics.
+        A ``ValueError``: on inputs Fairlearn refuses (with its messages) and on unknown
+        metric names (with the closest one). Errors a metric function raises on a group's
+        rows propagate unchanged.
     """
 
     def __init__(
@@ -98,98 +140,165 @@ class MetricFrame:
         y_true: Any,
         y_pred: Any,
         sensitive_features: Any,
+        control_features: Any = None,
+        sample_params: Mapping[str, Any] | None = None,
+        n_boot: int | None = None,
+        ci_quantiles: list[float] | None = None,
+        random_state: int | np.random.RandomState | np.random.Generator | None = None,
         sample_weight: Any = None,
         pos_label: Any = 1,
-        sample_params: Mapping[str, Any] | None = None,
         missing: MissingPolicy = "error",
         min_group_size: int | None = None,
     ) -> None:
-        self._single = isinstance(metrics, str) or callable(metrics)
-        self._columns, self._specs = _resolve(metrics)
-        sample_weight, pos_label = _sample_params(sample_params, sample_weight, pos_label)
-        self._min_group_size = min_group_size
-        self.stats: Stats = _build(
-            needed_kind(self._specs),
-            y_true,
-            y_pred,
-            sensitive_features=sensitive_features,
-            sample_weight=sample_weight,
-            pos_label=pos_label,
-            missing=missing,
-            # Like Fairlearn, selection rates and counts do not look at y_true's values.
-            predictions_only={s.name for s in self._specs} <= {"selection_rate", "count"},
+        truth, pred = as_rows(y_true), as_rows(y_pred)
+        n_rows = _check_rows(truth, pred)
+        labels, columns, self._single = _resolve(metrics, sample_params, sample_weight, pos_label)
+        sensitive = feature_columns(sensitive_features, base=SENSITIVE_BASE, n_rows=n_rows)
+        control = (
+            []
+            if control_features is None
+            else feature_columns(control_features, base=CONTROL_BASE, n_rows=n_rows)
         )
+        check_unique_names([name for name, _ in sensitive + control])
+        cells = group_cells(control, sensitive, n_rows, missing=missing)
+        self._inputs = Inputs(y_true=truth, y_pred=pred, cells=cells)
+        self._statistics = StatsCache(self._inputs)
+        self._columns = columns
+        self._values = [self._compute(column) for column in columns]
+        self._layout = Layout(labels=labels, single=self._single, cells=cells)
+        self._min_group_size = min_group_size
+        self._n_boot = n_boot
+        self._ci_quantiles = ci_quantiles
+        self._intervals: Intervals | None = None
+        if bootstrap_requested(n_boot, ci_quantiles):
+            assert n_boot is not None and ci_quantiles is not None
+            self._intervals = replicate(
+                self._values,
+                columns,
+                self._inputs,
+                self._layout,
+                n_boot=n_boot,
+                quantiles=ci_quantiles,
+                random_state=random_state,
+                min_group_size=min_group_size,
+            )
+
+    # -- what the frame was built from -------------------------------------------------------
+
+    @property
+    def sensitive_levels(self) -> list[str]:
+        """The sensitive features' names (levels of the ``by_group`` index)."""
+        return self._inputs.cells.sensitive_names
+
+    @property
+    def control_levels(self) -> list[str] | None:
+        """The control features' names, or None without control features."""
+        names = self._inputs.cells.control_names
+        return names or None
+
+    @property
+    def n_boot(self) -> int | None:
+        """The number of bootstrap replicates asked for."""
+        return self._n_boot
+
+    @property
+    def ci_quantiles(self) -> list[float] | None:
+        """The quantiles of the replicates asked for."""
+        return self._ci_quantiles
 
     @property
     def groups(self) -> Groups:
-        """The observed groups."""
-        return self.stats.groups
+        """The observed groups: combinations of control then sensitive features' values."""
+        return self._inputs.cells.groups
 
-    @cached_property
-    def _group_values(self) -> FloatArray:
-        values = np.column_stack([spec.compute(self.stats).compat for spec in self._specs])
-        if self._min_group_size is not None:
-            values[self.stats.n_rows < self._min_group_size] = np.nan
-        return values
+    @property
+    def stats(self) -> tuple[Stats, ...]:
+        """The statistics the recognised metrics were computed from (one per kind of input)."""
+        return tuple(self._statistics.built)
 
-    @cached_property
-    def _overall_values(self) -> FloatArray:
-        overall = self.stats.overall()
-        return np.array([spec.compute(overall).compat[0] for spec in self._specs])
-
-    def _shape(self, values: FloatArray) -> Any:
-        if self._single:
-            return float(values[0])
-        return pd.Series(values, index=pd.Index(self._columns), dtype=np.float64)
-
-    @cached_property
-    def by_group(self) -> pd.Series[float] | pd.DataFrame:
-        """Metric values per group (Series for a single metric, else DataFrame).
-
-        Indexed like Fairlearn: by the feature's values, or a MultiIndex over every
-        combination of the features' values, with NaN where no row has the combination.
-        """
-        frame = pd.DataFrame(
-            self._group_values, index=_group_index(self.groups), columns=self._columns
-        )
-        if len(self.groups.names) > 1:
-            frame = frame.reindex(_product_index(self.groups))
-        return frame.iloc[:, 0] if self._single else frame
+    # -- results ------------------------------------------------------------------------------
 
     @property
     def overall(self) -> Any:
-        """Metric values over all rows (a float for a single metric, else a Series)."""
-        return self._shape(self._overall_values)
+        """The metrics over all rows (per control combination with control features).
 
-    def group_min(self) -> Any:
-        """Return the smallest group value of each metric (groups without a value skipped)."""
-        return self._shape(group_min(self._group_values.T, skipna=True))
+        A single metric without control features gives its value; with them, a Series
+        indexed by the control combinations. Several metrics give a Series indexed by
+        their names, or a DataFrame.
+        """
+        return self._layout.shape(self._overall_table)
 
-    def group_max(self) -> Any:
-        """Return the largest group value of each metric (groups without a value skipped)."""
-        return self._shape(group_max(self._group_values.T, skipna=True))
+    @property
+    def by_group(self) -> pd.Series[Any] | pd.DataFrame:
+        """The metrics per combination of every feature's values (NaN where no row has it)."""
+        table: pd.Series[Any] | pd.DataFrame = self._layout.shape(self._by_group_table)
+        return table
 
-    def difference(self, method: Method = "between_groups") -> Any:
+    def group_min(self, errors: Errors = "raise") -> Any:
+        """Return each metric's smallest group value (within each control combination).
+
+        Parameters
+        ----------
+        errors : {"raise", "coerce"}, default "raise"
+            What a value that is not a number does: raise, or count as NaN.
+        """
+        return self._aggregate("group_min", "between_groups", errors)
+
+    def group_max(self, errors: Errors = "raise") -> Any:
+        """Return each metric's largest group value (within each control combination).
+
+        Parameters are those of :meth:`group_min`.
+        """
+        return self._aggregate("group_max", "between_groups", errors)
+
+    def difference(self, method: Method = "between_groups", errors: Errors = "coerce") -> Any:
         """Return max − min across groups, or the largest |group − overall|.
 
         Parameters
         ----------
         method : {"between_groups", "to_overall"}, default "between_groups"
-            Compare groups with each other or with the overall value.
+            Compare the groups with each other or with the overall value.
+        errors : {"raise", "coerce"}, default "coerce"
+            What a value that is not a number does: raise, or count as NaN.
         """
-        return self._shape(
-            difference(self._group_values.T, self._overall_values, method, skipna=True)
-        )
+        return self._aggregate("difference", method, errors)
 
-    def ratio(self, method: Method = "between_groups") -> Any:
-        """Return min / max across groups, or the smallest group / overall ratio (≤ 1).
+    def ratio(self, method: Method = "between_groups", errors: Errors = "coerce") -> Any:
+        """Return min / max across groups, or the smallest group / overall ratio (at most 1).
 
-        Parameters
-        ----------
-        method : {"between_groups", "to_overall"}, default "between_groups"
-            Compare groups with each other or with the overall value.
+        Parameters are those of :meth:`difference`.
         """
-        return self._shape(ratio(self._group_values.T, self._overall_values, method, skipna=True))
+        return self._aggregate("ratio", method, errors)
+
+    # -- confidence intervals ---------------------------------------------------------------
+
+    @property
+    def overall_ci(self) -> list[Any]:
+        """The quantiles of ``overall`` over the bootstrap replicates, one per quantile."""
+        return self._require_intervals().overall
+
+    @property
+    def by_group_ci(self) -> list[Any]:
+        """The quantiles of ``by_group`` over the bootstrap replicates, one per quantile."""
+        return self._require_intervals().by_group
+
+    def group_min_ci(self) -> list[Any]:
+        """Return the quantiles of :meth:`group_min` over the replicates."""
+        return self._require_intervals().aggregate("group_min", "between_groups")
+
+    def group_max_ci(self) -> list[Any]:
+        """Return the quantiles of :meth:`group_max` over the replicates."""
+        return self._require_intervals().aggregate("group_max", "between_groups")
+
+    def difference_ci(self, method: Method = "between_groups") -> list[Any]:
+        """Return the quantiles of :meth:`difference` over the replicates."""
+        _check_method(method)
+        return self._require_intervals().aggregate("difference", method)
+
+    def ratio_ci(self, method: Method = "between_groups") -> list[Any]:
+        """Return the quantiles of :meth:`ratio` over the replicates."""
+        _check_method(method)
+        return self._require_intervals().aggregate("ratio", method)
 
     def bootstrap(
         self,
@@ -199,16 +308,28 @@ class MetricFrame:
         stratified: bool = False,
         random_state: int | np.random.Generator | None = None,
     ) -> BootstrapResult:
-        """Return percentile intervals for every group metric, difference and ratio.
+        """Return percentile intervals of every group metric and named fairness aggregate.
 
-        See :func:`govml.metrics.bootstrap`. Needs confusion statistics (classification
-        metrics from predicted labels).
+        See :func:`govml.metrics.bootstrap`: intervals in the strict reading (an undefined
+        group makes an aggregate undefined), optionally stratified by group. The metrics
+        must be read from one set of confusion counts (classification metrics of labels).
+
+        Raises
+        ------
+        MetricInputError
+            When the metrics are not all computed from the same confusion counts.
         """
-        if not isinstance(self.stats, BinaryConfusion | MulticlassConfusion):
-            raise MetricInputError(NOT_CONFUSION.format(kind=self.stats.kind))
+        stats = {id(v.stats): v.stats for v in self._values if v.stats is not None}
+        specs = [v.known.spec for v in self._values if v.known is not None]
+        only = next(iter(stats.values())) if len(stats) == 1 else None
+        if len(specs) != len(self._values) or any(s is None for s in specs) or only is None:
+            kinds = ", ".join(sorted({type(s).__name__ for s in stats.values()})) or "none"
+            raise MetricInputError(NOT_ONE_STATISTICS.format(count=len(stats), kinds=kinds))
+        if not isinstance(only, BinaryConfusion | MulticlassConfusion):
+            raise MetricInputError(NOT_CONFUSION.format(kind=only.kind))
         return bootstrap(
-            self.stats,
-            metrics=[spec.name for spec in self._specs],
+            only,
+            metrics=[spec for spec in specs if spec is not None],
             n_boot=n_boot,
             confidence=confidence,
             stratified=stratified,
@@ -216,100 +337,139 @@ class MetricFrame:
             min_group_size=self._min_group_size,
         )
 
+    # -- internals ----------------------------------------------------------------------------
 
-def _resolve(metrics: Any) -> tuple[list[str], list[MetricSpec]]:
-    if isinstance(metrics, str) or callable(metrics):
-        items: list[tuple[str, Any]] = [(_label(metrics), metrics)]
-    elif isinstance(metrics, Mapping):
-        items = [(str(k), v) for k, v in metrics.items()]
-    elif isinstance(metrics, Sequence):
-        items = [(_label(m), m) for m in metrics]
+    def _compute(self, column: Column) -> Values:
+        known = column.known
+        if known is None:
+            return row_values(column, self._inputs)
+        if known.spec is None:
+            return fast_values(column, None, self._inputs)
+        try:
+            stats = self._statistics.get(known, column.params.get("sample_weight"))
+        except MetricInputError:
+            if column.callable is None:
+                raise
+            stats = None  # weights the function may accept (negative ones): its call
+        if stats is not None:
+            return fast_values(column, stats, self._inputs)
+        if column.callable is None:
+            self._statistics.raise_for(known, column.params.get("sample_weight"))
+        return row_values(column, self._inputs)
+
+    @cached_property
+    def _by_group_table(self) -> pd.DataFrame:
+        return self._layout.by_group(self._values, min_group_size=self._min_group_size)
+
+    @cached_property
+    def _overall_table(self) -> pd.DataFrame | pd.Series[Any]:
+        return self._layout.overall(self._values)
+
+    @cached_property
+    def _numeric(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], bool]:
+        return self._layout.numeric(self._values, min_group_size=self._min_group_size)
+
+    def _aggregate(self, which: Aggregate, method: Method, errors: str) -> Any:
+        if errors not in ("raise", "coerce"):
+            raise MetricInputError(INVALID_ERRORS)
+        _check_method(method)
+        table, overall, coerced = self._numeric
+        if errors == "raise" and coerced:
+            raise MetricInputError(NON_SCALAR_CELLS)
+        values = aggregate(table, overall, self._inputs.cells, which, method)
+        dtypes = self._by_group_table.dtypes
+        integer = [which != "ratio" and dtype == np.int64 for dtype in dtypes]
+        return self._layout.aggregate_table(values, integer=integer)
+
+    def _require_intervals(self) -> Intervals:
+        if self._intervals is None:
+            from govml.metrics._frame_bootstrap import BOOTSTRAP_NOT_INITIALIZED
+
+            raise MetricInputError(BOOTSTRAP_NOT_INITIALIZED)
+        return self._intervals
+
+
+def _check_rows(truth: np.ndarray[Any, Any], pred: np.ndarray[Any, Any]) -> int:
+    if len(truth) != len(pred):
+        raise MetricInputError(
+            LENGTH_MISMATCH.format(
+                first="y_true", first_len=len(truth), second="y_pred", second_len=len(pred)
+            )
+        )
+    if len(truth) == 0:
+        raise MetricInputError(EMPTY_INPUT.format(name="y_true"))
+    return len(truth)
+
+
+def _check_method(method: str) -> None:
+    if method not in ("between_groups", "to_overall"):
+        raise MetricInputError(INVALID_COMPARE_METHOD.format(method))
+
+
+def _resolve(
+    metrics: Any, sample_params: Any, sample_weight: Any, pos_label: Any
+) -> tuple[list[Hashable], list[Column], bool]:
+    """Return the metrics' labels and columns, and whether a single metric was given."""
+    if sample_params is not None and not isinstance(sample_params, Mapping):
+        raise MetricInputError(SAMPLE_PARAMS_NOT_DICT)
+    params: Mapping[str, Any] = sample_params or {}
+    items: list[tuple[Hashable, Any, Any]]
+    if isinstance(metrics, Mapping):
+        if not set(params) <= set(metrics):
+            raise MetricInputError(SAMPLE_PARAM_KEYS_NOT_METRICS)
+        items = [(label, metric, params.get(label, {})) for label, metric in metrics.items()]
+        single = False
+    elif isinstance(metrics, list | tuple):
+        labels = [_label(metric) for metric in metrics]
+        nested = bool(params) and all(
+            key in labels and isinstance(value, Mapping) for key, value in params.items()
+        )
+        items = [
+            (label, metric, params.get(str(label), {}) if nested else params)
+            for label, metric in zip(labels, metrics, strict=True)
+        ]
+        single = False
     else:
-        raise MetricInputError(UNSUPPORTED_CALLABLE.format(name=type(metrics).__name__))
+        items = [(_label(metrics), metrics, params)]
+        single = True
     if not items:
         raise MetricInputError(NO_METRICS)
-    return [label for label, _ in items], [_spec(m) for _, m in items]
-
-
-def _label(metric: Any) -> str:
-    return metric if isinstance(metric, str) else str(getattr(metric, "__name__", metric))
-
-
-def _spec(metric: Any) -> MetricSpec:
-    if isinstance(metric, str):
-        return spec_for(metric)
-    if metric in _OWN_FUNCTIONS:
-        return spec_for(_OWN_FUNCTIONS[metric])
-    name = getattr(metric, "__name__", None)
-    package = str(getattr(metric, "__module__", "")).split(".")[0]
-    if package in _FOREIGN_PACKAGES and isinstance(name, str) and name in metric_names():
-        return spec_for(name)
-    described = name or type(metric).__name__
-    raise MetricInputError(
-        UNSUPPORTED_CALLABLE.format(name=described),
-        hint=did_you_mean(str(described), metric_names()),
-    )
-
-
-def _sample_params(
-    params: Mapping[str, Any] | None, sample_weight: Any, pos_label: Any
-) -> tuple[Any, Any]:
-    if not params:
-        return sample_weight, pos_label
-    shared: dict[str, Any] = {}
-    nested = all(isinstance(v, Mapping) for v in params.values())
-    for entry in params.values() if nested else [params]:
-        for key, value in entry.items():
-            if key not in ("sample_weight", "pos_label"):
-                raise MetricInputError(BAD_SAMPLE_PARAMS)
-            if key in shared and not _same(shared[key], value):
-                raise MetricInputError(BAD_SAMPLE_PARAMS)
-            shared[key] = value
-    return shared.get("sample_weight", sample_weight), shared.get("pos_label", pos_label)
-
-
-def _same(a: Any, b: Any) -> bool:
-    return a is b or bool(np.array_equal(np.asarray(a), np.asarray(b)))
-
-
-def _build(
-    kind: str,
-    y_true: Any,
-    y_pred: Any,
-    *,
-    sensitive_features: Any,
-    sample_weight: Any,
-    pos_label: Any,
-    missing: MissingPolicy,
-    predictions_only: bool,
-) -> Stats:
-    common = {
-        "sensitive_features": sensitive_features,
-        "sample_weight": sample_weight,
-        "missing": missing,
-    }
-    if kind == "binary" and predictions_only:
-        return prediction_confusion(y_true, y_pred, pos_label=pos_label, **common)
-    if kind == "binary":
-        return binary_confusion(y_true, y_pred, pos_label=pos_label, **common)
-    if kind == "multiclass":
-        return multiclass_confusion(y_true, y_pred, **common)
-    if kind == "score":
-        return score_samples(y_true, y_pred, pos_label=pos_label, **common)
-    return regression_moments(y_true, y_pred, **common)
-
-
-def _group_index(groups: Groups) -> pd.Index[Any]:
-    index: pd.Index[Any]
-    if len(groups.names) == 1:
-        index = pd.Index([key[0] for key in groups.keys], name=groups.names[0])
-    else:
-        index = pd.MultiIndex.from_tuples(list(groups.keys), names=list(groups.names))
-    return index
-
-
-def _product_index(groups: Groups) -> pd.MultiIndex:
-    levels = [
-        sorted({key[f] for key in groups.keys}, key=sort_key) for f in range(len(groups.names))
+    columns = [
+        _column(label, metric, own, sample_weight, pos_label) for label, metric, own in items
     ]
-    return pd.MultiIndex.from_product(levels, names=list(groups.names))
+    return [label for label, _, _ in items], columns, single
+
+
+def _label(metric: Any) -> Hashable:
+    if isinstance(metric, str):
+        return metric
+    name = getattr(metric, "__name__", None)
+    if name is None:
+        if metric is not None and callable(metric):
+            warnings.warn(UNNAMED_METRIC, UserWarning, stacklevel=4)
+        return _DEFAULT_NAME
+    return str(name)
+
+
+def _column(
+    label: Hashable, metric: Any, params: Any, sample_weight: Any, pos_label: Any
+) -> Column:
+    if metric is None:
+        raise MetricInputError(METRIC_NONE)
+    if not isinstance(metric, str) and not callable(metric):
+        raise MetricInputError(METRIC_NOT_CALLABLE)
+    if not isinstance(params, Mapping):
+        raise MetricInputError(SAMPLE_PARAMS_NOT_DICT)
+    given = {str(name): value for name, value in params.items() if value is not None}
+    if sample_weight is not None:
+        given.setdefault("sample_weight", sample_weight)
+    known: Known | None = recognise(metric)
+    if isinstance(metric, str):
+        assert known is not None
+        extra = sorted(set(given) - {"sample_weight"})
+        if extra:
+            raise MetricInputError(NAME_TAKES_WEIGHTS_ONLY.format(name=metric, params=extra))
+        known = dataclasses.replace(known, pos_label=pos_label)
+    elif known is not None and set(given) - {"sample_weight"}:
+        known = None  # parameters statistics know nothing of: the function takes them
+    return Column(label=label, metric=metric, params=given, known=known)
