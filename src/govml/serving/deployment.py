@@ -10,6 +10,7 @@ one keeps it even when the gateway switches to another version meanwhile.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,8 @@ class Deployment:
         ``time.time()`` when loading finished.
     scorer : Scorer
         Calls the model (see :mod:`govml.serving.scoring`).
+    profile : Mapping or None
+        The training data's profile, when known (the explanations' baseline).
     """
 
     version: ModelVersion
@@ -62,6 +65,7 @@ class Deployment:
     labels: tuple[Any, ...] | None
     loaded_at: float
     scorer: Scorer
+    profile: Mapping[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -152,6 +156,7 @@ def load_deployment(
         labels=labels,
         loaded_at=time.time(),
         scorer=Scorer(model, probabilities=classes is not None),
+        profile=profile,
     )
 
 
