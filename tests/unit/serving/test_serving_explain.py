@@ -14,12 +14,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from tests.unit.serving.serving_fakes import training_frame
 
 from govml.datasets import profile
 from govml.domain.signature import infer_signature
 from govml.flavors import LoadedModel, flavor_for
 from govml.serving.explain import LINEAR, OCCLUSION, TREE_SHAP, DecisionExplainer
-from tests.unit.serving.serving_fakes import training_frame
 
 FEATURES = ["age", "income", "city"]
 NUMERIC = ["age", "income"]
