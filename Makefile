@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml constraints.txt
 	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
 		|| echo "chromium not installed: the browser tests will be skipped"; }
+	@# Prometheus and promtool for the alerting-rule and scrape tests: Debian's package.
+	@command -v promtool >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; } \
+		|| echo "prometheus not installed: the Prometheus tests will be skipped"; }
 	@# axe-core for the web UI's accessibility checks, pinned in tests/ui/package-lock.json.
 	@command -v npm >/dev/null 2>&1 && npm ci --prefix tests/ui --no-audit --no-fund --silent \
 		|| echo "npm not found or offline: the web UI accessibility checks will be skipped"

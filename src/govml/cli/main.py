@@ -86,6 +86,11 @@ COMMANDS: tuple[Entry, ...] = (
         "govml.cli.monitor_cmds:app",
         "Production monitoring: drift, performance, fairness, attribution; alerts, rollback.",
     ),
+    Entry(
+        "integrations",
+        "govml.cli.integrations_cmds:app",
+        "Grafana dashboard and Prometheus alerting rules for gateways and monitoring.",
+    ),
 )
 """Every command of ``govml``, in the order ``govml --help`` lists them."""
 

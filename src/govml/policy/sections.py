@@ -22,6 +22,7 @@ from govml.metrics import DriftTestName
 from govml.policy import messages as msg
 from govml.policy._base import Name, PolicyModel, unique
 from govml.policy.diagnostics import FieldProblems, Path
+from govml.policy.operations import ServingThresholds
 from govml.policy.rules import FairnessRule, MonitoringPerformanceRule
 from govml.policy.vocabulary import (
     Action,
@@ -251,6 +252,8 @@ class Monitoring(PolicyModel):
     on_alert: list[Action] = Field(default_factory=list)
     on_critical: list[Action] = Field(default_factory=list)
     notify: Notify | None = None
+    # Gateway latency and error-rate limits (Prometheus rules per model); left out when absent.
+    serving: ServingThresholds | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("window")
     @classmethod
