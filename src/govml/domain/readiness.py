@@ -456,7 +456,7 @@ def decide(
         held = ", ".join(r.value for r in user.roles) or "no role"
         raise ForbiddenError(
             f"{user.name} ({held}) holds no role that approves or rejects versions",
-            hint="an admin grants roles with `govml users roles NAME --role ROLE`",
+            hint="an admin sets roles with `govml users roles NAME --set ROLE,...` (the full list)",
         )
     granted = user.granted_at.get(role)
     if granted is None or not granted < version.created_at:

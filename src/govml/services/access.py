@@ -134,7 +134,7 @@ def _check(user: User | None, ctx: ServiceContext, permission: Permission) -> Us
         raise ForbiddenError(
             f"{ctx.actor} ({held}) may not {_VERBS[permission]}: that needs the role "
             + " or ".join(roles_with(permission)),
-            hint="an admin grants roles with `govml users roles NAME --role ROLE`",
+            hint="an admin sets roles with `govml users roles NAME --set ROLE,...` (the full list)",
         )
     return user
 
@@ -409,6 +409,37 @@ class AccessService:
                 authorize(conn, self.ctx, Permission.ADMINISTER)
             self._existing(conn, name)
             return self._revoke_all(conn, name, self.ctx.clock())
+
+    def revoke_token(self, name: str, token_id: str) -> TokenRow:
+        """Revoke one token of user ``name`` (an admin, or the user); return it, revoked.
+
+        Raises
+        ------
+        NotFoundError
+            When ``name`` has no token ``token_id``.
+        AlreadyExistsError
+            When that token was revoked already (nothing is written).
+        """
+        _user_name(name)
+        with self.ctx.store.write() as conn:
+            if name != self.ctx.actor:
+                authorize(conn, self.ctx, Permission.ADMINISTER)
+            self._existing(conn, name)
+            row = access_records.load_token(conn, token_id)
+            if row is None or row.user != name:
+                raise NotFoundError(
+                    f"user {name!r} has no token {token_id!r}",
+                    hint=f"the People page of the web UI lists the token ids of {name}",
+                )
+            if row.revoked_at is not None:
+                raise AlreadyExistsError(
+                    f"token {token_id} of {name!r} was already revoked on "
+                    f"{row.revoked_at:%Y-%m-%d %H:%M} UTC"
+                )
+            now = self.ctx.clock()
+            access_records.revoke_token(conn, token_id, now)
+            _record(conn, self.ctx.actor, now, "token.revoked", name, {"token_id": token_id})
+            return replace(row, revoked_at=now)
 
     def disable_user(self, name: str) -> User:
         """Disable user ``name`` and revoke their tokens (admin only, not oneself).
