@@ -326,11 +326,48 @@ def _lookup(rule: FairnessRule, grouping: FairnessSection) -> MetricResult:
     return grouping.disparities[rule.metric]
 
 
+def group_rule_checks(
+    sections: Mapping[tuple[int, float], Sequence[FairnessSection]],
+    section: Fairness,
+    *,
+    default_n_boot: int,
+) -> list[CheckResult]:
+    """Check rules on sections of regression, multiclass or calibration statistics.
+
+    ``sections`` are keyed by ``(n_boot, confidence)``, ``(0, 0.95)`` for point estimates.
+    One check per rule and grouping, named as the binary checks are; a multiclass check's
+    evidence lists each class's value under ``by_class`` (the check is on the worst one).
+    """
+    out: list[CheckResult] = []
+    for rule in section.rules:
+        started = time.perf_counter()
+        key = (0, 0.95)
+        if rule.confidence is not None:
+            key = (rule.n_boot or default_n_boot, rule.confidence)
+        found: list[CheckResult] = []
+        for grouping in sections[key]:
+            checked = _fair(rule, section, grouping, _lookup(rule, grouping))
+            label = rule.metric if rule.compare != "to_overall" else f"{rule.metric}_to_overall"
+            by_class = {
+                name.split("@", 1)[1]: value.value
+                for name, value in grouping.disparities.items()
+                if name.startswith(f"{label}@")
+            }
+            if by_class:
+                checked = replace(checked, evidence={**checked.evidence, "by_class": by_class})
+            found.append(checked)
+        elapsed = time.perf_counter() - started
+        out.extend(result.with_duration(elapsed / max(len(found), 1)) for result in found)
+    return out
+
+
 def _group_evidence(grouping: FairnessSection) -> dict[str, Any]:
     rates: dict[str, Any] = {}
     for metric in ("selection_rate", "true_positive_rate", "false_positive_rate"):
         if metric in grouping.by_group:
             rates[metric] = [r.value for r in grouping.by_group[metric]]
+    if not rates:  # regression, multiclass and calibration: every base metric per group
+        rates = {m: [r.value for r in found] for m, found in grouping.by_group.items()}
     return {
         "features": list(grouping.features),
         "groups": [list(key) for key in grouping.groups],

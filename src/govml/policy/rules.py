@@ -30,10 +30,13 @@ from govml.policy._base import (
 )
 from govml.policy.diagnostics import KEY, FieldProblems, Path
 from govml.policy.vocabulary import (
+    CALIBRATION_DISPARITIES,
     FAIRLEARN_DISPARITIES,
-    FAIRNESS_METRICS,
+    FAIRNESS_RULE_METRICS,
     INEQUALITY_INDICES,
     REFERENCE_GROUP_FORMS,
+    REGRESSION_DISPARITIES,
+    WORST_GROUP_METRICS,
     Comparison,
     MetricTraits,
     Outcome,
@@ -48,7 +51,7 @@ def check_performance_metric(value: Any) -> str:
     """Return ``value`` if it names a built-in performance metric, else raise `ValueError`."""
     if not isinstance(value, str):
         raise ValueError(msg.ERR_TYPE.format(expected="a metric name", got=describe_value(value)))
-    if value in FAIRNESS_METRICS:
+    if value in FAIRNESS_RULE_METRICS:
         raise ValueError(msg.ERR_FAIRNESS_IN_PERFORMANCE.format(name=value))
     names = performance_metrics()
     if value not in names:
@@ -69,7 +72,7 @@ def check_gate_metric(value: Any) -> str:
     """
     if not isinstance(value, str):
         raise ValueError(msg.ERR_TYPE.format(expected="a metric name", got=describe_value(value)))
-    if value in FAIRNESS_METRICS:
+    if value in FAIRNESS_RULE_METRICS:
         raise ValueError(msg.ERR_FAIRNESS_IN_PERFORMANCE.format(name=value))
     builtin = sorted([*performance_metrics(), EXPECTED_COST])
     if value in builtin:
@@ -100,10 +103,13 @@ def check_fairness_metric(value: Any) -> str:
         raise ValueError(msg.ERR_TYPE.format(expected="a metric name", got=describe_value(value)))
     if value in performance_metrics():
         raise ValueError(msg.ERR_PERFORMANCE_IN_FAIRNESS.format(name=value))
-    if value not in FAIRNESS_METRICS:
-        listing = msg.ERR_METRIC_LIST.format(family="fairness", choices=", ".join(FAIRNESS_METRICS))
+    if value not in FAIRNESS_RULE_METRICS:
+        choices = ", ".join(FAIRNESS_RULE_METRICS)
+        listing = msg.ERR_METRIC_LIST.format(family="fairness", choices=choices)
         raise ValueError(
-            unknown_name(value, FAIRNESS_METRICS, template=msg.ERR_UNKNOWN_METRIC, listing=listing)
+            unknown_name(
+                value, FAIRNESS_RULE_METRICS, template=msg.ERR_UNKNOWN_METRIC, listing=listing
+            )
         )
     return value
 
@@ -265,12 +271,12 @@ class FairnessRule(Bounds):
 
     def _compare_problems(self) -> list[tuple[Path, str]]:
         metric, compare = self.metric, self.compare
-        if metric in INEQUALITY_INDICES:
+        if metric in INEQUALITY_INDICES or metric in WORST_GROUP_METRICS:
             if compare is not None:
                 return [(("compare",), msg.ERR_COMPARE_NOT_APPLICABLE.format(metric=metric))]
             return []
         allowed: list[Comparison] = []
-        if metric in FAIRLEARN_DISPARITIES:
+        if metric in (*FAIRLEARN_DISPARITIES, *REGRESSION_DISPARITIES, *CALIBRATION_DISPARITIES):
             allowed += ["between_groups", "to_overall"]
         if metric in REFERENCE_GROUP_FORMS:
             allowed.append("reference_group")

@@ -208,6 +208,55 @@ INEQUALITY_INDICES: Final[tuple[str, ...]] = (
 FAIRNESS_METRICS: Final[tuple[str, ...]] = tuple(
     dict.fromkeys((*FAIRLEARN_DISPARITIES, *REFERENCE_GROUP_FORMS, *INEQUALITY_INDICES))
 )
+"""The binary classifier's fairness metrics (the labels of `govml.metrics.fairness_report`);
+a multiclass classifier's rules name the Fairlearn disparities among them, measured one
+class against the rest."""
+
+REGRESSION_DISPARITIES: Final[tuple[str, ...]] = (
+    "mean_absolute_error_difference",
+    "mean_absolute_error_ratio",
+    "root_mean_squared_error_difference",
+    "root_mean_squared_error_ratio",
+    "mean_prediction_difference",
+    "mean_prediction_ratio",
+    "mean_residual_difference",
+)
+"""A regression model's disparities (`govml.metrics.group_regression`); compared
+``between_groups`` or ``to_overall``."""
+
+CALIBRATION_DISPARITIES: Final[tuple[str, ...]] = (
+    "calibration_gap",
+    "calibration_in_the_large_difference",
+)
+"""Differences of calibration between groups (`govml.metrics.calibration`): of the expected
+calibration error, and of calibration-in-the-large (mean score minus observed rate)."""
+
+WORST_GROUP_METRICS: Final[tuple[str, ...]] = (
+    "bounded_group_loss",
+    "bounded_group_absolute_loss",
+    "expected_calibration_error",
+)
+"""The largest value over the groups (every group's loss or calibration error bounded); no
+comparison between groups to choose."""
+
+GROUP_RULE_METRICS: Final[tuple[str, ...]] = (
+    *REGRESSION_DISPARITIES,
+    "bounded_group_loss",
+    "bounded_group_absolute_loss",
+    *CALIBRATION_DISPARITIES,
+    "expected_calibration_error",
+)
+"""Fairness rules beyond the binary report: regression and calibration."""
+
+REGRESSION_RULE_METRICS: Final[frozenset[str]] = frozenset(
+    (*REGRESSION_DISPARITIES, "bounded_group_loss", "bounded_group_absolute_loss")
+)
+CALIBRATION_RULE_METRICS: Final[frozenset[str]] = frozenset(
+    (*CALIBRATION_DISPARITIES, "expected_calibration_error")
+)
+
+FAIRNESS_RULE_METRICS: Final[tuple[str, ...]] = (*FAIRNESS_METRICS, *GROUP_RULE_METRICS)
+"""Every metric a fairness rule may name."""
 
 
 def performance_metrics() -> tuple[str, ...]:
@@ -240,6 +289,10 @@ def fairness_traits(name: str, comparison: Comparison | None) -> MetricTraits:
     if name in INEQUALITY_INDICES:
         return _LOSS
     ratio = name.endswith("_ratio")
+    if name in CALIBRATION_RULE_METRICS:
+        return _ERROR_RATE
+    if name in REGRESSION_RULE_METRICS:
+        return _SCORE if ratio else _LOSS
     if comparison == "reference_group":
         if name == "average_odds_error":
             return _ERROR_RATE
@@ -251,7 +304,7 @@ def fairness_traits(name: str, comparison: Comparison | None) -> MetricTraits:
 
 def default_comparison(name: str | None) -> Comparison | None:
     """Return how fairness metric ``name`` compares groups when the rule does not say."""
-    if name in FAIRLEARN_DISPARITIES:
+    if name in FAIRLEARN_DISPARITIES or name in (*REGRESSION_DISPARITIES, *CALIBRATION_DISPARITIES):
         return "between_groups"
     if name in REFERENCE_GROUP_FORMS:
         return "reference_group"
