@@ -5,10 +5,13 @@ Endpoints
 ``POST /predict`` (key scope ``predict``)
     Score records (shapes in :mod:`govml.serving.payload`). 200 with ``predictions``
     (and ``probabilities`` with their ``classes`` for classifiers), ``warnings`` for values
-    outside the training profile; 400 malformed JSON; 408 body not received in time; 413
-    body too large; 422 invalid records (``{"errors": [{"record", "field", "message"}]}``),
-    or values outside the training profile under a strict serving policy; 503 no version
-    loaded (saying why: still loading, or its artifact does not match its digest), or the
+    outside the training profile, and with ``?explain=k`` an ``explanations`` list: each
+    record's top ``k`` feature contributions and reason codes (:mod:`govml.serving.explain`,
+    :mod:`govml.serving.reasons`), also written to the prediction log; 400 malformed JSON;
+    408 body not received in time; 413 body too large; 422 invalid records
+    (``{"errors": [{"record", "field", "message"}]}``), a bad ``explain``, or values
+    outside the training profile under a strict serving policy; 503 no version loaded
+    (saying why: still loading, or its artifact does not match its digest), or the
     prediction log is full (with ``Retry-After``); 500 the model failed.
 ``POST /feedback`` (key scope ``feedback``)
     Ground-truth labels by request id (see :func:`~govml.serving.payload.feedback_from_json`
@@ -46,6 +49,7 @@ repeat ``request_id``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
@@ -58,10 +62,12 @@ from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
+import orjson
 
 from govml import __version__
 from govml.serving.batching import Batcher
 from govml.serving.deployment import Deployment, Scores
+from govml.serving.explain import DecisionExplainer, ExplainUnavailable, explainer_for
 from govml.serving.follower import CHAMPION, AliasFollower, Change, ServingState
 from govml.serving.http import (
     BodyTimeout,
@@ -95,6 +101,7 @@ from govml.serving.payload import (
     records_from_json,
 )
 from govml.serving.predlog import PredictionLog
+from govml.serving.reasons import check_count, explain_records, requested_k
 from govml.serving.routing import SHADOW, route
 from govml.serving.shipping import LogShipper
 from govml.serving.source import RegistrySource
@@ -136,6 +143,7 @@ class _Prepared:
     deployment: Deployment
     variant: str
     validated: Validated
+    explain: int | None = None  # the top k contributions asked for (``?explain=k``)
 
 
 def _model_headers(deployment: Deployment, variant: str) -> Headers:
@@ -404,12 +412,15 @@ class Gateway:
             body, large = await self._body(call, "/predict")
         except PayloadError as exc:
             return self._refused(exc, call, "/predict")
+        query = call.scope.get("query_string", b"")
         try:
             try:
                 if large:
-                    prepared = await self._in_worker(self._prepare, body, state, call.request_id)
+                    prepared = await self._in_worker(
+                        self._prepare, body, state, call.request_id, query
+                    )
                 else:
-                    prepared = self._prepare(body, state, call.request_id)
+                    prepared = self._prepare(body, state, call.request_id, query)
             except PayloadError as exc:
                 return self._refused(exc, call, "/predict")
             del body
@@ -417,13 +428,18 @@ class Gateway:
         finally:
             self._release(large)
 
-    def _prepare(self, body: bytes, state: ServingState, request_id: str) -> _Prepared:
+    def _prepare(
+        self, body: bytes, state: ServingState, request_id: str, query: bytes = b""
+    ) -> _Prepared:
         """Decode, shape, route and check a request's records (on the loop or a worker)."""
         records = records_from_json(decode_body(body))
         deployment, variant = route(state, records, request_id)
+        explain = requested_k(query, len(deployment.inputs))
+        if explain is not None:
+            check_count(records.count)
         extras = () if state.key is None else (state.key,)
         validated = deployment.validator.validate(records, extras=extras, strict=state.strict)
-        return _Prepared(records, deployment, variant, validated)
+        return _Prepared(records, deployment, variant, validated, explain)
 
     async def _score(
         self,
@@ -436,6 +452,13 @@ class Gateway:
     ) -> Response:
         deployment, variant, validated = prepared.deployment, prepared.variant, prepared.validated
         count = validated.count
+        explainer = None
+        if prepared.explain is not None:
+            try:
+                explainer = await self._in_worker(explainer_for, deployment)
+            except ExplainUnavailable as exc:
+                error = PayloadError(422, [FieldError(str(exc), field="explain")])
+                return self._refused(error, call, "/predict")
         if not await self.log.admit(count, self.options.log_wait_ms):
             return self._overloaded(call.request_id, "/predict")
         try:
@@ -449,8 +472,15 @@ class Gateway:
             return error_response(
                 500, call.request_id, [FieldError(message)], _model_headers(deployment, variant)
             )
+        explanations = None
+        if explainer is not None:
+            explanations = await self._in_worker(
+                self._explain, explainer, prepared, scores, state, call.request_id
+            )
         latency_ms = (time.perf_counter() - started) * 1000
-        answer = partial(self._answer, prepared, call.request_id, arrived, scores, latency_ms)
+        answer = partial(
+            self._answer, prepared, call.request_id, arrived, scores, latency_ms, explanations
+        )
         response = await self._in_worker(answer) if large else answer()
         if state.mode == SHADOW and state.challenger is not None:
             shadow = state.challenger
@@ -466,12 +496,15 @@ class Gateway:
         arrived: datetime,
         scores: Scores,
         latency_ms: float,
+        explanations: list[dict[str, Any]] | None = None,
     ) -> Response:
         """Log the scored records, count them, and build the answer."""
         deployment, variant, validated = prepared.deployment, prepared.variant, prepared.validated
-        self.log.put(
-            _entry(deployment, variant, request_id, arrived, validated, scores, latency_ms)
-        )
+        entry = _entry(deployment, variant, request_id, arrived, validated, scores, latency_ms)
+        if explanations is not None:
+            texts = [orjson.dumps(item).decode() for item in explanations]
+            entry = dataclasses.replace(entry, explanations=texts)
+        self.log.put(entry)
         self.issued.answered(request_id, validated.count)
         self.metrics.scored(deployment, variant, validated, scores)
         body: dict[str, Any] = {
@@ -484,9 +517,37 @@ class Gateway:
         if scores.probabilities is not None:
             body["classes"] = deployment.classes
             body["probabilities"] = jsonable(scores.probabilities)
+        if explanations is not None:
+            body["explanations"] = explanations
         if validated.warnings:
             body["warnings"] = [warning.to_dict() for warning in validated.warnings[:100]]
         return json_response(200, body, _model_headers(deployment, variant))
+
+    def _explain(
+        self,
+        explainer: DecisionExplainer,
+        prepared: _Prepared,
+        scores: Scores,
+        state: ServingState,
+        request_id: str,
+    ) -> list[dict[str, Any]]:
+        """Explain the scored records (in a worker); a failure is said in each record's place."""
+        assert prepared.explain is not None
+        deployment, validated = prepared.deployment, prepared.validated
+        try:
+            return explain_records(
+                explainer,
+                deployment.frame(validated.values),
+                validated.values,
+                scores.predictions,
+                prepared.explain,
+                state.governance.reason_codes,
+            )
+        except Exception as exc:
+            logger.warning("request %s: explaining %s failed: %s", request_id, explainer.ref, exc)
+            self.metrics.error("/predict", "explain_error")
+            failed = {"method": explainer.method, "error": f"explanation failed: {exc}"}
+            return [failed] * validated.count
 
     def _shadow(
         self,

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from govml.errors import IntegrityError
 from govml.serving.deployment import Deployment, load_deployment
+from govml.serving.governance import Governance
 from govml.serving.keys import KeyRing
 from govml.serving.source import STAGING, Challenger, RegistrySource
 
@@ -46,6 +47,7 @@ class ServingState:
     key: str | None = None
     problem: str | None = None
     strict: bool = False
+    governance: Governance = field(default_factory=Governance)
 
     @property
     def ready(self) -> bool:
@@ -112,6 +114,8 @@ class AliasFollower:
         aliases = self.source.aliases(self.model)
         setup = self.source.challenger(self.model)
         strict = self.source.strict(self.model)
+        read_governance = getattr(self.source, "governance", None)
+        governance = Governance() if read_governance is None else read_governance(self.model)
         current = self.state
         champion_number = aliases.get(self.alias)
         champion = self._deployment(champion_number, current, CHAMPION)
@@ -131,6 +135,7 @@ class AliasFollower:
             key=setup.key if mode == "canary" else None,
             problem=problem,
             strict=strict,
+            governance=governance,
         )
         if _signature(state) != _signature(current):
             self.state = state
@@ -184,6 +189,13 @@ class AliasFollower:
             detail = "strict serving policy: values outside the training profile are refused"
             if not after.strict:
                 detail = "values outside the training profile are answered with warnings"
+            self.notify(Change("policy", CHAMPION, new, new, detail))
+        if before.governance.suspended != after.governance.suspended:
+            held = after.governance.suspended
+            detail = "resumed" if held is None else f"suspended by {held.by}: {held.reason}"
+            self.notify(Change("suspend" if held else "resume", CHAMPION, new, new, detail))
+        elif before.governance != after.governance:
+            detail = "the policy's reason codes, oversight or retention changed"
             self.notify(Change("policy", CHAMPION, new, new, detail))
         setup_before = (_number(before.challenger), before.mode, before.share, before.key)
         setup_after = (_number(after.challenger), after.mode, after.share, after.key)
@@ -243,4 +255,5 @@ def _signature(state: ServingState) -> tuple[object, ...]:
         state.key,
         state.problem,
         state.strict,
+        state.governance,
     )

@@ -23,6 +23,8 @@ inputs_json      string                       the same record as JSON
 prediction       per output signature         what the model decided
 probabilities    struct<one float64 per class> class probabilities (classifiers only)
 latency_ms       float64                      gateway time from arrival to the answer
+explanation      string (JSON)                the record's explanation, when one was asked
+                                              (``?explain=k``; only in files that have one)
 ================ ============================ ===========================================
 
 Feedback columns: ``request_id``, ``record`` (int32), ``time``, ``label`` (typed as the
@@ -73,6 +75,7 @@ class PredictionEntry:
     probabilities: NDArray[np.float64] | None
     classes: tuple[Any, ...] | None
     latency_ms: float
+    explanations: list[str] | None = None
 
     def partition(self) -> str:
         """Return the folder of this entry's file, relative to the log root."""
@@ -186,6 +189,11 @@ def prediction_table(entries: list[PredictionEntry]) -> pa.Table:
             [np.full(entry.count, entry.latency_ms, dtype=np.float64) for entry in entries]
         )
     )
+    if any(entry.explanations is not None for entry in entries):
+        texts: list[str | None] = []
+        for entry in entries:
+            texts.extend(entry.explanations or [None for _ in range(entry.count)])
+        columns["explanation"] = pa.array(texts, type=pa.string())
     return pa.table(columns)
 
 

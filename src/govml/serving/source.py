@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from govml.domain.records import ModelVersion
 from govml.errors import NotFoundError
 from govml.flavors import LoadedModel
+from govml.serving.governance import Governance
 from govml.serving.keys import GatewayKey
 
 STAGING = "staging"
@@ -109,10 +110,27 @@ class ClientSource:
 
     def strict(self, name: str) -> bool:
         """Whether the policy in force for model ``name``'s risk tier says ``serving.strict``."""
+        section = getattr(self._policy(name), "serving", None)
+        return bool(section is not None and section.strict)
+
+    def governance(self, name: str) -> Governance:
+        """Return the decision sections of model ``name``'s policy and its suspension."""
+        policy = self._policy(name)
+        suspended = None
+        read = getattr(self.client, "serving_suspension", None)
+        if read is not None:
+            suspended = read(name)
+        return Governance(
+            reason_codes=getattr(policy, "reason_codes", None),
+            oversight=getattr(policy, "oversight", None),
+            retention=getattr(policy, "retention", None),
+            suspended=suspended,
+        )
+
+    def _policy(self, name: str) -> Any:
         tier = self.client.get_model(name).risk_tier
         stored = self.client.policy_for_tier(getattr(tier, "value", tier))
-        section = None if stored is None else getattr(stored.policy, "serving", None)
-        return bool(section is not None and section.strict)
+        return None if stored is None else stored.policy
 
     def gateway_keys(self) -> list[GatewayKey]:
         """Return the gateway keys of the store (read over REST in client mode)."""
