@@ -20,14 +20,14 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import mean_absolute_error
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-import govml
-from govml.policy import InvalidPolicyError
 from tests.integration.test_evaluate_bad_data import (
     GERMAN_CATEGORICAL,
     GERMAN_NUMERIC,
     load_german,
 )
+
+import govml
+from govml.policy import InvalidPolicyError
 
 pytestmark = [pytest.mark.datasets, pytest.mark.filterwarnings("ignore")]
 
