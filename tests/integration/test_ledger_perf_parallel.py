@@ -26,9 +26,9 @@ import govml
 from govml.errors import LedgerVerificationError
 from govml.ledger import scan
 from govml.ledger.verify import VerifyReport
-from govml.store import checkpoints
-from govml.store.checkpoints import RowCheck, verify_rows
+from govml.store import checkpoints, ledger_check
 from govml.store.ledger import NewEntry, append
+from govml.store.ledger_check import RowCheck, verify_rows
 from govml.store.schema import APPEND_ONLY_TABLES
 
 TRANSACTIONS = [1, 3, 1, 2, 4, 1, 1, 2, 3, 1, 2, 1, 5, 1, 2]
@@ -36,7 +36,7 @@ TRANSACTIONS = [1, 3, 1, 2, 4, 1, 1, 2, 3, 1, 2, 1, 5, 1, 2]
 
 @pytest.fixture(autouse=True)
 def _split_small_ledgers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(checkpoints, "PARALLEL_MIN_ENTRIES", 1)
+    monkeypatch.setattr(ledger_check, "PARALLEL_MIN_ENTRIES", 1)
 
 
 def _fill(client: govml.Client, transactions: list[int]) -> None:

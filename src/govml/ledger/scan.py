@@ -3,7 +3,7 @@
 This module imports nothing but the standard library, so that it also runs as a script
 (``python -I scan.py``): a worker process that checks one range of the ledger in parallel
 with others, without paying for importing govml. ``govml.ledger.rows`` documents the checks
-and wraps them for the rest of govml; ``govml.store.checkpoints`` plans the ranges and
+and wraps them for the rest of govml; ``govml.store.ledger_check`` plans the ranges and
 starts the workers.
 
 A range ``[start, end)`` is checked exactly as the one pass over the whole ledger checks

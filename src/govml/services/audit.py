@@ -47,16 +47,15 @@ from govml.services.proofs import note_origin, read_checkpoint_file, trusted_key
 from govml.services.registry import record_digest, version_subject
 from govml.store import records
 from govml.store.checkpoints import (
-    RowCheck,
     StoredBlocks,
     note_keys,
     read_tree,
-    reference_heads,
     require_origin,
     signed_heads,
     use_snapshot,
 )
 from govml.store.ledger import iter_entries
+from govml.store.ledger_check import RowCheck, reference_heads
 from govml.store.schema import datasets, ledger_entries, models
 
 _T = TypeVar("_T")
