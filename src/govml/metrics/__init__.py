@@ -11,6 +11,11 @@ statistics are the evidence an auditor recomputes the numbers from. For example:
 
 The Fairlearn-compatible functions and ``MetricFrame`` return Fairlearn's numbers, edge
 cases included; :func:`fairness_report` reports undefined values with their reasons.
+Every name of ``fairlearn.metrics`` (0.15) is here with Fairlearn's signature, so code
+written for Fairlearn changes only its import: ``MetricFrame`` (control features,
+sample parameters, any callable, the bootstrap), ``make_derived_metric`` and the metrics
+Fairlearn generates with it (``accuracy_score_difference``, ...), the base rates,
+``mean_prediction``, ``count`` and the two plots (see :mod:`govml.metrics.derived`).
 AIF360's reference-group forms live in :mod:`govml.metrics.reference_group` (same names
 as ``aif360.sklearn.metrics``). :func:`data_drift` compares current data (or mergeable
 current statistics) with a reference DataFrame or a stored profile, with Evidently's tests
@@ -18,6 +23,15 @@ and default choices.
 """
 
 from govml.metrics import reference_group
+from govml.metrics._base_metrics import (
+    count,
+    false_negative_rate,
+    false_positive_rate,
+    mean_prediction,
+    selection_rate,
+    true_negative_rate,
+    true_positive_rate,
+)
 from govml.metrics._confusion import (
     BinaryConfusion,
     MulticlassConfusion,
@@ -30,6 +44,31 @@ from govml.metrics._regression import RegressionMoments, regression_moments
 from govml.metrics._scores import ScoreHistogram, ScoreSamples, score_histogram, score_samples
 from govml.metrics._validate import MetricInputError
 from govml.metrics.bootstrap import BootstrapResult, Interval, bootstrap
+from govml.metrics.derived import (
+    GENERATED_METRICS,
+    accuracy_score_difference,
+    accuracy_score_group_min,
+    accuracy_score_ratio,
+    balanced_accuracy_score_group_min,
+    f1_score_group_min,
+    log_loss_group_max,
+    make_derived_metric,
+    mean_absolute_error_group_max,
+    mean_squared_error_group_max,
+    precision_score_group_min,
+    r2_score_group_min,
+    recall_score_group_min,
+    roc_auc_score_group_min,
+    selection_rate_difference,
+    selection_rate_ratio,
+    true_negative_rate_difference,
+    true_negative_rate_ratio,
+    true_positive_rate_difference,
+    true_positive_rate_ratio,
+    zero_one_loss_difference,
+    zero_one_loss_group_max,
+    zero_one_loss_ratio,
+)
 from govml.metrics.drift.compare import data_drift
 from govml.metrics.drift.report import ColumnDrift, DriftReport, DriftTest
 from govml.metrics.drift.stats import CurrentStatistics, current_statistics
@@ -54,10 +93,7 @@ from govml.metrics.performance import (
     average_precision_score,
     balanced_accuracy_score,
     brier_score_loss,
-    count,
     f1_score,
-    false_negative_rate,
-    false_positive_rate,
     group_results,
     log_loss,
     mean_absolute_error,
@@ -69,11 +105,9 @@ from govml.metrics.performance import (
     recall_score,
     roc_auc_score,
     root_mean_squared_error,
-    selection_rate,
     specificity_score,
-    true_negative_rate,
-    true_positive_rate,
 )
+from govml.metrics.plots import plot_model_comparison, plot_roc_curve_by_group
 from govml.metrics.reference_group import (
     average_odds_difference,
     average_odds_error,
@@ -86,8 +120,12 @@ from govml.metrics.reference_group import (
 from govml.metrics.report import FairnessReport, FairnessSection, fairness_report, report_from_stats
 from govml.metrics.results import MetricResult
 
+# Fairlearn's name for its generated metrics, for code that reads it.
+_generated_metric_dict = GENERATED_METRICS
+
 __all__ = [
     "DRIFT_TESTS",
+    "GENERATED_METRICS",
     "BinaryConfusion",
     "BootstrapResult",
     "ColumnDrift",
@@ -107,10 +145,14 @@ __all__ = [
     "ScoreHistogram",
     "ScoreSamples",
     "accuracy_score",
+    "accuracy_score_difference",
+    "accuracy_score_group_min",
+    "accuracy_score_ratio",
     "average_odds_difference",
     "average_odds_error",
     "average_precision_score",
     "balanced_accuracy_score",
+    "balanced_accuracy_score_group_min",
     "binary_confusion",
     "bootstrap",
     "brier_score_loss",
@@ -125,6 +167,7 @@ __all__ = [
     "equalized_odds_difference",
     "equalized_odds_ratio",
     "f1_score",
+    "f1_score_group_min",
     "fairness_report",
     "false_negative_rate",
     "false_negative_rate_difference",
@@ -136,28 +179,48 @@ __all__ = [
     "generalized_entropy_index",
     "group_results",
     "log_loss",
+    "log_loss_group_max",
+    "make_derived_metric",
     "mean_absolute_error",
+    "mean_absolute_error_group_max",
     "mean_error",
+    "mean_prediction",
     "mean_squared_error",
+    "mean_squared_error_group_max",
     "metric_names",
     "metric_result",
     "multiclass_confusion",
+    "plot_model_comparison",
+    "plot_roc_curve_by_group",
     "positive_predictive_value_difference",
     "positive_predictive_value_ratio",
     "precision_score",
+    "precision_score_group_min",
     "r2_score",
+    "r2_score_group_min",
     "recall_score",
+    "recall_score_group_min",
     "reference_group",
     "regression_moments",
     "report_from_stats",
     "roc_auc_score",
+    "roc_auc_score_group_min",
     "root_mean_squared_error",
     "score_histogram",
     "score_samples",
     "selection_rate",
+    "selection_rate_difference",
+    "selection_rate_ratio",
     "specificity_score",
     "statistical_parity_difference",
     "theil_index",
     "true_negative_rate",
+    "true_negative_rate_difference",
+    "true_negative_rate_ratio",
     "true_positive_rate",
+    "true_positive_rate_difference",
+    "true_positive_rate_ratio",
+    "zero_one_loss_difference",
+    "zero_one_loss_group_max",
+    "zero_one_loss_ratio",
 ]

@@ -26,7 +26,7 @@ Method = Literal["between_groups", "to_overall"]
 Agg = Literal["worst_case", "mean"]
 
 BAD_METHOD = "method must be 'between_groups' or 'to_overall', got {method!r}"
-BAD_AGG = "agg must be 'worst_case' or 'mean', got {agg!r}"
+BAD_AGG = "agg must be one of 'worst_case' or 'mean', got {agg}"
 
 
 def check_method(method: str) -> None:

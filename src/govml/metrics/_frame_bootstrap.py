@@ -172,7 +172,7 @@ def replicate(
     rng = generator(random_state)
     for metric in values:
         if numeric([metric.cells])[1] or numeric([metric.overall])[1]:
-            raise MetricInputError(BOOTSTRAP_NON_SCALAR)
+            raise MetricInputError(BOOTSTRAP_NON_SCALAR) from _why_not_scalar(metric)
     cells = inputs.cells
     per_cell: list[FloatArray | None] = [None] * len(values)
     per_control: list[FloatArray | None] = [None] * len(values)
@@ -320,6 +320,17 @@ def _reweighted(
 def _observed_control_index(cells: Cells) -> NDArray[np.intp]:
     """Return each cell's position among the observed control combinations."""
     return np.asarray(np.searchsorted(cells.observed_controls, cells.control), dtype=np.intp)
+
+
+def _why_not_scalar(metric: Values) -> Exception | None:
+    # What numpy says when it compares such a value, as the cause (Fairlearn's quantile
+    # of an array of arrays fails on the same comparison).
+    for value in [*metric.cells, *metric.overall]:
+        try:
+            bool(value)
+        except (TypeError, ValueError) as exc:
+            return exc
+    return None
 
 
 def _number(value: Any) -> float:

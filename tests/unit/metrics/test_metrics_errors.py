@@ -12,6 +12,7 @@ import govml.metrics as gm
 from govml.errors import InputError
 from govml.metrics import MetricInputError
 from govml.metrics._aggregate import BAD_AGG, BAD_METHOD
+from govml.metrics._base_metrics import EMPTY_PREDICTIONS
 from govml.metrics._groups import MISSING_SENSITIVE, NOT_A_FEATURE
 from govml.metrics._registry import UNKNOWN_METRIC
 from govml.metrics._scores import SCORE_OUT_OF_RANGE
@@ -51,7 +52,9 @@ def test_lengths_that_differ_name_both_arguments_and_lengths() -> None:
 
 
 def test_empty_input() -> None:
-    assert _message(gm.selection_rate, [], []) == EMPTY_INPUT.format(name="y_true")
+    assert _message(gm.precision_score, [], []) == EMPTY_INPUT.format(name="y_true")
+    # Fairlearn's selection_rate reports the empty y_pred in its own words
+    assert _message(gm.selection_rate, [], []) == EMPTY_PREDICTIONS
 
 
 def test_missing_labels_name_the_argument_and_count() -> None:
