@@ -31,6 +31,7 @@ from govml.reports._format import (
     summary_counts,
     timings_of,
 )
+from govml.reports.calibration_plot import calibration_plots
 
 __all__ = [
     "EVIDENCE_DRIFT",
@@ -49,6 +50,8 @@ EVIDENCE_EXPLANATION = "explanation"
 """Evidence holding ``Explanation.to_dict()``."""
 EVIDENCE_DRIFT = "drift"
 """Evidence holding ``DriftReport.to_dict()``."""
+EVIDENCE_CALIBRATION = "calibration"
+"""Evidence holding the calibration by group (score bins, reliability, report sections)."""
 
 NOTE_NOT_STORED = "no {what} evidence stored"
 NOTE_UNREADABLE = "the {what} evidence could not be read: {error}"
@@ -104,6 +107,17 @@ def render_html(document: Mapping[str, Any], *, evidence: EvidenceReader | None 
             lambda data: _listed(plots.drift_plot(data)),
         ),
     ]
+    calibration = _load(evidence, EVIDENCE_CALIBRATION, "calibration")
+    if calibration[0] is not None:  # only evaluations with calibration rules store it
+        sections.insert(
+            1,
+            _section(
+                "Calibration by group: reliability",
+                "calibration",
+                calibration,
+                calibration_plots,
+            ),
+        )
     status = status_of(document)
     return _template().render(
         subject=subject_name(document),
