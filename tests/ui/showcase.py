@@ -292,6 +292,7 @@ PAGES = [
     ("policy", "vic", "/policies/credit-gate"),
     ("policy-diff", "vic", "/policies/credit-gate/diff"),
     ("people", "alice", "/people"),
+    ("person", "alice", "/people/erin"),
     ("sign-in", "", "/sign-in"),
 ]
 

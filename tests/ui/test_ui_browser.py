@@ -73,7 +73,7 @@ def test_each_role_signs_in_and_sees_what_it_may_do(
 ) -> None:
     expectations = {
         # user: (page, text shown only to those who may act, shown?)
-        "alice": ("/people", "Issue a token", True),
+        "alice": ("/people", "Add a person", True),
         "bob": ("/models/credit", "Edit the model card", True),
         "carol": ("/queue", "Your decision", True),
         "erin": ("/queue?version=credit@2", "Approve: it may go to production", True),
