@@ -10,6 +10,7 @@ versions or evaluations behind them, and no row's documents or lineage JSON are 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -22,6 +23,7 @@ from govml.store.schema import (
     approvals,
     evaluations,
     ledger_checkpoints,
+    ledger_entries,
     model_aliases,
     model_card_revisions,
     model_tags,
@@ -115,25 +117,29 @@ class InventoryRows:
     policies: dict[str, TierPolicy] = field(default_factory=dict)
 
 
-def read_inventory(conn: Connection) -> InventoryRows:
+def read_inventory(conn: Connection, model_ids: Collection[int] | None = None) -> InventoryRows:
     """Run the inventory's queries in the caller's transaction and return their rows.
 
     Each query returns at most a few rows per model, read from indexes or from the leading
     columns of a row (never a row's documents or lineage JSON): the models, their newest
     versions, latest evaluations, newest versions' latest evaluations, latest monitoring
     runs, last changes, tags, aliases, the decisions on the newest versions, and the policies
-    in force.
+    in force. ``model_ids``: only the rows of these models (every query restricted to them
+    inside its aggregates), for refreshing a few models of an inventory already read.
     """
     found = InventoryRows()
+    only = _Only(model_ids)
     for mid, name, owner, tier, description in conn.execute(
         sa.select(
             models.c.id, models.c.name, models.c.owner, models.c.risk_tier, models.c.description
-        ).order_by(models.c.name)
+        )
+        .where(only(models.c.id))
+        .order_by(models.c.name)
     ):
         found.models.append(
             ModelRow(id=mid, name=name, owner=owner, risk_tier=tier, description=description)
         )
-    newest = _newest_versions()
+    newest = _newest_versions(only)
     for mid, number, registrant, registered, count in conn.execute(
         sa.select(
             model_versions.c.model_id,
@@ -152,8 +158,8 @@ def read_inventory(conn: Connection) -> InventoryRows:
         found.newest[mid] = NewestVersion(
             version=number, registrant=registrant, created_at=registered, versions=count
         )
-    _read_evaluations(conn, found, newest)
-    runs = _latest_ids(monitoring_runs.c.id, monitoring_runs.c.model_id, "latest_run")
+    _read_evaluations(conn, found, newest, only)
+    runs = _latest_ids(monitoring_runs.c.id, monitoring_runs.c.model_id, "latest_run", only)
     for rid, mid, status, end in conn.execute(
         sa.select(
             monitoring_runs.c.id,
@@ -163,18 +169,20 @@ def read_inventory(conn: Connection) -> InventoryRows:
         ).join(runs, runs.c.id == monitoring_runs.c.id)
     ):
         found.monitoring[mid] = RunSummary(id=rid, status=status, window_end=end)
-    changed = _last_changes()
+    changed = _last_changes(only)
     for mid, at in conn.execute(sa.select(changed.c.mid, changed.c.at)):
         newest_at = found.newest[mid].created_at if mid in found.newest else at
         found.changed[mid] = max(at, newest_at)  # a model's newest version is its latest
     for mid, key, value in conn.execute(
-        sa.select(model_tags.c.model_id, model_tags.c.key, model_tags.c.value)
+        sa.select(model_tags.c.model_id, model_tags.c.key, model_tags.c.value).where(
+            only(model_tags.c.model_id)
+        )
     ):
         found.tags.setdefault(mid, {})[key] = value
     for mid, alias, version in conn.execute(
-        sa.select(model_aliases.c.model_id, model_aliases.c.alias, model_versions.c.version).join(
-            model_versions, model_versions.c.id == model_aliases.c.version_id
-        )
+        sa.select(model_aliases.c.model_id, model_aliases.c.alias, model_versions.c.version)
+        .join(model_versions, model_versions.c.id == model_aliases.c.version_id)
+        .where(only(model_aliases.c.model_id))
     ):
         found.aliases.setdefault(mid, {})[alias] = AliasRow(alias=alias, version=version)
     found.decisions = _decisions(conn, newest)
@@ -182,12 +190,26 @@ def read_inventory(conn: Connection) -> InventoryRows:
     return found
 
 
-def _read_evaluations(conn: Connection, found: InventoryRows, newest: sa.Subquery) -> None:
+class _Only:
+    """A WHERE clause keeping the rows of some models (of every model when none are given)."""
+
+    def __init__(self, model_ids: Collection[int] | None) -> None:
+        self.ids = None if model_ids is None else sorted(set(model_ids))
+
+    def __call__(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        if self.ids is None:
+            return sa.true()
+        return column.in_(self.ids)
+
+
+def _read_evaluations(
+    conn: Connection, found: InventoryRows, newest: sa.Subquery, only: _Only
+) -> None:
     """Fill each model's latest evaluation and its newest version's latest one, in one query.
 
     The two are the same row unless the newest version was not the last one evaluated.
     """
-    latest = _latest_ids(evaluations.c.id, evaluations.c.model_id, "latest_eval")
+    latest = _latest_ids(evaluations.c.id, evaluations.c.model_id, "latest_eval", only)
     of_newest = _newest_version_evaluation_ids(newest)
     ids = sa.union(sa.select(latest.c.id), sa.select(of_newest.c.id))
     query = sa.select(
@@ -205,23 +227,24 @@ def _read_evaluations(conn: Connection, found: InventoryRows, newest: sa.Subquer
             found.newest_evaluation[mid] = summary
 
 
-def _newest_versions() -> sa.Subquery:
+def _newest_versions(only: _Only) -> sa.Subquery:
     return (
         sa.select(
             model_versions.c.model_id,
             sa.func.max(model_versions.c.version).label("top"),
             sa.func.count().label("versions"),
         )
+        .where(only(model_versions.c.model_id))
         .group_by(model_versions.c.model_id)
         .subquery("newest")
     )
 
 
-def _latest_ids(key: sa.Column[Any], owner: sa.Column[Any], name: str) -> sa.Subquery:
+def _latest_ids(key: sa.Column[Any], owner: sa.Column[Any], name: str, only: _Only) -> sa.Subquery:
     """Return ``(model_id, id)`` of each model's newest row of a table (by id)."""
     return (
         sa.select(owner.label("model_id"), sa.func.max(key).label("id"))
-        .where(owner.is_not(None))
+        .where(owner.is_not(None), only(owner))
         .group_by(owner)
         .subquery(name)
     )
@@ -276,7 +299,7 @@ def _decisions(conn: Connection, newest: sa.Subquery) -> dict[int, list[Decision
     return found
 
 
-def _last_changes() -> sa.Subquery:
+def _last_changes(only: _Only) -> sa.Subquery:
     """Return each model's last change: the newest of the times of its records.
 
     Its creation, and per model the newest evaluation, decision, alias move, card revision
@@ -284,7 +307,11 @@ def _last_changes() -> sa.Subquery:
     compares the times (ISO text on SQLite, timestamps on PostgreSQL), so only one per model
     is converted here. The caller adds its newest version's registration, which it has.
     """
-    parts = [sa.select(models.c.id.label("mid"), models.c.created_at.label("at"))]
+    parts = [
+        sa.select(models.c.id.label("mid"), models.c.created_at.label("at")).where(
+            only(models.c.id)
+        )
+    ]
     for key, moment in (
         (evaluations.c.model_id, evaluations.c.created_at),
         (approvals.c.model_id, approvals.c.created_at),
@@ -292,7 +319,9 @@ def _last_changes() -> sa.Subquery:
         (model_card_revisions.c.model_id, model_card_revisions.c.created_at),
         (monitoring_runs.c.model_id, monitoring_runs.c.window_end),
     ):
-        parts.append(sa.select(key, sa.func.max(moment)).where(key.is_not(None)).group_by(key))
+        parts.append(
+            sa.select(key, sa.func.max(moment)).where(key.is_not(None), only(key)).group_by(key)
+        )
     times = sa.union_all(*parts).subquery("times")
     latest = sa.type_coerce(sa.func.max(times.c.at), UTCDateTime).label("at")
     return sa.select(times.c.mid, latest).group_by(times.c.mid).subquery("changed")
@@ -332,3 +361,41 @@ def policies_in_force(conn: Connection) -> dict[str, TierPolicy]:
             approval_roles=tuple(rules.get("roles") or ()),
         )
     return found
+
+
+def ledger_root_at(conn: Connection, tree_size: int) -> str | None:
+    """Return the root hash of the tree head of size ``tree_size`` (None: no such head)."""
+    row = conn.execute(
+        sa.select(ledger_checkpoints.c.root_hash).where(ledger_checkpoints.c.tree_size == tree_size)
+    ).first()
+    return None if row is None else str(row[0])
+
+
+def subjects_since(conn: Connection, tree_size: int, *, limit: int) -> list[str] | None:
+    """Return the subjects of the entries a tree of ``tree_size`` leaves out (None: > ``limit``).
+
+    Entries are numbered from 0, so those are the entries numbered ``tree_size`` and on.
+    """
+    rows = conn.execute(
+        sa.select(ledger_entries.c.subject)
+        .where(ledger_entries.c.seq >= tree_size)
+        .order_by(ledger_entries.c.seq)
+        .limit(limit + 1)
+    ).all()
+    if len(rows) > limit:
+        return None
+    return [str(row[0]) for row in rows]
+
+
+def model_ids_named(conn: Connection, names: Iterable[str]) -> dict[str, int]:
+    """Return the ids of the models named (names of no model are left out)."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    query = sa.select(models.c.name, models.c.id).where(models.c.name.in_(wanted))
+    return {str(name): int(mid) for name, mid in conn.execute(query)}
+
+
+def model_order(conn: Connection) -> list[int]:
+    """Return every model's id in the inventory's order (by name, as the database sorts)."""
+    return [int(row[0]) for row in conn.execute(sa.select(models.c.id).order_by(models.c.name))]
