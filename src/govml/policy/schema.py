@@ -20,10 +20,12 @@ from govml.errors import ValidationError
 from govml.ledger.canonical import canonical_json
 from govml.policy import messages as msg
 from govml.policy._base import PolicyModel, describe_value, unique
+from govml.policy.baseline import Baseline
 from govml.policy.decisions import Oversight, ReasonCodes, Retention
 from govml.policy.diagnostics import FieldProblems, Path
 from govml.policy.expectations import DataExpectation
 from govml.policy.operations import EnvironmentCheck, Revalidation
+from govml.policy.robustness import Robustness
 from govml.policy.rules import Fairness, PerformanceRule, reference_group_problems
 from govml.policy.sections import (
     Approvals,
@@ -33,6 +35,7 @@ from govml.policy.sections import (
     Security,
     Serving,
 )
+from govml.policy.training_data import TrainingData
 from govml.policy.vocabulary import HIGH_RISK_TIERS, TIERS, Outcome, Tier
 
 API_VERSION = "govml/v1"
@@ -80,6 +83,9 @@ class Policy(PolicyModel):
     monitoring: Monitoring | None = None
     # Left out of the document (and so of the digest) when absent or all defaults.
     serving: Serving | None = Field(default=None, exclude_if=lambda v: v is None or v == Serving())
+    training_data: TrainingData | None = Field(default=None, exclude_if=lambda v: v is None)
+    robustness: Robustness | None = Field(default=None, exclude_if=lambda v: v is None)
+    baseline: Baseline | None = Field(default=None, exclude_if=lambda v: v is None)
     revalidation: Revalidation | None = Field(default=None, exclude_if=lambda v: v is None)
     environment: EnvironmentCheck | None = Field(default=None, exclude_if=lambda v: v is None)
     reason_codes: ReasonCodes | None = Field(default=None, exclude_if=lambda v: v is None)
@@ -104,6 +110,9 @@ class Policy(PolicyModel):
             self.security,
             self.documentation,
             self.approvals,
+            self.training_data,
+            self.robustness,
+            self.baseline,
         )
         if set(self.tiers) != {"unacceptable"} and not any(gates):
             problems.append(((), msg.ERR_NO_RULES))
