@@ -542,6 +542,7 @@ class Gateway:
                 scores.predictions,
                 prepared.explain,
                 state.governance.reason_codes,
+                scores.features,
             )
         except Exception as exc:
             logger.warning("request %s: explaining %s failed: %s", request_id, explainer.ref, exc)

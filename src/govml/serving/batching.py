@@ -204,10 +204,11 @@ class Batcher:
         offset = 0
         for job in group:
             end = offset + job.count
-            probabilities = scores.probabilities
+            probabilities, features = scores.probabilities, scores.features
             part = Scores(
                 predictions=scores.predictions[offset:end],
                 probabilities=None if probabilities is None else probabilities[offset:end],
+                features=None if features is None else features[offset:end],
             )
             _finish(job, part, None)
             offset = end

@@ -31,6 +31,7 @@ class Scores:
 
     predictions: NDArray[Any]
     probabilities: NDArray[np.float64] | None
+    features: NDArray[np.float64] | None = None  # a pipeline's transformed rows, when dense
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,8 +105,8 @@ class Deployment:
         See :mod:`govml.serving.scoring` for how both come from as few model passes as
         give exactly the model's own answers.
         """
-        predictions, probabilities = self.scorer(self.frame(values))
-        return Scores(predictions=predictions, probabilities=probabilities)
+        predictions, probabilities, features = self.scorer.with_features(self.frame(values))
+        return Scores(predictions=predictions, probabilities=probabilities, features=features)
 
     def score_in_chunks(self, values: dict[str, list[Any]], count: int, rows: int) -> Scores:
         """Score ``count`` records ``rows`` at a time (one model call per chunk).
@@ -122,9 +123,11 @@ class Deployment:
         ]
         matrices = [p.probabilities for p in parts if p.probabilities is not None]
         probabilities = np.concatenate(matrices) if matrices else None
+        features = [p.features for p in parts if p.features is not None]
         return Scores(
             predictions=np.concatenate([p.predictions for p in parts]),
             probabilities=probabilities,
+            features=np.concatenate(features) if len(features) == len(parts) else None,
         )
 
 

@@ -132,27 +132,39 @@ class DecisionExplainer:
         """What the values are, in one sentence."""
         return METHOD_NOTES[self.method]
 
-    def explain(self, frame: pd.DataFrame, predicted: NDArray[np.intp] | None) -> Contributions:
+    def explain(
+        self,
+        frame: pd.DataFrame,
+        predicted: NDArray[np.intp] | None,
+        transformed: NDArray[np.float64] | None = None,
+    ) -> Contributions:
         """Return the contributions for the rows of ``frame``.
 
-        ``predicted`` holds each row's predicted class index (used for multiclass models).
+        ``predicted`` holds each row's predicted class index (used for multiclass models);
+        ``transformed`` the pipeline's output for those rows when scoring computed it.
         """
+        given = transformed if transformed is not None and len(transformed) == len(frame) else None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # feature-name and format warnings of the frameworks
             if self.method == TREE_SHAP:
-                return self._tree_shap(frame, predicted)
+                return self._tree_shap(frame, predicted, given)
             if self.method == LINEAR:
-                return self._linear(frame, predicted)
+                return self._linear(frame, predicted, given)
             return self._occlusion(frame, predicted)
 
     # -- tree ------------------------------------------------------------------------------
 
-    def _tree_shap(self, frame: pd.DataFrame, predicted: NDArray[np.intp] | None) -> Contributions:
+    def _tree_shap(
+        self,
+        frame: pd.DataFrame,
+        predicted: NDArray[np.intp] | None,
+        given: NDArray[np.float64] | None,
+    ) -> Contributions:
         framework = _framework(self.final)
         if framework == "lightgbm":
             # Without a pipeline: the flavor's own input rules (feature order, categoricals).
             rows: Any = (
-                self._transformed(frame)
+                self._features(frame, given)
                 if self.preprocessing is not None
                 else self.model._prepared(frame)  # type: ignore[attr-defined]
             )
@@ -165,25 +177,34 @@ class DecisionExplainer:
 
             booster = self.final.get_booster() if hasattr(self.final, "get_booster") else self.final
             if self.preprocessing is not None:
-                matrix = xgb.DMatrix(self._transformed(frame))
+                matrix = xgb.DMatrix(self._features(frame, given))
             else:
                 matrix = xgb.DMatrix(_prepared(frame, booster), enable_categorical=True)
             raw = np.asarray(booster.predict(matrix, pred_contribs=True), dtype=np.float64)
             values, base = _split_native(raw, len(self.features), predicted)
         else:
-            rows = self._transformed(frame) if self.preprocessing is not None else frame
-            shap_values = np.asarray(self._tree.shap_values(rows), dtype=np.float64)
+            rows = self._features(frame, given) if self.preprocessing is not None else frame
+            # The model's own output is the values' sum by construction of TreeSHAP; shap's
+            # check of that costs as much as a third of the call on one row.
+            shap_values = np.asarray(
+                self._tree.shap_values(rows, check_additivity=False), dtype=np.float64
+            )
             expected = np.atleast_1d(np.asarray(self._tree.expected_value, dtype=np.float64))
             values, base = _pick_output(shap_values, expected, predicted)
         return Contributions(TREE_SHAP, self._output("margin"), self._by_source(values), base)
 
     # -- linear ----------------------------------------------------------------------------
 
-    def _linear(self, frame: pd.DataFrame, predicted: NDArray[np.intp] | None) -> Contributions:
+    def _linear(
+        self,
+        frame: pd.DataFrame,
+        predicted: NDArray[np.intp] | None,
+        given: NDArray[np.float64] | None,
+    ) -> Contributions:
         assert self._linear_base is not None
         coef = np.atleast_2d(np.asarray(self.final.coef_, dtype=np.float64))
         intercept = np.atleast_1d(np.asarray(self.final.intercept_, dtype=np.float64))
-        rows = self._transformed(frame)
+        rows = self._transformed(frame) if given is None else given
         delta = rows - self._linear_base
         # (rows, features, outputs): coef times the distance from the baseline.
         per_output = delta[:, :, None] * coef.T[None, :, :]
@@ -225,6 +246,12 @@ class DecisionExplainer:
         return proba[:, -1:] if proba.shape[1] == 2 else proba
 
     # -- shared ----------------------------------------------------------------------------
+
+    def _features(
+        self, frame: pd.DataFrame, given: NDArray[np.float64] | None
+    ) -> NDArray[np.float64]:
+        """Return the last step's input: the scorer's transformed rows, or transform them."""
+        return self._transformed(frame) if given is None else given
 
     def _transformed(self, frame: pd.DataFrame) -> NDArray[np.float64]:
         data: Any = frame

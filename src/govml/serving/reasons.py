@@ -206,8 +206,13 @@ def explain_records(
     predictions: NDArray[Any],
     k: int,
     section: ReasonCodes | None,
+    transformed: NDArray[np.float64] | None = None,
 ) -> list[dict[str, Any]]:
-    """Explain scored records: contributions, then the top ``k`` and their reason codes."""
+    """Explain scored records: contributions, then the top ``k`` and their reason codes.
+
+    ``transformed`` is the pipeline's output for the records when scoring kept it
+    (`govml.serving.deployment.Scores.features`): then they are not transformed again.
+    """
     classes = explainer.classes if explainer.model.has_proba else None
     predicted = None
     if classes is not None:
@@ -215,7 +220,7 @@ def explain_records(
         predicted = np.asarray(
             [position.get(label, 0) for label in np.asarray(predictions).tolist()], dtype=np.intp
         )
-    found = explainer.explain(frame, predicted)
+    found = explainer.explain(frame, predicted, transformed)
     return describe(
         found,
         k=k,

@@ -77,18 +77,33 @@ class Scorer:
 
     def __call__(self, frame: Any) -> tuple[NDArray[Any], NDArray[np.float64] | None]:
         """Return the predictions and, when asked for, the class probabilities."""
+        predictions, probabilities, _ = self.with_features(frame)
+        return predictions, probabilities
+
+    def with_features(
+        self, frame: Any
+    ) -> tuple[NDArray[Any], NDArray[np.float64] | None, NDArray[np.float64] | None]:
+        """Return the predictions, the probabilities and the pipeline's transformed features.
+
+        The features are those the last step of a scikit-learn pipeline read, as a dense
+        matrix (None when there is no such step or they are sparse), so that an explanation
+        of the same rows need not transform them again.
+        """
         if not self.probabilities:
-            return np.asarray(self.model.predict(frame)), None
+            return np.asarray(self.model.predict(frame)), None, None
         if not self.native:
             predictions = np.asarray(self.model.predict(frame))
-            return predictions, np.asarray(self.model.predict_proba(frame), dtype=np.float64)
+            return predictions, np.asarray(self.model.predict_proba(frame), dtype=np.float64), None
         features = frame if self.head is None else self.head.transform(frame)
+        kept = None
+        if self.head is not None and isinstance(features, np.ndarray):
+            kept = np.asarray(features, dtype=np.float64)
         probabilities = np.asarray(self.last.predict_proba(features), dtype=np.float64)
         if not self.argmax:
-            return np.asarray(self.last.predict(features)), probabilities
+            return np.asarray(self.last.predict(features)), probabilities, kept
         predictions = np.asarray(self.last.classes_)[probabilities.argmax(axis=1)]
         if probabilities.shape[1] > 1:
             top = np.partition(probabilities, -2, axis=1)
             if np.any(top[:, -1] - top[:, -2] < TIE):
                 predictions = np.asarray(self.last.predict(features))
-        return predictions, probabilities
+        return predictions, probabilities, kept
