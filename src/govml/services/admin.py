@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 import govml
 from govml.errors import IntegrityError
 from govml.ledger.canonical import entry_bytes
 from govml.ledger.merkle import leaf_hash
 from govml.services.access import bootstrap
 from govml.services.context import ServiceContext
+from govml.store.audit_records import count_models, count_versions
 from govml.store.checkpoints import (
     KEY_ACTION,
     key_entry_payload,
@@ -24,7 +23,6 @@ from govml.store.checkpoints import (
 from govml.store.db import safe_url
 from govml.store.keys import ensure_key, key_paths
 from govml.store.ledger import NewEntry, append, format_time, latest_tree_head
-from govml.store.schema import model_versions, models
 
 
 class AdminService:
@@ -93,10 +91,8 @@ class AdminService:
         """Return where the store is, its schema revision, its size and its signing key."""
         with self.ctx.store.read() as conn:
             head = latest_tree_head(conn)
-            n_models = conn.execute(sa.select(sa.func.count()).select_from(models)).scalar_one()
-            n_versions = conn.execute(
-                sa.select(sa.func.count()).select_from(model_versions)
-            ).scalar_one()
+            n_models = count_models(conn)
+            n_versions = count_versions(conn)
             origin = ledger_origin(conn)
         signing_key = None
         if self.ctx.keys is not None and origin is not None:

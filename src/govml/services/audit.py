@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Generic, TypeVar
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from govml.domain.records import LedgerEntry, ModelVersion
@@ -46,6 +45,7 @@ from govml.services.policy import verify_policy_records
 from govml.services.proofs import note_origin, read_checkpoint_file, trusted_keys
 from govml.services.registry import record_digest, version_subject
 from govml.store import records
+from govml.store.audit_records import count_models, dataset_fingerprints, ledger_rows
 from govml.store.checkpoints import (
     StoredBlocks,
     note_keys,
@@ -56,7 +56,6 @@ from govml.store.checkpoints import (
 )
 from govml.store.ledger import iter_entries
 from govml.store.ledger_check import RowCheck, reference_heads
-from govml.store.schema import datasets, ledger_entries, models
 
 _T = TypeVar("_T")
 _MODEL_FIELDS = ("owner", "risk_tier", "intended_use", "out_of_scope_use", "description")
@@ -457,10 +456,7 @@ def _hex(value: str, what: str, *, seq: int | None = None) -> bytes:
 
 
 def _entry_records(conn: Connection) -> Iterator[EntryRecord]:
-    rows = conn.execution_options(yield_per=10_000).execute(
-        sa.select(ledger_entries).order_by(ledger_entries.c.seq)
-    )
-    for row in rows:
+    for row in ledger_rows(conn):
         stored_hash = _hex(row.leaf_hash, f"ledger entry {row.seq}", seq=row.seq)
         # The stored text must be exactly the leaf data; verify_ledger then checks that the
         # query columns and the payload re-encode to the same bytes.
@@ -543,14 +539,14 @@ def _verify_records(conn: Connection) -> dict[str, int]:
         raise IntegrityError(f"{missing} is in the ledger but missing from the database")
 
     n_datasets = 0
-    for row in conn.execute(sa.select(datasets).order_by(datasets.c.digest)):
+    for stored, fingerprint in dataset_fingerprints(conn):
         n_datasets += 1
-        if row.digest not in expected_datasets:
-            raise IntegrityError(f"dataset {row.digest} has no dataset.recorded entry")
-        seq, digest = expected_datasets.pop(row.digest)
-        if record_digest(dict(row.fingerprint)) != digest:
+        if stored not in expected_datasets:
+            raise IntegrityError(f"dataset {stored} has no dataset.recorded entry")
+        seq, digest = expected_datasets.pop(stored)
+        if record_digest(fingerprint) != digest:
             raise IntegrityError(
-                f"dataset {row.digest}'s stored fingerprint was changed: it no longer matches "
+                f"dataset {stored}'s stored fingerprint was changed: it no longer matches "
                 f"ledger entry {seq}"
             )
     if expected_datasets:
@@ -558,7 +554,7 @@ def _verify_records(conn: Connection) -> dict[str, int]:
             f"dataset {next(iter(expected_datasets))} is in the ledger but missing from the "
             "database"
         )
-    n_models = conn.execute(sa.select(sa.func.count()).select_from(models)).scalar_one()
+    n_models = count_models(conn)
     return {"models": n_models, "versions": n_versions, "datasets": n_datasets}
 
 
