@@ -401,6 +401,50 @@ gateway_keys = sa.Table(
     sa.Index("ix_gateway_keys_model_id", "model_id"),
 )
 
+# The review queue (EU AI Act Art. 14): a record the gateway referred to a person instead of
+# answering, or a decision a reviewer overrode. Only the request id, record position, score,
+# model decision and a digest of the inputs are kept (the inputs stay in the prediction log).
+# Each referral and each decision is a `referral.*` ledger entry, which `audit verify` replays.
+referrals = sa.Table(
+    "referrals",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("request_id", sa.String(128), nullable=False),
+    sa.Column("record", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=False),
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("model_decision", sa.JSON, nullable=True),
+    sa.Column("inputs_digest", sa.String(71), nullable=True),
+    sa.Column("referred_at", UTCDateTime, nullable=False),
+    sa.Column("referred_by", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("decision", sa.JSON, nullable=True),
+    sa.Column("override", sa.Boolean, nullable=True),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("decided_by", sa.String(200), nullable=True),
+    sa.CheckConstraint("kind IN ('referral', 'override')", name="kind"),
+    sa.CheckConstraint("status IN ('pending', 'decided')", name="status"),
+    sa.UniqueConstraint("model_id", "request_id", "record"),
+    sa.Index("ix_referrals_status", "model_id", "status", "referred_at"),
+)
+
+# A model suspended by a deployer or risk officer: its gateways refer every record (or answer
+# 503, per the policy's oversight.when_suspended) until it is resumed. One row per model that
+# was ever suspended; each change is a `serving.suspended` / `serving.resumed` ledger entry.
+serving_suspensions = sa.Table(
+    "serving_suspensions",
+    metadata,
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), primary_key=True),
+    sa.Column("suspended", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+)
+
 # Sessions of the web UI: a person signs in with a token and gets a session cookie. Only the
 # SHA-256 of the session id is stored, with the user, the token signed in with (a revoked or
 # expired token ends its sessions), the session's CSRF secret, and its times: a session ends
