@@ -16,8 +16,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
-import sqlalchemy as sa
-
 from govml.documents import annex_iv, audit, datasheet, ml_test_score, model_card
 from govml.documents.audit import Anchor, AuditFacts, ProvenEntry
 from govml.documents.facts import FAIRNESS_EVIDENCE, DatasetFacts, ModelFacts
@@ -55,7 +53,6 @@ from govml.store.checkpoints import (
     use_snapshot,
 )
 from govml.store.ledger import format_time, iter_entries
-from govml.store.schema import datasets, models
 
 DocumentKind = Literal["model-card", "datasheet", "annex-iv", "audit", "ml-test-score"]
 KINDS: tuple[DocumentKind, ...] = get_args(DocumentKind)
@@ -203,7 +200,7 @@ class DocumentService:
                 ),
                 None,
             )
-            names = list(conn.execute(sa.select(models.c.name).order_by(models.c.name)).scalars())
+            names = records.model_names(conn)
         uses: list[tuple[str, int, str]] = []
         targets: dict[str, str] = {}
         sensitive: set[str] = set()
@@ -259,14 +256,7 @@ class DocumentService:
             raise InputError(ERR_DATASET.format(value=spec))
         prefix = "sha256:" + match.group(2)
         with self.ctx.store.read() as conn:
-            found = list(
-                conn.execute(
-                    sa.select(datasets.c.digest)
-                    .where(datasets.c.digest.startswith(prefix, autoescape=True))
-                    .order_by(datasets.c.digest)
-                    .limit(6)
-                ).scalars()
-            )
+            found = records.dataset_digests(conn, prefix, limit=6)
         if not found:
             raise NotFoundError(f"no stored dataset has the digest {prefix}…")
         if len(found) > 1:

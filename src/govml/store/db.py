@@ -6,12 +6,20 @@ mode, so readers are never blocked); on PostgreSQL it takes a transaction-scoped
 
 A store whose schema is at `SCHEMA_HEAD` opens without loading Alembic (a second of start-up
 on a busy machine); Alembic is imported to migrate, or to read a revision it does not know.
+
+`Store.write` is re-entrant: a write opened while the same thread already holds one on the
+same store joins it as a savepoint, so a service called inside another's transaction (a
+monitoring rollback through the lifecycle service) commits with it or not at all, and a
+failure inside the inner block undoes only that block. A `Store.read` inside an open write
+reads through the write's connection, so it sees what the transaction wrote.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -33,6 +41,21 @@ SCHEMA_HEAD: Final = "0013_oversight"
 _PG_WRITE_LOCK = 0x60_76_4D_4C
 _WRITE = "govml_write"
 _VERSION_TABLE = "alembic_version"
+
+
+class _OpenWrite:
+    """A write transaction in progress: its store, the thread running it, its connection."""
+
+    __slots__ = ("conn", "store", "thread")
+
+    def __init__(self, store: Store, conn: Connection) -> None:
+        self.store, self.conn, self.thread = store, conn, threading.get_ident()
+
+
+# The write transactions open in this context, innermost last. The thread is checked too:
+# a thread started with a copy of the context (asyncio.to_thread) must not share the
+# connection, which belongs to the thread that opened it.
+_OPEN_WRITES: ContextVar[tuple[_OpenWrite, ...]] = ContextVar("govml_open_writes", default=())
 
 
 class Store:
@@ -71,15 +94,41 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """Yield a connection in a read transaction."""
+        """Yield a connection in a read transaction (the open write's, inside one)."""
+        joined = self._open_write()
+        if joined is not None:
+            yield joined
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """Yield a connection in a serialised write transaction, committed on exit."""
+        """Yield a connection in a serialised write transaction, committed on exit.
+
+        Inside a write this thread already holds on this store, yield that connection in a
+        savepoint instead: released on exit, rolled back (alone) on an exception, committed
+        only when the outermost write commits.
+        """
+        joined = self._open_write()
+        if joined is not None:
+            with joined.begin_nested():
+                yield joined
+            return
         with self.engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
-            yield conn
+            token = _OPEN_WRITES.set((*_OPEN_WRITES.get(), _OpenWrite(self, conn)))
+            try:
+                yield conn
+            finally:
+                _OPEN_WRITES.reset(token)
+
+    def _open_write(self) -> Connection | None:
+        """Return the connection of this thread's open write on this store, if any."""
+        thread = threading.get_ident()
+        for open_write in reversed(_OPEN_WRITES.get()):
+            if open_write.store is self and open_write.thread == thread:
+                return open_write.conn
+        return None
 
     def current_revision(self) -> str | None:
         """Return the schema revision recorded in the database, None when empty."""

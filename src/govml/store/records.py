@@ -50,6 +50,13 @@ def list_models(conn: Connection) -> list[Model]:
     return [_model(conn, row) for row in conn.execute(sa.select(models).order_by(models.c.name))]
 
 
+def model_names(conn: Connection) -> list[str]:
+    """Return the name of every model, in the database's order of names."""
+    return [
+        str(n) for n in conn.execute(sa.select(models.c.name).order_by(models.c.name)).scalars()
+    ]
+
+
 def _model(conn: Connection, row: Row[Any]) -> Model:
     tags = {
         key: value
@@ -172,6 +179,17 @@ def load_dataset(conn: Connection, digest: str) -> dict[str, Any]:
     if row is None:
         raise NotFoundError(f"dataset {digest} is not stored")
     return dict(row)
+
+
+def dataset_digests(conn: Connection, prefix: str, *, limit: int) -> list[str]:
+    """Return up to ``limit`` stored dataset digests starting with ``prefix``, in order."""
+    query = (
+        sa.select(datasets.c.digest)
+        .where(datasets.c.digest.startswith(prefix, autoescape=True))
+        .order_by(datasets.c.digest)
+        .limit(limit)
+    )
+    return [str(d) for d in conn.execute(query).scalars()]
 
 
 def insert_version(
