@@ -1,8 +1,16 @@
-"""What every flavor provides, and how a flavor is found.
+"""What every flavor provides, how a flavor is found, and what flavors share.
 
 A *flavor* turns a fitted model into bytes plus a small JSON-safe ``options`` mapping
 (whatever the loader needs besides the bytes), and turns those back into a
 :class:`LoadedModel` with one calling convention for every framework.
+
+Flavors are found by name: the built-in ones (:data:`FLAVOR_NAMES`) and those of installed
+packages that declare a factory in the ``govml.flavors`` entry-point group, named by the
+flavor (``[project.entry-points."govml.flavors"] catboost = "govml_catboost:CatBoostFlavor"``).
+A factory is called with the keyword ``trusted`` (the types the calling process trusts in a
+pickled artifact, for a flavor that audits them; others ignore it) and returns a
+:class:`Flavor` whose ``name`` is its entry point's. Only installed entry points are loaded;
+a built-in name is never taken over.
 
 Optional frameworks (xgboost, lightgbm, onnx) are imported only when a flavor uses
 them, so ``import govml`` stays fast and works without them.
@@ -14,9 +22,11 @@ import importlib
 import json
 import math
 import os
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -24,20 +34,56 @@ import numpy as np
 from numpy.typing import NDArray
 
 from govml.errors import FlavorError, InputError, did_you_mean
+from govml.flavors.tables import (
+    ERR_UNSUPPORTED_INPUT,
+    as_table,
+    labels_from_options,
+    labels_to_options,
+    string_columns,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ERR_MISSING_FEATURES",
+    "ERR_UNSUPPORTED_INPUT",
+    "FLAVOR_NAMES",
+    "TASKS",
+    "Flavor",
+    "LoadedModel",
+    "ScoresOnlyModel",
+    "SerializedModel",
+    "as_table",
+    "defined_in",
+    "first_line",
+    "flavor_for",
+    "flavor_names",
+    "get_flavor",
+    "hinted_model_type",
+    "labels_from_options",
+    "labels_to_options",
+    "model_options",
+    "read_artifact",
+    "require",
+    "select_features",
+    "string_columns",
+    "wrapper_name",
+]
+
+ENTRY_POINT_GROUP = "govml.flavors"
 
 FLAVOR_NAMES: tuple[str, ...] = ("sklearn", "xgboost", "lightgbm", "onnx")
-"""Names of the supported flavors."""
+"""Names of the built-in flavors (:func:`flavor_names` adds the installed ones)."""
 
-# Each flavor lives in govml.flavors.<name> as a class of this name.  Looked up on
-# demand so that listing flavors imports no framework.
-_FLAVOR_CLASSES: dict[str, str] = {
-    "sklearn": "SklearnFlavor",
-    "xgboost": "XGBoostFlavor",
-    "lightgbm": "LightGBMFlavor",
-    "onnx": "OnnxFlavor",
+# Each built-in flavor lives in govml.flavors.<name> as a class of this name.  Looked up
+# on demand so that listing flavors imports no framework.
+_BUILT_IN: dict[str, str] = {
+    "sklearn": "govml.flavors.sklearn:SklearnFlavor",
+    "xgboost": "govml.flavors.xgboost:XGBoostFlavor",
+    "lightgbm": "govml.flavors.lightgbm:LightGBMFlavor",
+    "onnx": "govml.flavors.onnx:OnnxFlavor",
 }
 
-# Flavors whose loads audit the types an artifact imports, and so take a trusted set.
+# Built-in flavors whose loads audit the types an artifact imports, and so take a trusted set.
 _TRUST_AUDITED = frozenset({"sklearn"})
 
 # Package extras that install each optional framework (see pyproject.toml).
@@ -48,14 +94,21 @@ _EXTRAS: dict[str, str] = {
     "onnxruntime": "onnx",
 }
 
+TASKS: dict[str, str] = {
+    "classifier": "classification",
+    "regressor": "regression",
+    "ranker": "ranking",
+}
+"""The ``task`` option of each sklearn-wrapper model type (gradient-boosting flavors)."""
+
 ERR_UNKNOWN_FLAVOR = "unknown flavor '{name}'; valid flavors: {valid}"
 ERR_UNKNOWN_OBJECT = "cannot serialise an object of type {type}; supported flavors: {valid}"
 ERR_NO_PROBA = "model {model} has no predict_proba"
 ERR_MISSING_LIBRARY = "the {flavor} flavor needs the '{module}' package, which is not installed"
-ERR_UNSUPPORTED_INPUT = (
-    "unsupported input of type {type}; expected a pandas, polars or pyarrow table "
-    "or a 2-D numpy array"
-)
+ERR_MISSING_FEATURES = "missing column(s) the model reads: {names}"
+ERR_NOT_A_FLAVOR = "the installed flavor '{name}' ({target}) does not provide a flavor's methods"
+
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
 def require(module: str, *, flavor: str) -> Any:
@@ -119,7 +172,7 @@ class SerializedModel:
     data : bytes
         The artifact, in the flavor's own safe format.
     flavor : str
-        One of :data:`FLAVOR_NAMES`.
+        One of :func:`flavor_names`.
     options : dict
         JSON-safe loader options (estimator class, class labels, objective, ...).
     """
@@ -129,7 +182,7 @@ class SerializedModel:
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.flavor not in FLAVOR_NAMES:
+        if self.flavor not in FLAVOR_NAMES and self.flavor not in flavor_names():
             raise _unknown_flavor(self.flavor)
         if not isinstance(self.data, bytes):
             kind = type(self.data).__name__
@@ -255,6 +308,18 @@ class LoadedModel(ABC):
         return f"<LoadedModel flavor={self.flavor} model={self.description}>"
 
 
+class ScoresOnlyModel(LoadedModel):
+    """A model that predicts values and no probabilities: a regressor, a ranker, raw scores."""
+
+    @property
+    def has_proba(self) -> bool:
+        """Always false."""
+        return False
+
+    def _predict_proba(self, X: Any) -> NDArray[Any]:
+        raise AssertionError("unreachable: has_proba is false")
+
+
 @runtime_checkable
 class Flavor(Protocol):
     """How one framework's models are recognised, saved, loaded and read from files."""
@@ -299,10 +364,17 @@ class Flavor(Protocol):
         ...
 
 
+def flavor_names() -> tuple[str, ...]:
+    """Return the names of the built-in flavors and of the installed ones."""
+    installed = [ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)]
+    return tuple(dict.fromkeys([*FLAVOR_NAMES, *installed]))
+
+
 def _unknown_flavor(name: str) -> FlavorError:
+    names = flavor_names()
     return FlavorError(
-        ERR_UNKNOWN_FLAVOR.format(name=name, valid=", ".join(FLAVOR_NAMES)),
-        hint=did_you_mean(name, FLAVOR_NAMES),
+        ERR_UNKNOWN_FLAVOR.format(name=name, valid=", ".join(names)),
+        hint=did_you_mean(name, names),
     )
 
 
@@ -312,7 +384,7 @@ def get_flavor(name: str, *, trusted: Iterable[str] = ()) -> Flavor:
     Parameters
     ----------
     name : str
-        One of :data:`FLAVOR_NAMES`.
+        One of :func:`flavor_names`: a built-in flavor or an installed entry point's.
     trusted : iterable of str, optional
         Types the flavor's loads trust beyond its built-in allowlist, as decided by the
         calling process (see `govml.flavors.trust`); used by flavors that audit the types
@@ -326,15 +398,22 @@ def get_flavor(name: str, *, trusted: Iterable[str] = ()) -> Flavor:
     Raises
     ------
     FlavorError
-        For an unknown name; the message lists the valid names and suggests the closest.
+        For an unknown name (the message lists the valid names and suggests the closest),
+        or an installed entry point that gives no flavor.
     """
-    class_name = _FLAVOR_CLASSES.get(name)
-    if class_name is None:
+    target = _BUILT_IN.get(name)
+    if target is not None:
+        module, _, class_name = target.partition(":")
+        kind = getattr(importlib.import_module(module), class_name)
+        flavor: Flavor = kind(trusted=trusted) if name in _TRUST_AUDITED else kind()
+        return flavor
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if not found:
         raise _unknown_flavor(name)
-    module = importlib.import_module(f"govml.flavors.{name}")
-    kind = getattr(module, class_name)
-    flavor: Flavor = kind(trusted=trusted) if name in _TRUST_AUDITED else kind()
-    return flavor
+    made = found[0].load()(trusted=tuple(trusted))
+    if not isinstance(made, Flavor) or made.name != name:
+        raise FlavorError(ERR_NOT_A_FLAVOR.format(name=name, target=found[0].value))
+    return made
 
 
 def flavor_for(obj: object, *, trusted: Iterable[str] = ()) -> Flavor:
@@ -344,30 +423,34 @@ def flavor_for(obj: object, *, trusted: Iterable[str] = ()) -> Flavor:
     ----------
     obj : object
         A fitted model: a scikit-learn estimator or pipeline, an XGBoost or LightGBM
-        model (sklearn wrapper or Booster), or an ``onnx.ModelProto``.
+        model (sklearn wrapper or Booster), an ``onnx.ModelProto``, or a model an
+        installed flavor recognises.
     trusted : iterable of str, optional
         As for :func:`get_flavor`.
 
     Returns
     -------
     Flavor
-        The matching flavor; framework-specific flavors are tried before sklearn.
+        The matching flavor; framework-specific flavors (built-in, then installed ones)
+        are tried before sklearn.
 
     Raises
     ------
     FlavorError
         When no flavor recognises the object; the message lists the supported flavors.
     """
-    # The XGBoost and LightGBM wrappers are also scikit-learn estimators, so the
-    # specific flavors are asked before the generic one.
-    for name in ("xgboost", "lightgbm", "onnx", "sklearn"):
+    # The XGBoost and LightGBM wrappers are also scikit-learn estimators, and so may be
+    # an installed flavor's models: the specific flavors are asked before the generic one.
+    trusted = tuple(trusted)
+    specific = [name for name in flavor_names() if name != "sklearn"]
+    for name in (*specific, "sklearn"):
         flavor = get_flavor(name, trusted=trusted)
         if flavor.matches(obj):
             return flavor
     kind = type(obj)
     raise FlavorError(
         ERR_UNKNOWN_OBJECT.format(
-            type=f"{kind.__module__}.{kind.__qualname__}", valid=", ".join(FLAVOR_NAMES)
+            type=f"{kind.__module__}.{kind.__qualname__}", valid=", ".join(flavor_names())
         )
     )
 
@@ -409,128 +492,64 @@ def read_artifact(path: str | os.PathLike[str]) -> bytes:
     return data
 
 
-def as_table(X: Any) -> Any:
-    """Return ``X`` as a pandas DataFrame, or as a 2-D numpy array if it is one.
+# -- what the gradient-boosting flavors share ------------------------------------------------
 
-    Polars and pyarrow tables are converted through Arrow, which keeps column names,
-    categorical columns and nulls.
 
-    Parameters
-    ----------
-    X : table or array
-        pandas / polars / pyarrow table or numpy array.
-
-    Returns
-    -------
-    pandas.DataFrame or numpy.ndarray
-        A form every framework here accepts.
+def select_features(X: Any, names: Sequence[str] | None) -> Any:
+    """Reduce a table to the model's features, in its order; an array passes as it is.
 
     Raises
     ------
     InputError
-        For anything else, or an array that is not 2-D.
+        Naming the features the table lacks.
     """
-    top = type(X).__module__.split(".", 1)[0]
-    kind = type(X).__name__
-    if top == "pandas" and kind == "DataFrame":
+    if isinstance(X, np.ndarray) or not names:
         return X
-    if top == "polars" and kind in ("DataFrame", "LazyFrame"):
-        frame = X.collect() if kind == "LazyFrame" else X
-        return frame.to_pandas()
-    if top == "pyarrow" and kind in ("Table", "RecordBatch"):
-        return X.to_pandas()
-    if isinstance(X, np.ndarray):
-        if X.ndim != 2:
-            raise InputError(f"expected a 2-D array (rows x features), got {X.ndim} dimension(s)")
-        return X
-    raise InputError(ERR_UNSUPPORTED_INPUT.format(type=f"{type(X).__module__}.{kind}"))
+    missing = [name for name in names if name not in X.columns]
+    if missing:
+        raise InputError(ERR_MISSING_FEATURES.format(names=", ".join(missing)))
+    return X[list(names)]
 
 
-def labels_to_options(classes: Any) -> dict[str, Any]:
-    """Describe class labels as JSON-safe options (``classes`` and ``classes_dtype``).
-
-    The dtype is kept so that loaded models return labels of the original dtype.
-
-    Parameters
-    ----------
-    classes : array-like or None
-        A fitted classifier's ``classes_``.
-
-    Returns
-    -------
-    dict
-        Empty when ``classes`` is None.
-    """
-    if classes is None:
-        return {}
-    array = np.asarray(classes)
-    labels = array.tolist()
-    try:
-        json.dumps(labels, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise FlavorError(
-            f"class labels of dtype {array.dtype} cannot be stored as JSON: {labels[:5]!r}"
-        ) from exc
-    return {"classes": labels, "classes_dtype": array.dtype.str}
+def model_options(
+    model_type: str, objective: str, *, library: str, version: str, num_class: int | None
+) -> dict[str, Any]:
+    """Return a booster's options: its type, objective, library version, task, classes."""
+    options: dict[str, Any] = {
+        "model_type": model_type,
+        "objective": objective,
+        f"{library}_version": version,
+    }
+    if model_type in TASKS:
+        options["task"] = TASKS[model_type]
+    if num_class is not None:
+        options["num_class"] = num_class
+    return options
 
 
-def labels_from_options(options: Mapping[str, Any]) -> NDArray[Any] | None:
-    """Rebuild the class labels array written by :func:`labels_to_options`.
-
-    Parameters
-    ----------
-    options : Mapping
-        Flavor options.
-
-    Returns
-    -------
-    numpy.ndarray or None
-        None when the options hold no labels.
-    """
-    labels = options.get("classes")
-    if labels is None:
+def hinted_model_type(
+    hints: Mapping[str, Any], wrappers: Collection[str], *, classification: bool
+) -> str | None:
+    """Return a client's wrapper type, kept only when the model's objective agrees with it."""
+    kind = hints.get("model_type")
+    if kind not in wrappers:
         return None
-    if not isinstance(labels, list) or not all(
-        isinstance(label, str | int | float | bool) for label in labels
-    ):
-        raise FlavorError("invalid class labels in flavor options: expected a list of scalars")
-    try:
-        return np.asarray(labels, dtype=_label_dtype(options.get("classes_dtype")))
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise FlavorError(f"invalid class labels in flavor options: {exc}") from exc
+    return str(kind) if (kind == "classifier") == classification else None
 
 
-def _label_dtype(text: Any) -> np.dtype[Any] | None:
-    # Only plain scalar kinds; a text dtype's width comes from the labels themselves, so a
-    # stated width (e.g. "<U1000000000") cannot make loading allocate gigabytes.
-    if not text:
-        return None
-    try:
-        dtype = np.dtype(str(text))
-    except TypeError as exc:
-        raise FlavorError(f"invalid classes_dtype in flavor options: {text!r}") from exc
-    if dtype.kind not in "biufUO":
-        raise FlavorError(f"invalid classes_dtype in flavor options: {text!r}")
-    return np.dtype(dtype.kind) if dtype.kind == "U" else dtype
+def wrapper_name(hints: Mapping[str, Any], *, package: str, default: str) -> str:
+    """Return a client's wrapper class name when it is a dotted name under ``package``.
 
-
-def string_columns(frame: Any) -> list[str]:
-    """Return the names of a pandas DataFrame's string (or object) columns.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Input table.
-
-    Returns
-    -------
-    list of str
-        Columns holding text, whatever pandas string dtype represents it.
+    The name is descriptive only (a subclass, a variant); anything else gives way to
+    ``default``, the standard wrapper.
     """
-    # pandas 3 stores text as its "str" dtype, older pandas as object; both report
-    # kind "O", as do categoricals, which are excluded by name.
-    return [
-        str(name)
-        for name, dtype in frame.dtypes.items()
-        if getattr(dtype, "kind", "") == "O" and str(dtype) != "category"
-    ]
+    name = hints.get("estimator")
+    if isinstance(name, str) and _DOTTED.fullmatch(name) and name.startswith(f"{package}."):
+        return name
+    return default
+
+
+def first_line(exc: BaseException) -> str:
+    """Return the first line of a framework's error (C++ traces follow it), else its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -47,22 +47,26 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from govml.errors import FlavorError, InputError
+from govml.errors import FlavorError
 from govml.flavors.base import (
     LoadedModel,
+    ScoresOnlyModel,
     SerializedModel,
     defined_in,
+    hinted_model_type,
     labels_from_options,
     labels_to_options,
+    model_options,
     read_artifact,
     require,
+    select_features,
     string_columns,
+    wrapper_name,
 )
 
 __all__ = ["LightGBMFlavor", "check_model_text"]
 
 ERR_INVALID = "{source} is not a valid LightGBM model: {reason}"
-ERR_MISSING_FEATURES = "missing column(s) the model reads: {names}"
 
 _MODEL_TYPES = ("classifier", "regressor", "ranker", "booster")
 _WRAPPER_NAMES = {
@@ -70,8 +74,6 @@ _WRAPPER_NAMES = {
     "regressor": "LGBMRegressor",
     "ranker": "LGBMRanker",
 }
-_TASKS = {"classifier": "classification", "regressor": "regression", "ranker": "ranking"}
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 _CLASSIFICATION_OBJECTIVES = ("binary", "multiclass", "multiclassova")
 _RANKING_OBJECTIVES = ("lambdarank", "rank_xendcg")
 _REGRESSION_OBJECTIVES = (
@@ -226,11 +228,14 @@ class LightGBMFlavor:
         hints = hints or {}
         booster = _load_booster(data, source=source)
         objective = _header(data).get("objective", "")
-        hinted = _hinted_type(hints, objective)
+        classification = _model_type_of(objective) == "classifier"
+        hinted = hinted_model_type(hints, _WRAPPER_NAMES, classification=classification)
         model_type = hinted or _model_type_of(objective)
         options = _options(data, model_type, lgb)
         if hinted is not None:
-            options["estimator"] = _estimator_name(hints, hinted)
+            # The wrapper's own class name (it may be a subclass) is descriptive only.
+            standard = f"lightgbm.sklearn.{_WRAPPER_NAMES[hinted]}"
+            options["estimator"] = wrapper_name(hints, package="lightgbm", default=standard)
         if model_type == "classifier":
             classes = labels_from_options(hints) if hinted else None
             if classes is None:
@@ -281,11 +286,7 @@ class _LightGBMModel(LoadedModel):
     def _prepared(self, X: Any) -> Any:
         if isinstance(X, np.ndarray):
             return X
-        if self._names is not None:
-            missing = [name for name in self._names if name not in X.columns]
-            if missing:
-                raise InputError(ERR_MISSING_FEATURES.format(names=", ".join(missing)))
-            X = X[self._names]
+        X = select_features(X, self._names)
         if self._categories:
             import pandas as pd
 
@@ -324,19 +325,11 @@ class LightGBMClassifierModel(_LightGBMModel):
         return self._proba_from_scores(self._scores(X))
 
 
-class LightGBMRegressorModel(_LightGBMModel):
+class LightGBMRegressorModel(_LightGBMModel, ScoresOnlyModel):
     """A LightGBM regressor or ranker."""
-
-    @property
-    def has_proba(self) -> bool:
-        """Always false."""
-        return False
 
     def _predict(self, X: Any) -> NDArray[Any]:
         return self._scores(X)
-
-    def _predict_proba(self, X: Any) -> NDArray[Any]:
-        raise AssertionError("unreachable: has_proba is false")
 
 
 class LightGBMBoosterModel(LightGBMRegressorModel):
@@ -399,24 +392,6 @@ def _check_class_count(classes: NDArray[Any] | None, booster: Any, *, source: st
         raise FlavorError(f"the options of {source} list the same class label twice")
 
 
-def _hinted_type(hints: Mapping[str, Any], objective: str) -> str | None:
-    # A client's wrapper type, kept only when the model's objective agrees with it.
-    kind = hints.get("model_type")
-    if kind not in _WRAPPER_NAMES:
-        return None
-    classification = _model_type_of(objective) == "classifier"
-    return str(kind) if (kind == "classifier") == classification else None
-
-
-def _estimator_name(hints: Mapping[str, Any], model_type: str) -> str:
-    # The wrapper's own class name is descriptive only (it may be a subclass); anything
-    # that is not a dotted name under lightgbm gives way to the standard wrapper.
-    name = hints.get("estimator")
-    if isinstance(name, str) and _DOTTED.fullmatch(name) and name.startswith("lightgbm."):
-        return name
-    return f"lightgbm.sklearn.{_WRAPPER_NAMES[model_type]}"
-
-
 def _load_booster(data: bytes, *, source: str) -> Any:
     lgb = _lightgbm()
     # LightGBM's parser trusts its input: a truncated or damaged model can abort the
@@ -451,16 +426,13 @@ def check_model_text(data: bytes, *, source: str) -> None:
 
 def _options(data: bytes, model_type: str, lgb: Any) -> dict[str, Any]:
     header = _header(data)
-    options: dict[str, Any] = {
-        "model_type": model_type,
-        "objective": header.get("objective", ""),
-        "lightgbm_version": lgb.__version__,
-    }
-    if model_type in _TASKS:
-        options["task"] = _TASKS[model_type]
-    if "num_class" in header:
-        options["num_class"] = int(header["num_class"])
-    return options
+    return model_options(
+        model_type,
+        header.get("objective", ""),
+        library="lightgbm",
+        version=lgb.__version__,
+        num_class=int(header["num_class"]) if "num_class" in header else None,
+    )
 
 
 # --- Structure of the model text -------------------------------------------------

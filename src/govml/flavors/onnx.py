@@ -41,6 +41,7 @@ from govml.flavors.base import (
     LoadedModel,
     SerializedModel,
     defined_in,
+    first_line,
     labels_from_options,
     labels_to_options,
     read_artifact,
@@ -286,7 +287,7 @@ def _session(data: bytes, *, source: str) -> Any:
     try:
         return ort.InferenceSession(data, settings, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception classes
-        raise FlavorError(ERR_INVALID.format(source=source, reason=_reason(exc))) from exc
+        raise FlavorError(ERR_INVALID.format(source=source, reason=first_line(exc))) from exc
 
 
 def _parse(data: bytes, *, source: str) -> Any:
@@ -294,12 +295,7 @@ def _parse(data: bytes, *, source: str) -> Any:
     try:
         return onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf DecodeError
-        raise FlavorError(ERR_INVALID.format(source=source, reason=_reason(exc))) from exc
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise FlavorError(ERR_INVALID.format(source=source, reason=first_line(exc))) from exc
 
 
 def _describe_node(node: Any) -> dict[str, Any]:

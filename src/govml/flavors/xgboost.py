@@ -44,37 +44,39 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from govml.errors import FlavorError, InputError
+from govml.errors import FlavorError
 from govml.flavors.base import (
     LoadedModel,
+    ScoresOnlyModel,
     SerializedModel,
     defined_in,
+    first_line,
+    hinted_model_type,
     labels_from_options,
     labels_to_options,
+    model_options,
     read_artifact,
     require,
+    select_features,
     string_columns,
+    wrapper_name,
 )
 
 __all__ = ["XGBoostFlavor", "check_booster_state"]
 
 ERR_INVALID = "{source} is not a valid XGBoost model: {reason}"
-ERR_MISSING_FEATURES = "missing column(s) the model reads: {names}"
 
 # Wrapper class per model type; the XGBRF* variants load into these unchanged since
 # the forest layout lives in the booster.
 _WRAPPERS = {"classifier": "XGBClassifier", "regressor": "XGBRegressor", "ranker": "XGBRanker"}
-_TASKS = {"classifier": "classification", "regressor": "regression", "ranker": "ranking"}
 _CLASSIFIER_OBJECTIVES = ("binary:logistic", "multi:softprob", "multi:softmax")
 _REGRESSOR_PREFIXES = ("reg:", "count:", "survival:")
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
 class XGBoostFlavor:
@@ -171,7 +173,7 @@ class XGBoostFlavor:
         except (xgb.core.XGBoostError, ValueError, KeyError) as exc:
             # The wrapper also parses the booster's JSON config; a damaged model can
             # fail there instead of in XGBoost itself.
-            reason = _first_line(exc)
+            reason = first_line(exc)
             raise FlavorError(ERR_INVALID.format(source="the artifact", reason=reason)) from None
         _describe(estimator.get_booster(), "the artifact")
         return XGBoostSklearnModel(raw=estimator, classes=labels_from_options(options))
@@ -207,10 +209,13 @@ class XGBoostFlavor:
         hints = hints or {}
         booster = _load_booster(data, xgb, source=source)
         learner = _describe(booster, source)
-        model_type = learner.wrapper or _hinted_type(hints, learner) or _model_type_of(learner)
+        hinted = hinted_model_type(hints, _WRAPPERS, classification=learner.num_class >= 2)
+        model_type = learner.wrapper or hinted or _model_type_of(learner)
         options = _options(learner, model_type, xgb)
         if model_type != "booster":
-            options["estimator"] = _estimator_name(hints, model_type)
+            # The wrapper's own class name (a subclass, an XGBRF* variant) is descriptive.
+            standard = f"xgboost.sklearn.{_WRAPPERS[model_type]}"
+            options["estimator"] = wrapper_name(hints, package="xgboost", default=standard)
         if model_type == "classifier":
             options.update(labels_to_options(np.arange(options["num_class"])))
         return SerializedModel(data=data, flavor=self.name, options=options)
@@ -256,17 +261,15 @@ class XGBoostSklearnModel(LoadedModel):
         return np.asarray(self.raw.predict_proba(_prepared(X, self.raw.get_booster())))
 
 
-class XGBoostBoosterModel(LoadedModel):
-    """A raw XGBoost Booster whose objective makes it no classifier: its own output."""
+class XGBoostBoosterModel(ScoresOnlyModel):
+    """A raw XGBoost Booster whose objective makes it no classifier: its own output.
+
+    Classification objectives load as classifiers, so it has no probabilities.
+    """
 
     def __init__(self, *, raw: Any, learner: _Learner) -> None:
         self.objective = learner.objective
         super().__init__(flavor="xgboost", raw=raw, classes=None)
-
-    @property
-    def has_proba(self) -> bool:
-        """Always false: classification objectives load as classifiers."""
-        return False
 
     @property
     def feature_names(self) -> list[str] | None:
@@ -275,9 +278,6 @@ class XGBoostBoosterModel(LoadedModel):
 
     def _predict(self, X: Any) -> NDArray[Any]:
         return np.asarray(self.raw.predict(self._matrix(X)))
-
-    def _predict_proba(self, X: Any) -> NDArray[Any]:
-        raise AssertionError("unreachable: has_proba is false")
 
     def _matrix(self, X: Any) -> Any:
         xgb = _xgboost()
@@ -327,11 +327,6 @@ def _describe_wrapper(options: dict[str, Any]) -> None:
 def _feature_names(booster: Any) -> list[str] | None:
     names = booster.feature_names
     return None if not names else [str(name) for name in names]
-
-
-def _first_line(exc: BaseException) -> str:
-    # XGBoost errors carry a C++ stack trace after the first line.
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _check_document(data: bytes, *, source: str) -> None:
@@ -393,7 +388,7 @@ def _load_booster(data: bytes, xgb: Any, *, source: str) -> Any:
         booster.load_model(bytearray(data))
     except (xgb.core.XGBoostError, ValueError) as exc:
         # ValueError: XGBoost's own message can fail to decode for damaged input.
-        raise FlavorError(ERR_INVALID.format(source=source, reason=_first_line(exc))) from None
+        raise FlavorError(ERR_INVALID.format(source=source, reason=first_line(exc))) from None
     return booster
 
 
@@ -414,29 +409,11 @@ def _describe(booster: Any, source: str) -> _Learner:
         meta = booster.attr("scikit_learn")
     except (xgb.core.XGBoostError, ValueError, KeyError, TypeError) as exc:
         # UnicodeDecodeError and JSONDecodeError are ValueErrors.
-        raise FlavorError(ERR_INVALID.format(source=source, reason=_first_line(exc))) from None
+        raise FlavorError(ERR_INVALID.format(source=source, reason=first_line(exc))) from None
     if num_class <= 1:
         # Binary objectives store num_class=0 although they predict two classes.
         num_class = 2 if objective.startswith("binary:") else 0
     return _Learner(objective, num_class, _wrapper_type(meta))
-
-
-def _hinted_type(hints: Mapping[str, Any], learner: _Learner) -> str | None:
-    # A client's wrapper type, kept only when the model's objective agrees with it.
-    kind = hints.get("model_type")
-    if kind not in _WRAPPERS:
-        return None
-    classification = learner.num_class >= 2
-    return str(kind) if (kind == "classifier") == classification else None
-
-
-def _estimator_name(hints: Mapping[str, Any], model_type: str) -> str:
-    # The wrapper's own class name is descriptive only (a subclass, an XGBRF* variant);
-    # anything that is not a dotted name under xgboost gives way to the standard wrapper.
-    name = hints.get("estimator")
-    if isinstance(name, str) and _DOTTED.fullmatch(name) and name.startswith("xgboost."):
-        return name
-    return f"xgboost.sklearn.{_WRAPPERS[model_type]}"
 
 
 def _wrapper_type(meta: str | None) -> str | None:
@@ -451,16 +428,13 @@ def _wrapper_type(meta: str | None) -> str | None:
 
 
 def _options(learner: _Learner, model_type: str, xgb: Any) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "model_type": model_type,
-        "objective": learner.objective,
-        "xgboost_version": xgb.__version__,
-    }
-    if model_type in _TASKS:
-        options["task"] = _TASKS[model_type]
-    if learner.num_class:
-        options["num_class"] = learner.num_class
-    return options
+    return model_options(
+        model_type,
+        learner.objective,
+        library="xgboost",
+        version=xgb.__version__,
+        num_class=learner.num_class or None,
+    )
 
 
 def _prepared(X: Any, booster: Any) -> Any:
@@ -468,11 +442,7 @@ def _prepared(X: Any, booster: Any) -> Any:
     if isinstance(X, np.ndarray):
         return X
     names = booster.feature_names
-    if names:
-        missing = [name for name in names if name not in X.columns]
-        if missing:
-            raise InputError(ERR_MISSING_FEATURES.format(names=", ".join(missing)))
-        X = X[list(names)]
+    X = select_features(X, names)
     # Only XGBoost versions that store the training categories (those with
     # Booster.get_categories, 3.1 and later) re-code a batch's own categories; with
     # older versions the codes of a converted batch would silently mean other values.
