@@ -16,7 +16,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from govml.datasets import profile
-from govml.metrics.drift import data_drift
+from govml.metrics.drift import compare, data_drift
 
 stattests = pytest.importorskip("evidently.legacy.calculations.stattests")
 # Evidently's chi-square lets scipy divide by a zero expectation (govml returns inf without
@@ -210,3 +210,23 @@ def test_value_drift_with_a_chosen_test(method: str) -> None:
         assert column.drifted == drifted, column
         assert profiled.column(column.column).drifted == drifted, profiled.column(column.column)
     assert 0 < exact.drifted_columns < len(exact.columns)
+
+
+def test_large_raw_frames_profile_the_reference_and_decide_as_evidently(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Above EXACT_MAX_ROWS rows (lowered here) two raw frames take the profile path: the
+    # numbers are those of the stored-profile path, the decisions Evidently's.
+    monkeypatch.setattr(compare, "EXACT_MAX_ROWS", 4_000)
+    ref, cur = realistic_frames(5_000, 3_000, seed=11)
+    theirs = evidently_decisions(ref, cur)
+    fast = data_drift(ref, cur)
+    assert fast.method == "profile"
+    assert fast.to_dict() == data_drift(profile(ref), cur).to_dict()
+    exact = data_drift(ref, cur, method="exact")
+    assert exact.method == "exact"
+    for column in exact.columns:
+        score, drifted = theirs[column.column]
+        assert column.score is not None and close(column.score, score), column
+        assert column.drifted == drifted == fast.column(column.column).drifted, column
+    assert 0 < fast.drifted_columns < len(fast.columns)

@@ -11,10 +11,13 @@ import pytest
 from govml.datasets import profile
 from govml.errors import InputError
 from govml.metrics.drift import (
+    EXACT_NEEDS_DATA,
     INVALID_THRESHOLD,
+    UNKNOWN_METHOD,
     UNKNOWN_TEST,
     WRONG_KIND,
     DriftTest,
+    compare,
     data_drift,
 )
 from govml.metrics.drift.inputs import EMPTY_DATA, MISSING_COLUMNS, TYPE_MISMATCH
@@ -184,3 +187,40 @@ def test_statistics_of_the_wrong_kind_are_refused() -> None:
     ]
     with pytest.raises(InputError, match="'age' is numeric in the reference profile but cat"):
         data_drift(stored, stats)
+
+
+def test_raw_frames_by_the_profile_path_report_the_same_input_errors() -> None:
+    with pytest.raises(InputError) as caught:
+        data_drift(REF, REF.drop(columns=["age", "score"]), method="profile")
+    assert caught.value.message == MISSING_COLUMNS.format(names="'age', 'score'")
+    with pytest.raises(InputError) as caught:
+        data_drift(REF, REF.assign(city=[1, 2, 3, 4, 5, 6]), method="profile")
+    assert "'city' is string in the reference but number" in caught.value.message
+    with pytest.raises(InputError) as caught:
+        data_drift(REF, REF.iloc[:0], method="profile")
+    assert caught.value.message == EMPTY_DATA.format(side="current")
+    with pytest.raises(InputError, match="reference data has no rows"):
+        data_drift(REF.iloc[:0], REF, method="profile")
+
+
+def test_methods_are_checked() -> None:
+    with pytest.raises(InputError) as caught:
+        data_drift(REF, REF, method="fast")  # type: ignore[arg-type]
+    assert caught.value.message == UNKNOWN_METHOD.format(method="fast")
+    with pytest.raises(InputError) as caught:
+        data_drift(profile(REF), REF, method="exact")
+    assert caught.value.message == EXACT_NEEDS_DATA
+
+
+def test_auto_is_exact_up_to_the_row_limit_on_either_side(tmp_path, monkeypatch) -> None:
+    # The current side's size comes from the Parquet footer: the file is then streamed.
+    path = tmp_path / "current.parquet"
+    REF.to_parquet(path)
+    assert data_drift(REF, path).method == "exact"
+    monkeypatch.setattr(compare, "EXACT_MAX_ROWS", 5)
+    assert data_drift(REF, path).method == "profile"
+    assert data_drift(REF.iloc[:5], path).method == "profile"
+    assert data_drift(REF.iloc[:5], REF.iloc[:4]).method == "exact"
+    assert data_drift(REF, path, method="exact").method == "exact"
+    selected = data_drift(REF, path, columns=["city"])
+    assert selected.to_dict() == data_drift(profile(REF[["city"]]), path).to_dict()

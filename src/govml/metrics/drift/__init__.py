@@ -9,9 +9,12 @@
 """
 
 from govml.metrics.drift.compare import (
+    EXACT_MAX_ROWS,
+    EXACT_NEEDS_DATA,
     INVALID_THRESHOLD,
     STATISTICS_NEED_PROFILE,
     TESTS_FOR_UNKNOWN_COLUMNS,
+    UNKNOWN_METHOD,
     UNKNOWN_TEST,
     WRONG_KIND,
     data_drift,
@@ -22,9 +25,12 @@ from govml.metrics.drift.tests import DRIFT_TESTS, DriftTestName
 
 __all__ = [
     "DRIFT_TESTS",
+    "EXACT_MAX_ROWS",
+    "EXACT_NEEDS_DATA",
     "INVALID_THRESHOLD",
     "STATISTICS_NEED_PROFILE",
     "TESTS_FOR_UNKNOWN_COLUMNS",
+    "UNKNOWN_METHOD",
     "UNKNOWN_TEST",
     "WRONG_KIND",
     "ColumnDrift",

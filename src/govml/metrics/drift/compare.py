@@ -15,6 +15,13 @@
   quantile sketches, each result carrying the error bound derived in
   :mod:`govml.metrics.drift.columns`.
 
+Two raw tables take the exact path while both have at most :data:`EXACT_MAX_ROWS` rows
+(``method="auto"``, the default), where sorting every column costs little. Larger ones take
+the profile path: the reference is profiled with the same mergeable sketches a stored
+profile holds (:func:`govml.datasets.profile`, exact where a column has few values) and the
+current side is counted against it batch by batch, an order of magnitude faster than the
+exact tests and in bounded memory. ``method="exact"`` or ``method="profile"`` chooses.
+
 Default tests, thresholds and decisions are Evidently's (see
 :func:`~govml.metrics.drift.tests.default_test`).
 
@@ -51,13 +58,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from govml.datasets import (
     CategoricalColumnProfile,
     ColumnProfile,
     NumericColumnProfile,
     Profile,
+    profile,
     read_table,
 )
 from govml.errors import InputError, did_you_mean
@@ -78,6 +86,7 @@ from govml.metrics.drift.inputs import (
     is_integer,
     kind_of,
     numeric_values,
+    row_count,
 )
 from govml.metrics.drift.report import ColumnDrift, DriftReport, DriftTest, TestChoice
 from govml.metrics.drift.stats import (
@@ -99,9 +108,12 @@ from govml.metrics.drift.tests import (
 )
 
 __all__ = [
+    "EXACT_MAX_ROWS",
+    "EXACT_NEEDS_DATA",
     "INVALID_THRESHOLD",
     "STATISTICS_NEED_PROFILE",
     "TESTS_FOR_UNKNOWN_COLUMNS",
+    "UNKNOWN_METHOD",
     "UNKNOWN_TEST",
     "WRONG_KIND",
     "ColumnDrift",
@@ -110,6 +122,14 @@ __all__ = [
     "data_drift",
 ]
 
+EXACT_MAX_ROWS: Final = 100_000
+"""Raw tables up to this many rows a side are compared exactly when ``method="auto"``."""
+
+Method = Literal["auto", "exact", "profile"]
+UNKNOWN_METHOD = "method must be one of 'auto', 'exact', 'profile', got {method!r}"
+EXACT_NEEDS_DATA = (
+    "method='exact' needs the reference data, not its profile: the exact tests run on the values"
+)
 UNKNOWN_TEST = "unknown drift test {name!r}"
 INVALID_THRESHOLD = "threshold of drift test {name!r} must be {rule}, got {value!r}"
 WRONG_KIND = "drift test {name!r} applies to numeric columns only, not to {columns}"
@@ -128,6 +148,7 @@ def data_drift(
     tests: TestChoice | Mapping[str, TestChoice] | None = None,
     drift_share: float = 0.5,
     min_sample_size: int = 1,
+    method: Method = "auto",
 ) -> DriftReport:
     """Test every column of ``current`` for drift from ``reference``.
 
@@ -149,6 +170,11 @@ def data_drift(
         Share of drifted columns, in (0, 1], from which the dataset counts as drifted.
     min_sample_size : int
         Columns with fewer values than this on either side are undefined.
+    method : {"auto", "exact", "profile"}
+        How two raw tables are compared: ``"exact"`` runs every test on the values,
+        ``"profile"`` profiles the reference and counts the current side against it (see
+        the module's notes), ``"auto"`` is exact up to :data:`EXACT_MAX_ROWS` rows a side.
+        A profile reference always takes the profile path.
 
     Returns
     -------
@@ -160,8 +186,8 @@ def data_drift(
     InputError
         If a column is missing from the current data (all are named), column types
         differ, a side has no rows, a test name is unknown (with a suggestion) or does
-        not apply to a column's kind, an option is out of range, or current statistics
-        were counted against another reference.
+        not apply to a column's kind, an option is out of range, current statistics
+        were counted against another reference, or ``method="exact"`` is given a profile.
     """
     if not 0.0 < drift_share <= 1.0:
         raise InputError(f"drift_share must be in (0, 1], got {drift_share!r}")
@@ -169,20 +195,37 @@ def data_drift(
         raise InputError(f"min_sample_size must be at least 1, got {min_sample_size!r}")
     if isinstance(columns, str):
         columns = [columns]
+    if method not in ("auto", "exact", "profile"):
+        raise InputError(UNKNOWN_METHOD.format(method=method))
     parsed = _parse_tests(tests)  # before any data is read: a typo fails fast
+    path: Literal["exact", "profile"]
     if isinstance(reference, Profile | Mapping):
-        method: Literal["exact", "profile"] = "profile"
+        if method == "exact":
+            raise InputError(EXACT_NEEDS_DATA)
+        path = "profile"
         found = _profiled_columns(as_profile(reference), current, columns)
     else:
-        method = "exact"
-        found = _raw_columns(reference, current, columns)
+        if isinstance(current, CurrentStatistics):
+            raise InputError(STATISTICS_NEED_PROFILE.format(kind=type(reference).__name__))
+        ref_table = read_table(reference)
+        path = "exact" if method == "exact" else "profile"
+        if method == "auto" and ref_table.num_rows <= EXACT_MAX_ROWS:
+            rows = row_count(current)
+            if rows is None:
+                current = read_table(current)
+                rows = current.num_rows
+            path = "exact" if rows <= EXACT_MAX_ROWS else "profile"
+        if path == "exact":
+            found = _raw_columns(ref_table, current, columns)
+        else:
+            found = _profiled_columns(_profile_of(ref_table, columns), current, columns)
     chosen = _assign_tests(parsed, list(found))
     _check_kinds(chosen, {name: kind for name, (kind, _) in found.items()})
     results = tuple(
         _column_drift(name, kind, build(), chosen.get(name), min_sample_size)
         for name, (kind, build) in found.items()
     )
-    return DriftReport(columns=results, drift_share=drift_share, method=method)
+    return DriftReport(columns=results, drift_share=drift_share, method=path)
 
 
 # A column's view, or the sizes of both sides when one of them has no values. Views of raw
@@ -239,10 +282,18 @@ def _size(column: ColumnProfile | CurrentColumn) -> int:
     return column.count
 
 
-def _raw_columns(reference: Any, current: Any, columns: Sequence[str] | None) -> _Columns:
-    if isinstance(current, CurrentStatistics):
-        raise InputError(STATISTICS_NEED_PROFILE.format(kind=type(reference).__name__))
-    ref_table, cur_table = read_table(reference), read_table(current)
+def _profile_of(table: Any, columns: Sequence[str] | None) -> Profile:
+    """Profile the reference's compared columns (all when ``columns`` is None)."""
+    check_not_empty(table.num_rows, "reference")
+    if columns is not None:
+        # Columns it lacks are named by the current statistics, with the others missing.
+        present = [name for name in dict.fromkeys(columns) if name in table.column_names]
+        table = table.select(present)
+    return profile(table)
+
+
+def _raw_columns(ref_table: Any, current: Any, columns: Sequence[str] | None) -> _Columns:
+    cur_table = read_table(current)
     check_not_empty(ref_table.num_rows, "reference")
     check_not_empty(cur_table.num_rows, "current")
     names = check_columns(ref_table.column_names, cur_table.column_names, columns)

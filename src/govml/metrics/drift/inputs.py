@@ -75,6 +75,27 @@ def iter_tables(source: Any) -> Iterator[Any]:
         raise InputError(f"{source}: cannot read as Parquet: {exc}") from exc
 
 
+def row_count(source: Any) -> int | None:
+    """Return how many rows ``source`` has when that is known without reading it, else None.
+
+    In-memory tables, DataFrames and arrays know their length; a Parquet file's footer
+    records it. Other sources (CSV files, folders) would have to be read.
+    """
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(source, pandas.DataFrame):
+        return len(source)
+    if isinstance(source, pa.Table | pa.RecordBatch):
+        return int(source.num_rows)
+    if isinstance(source, np.ndarray):
+        return int(source.shape[0]) if source.ndim else None
+    if isinstance(source, str | Path) and Path(source).suffix.lower() in (".parquet", ".pq"):
+        try:
+            return int(pq.ParquetFile(source).metadata.num_rows)
+        except (pa.ArrowException, OSError):
+            return None  # read_table names the file and what is wrong with it
+    return None
+
+
 def family_of_arrow(name: str, dtype: Any) -> Family:
     """Return the type family of an arrow type (from the dataset profile's type names).
 
