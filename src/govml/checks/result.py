@@ -18,7 +18,15 @@ from typing import Any, Literal, ParamSpec, TypeVar, cast, get_args
 from govml.errors import InputError
 
 Status = Literal["pass", "fail", "warn", "undefined"]
-Category = Literal["data", "performance", "fairness", "explainability", "security", "documentation"]
+Category = Literal[
+    "data",
+    "performance",
+    "fairness",
+    "robustness",
+    "explainability",
+    "security",
+    "documentation",
+]
 
 STATUSES: tuple[Status, ...] = get_args(Status)
 """Valid statuses, from best to worst except ``undefined``, whose meaning the policy sets."""

@@ -10,7 +10,15 @@ from govml.policy import Policy
 
 def test_one_runner_per_policy_section_in_order() -> None:
     assert tuple(runner.section for runner in RUNNERS) == CATEGORIES
-    gates = {"data", "performance", "fairness", "explainability", "security", "documentation"}
+    gates = {
+        "data",
+        "performance",
+        "fairness",
+        "robustness",
+        "explainability",
+        "security",
+        "documentation",
+    }
     assert gates <= set(Policy.model_fields)
     assert {runner.section for runner in RUNNERS} == gates
     assert len({runner.clock for runner in RUNNERS}) == len(RUNNERS)

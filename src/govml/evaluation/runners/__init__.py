@@ -22,12 +22,14 @@ from govml.evaluation.runners.documentation import DocumentationRunner
 from govml.evaluation.runners.explainability import ExplainabilityRunner
 from govml.evaluation.runners.fairness import FairnessRunner
 from govml.evaluation.runners.performance import PerformanceRunner
+from govml.evaluation.runners.robustness import RobustnessRunner
 from govml.evaluation.runners.security import SecurityRunner
 
 RUNNERS: tuple[SectionRunner, ...] = (
     DataRunner(),
     PerformanceRunner(),
     FairnessRunner(),
+    RobustnessRunner(),
     ExplainabilityRunner(),
     SecurityRunner(),
     DocumentationRunner(),
