@@ -38,7 +38,7 @@ from govml.ledger.tree import MerkleTree, consistency_path
 from govml.ledger.verify import CheckpointRecord, EntryRecord, VerifyReport, verify_ledger
 from govml.services.card_fields import verify_card_records
 from govml.services.context import ServiceContext
-from govml.services.evaluation import verify_evaluation_records
+from govml.services.evaluation_replay import verify_evaluation_records
 from govml.services.lifecycle import verify_lifecycle_records
 from govml.services.monitoring import verify_monitoring_records
 from govml.services.policy import verify_policy_records

@@ -19,7 +19,6 @@ with it pass with a note saying so (a first version has nothing to be compared w
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,15 +28,13 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 import govml
 from govml.checks import CheckResult, Explanation, scan_artifact
 from govml.checks._columns import require_columns
 from govml.datasets import fingerprint, read_table
 from govml.domain.lifecycle import Permission
 from govml.domain.records import Model, ModelVersion, VersionRef
-from govml.errors import InputError, IntegrityError, PolicyError, ValidationError
+from govml.errors import InputError, PolicyError, ValidationError
 from govml.evaluation.document import SCHEMA, Evaluation, Gate, overall_status, summary
 from govml.evaluation.inputs import (
     NO_MODEL,
@@ -76,12 +73,13 @@ from govml.policy.loader import policy_problems
 from govml.policy.vocabulary import TIERS
 from govml.services.access import authorize, precheck
 from govml.services.context import ServiceContext
+from govml.services.evaluation_replay import RECORDED
+from govml.services.evaluation_replay import document_digest as _digest
 from govml.services.registry import RegistryService, version_subject
 from govml.store import evaluation_records as rows
 from govml.store import records
-from govml.store.ledger import NewEntry, append, iter_entries
+from govml.store.ledger import NewEntry, append
 
-RECORDED = "evaluation.recorded"
 PRODUCTION = "production"
 DEFAULT_N_BOOT = 1000
 LABEL_MAX = 200
@@ -661,10 +659,6 @@ def _gate(finding: Finding, rules: Policy, tier: str) -> Gate:
     return Gate(result=result, outcome=result.status)
 
 
-def _digest(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _payload(number: int, document: Mapping[str, Any], digest: str) -> dict[str, Any]:
     return {
         "id": number,
@@ -707,56 +701,3 @@ def _strictest(tiers: Sequence[str]) -> str:
 def _policy_dir(loaded: LoadedPolicy) -> Path:
     path = Path(loaded.source)
     return path.parent if path.parent.is_dir() else Path.cwd()
-
-
-# -- verification -----------------------------------------------------------------------------
-
-
-def verify_evaluation_records(conn: Connection) -> int:
-    """Check every stored evaluation against its ``evaluation.recorded`` ledger entry.
-
-    Returns the number of evaluations.
-
-    Raises
-    ------
-    IntegrityError
-        Naming the first evaluation whose document, status or digests differ from the
-        ledger, or that is missing on either side.
-    """
-    expected: dict[int, dict[str, Any]] = {}
-    for entry in iter_entries(conn, action=RECORDED):
-        expected[int(entry.payload["id"])] = {**entry.payload, "seq": entry.seq}
-    count = 0
-    for row in rows.iter_all(conn):
-        count += 1
-        recorded = expected.pop(row.id, None)
-        what = f"evaluation {row.id}"
-        if recorded is None:
-            raise IntegrityError(f"{what} has no {RECORDED} ledger entry")
-        seq = recorded["seq"]
-        actual = _digest(row.document)
-        for part, value, wanted in (
-            ("document hashes to", actual, recorded["document_digest"]),
-            ("recorded digest is", row.document_digest, recorded["document_digest"]),
-            ("status is", row.status, recorded["status"]),
-            ("policy digest is", row.policy_digest, recorded["policy_digest"]),
-            ("data digest is", row.data_digest, recorded["data_digest"]),
-        ):
-            if value != wanted:
-                raise IntegrityError(
-                    f"{what} was changed after it was recorded: its {part} {value}, "
-                    f"ledger entry {seq} says {wanted}"
-                )
-        try:
-            document = json.loads(row.document)
-        except ValueError:
-            raise IntegrityError(f"{what}: the stored document is not JSON") from None
-        if document.get("status") != row.status or document.get("id") != row.id:
-            raise IntegrityError(f"{what}: the document disagrees with its row")
-    if expected:
-        missing = min(expected)
-        raise IntegrityError(
-            f"evaluation {missing} is in the ledger (entry {expected[missing]['seq']}) "
-            "but missing from the database"
-        )
-    return count
