@@ -23,6 +23,7 @@ Category = Literal[
     "performance",
     "fairness",
     "robustness",
+    "baseline",
     "explainability",
     "security",
     "documentation",

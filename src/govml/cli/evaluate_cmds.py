@@ -43,6 +43,12 @@ def evaluate(
     ),
     data: str = typer.Option(..., "--data", help="Evaluation data (CSV or Parquet)."),
     target: str = typer.Option(..., "--target", help="Column with the actual outcomes."),
+    training_data: str | None = typer.Option(
+        None,
+        "--training-data",
+        help="Training data (CSV or Parquet) for the policy's baseline and training_data "
+        "sections.",
+    ),
     sensitive: str | None = typer.Option(
         None,
         "--sensitive",
@@ -94,6 +100,7 @@ def evaluate(
             n_boot=n_boot,
             random_state=seed,
             progress=step,
+            **({"training_data": training_data} if training_data else {}),
         )
         if report is not None and fmt is not None:
             _write_report(opened, evaluation, Path(report), fmt)

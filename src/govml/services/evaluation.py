@@ -114,6 +114,7 @@ class EvaluationService:
         data: Any,
         target: str,
         policy: LoadedPolicy | str | PathLike[str] | None = None,
+        training_data: Any = None,
         sensitive: Sequence[str] | None = None,
         prediction_column: str | None = None,
         score_column: str | None = None,
@@ -137,6 +138,9 @@ class EvaluationService:
         policy
             A policy file (or a validated policy); by default the policy in force for the
             model's risk tier.
+        training_data
+            The training data (a path, DataFrame or Arrow table), for the policy's
+            ``baseline`` and ``training_data`` sections; its fingerprint is recorded.
         sensitive
             Sensitive features; by default the policy's ``fairness.sensitive``.
         prediction_column, score_column
@@ -210,6 +214,7 @@ class EvaluationService:
             require_columns(table, needed, needed_by=needed)
             data_fp = fingerprint(table, label=source)
             training = self._training_fingerprint(version)
+            training_table = None if training_data is None else read_table(training_data)
 
         run = EvaluationRun(
             policy=rules,
@@ -218,6 +223,8 @@ class EvaluationService:
             subject=subject,
             table=table,
             training_schema=None if training is None else training.get("schema"),
+            training_table=training_table,
+            training_profile=None if training is None else training.get("profile"),
             model=model,
             version=version,
             loaded=None,
@@ -325,6 +332,7 @@ class EvaluationService:
                 "rows": data_fp.row_count,
                 "columns": len(data_fp.schema),
                 "source": source,
+                **_training_data(training_data, training_table),
             },
             "inputs": {
                 **document_inputs(
@@ -696,6 +704,15 @@ def _named(gates: Sequence[Gate]) -> list[dict[str, Any]]:
 
 def _strictest(tiers: Sequence[str]) -> str:
     return max(tiers, key=TIERS.index)
+
+
+def _training_data(given: Any, table: Any) -> dict[str, Any]:
+    """Return the training data's fingerprint for the document (nothing when not given)."""
+    if table is None:
+        return {}
+    source = str(given) if isinstance(given, str | PathLike) else None
+    found = fingerprint(table, label=source)
+    return {"training": {"digest": found.digest, "rows": found.row_count, "source": source}}
 
 
 def _policy_dir(loaded: LoadedPolicy) -> Path:

@@ -15,6 +15,7 @@ def test_one_runner_per_policy_section_in_order() -> None:
         "performance",
         "fairness",
         "robustness",
+        "baseline",
         "explainability",
         "security",
         "documentation",

@@ -17,6 +17,7 @@ from govml.evaluation.runners.base import (
     SectionOutput,
     SectionRunner,
 )
+from govml.evaluation.runners.baseline import BaselineRunner
 from govml.evaluation.runners.data import DataRunner
 from govml.evaluation.runners.documentation import DocumentationRunner
 from govml.evaluation.runners.explainability import ExplainabilityRunner
@@ -30,6 +31,7 @@ RUNNERS: tuple[SectionRunner, ...] = (
     PerformanceRunner(),
     FairnessRunner(),
     RobustnessRunner(),
+    BaselineRunner(),
     ExplainabilityRunner(),
     SecurityRunner(),
     DocumentationRunner(),

@@ -74,6 +74,10 @@ class EvaluationRun:
         Default bootstrap replicates and the seed of every random draw.
     lookups : Lookups
         Facts from the store, on demand.
+    training_table : pyarrow.Table or None
+        The training data given to the evaluation (``--training-data``), if any.
+    training_profile : dict or None
+        The profile of the version's training fingerprint, when recorded.
     """
 
     policy: Policy
@@ -90,6 +94,8 @@ class EvaluationRun:
     n_boot: int
     random_state: int
     lookups: Lookups
+    training_table: Any = None
+    training_profile: Mapping[str, Any] | None = None
 
     def predictions(self) -> EvaluationInputs:
         """Return the gathered inputs (for a runner that does not run on the raw data)."""
