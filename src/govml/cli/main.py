@@ -91,6 +91,12 @@ COMMANDS: tuple[Entry, ...] = (
         "govml.cli.integrations_cmds:app",
         "Grafana dashboard and Prometheus alerting rules for gateways and monitoring.",
     ),
+    Entry("import", "govml.cli.import_cmds:app", "Register versions from MLflow, with lineage."),
+    Entry(
+        "mlflow",
+        "govml.cli.mlflow_cmds:app",
+        "Mirror governed aliases onto an MLflow registry (govml stays the authority).",
+    ),
 )
 """Every command of ``govml``, in the order ``govml --help`` lists them."""
 

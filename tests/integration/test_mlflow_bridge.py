@@ -1,0 +1,347 @@
+"""The MLflow bridge against a real MLflow tracking server (``mlflow server``, SQLite backend,
+proxied artifacts) started on loopback: import with lineage, safe flavors, pickles only as the
+policy allows, and aliases mirrored with hand-moved ones reset and ledgered."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from tests.integration.test_lifecycle import Team
+from tests.integration.test_serving_gateway import free_port
+
+import govml
+from govml.cli.main import invoke
+
+mlflow = pytest.importorskip("mlflow")
+mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
+
+GIT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+SCANNED = """\
+apiVersion: govml/v1
+kind: Policy
+metadata: {name: gate-scanned}
+tiers: [high]
+performance:
+  - {metric: accuracy, min: 0.0}
+security: {serialization: scanned_pickle}
+approvals: {required: 2, roles: [approver, risk_officer]}
+"""
+
+
+@dataclass
+class Tracking:
+    url: str
+    train: Path
+    frame: pd.DataFrame
+    skops_model: LogisticRegression
+    run_id: str
+
+
+def _frame() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(300, 2))
+    y = (x[:, 0] - x[:, 1] + rng.normal(scale=0.5, size=300) > 0).astype("int64")
+    return pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": y})
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 240  # the server imports a lot on a busy machine
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail("mlflow server exited:\n" + log.read_text(errors="replace")[-3000:])
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    pytest.fail("mlflow server did not start:\n" + log.read_text(errors="replace")[-3000:])
+
+
+@pytest.fixture(scope="module")
+def tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracking]:
+    tmp = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp / "server.log"
+    mlflow_bin = shutil.which("mlflow", path=str(Path(sys.executable).parent))
+    assert mlflow_bin is not None
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                mlflow_bin,
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--backend-store-uri",
+                f"sqlite:///{tmp / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(tmp / "artifacts"),
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+            start_new_session=True,
+        )
+    try:
+        _wait_healthy(url, process, log)
+        yield _log_models(url, tmp)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _log_models(url: str, tmp: Path) -> Tracking:
+    """credit v1: skops, with a logged dataset, params, metrics and a git commit; credit v2:
+    cloudpickle (MLflow's default on Databricks)."""
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(url)
+    try:
+        frame = _frame()
+        train = tmp / "train.csv"
+        frame.to_csv(train, index=False)
+        X, y = frame[["x1", "x2"]], frame["y"]
+        mlflow.set_experiment("credit")
+        with mlflow.start_run() as run:
+            model = LogisticRegression(C=0.5).fit(X, y)
+            mlflow.log_params({"C": 0.5, "solver": "lbfgs"})
+            mlflow.log_metric("train_accuracy", float(model.score(X, y)))
+            dataset = mlflow.data.from_pandas(frame, source=str(train), name="train", targets="y")
+            mlflow.log_input(dataset, context="training")
+            mlflow.set_tags({"mlflow.source.git.commit": GIT_COMMIT, "team": "risk"})
+            mlflow_sklearn.log_model(
+                model,
+                name="model",
+                serialization_format="skops",
+                registered_model_name="credit",
+                input_example=X.head(3),
+            )
+        with mlflow.start_run():
+            second = LogisticRegression(C=2.0).fit(X, y)
+            mlflow.log_param("C", 2.0)
+            mlflow_sklearn.log_model(
+                second,
+                name="model",
+                serialization_format="cloudpickle",
+                registered_model_name="credit",
+            )
+        return Tracking(url, train, frame, model, run.info.run_id)
+    finally:
+        mlflow.set_tracking_uri(before)
+
+
+@pytest.fixture
+def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Team]:
+    home = tmp_path / "home"
+    home.mkdir()
+    url = f"sqlite:///{home / 'govml.db'}"
+    govml.connect(home, database_url=url, user="alice", create=True).close()
+    made = Team(url, home, tmp_path)
+    made["alice"].apply_policy(made.policy(accuracy_min=0.0))
+    made["bob"].create_model("credit", risk_tier="high", description="d", intended_use="u")
+    monkeypatch.setenv("GOVML_HOME", str(home))
+    monkeypatch.setenv("GOVML_DATABASE_URL", url)
+    monkeypatch.delenv("GOVML_SERVER", raising=False)
+    yield made
+    made.close()
+
+
+def run_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, user: str, *args: str
+) -> tuple[int, str, str]:
+    monkeypatch.setenv("GOVML_USER", user)
+    capsys.readouterr()
+    code = invoke(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_import_keeps_lineage_and_a_safe_flavor(
+    tracking: Tracking,
+    team: Team,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    args = [
+        "import",
+        "mlflow",
+        "models:/credit/1",
+        "--tracking-uri",
+        tracking.url,
+        "--target",
+        "y",
+        "--json",
+    ]
+    code, out, err = run_cli(capsys, monkeypatch, "bob", *args)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["version"] == "credit@1" and not result["already_imported"]
+    assert result["artifact"] == "skops" and result["flavor"] == "sklearn"
+    assert result["mlflow_run_id"] == tracking.run_id
+    (dataset,) = result["mlflow"]["datasets"]
+    assert dataset["name"] == "train" and dataset["context"] == "training"
+    assert dataset["digest"] and dataset["num_rows"] == 300
+    assert result["mlflow"]["tags"]["team"] == "risk"
+    assert result["fingerprinted_datasets"] == {"train": str(tracking.train)}
+
+    version = team["bob"].get_version("credit@1")
+    assert version.params == {"C": "0.5", "solver": "lbfgs", "target": "y"}
+    assert version.metrics["train_accuracy"] == pytest.approx(
+        tracking.skops_model.score(tracking.frame[["x1", "x2"]], tracking.frame["y"])
+    )
+    assert version.code["git_commit"] == GIT_COMMIT
+    assert version.environment["packages"]["scikit-learn"] == "1.9.1"
+    assert version.mlflow_run_id == tracking.run_id
+    (train,) = version.datasets
+    assert train.role == "train" and train.row_count == 300
+    loaded = team["bob"].load_model("credit@1")
+    X = tracking.frame[["x1", "x2"]]
+    np.testing.assert_array_equal(loaded.predict(X), tracking.skops_model.predict(X))
+    np.testing.assert_allclose(loaded.predict_proba(X), tracking.skops_model.predict_proba(X))
+
+    # The ledger keeps what MLflow knew, beside the registration.
+    code, out, _ = run_cli(capsys, monkeypatch, "bob", "audit", "log", "--json")
+    assert code == 0
+    (imported,) = [e for e in json.loads(out) if e["action"] == "mlflow.imported"]
+    assert imported["subject"] == "model/credit/versions/1"
+    assert imported["payload"]["datasets"][0]["digest"] == dataset["digest"]
+
+    # Importing the same MLflow version again registers nothing new.
+    code, out, err = run_cli(capsys, monkeypatch, "bob", *args)
+    assert code == 0, err
+    assert json.loads(out)["already_imported"] is True
+    assert [v.version for v in team["bob"].list_versions("credit")] == [1]
+
+
+def test_pickles_only_when_the_policy_allows_them_and_converted_to_skops(
+    tracking: Tracking,
+    team: Team,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    args = ["import", "mlflow", "models:/credit/2", "--tracking-uri", tracking.url]
+    code, _, err = run_cli(capsys, monkeypatch, "bob", *args)
+    assert code == 2
+    assert "does not allow pickles (security.serialization: scanned_pickle)" in err
+    assert team["bob"].list_versions("credit") == []
+
+    policy = team.tmp / "scanned.yaml"
+    policy.write_text(SCANNED, encoding="utf-8")
+    team["alice"].apply_policy(policy, replace=True)
+    code, out, err = run_cli(capsys, monkeypatch, "bob", *args, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["artifact"] == "scanned cloudpickle to skops"
+    version = team["bob"].get_version("credit@1")
+    assert version.flavor == "sklearn" and version.params == {"C": "2.0"}
+    assert team["bob"].load_model("credit@1").predict(tracking.frame[["x1", "x2"]]).shape == (300,)
+
+
+def test_bad_sources_are_clear_errors(
+    tracking: Tracking,
+    team: Team,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for uri, needle in [
+        ("credit", "is not an MLflow model"),
+        ("models:/credit/99", "MLflow answered"),
+        ("models:/nope@production", "MLflow answered"),
+    ]:
+        code, _, err = run_cli(
+            capsys, monkeypatch, "bob", "import", "mlflow", uri, "--tracking-uri", tracking.url
+        )
+        assert code in (2, 4, 5), err
+        assert needle in err, err
+    code, _, err = run_cli(
+        capsys,
+        monkeypatch,
+        "vic",
+        "import",
+        "mlflow",
+        "models:/credit/1",
+        "--tracking-uri",
+        tracking.url,
+    )
+    assert code == 3, err
+
+
+def test_sync_mirrors_aliases_and_resets_hand_moved_ones(
+    tracking: Tracking,
+    team: Team,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, _, err = run_cli(
+        capsys,
+        monkeypatch,
+        "bob",
+        "import",
+        "mlflow",
+        "models:/credit/1",
+        "--tracking-uri",
+        tracking.url,
+    )
+    assert code == 0, err
+    team.evaluate("credit@1")
+    team.approve_twice("credit@1")
+    frank = team["frank"]
+    frank.promote("credit@1", to="staging")
+    frank.promote("credit@1", to="production")
+    client = mlflow.MlflowClient(tracking_uri=tracking.url, registry_uri=tracking.url)
+    for alias in ("staging", "production"):
+        with contextlib.suppress(mlflow.exceptions.MlflowException):
+            client.delete_registered_model_alias("credit", alias)
+    client.set_registered_model_alias("credit", "production", "2")  # moved by hand
+
+    sync = ["mlflow", "sync", "credit", "--tracking-uri", tracking.url, "--json"]
+    code, out, err = run_cli(capsys, monkeypatch, "bob", *sync)
+    assert code == 3, "a contributor may not move aliases"
+    code, out, err = run_cli(capsys, monkeypatch, "frank", *sync[:-1], "--dry-run", "--json")
+    assert code == 0, err
+    assert {c["kind"] for c in json.loads(out)["changes"]} == {"set", "reset"}
+    assert client.get_registered_model("credit").aliases == {"production": "2"}
+
+    code, out, err = run_cli(capsys, monkeypatch, "frank", *sync)
+    assert code == 0, err
+    changes = {c["alias"]: c for c in json.loads(out)["changes"]}
+    assert changes["production"] == {
+        "model": "credit",
+        "mlflow_model": "credit",
+        "alias": "production",
+        "was": "2",
+        "now": "1",
+        "kind": "reset",
+    }
+    assert changes["staging"]["kind"] == "set"
+    assert client.get_registered_model("credit").aliases == {"production": "1", "staging": "1"}
+
+    code, out, _ = run_cli(capsys, monkeypatch, "frank", *sync)
+    assert code == 0 and json.loads(out)["changes"] == []
+    code, out, _ = run_cli(capsys, monkeypatch, "frank", "audit", "log", "--json")
+    synced = [e for e in json.loads(out) if e["action"] == "mlflow.aliases_synced"]
+    assert len(synced) == 1
+    assert synced[0]["actor"] == "frank"
