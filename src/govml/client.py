@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from govml.services.gateway_keys import GatewayKeyService
     from govml.services.lifecycle import LifecycleService
     from govml.services.monitoring import MonitoringService
+    from govml.services.oversight import OversightService
     from govml.services.policy import PolicyService
     from govml.services.proofs import CheckpointResult, ExportResult, KeyInfo, ProofService
     from govml.services.registry import RegistryService
@@ -558,6 +559,13 @@ class Client:
         from govml.services.proofs import ProofService
 
         return ProofService(self.ctx)
+
+    @cached_property
+    def oversight(self) -> OversightService:
+        """The review queue and model suspensions (`govml.services.oversight`)."""
+        from govml.services.oversight import OversightService
+
+        return OversightService(self.ctx)
 
     def _serving(self) -> ServingService:
         from govml.services.serving import ServingService

@@ -24,6 +24,7 @@ class Role(StrEnum):
     """What a person may do (DESIGN: "Lifecycle, people and permissions")."""
 
     VIEWER = "viewer"
+    REVIEWER = "reviewer"  # decides referred cases (govml.services.oversight); approves nothing
     CONTRIBUTOR = "contributor"
     APPROVER = "approver"
     RISK_OFFICER = "risk_officer"
@@ -57,6 +58,7 @@ class Permission(StrEnum):
 # which the policy asks of approvers and risk officers, not of whoever runs the system.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.READ}),
+    Role.REVIEWER: frozenset({Permission.READ}),
     Role.CONTRIBUTOR: frozenset({Permission.READ, Permission.REGISTER}),
     Role.APPROVER: frozenset({Permission.READ, Permission.APPROVE}),
     Role.RISK_OFFICER: frozenset({Permission.READ, Permission.APPROVE}),

@@ -124,4 +124,7 @@ def verify_serving_records(conn: Connection) -> int:
             "database"
         )
     verify_gateway_key_records(conn)
+    from govml.services.oversight import verify_oversight_records
+
+    verify_oversight_records(conn)
     return len(rows)

@@ -69,6 +69,7 @@ from govml.serving.batching import Batcher
 from govml.serving.deployment import Deployment, Scores
 from govml.serving.explain import DecisionExplainer, ExplainUnavailable, explainer_for
 from govml.serving.follower import CHAMPION, AliasFollower, Change, ServingState
+from govml.serving.governance import Governance
 from govml.serving.http import (
     BodyTimeout,
     BodyTooLarge,
@@ -92,6 +93,15 @@ from govml.serving.labels import LABEL_KINDS, check_feedback
 from govml.serving.logschema import EventEntry, FeedbackEntry, PredictionEntry
 from govml.serving.metrics import CONTENT_TYPE, GatewayMetrics
 from govml.serving.options import GatewayOptions
+from govml.serving.oversight import (
+    ANSWERED,
+    REFERRED,
+    ReferralSender,
+    referral_items,
+    referral_reasons,
+    suspended_answer,
+    withhold,
+)
 from govml.serving.payload import (
     SMALL_BODY,
     FieldError,
@@ -203,6 +213,12 @@ class Gateway:
                 on_sent=self.metrics.files_sent.inc,
                 on_error=self.metrics.send_errors.inc,
             )
+        refer = getattr(source, "referral_sender", lambda: None)()
+        self.referrals = None
+        if refer is not None:
+            self.referrals = ReferralSender(
+                refer, options.model, every=max(options.flush_seconds, 0.5)
+            )
         self.started = False
         self._slots: asyncio.Semaphore | None = None
         metrics_scopes = (METRICS,) if options.metrics_auth else None
@@ -252,6 +268,8 @@ class Gateway:
         self.follower.start()
         if self.shipper is not None:
             self.shipper.start()
+        if self.referrals is not None:
+            self.referrals.start()
         self.started = True
 
     async def shutdown(self) -> None:
@@ -267,6 +285,8 @@ class Gateway:
         await loop.run_in_executor(None, self.log.close)
         if self.shipper is not None:
             await loop.run_in_executor(None, self.shipper.stop)
+        if self.referrals is not None:
+            await loop.run_in_executor(None, self.referrals.stop)
         await loop.run_in_executor(None, self.source.close)
         self.started = False
 
@@ -408,6 +428,10 @@ class Gateway:
         state = self.follower.state
         if state.champion is None:
             return self._unavailable(state, call.request_id, "/predict")
+        suspended = suspended_answer(state.governance, self.options.model, call.request_id)
+        if suspended is not None:
+            self.metrics.error("/predict", "suspended")
+            return suspended
         try:
             body, large = await self._body(call, "/predict")
         except PayloadError as exc:
@@ -479,7 +503,14 @@ class Gateway:
             )
         latency_ms = (time.perf_counter() - started) * 1000
         answer = partial(
-            self._answer, prepared, call.request_id, arrived, scores, latency_ms, explanations
+            self._answer,
+            prepared,
+            call.request_id,
+            arrived,
+            scores,
+            latency_ms,
+            explanations,
+            state.governance,
         )
         response = await self._in_worker(answer) if large else answer()
         if state.mode == SHADOW and state.challenger is not None:
@@ -497,13 +528,35 @@ class Gateway:
         scores: Scores,
         latency_ms: float,
         explanations: list[dict[str, Any]] | None = None,
+        governance: Governance | None = None,
     ) -> Response:
-        """Log the scored records, count them, and build the answer."""
+        """Log the scored records, count them, refer what oversight asks, build the answer."""
         deployment, variant, validated = prepared.deployment, prepared.variant, prepared.validated
         entry = _entry(deployment, variant, request_id, arrived, validated, scores, latency_ms)
         if explanations is not None:
             texts = [orjson.dumps(item).decode() for item in explanations]
             entry = dataclasses.replace(entry, explanations=texts)
+        overseen = governance is not None and (
+            governance.oversight is not None or governance.suspended is not None
+        )
+        referred: dict[int, list[str]] = {}
+        if overseen:
+            assert governance is not None
+            referred = referral_reasons(governance, deployment, validated, scores)
+            decisions = [REFERRED if i in referred else ANSWERED for i in range(validated.count)]
+            why = [
+                orjson.dumps(referred[i]).decode() if i in referred else None
+                for i in range(validated.count)
+            ]
+            entry = dataclasses.replace(entry, decisions=decisions, referrals=why)
+            if referred:
+                self.metrics.referred.inc(len(referred))
+                if self.referrals is not None:
+                    self.referrals.put(
+                        referral_items(
+                            governance, deployment, validated, scores, referred, request_id, arrived
+                        )
+                    )
         self.log.put(entry)
         self.issued.answered(request_id, validated.count)
         self.metrics.scored(deployment, variant, validated, scores)
@@ -517,6 +570,8 @@ class Gateway:
         if scores.probabilities is not None:
             body["classes"] = deployment.classes
             body["probabilities"] = jsonable(scores.probabilities)
+        if overseen:
+            withhold(body, referred, validated.count)
         if explanations is not None:
             body["explanations"] = explanations
         if validated.warnings:

@@ -23,6 +23,10 @@ inputs_json      string                       the same record as JSON
 prediction       per output signature         what the model decided
 probabilities    struct<one float64 per class> class probabilities (classifiers only)
 latency_ms       float64                      gateway time from arrival to the answer
+decision         string                       ``answered`` or ``referred`` (to a person), when
+                                              the policy has an oversight section or the
+                                              model is suspended (only in such files)
+referral         string (JSON)                why a referred record was referred
 explanation      string (JSON)                the record's explanation, when one was asked
                                               (``?explain=k``; only in files that have one)
 ================ ============================ ===========================================
@@ -76,6 +80,8 @@ class PredictionEntry:
     classes: tuple[Any, ...] | None
     latency_ms: float
     explanations: list[str] | None = None
+    decisions: list[str] | None = None  # "answered" or "referred", under oversight
+    referrals: list[str | None] | None = None  # why each referred record was referred (JSON)
 
     def partition(self) -> str:
         """Return the folder of this entry's file, relative to the log root."""
@@ -189,6 +195,14 @@ def prediction_table(entries: list[PredictionEntry]) -> pa.Table:
             [np.full(entry.count, entry.latency_ms, dtype=np.float64) for entry in entries]
         )
     )
+    if any(entry.decisions is not None for entry in entries):
+        decisions: list[str | None] = []
+        reasons: list[str | None] = []
+        for entry in entries:
+            decisions.extend(entry.decisions or [None for _ in range(entry.count)])
+            reasons.extend(entry.referrals or [None for _ in range(entry.count)])
+        columns["decision"] = pa.array(decisions, type=pa.string())
+        columns["referral"] = pa.array(reasons, type=pa.string())
     if any(entry.explanations is not None for entry in entries):
         texts: list[str | None] = []
         for entry in entries:

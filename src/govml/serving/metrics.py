@@ -206,6 +206,11 @@ class GatewayMetrics:
             "Failed sends of log files to the server (tried again).",
             registry=r,
         )
+        self.referred = Counter(
+            f"{PREFIX}_referred_records",
+            "Records referred to a person instead of answered (policy oversight, suspension).",
+            registry=r,
+        )
         r.register(_StateCollector(log, versions))
         self._children: dict[tuple[Any, ...], Any] = {}
 

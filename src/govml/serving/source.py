@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from govml.domain.records import ModelVersion
 from govml.errors import NotFoundError
 from govml.flavors import LoadedModel
-from govml.serving.governance import Governance
+from govml.serving.governance import Governance, Suspended
 from govml.serving.keys import GatewayKey
 
 STAGING = "staging"
@@ -117,9 +117,13 @@ class ClientSource:
         """Return the decision sections of model ``name``'s policy and its suspension."""
         policy = self._policy(name)
         suspended = None
-        read = getattr(self.client, "serving_suspension", None)
-        if read is not None:
-            suspended = read(name)
+        oversight = getattr(self.client, "oversight", None)
+        if oversight is not None:
+            found = oversight.suspension(name)
+            if found is not None:
+                suspended = Suspended(
+                    by=found.updated_by, reason=found.reason, since=found.updated_at.isoformat()
+                )
         return Governance(
             reason_codes=getattr(policy, "reason_codes", None),
             oversight=getattr(policy, "oversight", None),
@@ -136,6 +140,11 @@ class ClientSource:
         """Return the gateway keys of the store (read over REST in client mode)."""
         keys: list[GatewayKey] = self.client.keys_for_gateways()
         return keys
+
+    def referral_sender(self) -> Callable[..., Any] | None:
+        """Return where referred records go: the store's review queue (None in client mode)."""
+        oversight = getattr(self.client, "oversight", None)
+        return None if oversight is None else oversight.record_referrals
 
     def log_sender(self) -> Callable[..., Any] | None:
         """Return where closed log files go: the server, the log bucket, or nowhere (None).
