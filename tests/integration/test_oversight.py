@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,3 +120,87 @@ def test_suspend_and_resume_need_a_deployer_or_risk_officer(team: Team) -> None:
     actions = [entry.action for entry in team["vic"].audit_log(model="credit")]
     assert actions[-2:] == ["serving.suspended", "serving.resumed"]
     team["alice"].verify_ledger()
+
+
+def _cli(
+    team: Team,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    user: str,
+    *args: str,
+) -> tuple[int, str, str]:
+    from govml.cli.main import invoke
+
+    monkeypatch.setenv("GOVML_HOME", str(team.home))
+    monkeypatch.setenv("GOVML_DATABASE_URL", team.db_url)
+    monkeypatch.setenv("GOVML_USER", user)
+    monkeypatch.delenv("GOVML_SERVER", raising=False)
+    code = invoke(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_command_line_lists_shows_decides_suspends_and_resumes(
+    team: Team, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    team["gateway"].oversight.record_referrals("credit", [_referral("cli-1")])
+    code, out, _ = _cli(team, monkeypatch, capsys, "vic", "review", "list", "credit", "--json")
+    assert code == 0
+    (item,) = json.loads(out)
+    assert (item["request_id"], item["status"], item["model_decision"]) == ("cli-1", "pending", 0)
+    code, out, _ = _cli(team, monkeypatch, capsys, "vic", "review", "show", item["id"], "--json")
+    assert code == 0 and json.loads(out)["reasons"] == item["reasons"]
+    code, _, err = _cli(
+        team,
+        monkeypatch,
+        capsys,
+        "frank",
+        "review",
+        "decide",
+        item["id"],
+        "--decision",
+        "1",
+        "--reason",
+        "deployers do not review",
+    )
+    assert code != 0 and "reviewer or risk_officer" in err
+    code, out, _ = _cli(
+        team,
+        monkeypatch,
+        capsys,
+        "rosa",
+        "review",
+        "decide",
+        item["id"],
+        "--decision",
+        "1",
+        "--reason",
+        "documents checked",
+        "--json",
+    )
+    assert code == 0
+    decided = json.loads(out)
+    assert (decided["decision"], decided["override"], decided["decided_by"]) == (1, True, "rosa")
+    code, _, err = _cli(team, monkeypatch, capsys, "vic", "review", "show", "rf_' OR 1=1 --")
+    assert code != 0 and "no referral" in err
+    code, out, _ = _cli(
+        team,
+        monkeypatch,
+        capsys,
+        "erin",
+        "serving",
+        "suspend",
+        "credit",
+        "--reason",
+        "audit",
+        "--json",
+    )
+    assert code == 0 and json.loads(out)["suspended"] is True
+    code, _, err = _cli(
+        team, monkeypatch, capsys, "vic", "serving", "resume", "credit", "--reason", "x"
+    )
+    assert code != 0 and "deployer or risk_officer" in err
+    code, out, _ = _cli(
+        team, monkeypatch, capsys, "frank", "serving", "resume", "credit", "--reason", "ok"
+    )
+    assert code == 0

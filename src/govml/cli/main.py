@@ -77,6 +77,11 @@ COMMANDS: tuple[Entry, ...] = (
         "Challenger set-up and keys of a model's gateway.",
     ),
     Entry(
+        "review",
+        "govml.cli.review_cmds:app",
+        "The review queue: referred decisions and overrides.",
+    ),
+    Entry(
         "report",
         "govml.cli.report_cmds:app",
         "Documents: model cards, datasheets, EU AI Act Annex IV, audit reports, ML Test Score.",

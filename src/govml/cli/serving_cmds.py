@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from govml.cli.common import JSON_OPTION, client
@@ -62,6 +64,57 @@ def _describe(config: ServingConfig) -> str:
         sticky = f"sticky by {config.key}" if config.key else "by request id"
         return f"staging answers {config.share:.0%} of requests ({sticky})"
     return "off (production answers every request)"
+
+
+@app.command("suspend")
+def suspend(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name."),
+    reason: str = typer.Option(..., "--reason", help="Why (required, ledgered)."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Stop a model: its gateways refer every record (or answer 503, per the policy).
+
+    Deployer or risk officer; gateways follow within one poll interval. Needs no earlier
+    production version.
+    """
+    with client(ctx) as opened:
+        held = _oversight(opened).suspend(name, reason=reason)
+    _said(held, json_out, f"{name} is suspended: gateways refer every record")
+
+
+@app.command("resume")
+def resume(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name."),
+    reason: str = typer.Option(..., "--reason", help="Why (required, ledgered)."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Resume a suspended model (deployer or risk officer)."""
+    with client(ctx) as opened:
+        held = _oversight(opened).resume(name, reason=reason)
+    _said(held, json_out, f"{name} is resumed")
+
+
+def _oversight(opened: Any) -> Any:
+    from govml.cli.review_cmds import oversight_of
+
+    return oversight_of(opened)
+
+
+def _said(held: Any, json_out: bool, text: str) -> None:
+    if json_out:
+        print_json(
+            {
+                "model": held.model,
+                "suspended": held.suspended,
+                "reason": held.reason,
+                "updated_at": held.updated_at.isoformat(),
+                "updated_by": held.updated_by,
+            }
+        )
+    else:
+        print_ok(text)
 
 
 keys = typer.Typer(help="Keys of a model's gateway (scoped, expiring, shown once).")
