@@ -21,6 +21,21 @@ PG_ADMIN_URL = os.environ.get(
 BACKENDS = ["sqlite", "postgres"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``postgres`` every test that needs the PostgreSQL server.
+
+    Those are the tests parametrised with the ``postgres`` backend (``db_url``, and the
+    module fixtures built on `BACKENDS`) and those using the PostgreSQL template, so that
+    ``pytest -m "not postgres"`` runs the suite without the server.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = {} if callspec is None else callspec.params
+        on_postgres = any(isinstance(v, str) and v == "postgres" for v in params.values())
+        if on_postgres or "pg_template" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 def _pg_admin() -> sa.Engine:
     return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
 
