@@ -36,14 +36,9 @@ from govml.ledger.merkle import (
 )
 from govml.ledger.tree import MerkleTree, consistency_path
 from govml.ledger.verify import CheckpointRecord, EntryRecord, VerifyReport, verify_ledger
-from govml.services.card_fields import verify_card_records
 from govml.services.context import ServiceContext
 from govml.services.evaluation_replay import verify_evaluation_records
-from govml.services.lifecycle import verify_lifecycle_records
-from govml.services.monitoring import verify_monitoring_records
-from govml.services.policy import verify_policy_records
 from govml.services.proofs import note_origin, read_checkpoint_file, trusted_keys
-from govml.services.registry import record_digest, version_subject
 from govml.store import records
 from govml.store.audit_records import count_models, dataset_fingerprints, ledger_rows
 from govml.store.checkpoints import (
@@ -145,10 +140,17 @@ class AuditService:
         with self.ctx.store.read() as conn:
             use_snapshot(conn)
             with RowCheck(conn) as rows:
-                # While worker processes check the rest of a large ledger, this process checks
-                # its own range, then the signed checkpoints and the records; what those find
-                # is reported only once the ledger itself has passed, in the same order as
-                # when each check runs after the one before.
+                # While worker processes check the rest of a large ledger, this process loads
+                # the record replays (their services import the policy engine and metrics:
+                # a second of CPU, spent while the workers run), checks its own range, then
+                # the signed checkpoints and the records; what those find is reported only
+                # once the ledger itself has passed, in the same order as when each check
+                # runs after the one before.
+                from govml.services.card_fields import verify_card_records
+                from govml.services.lifecycle import verify_lifecycle_records
+                from govml.services.monitoring import verify_monitoring_records
+                from govml.services.policy import verify_policy_records
+
                 if not rows.check_here():
                     _verify_ledger(conn, rows)  # raises: the first range does not pass
                 signed_heads_ = _Deferred(_verify_signed_heads, conn)
@@ -491,6 +493,8 @@ def _payload(seq: int, entry: str) -> dict[str, Any]:
 
 def _verify_records(conn: Connection) -> dict[str, int]:
     """Replay the ledger's state changes and compare them with the tables."""
+    from govml.services.registry import record_digest, version_subject  # see verify
+
     expected_models: dict[str, dict[str, Any]] = {}
     expected_versions: dict[str, tuple[int, str]] = {}
     expected_datasets: dict[str, tuple[int, str]] = {}
