@@ -20,6 +20,7 @@ from govml.errors import InputError
 Status = Literal["pass", "fail", "warn", "undefined"]
 Category = Literal[
     "data",
+    "training_data",
     "performance",
     "fairness",
     "robustness",

@@ -12,6 +12,7 @@ def test_one_runner_per_policy_section_in_order() -> None:
     assert tuple(runner.section for runner in RUNNERS) == CATEGORIES
     gates = {
         "data",
+        "training_data",
         "performance",
         "fairness",
         "robustness",

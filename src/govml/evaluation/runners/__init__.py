@@ -25,9 +25,11 @@ from govml.evaluation.runners.fairness import FairnessRunner
 from govml.evaluation.runners.performance import PerformanceRunner
 from govml.evaluation.runners.robustness import RobustnessRunner
 from govml.evaluation.runners.security import SecurityRunner
+from govml.evaluation.runners.training_data import TrainingDataRunner
 
 RUNNERS: tuple[SectionRunner, ...] = (
     DataRunner(),
+    TrainingDataRunner(),
     PerformanceRunner(),
     FairnessRunner(),
     RobustnessRunner(),
