@@ -21,7 +21,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from govml.metrics._features import Column
-from govml.metrics._groups import MISSING_HINT, Groups, MissingPolicy, encode_groups
+from govml.metrics._groups import MISSING_HINT, Groups, MissingPolicy, encode_groups_counted
 from govml.metrics._validate import MetricInputError, sort_key
 
 MISSING_FEATURE = "{role} {name!r} has {count} missing value(s)"
@@ -169,7 +169,7 @@ def group_cells(
         values that cannot be grouped, or on more than ``MAX_COMBINATIONS`` combinations.
     """
     columns = dict(control + sensitive)
-    codes, groups = encode_groups(columns, n_rows, missing="group")
+    codes, groups, counts = encode_groups_counted(columns, n_rows, missing="group")
     if missing == "error":
         _refuse_missing(codes, groups, n_control=len(control))
     levels = tuple(
@@ -179,7 +179,9 @@ def group_cells(
     count = math.prod(len(level) for level in levels)
     if count > MAX_COMBINATIONS:
         raise MetricInputError(TOO_MANY_COMBINATIONS.format(count=count, limit=MAX_COMBINATIONS))
-    return Cells(codes=codes, groups=groups, n_control=len(control), levels=levels)
+    cells = Cells(codes=codes, groups=groups, n_control=len(control), levels=levels)
+    cells.__dict__["n_rows"] = counts  # the cached property, already counted
+    return cells
 
 
 def _refuse_missing(codes: NDArray[np.intp], groups: Groups, *, n_control: int) -> None:

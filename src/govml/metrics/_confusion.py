@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,7 +35,47 @@ IntArray = NDArray[np.int64]
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class BinaryConfusion:
+class GroupedCounts:
+    """Weighted and unweighted counts per group × actual label × predicted label.
+
+    The base of :class:`BinaryConfusion` and :class:`MulticlassConfusion`: ``weight`` and
+    ``count`` have shape (groups, k, k); grouping them differently (all rows, a subset of
+    the features) adds cells up the same way for both. A subclass says how to rebuild
+    itself around new arrays (:meth:`_with`).
+    """
+
+    groups: Groups
+    weight: FloatArray
+    count: IntArray
+
+    @property
+    def n_rows(self) -> IntArray:
+        """Rows per group."""
+        return np.asarray(self.count.sum(axis=(1, 2)), dtype=np.int64)
+
+    def _with(self, groups: Groups, weight: FloatArray, count: IntArray) -> Self:
+        raise NotImplementedError
+
+    def overall(self) -> Self:
+        """Return the counts of all rows together, as one group."""
+        return self._with(
+            Groups.single(),
+            self.weight.sum(axis=0, keepdims=True),
+            self.count.sum(axis=0, keepdims=True),
+        )
+
+    def marginal(self, names: list[str] | tuple[str, ...]) -> Self:
+        """Return the counts grouped by a subset of the sensitive features."""
+        groups, position = self.groups.marginal(names)
+        return self._with(
+            groups,
+            scatter_add(self.weight, position, len(groups)),
+            scatter_add(self.count, position, len(groups)),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class BinaryConfusion(GroupedCounts):
     """Weighted and unweighted binary confusion counts per group.
 
     ``weight[g, a, p]`` is the weight sum of rows of group ``g`` whose actual label is
@@ -44,39 +84,15 @@ class BinaryConfusion:
     the numbers of rows of the same cells.
     """
 
-    groups: Groups
     pos_label: Any
-    weight: FloatArray
-    count: IntArray
 
     kind = "binary_confusion"
 
     def __post_init__(self) -> None:
         _check_cells(self.kind, self.groups, self.weight, self.count, (2, 2))
 
-    @property
-    def n_rows(self) -> IntArray:
-        """Rows per group."""
-        return np.asarray(self.count.sum(axis=(1, 2)), dtype=np.int64)
-
-    def overall(self) -> BinaryConfusion:
-        """Return the counts of all rows together, as one group."""
-        return BinaryConfusion(
-            groups=Groups.single(),
-            pos_label=self.pos_label,
-            weight=self.weight.sum(axis=0, keepdims=True),
-            count=self.count.sum(axis=0, keepdims=True),
-        )
-
-    def marginal(self, names: list[str] | tuple[str, ...]) -> BinaryConfusion:
-        """Return the counts grouped by a subset of the sensitive features."""
-        groups, position = self.groups.marginal(names)
-        return BinaryConfusion(
-            groups=groups,
-            pos_label=self.pos_label,
-            weight=scatter_add(self.weight, position, len(groups)),
-            count=scatter_add(self.count, position, len(groups)),
-        )
+    def _with(self, groups: Groups, weight: FloatArray, count: IntArray) -> BinaryConfusion:
+        return BinaryConfusion(groups=groups, pos_label=self.pos_label, weight=weight, count=count)
 
     def swapped(self, pos_label: Any) -> BinaryConfusion:
         """Return the same counts with the other label, ``pos_label``, as the positive one.
@@ -139,17 +155,14 @@ class BinaryConfusion:
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class MulticlassConfusion:
+class MulticlassConfusion(GroupedCounts):
     """Weighted and unweighted confusion matrices per group over sorted ``labels``.
 
     ``weight[g, i, j]`` is the weight of rows of group ``g`` with actual label
     ``labels[i]`` and predicted label ``labels[j]``; ``count`` holds the row numbers.
     """
 
-    groups: Groups
     labels: tuple[Any, ...]
-    weight: FloatArray
-    count: IntArray
 
     kind = "multiclass_confusion"
 
@@ -159,29 +172,8 @@ class MulticlassConfusion:
         if list(self.labels) != sorted(set(self.labels), key=sort_key):
             raise MetricInputError(f"{self.kind}: labels must be distinct and sorted")
 
-    @property
-    def n_rows(self) -> IntArray:
-        """Rows per group."""
-        return np.asarray(self.count.sum(axis=(1, 2)), dtype=np.int64)
-
-    def overall(self) -> MulticlassConfusion:
-        """Return the matrix of all rows together, as one group."""
-        return MulticlassConfusion(
-            groups=Groups.single(),
-            labels=self.labels,
-            weight=self.weight.sum(axis=0, keepdims=True),
-            count=self.count.sum(axis=0, keepdims=True),
-        )
-
-    def marginal(self, names: list[str] | tuple[str, ...]) -> MulticlassConfusion:
-        """Return the matrices grouped by a subset of the sensitive features."""
-        groups, position = self.groups.marginal(names)
-        return MulticlassConfusion(
-            groups=groups,
-            labels=self.labels,
-            weight=scatter_add(self.weight, position, len(groups)),
-            count=scatter_add(self.count, position, len(groups)),
-        )
+    def _with(self, groups: Groups, weight: FloatArray, count: IntArray) -> MulticlassConfusion:
+        return MulticlassConfusion(groups=groups, labels=self.labels, weight=weight, count=count)
 
     def merge(self, other: MulticlassConfusion) -> MulticlassConfusion:
         """Return the matrices of both batches together (groups and labels aligned).
@@ -279,7 +271,7 @@ def binary_confusion(
     weights = as_weights(sample_weight, n_rows)
     true_pos, pred_pos = binary_indicators(truth, pred, pos_label=pos_label)
     codes, groups = group_codes(sensitive_features, n_rows, missing)
-    cell = codes * 4 + true_pos.astype(np.intp) * 2 + pred_pos
+    cell = binary_cells(codes, true_pos, pred_pos)
     weight, count = _cell_sums(cell, weights, len(groups) * 4)
     return BinaryConfusion(
         groups=groups,
@@ -377,6 +369,20 @@ def _label_index(values: NDArray[Any], labels: list[Any]) -> NDArray[np.intp]:
     for i, label in enumerate(labels[1:], start=1):
         index[values == label] = i
     return index
+
+
+def binary_cells(
+    codes: NDArray[np.intp], true_pos: NDArray[Any], pred_pos: NDArray[Any]
+) -> NDArray[np.intp]:
+    """Return each row's cell ``group * 4 + actual * 2 + predicted`` (indicators 0 / 1).
+
+    Added in place into one new array: no temporaries as long as the rows.
+    """
+    cell = np.multiply(codes, 4, dtype=np.intp)
+    cell += true_pos
+    cell += true_pos
+    cell += pred_pos
+    return cell
 
 
 def weighted_sum(index: NDArray[np.intp], weights: NDArray[Any], size: int) -> FloatArray:

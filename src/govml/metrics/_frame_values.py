@@ -29,6 +29,7 @@ from govml.metrics._cells import Cells
 from govml.metrics._confusion import (
     BinaryConfusion,
     MulticlassConfusion,
+    binary_cells,
     row_count,
     weighted_sum,
 )
@@ -229,7 +230,11 @@ def build_stats(
     """
     if kind in ("binary", "prediction"):
         truth = inputs.y_pred if kind == "prediction" else inputs.y_true
-        return _binary(truth, inputs.y_pred, inputs.cells, pos_label, weights)
+        known = {
+            "y_true": inputs.pred_values if kind == "prediction" else inputs.true_values,
+            "y_pred": inputs.pred_values,
+        }
+        return _binary(truth, inputs.y_pred, inputs.cells, pos_label, weights, known)
     if kind == "multiclass":
         return _multiclass(inputs.y_true, inputs.y_pred, inputs.cells, weights)
     return _by_builder(kind, inputs, pos_label, weights)
@@ -254,10 +259,13 @@ def _binary(
     cells: Cells,
     pos_label: Any,
     weights: NDArray[np.float64] | None,
+    known: Mapping[str, list[Any]] | None = None,
 ) -> BinaryConfusion:
     truth, pred = as_1d(y_true, name="y_true"), as_1d(y_pred, name="y_pred")
-    true_pos, pred_pos = binary_indicators(truth, pred, pos_label=pos_label)
-    cell = cells.codes * 4 + true_pos.astype(np.intp) * 2 + pred_pos
+    if known is not None and (truth.ndim != 1 or pred.ndim != 1):
+        known = None
+    true_pos, pred_pos = binary_indicators(truth, pred, pos_label=pos_label, known=known)
+    cell = binary_cells(cells.codes, true_pos, pred_pos)
     weight, count = _cell_sums(cell, weights, cells.n_cells * 4)
     return BinaryConfusion(
         groups=cells.groups,

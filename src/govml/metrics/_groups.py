@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from govml.metrics import _factor_cache as factor_cache
 from govml.metrics._validate import (
     LENGTH_MISMATCH,
     MetricInputError,
@@ -153,9 +154,24 @@ def encode_groups(
         On a length that differs from ``n_rows``, a missing value when ``missing="error"``,
         a duplicate feature name, or values that are not strings, numbers or booleans.
     """
+    codes, groups, _ = encode_groups_counted(sensitive_features, n_rows, missing=missing)
+    return codes, groups
+
+
+def encode_groups_counted(
+    sensitive_features: Any, n_rows: int, *, missing: MissingPolicy = "error"
+) -> tuple[NDArray[np.intp], Groups, NDArray[np.int64]]:
+    """Return :func:`encode_groups`' codes and groups, and the number of rows per group.
+
+    Raises
+    ------
+    MetricInputError
+        As :func:`encode_groups`.
+    """
     columns = _feature_columns(sensitive_features)
-    codes = np.zeros(n_rows, dtype=np.intp)
+    codes: NDArray[np.intp] | None = None
     per_feature: list[list[Any]] = []
+    entry_keys: list[int | None] = []
     for name, column in columns:
         if len(column) != n_rows:
             raise MetricInputError(
@@ -166,28 +182,54 @@ def encode_groups(
                     second_len=len(column),
                 )
             )
-        feature_codes, values = _encode_column(column, name=name, missing=missing)
-        codes = codes * len(values) + feature_codes
+        feature_codes, values, entry_key = _encode_column(column, name=name, missing=missing)
+        entry_keys.append(entry_key)
+        if len(entry_keys) == len(columns) and None not in entry_keys:
+            combined_key = (tuple(entry_keys), tuple(n for n, _ in columns), missing)
+            found = factor_cache.lookup_combined(combined_key)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+        if codes is None:
+            codes = feature_codes.astype(np.intp)
+        else:
+            codes *= len(values)
+            codes += feature_codes
         per_feature.append(values)
+    if codes is None:
+        codes = np.zeros(n_rows, dtype=np.intp)
     sizes = [len(values) for values in per_feature]
-    observed, codes = _compact(codes, int(np.prod(sizes, dtype=np.float64)))
+    observed, codes, counts = _compact(codes, int(np.prod(sizes, dtype=np.float64)))
     digits = np.unravel_index(observed, sizes) if sizes else ()
     keys = tuple(
         tuple(per_feature[f][int(digits[f][g])] for f in range(len(sizes)))
         for g in range(len(observed))
     )
-    return codes, Groups(names=tuple(name for name, _ in columns), keys=keys)
+    result = codes, Groups(names=tuple(name for name, _ in columns), keys=keys), counts
+    if columns and None not in entry_keys:
+        codes.setflags(write=False)
+        combined_key = (tuple(entry_keys), tuple(n for n, _ in columns), missing)
+        factor_cache.store_combined(combined_key, result)
+    return result
 
 
-def _compact(codes: NDArray[np.intp], n_possible: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Return the observed combined codes (sorted) and codes renumbered 0..G-1 over them."""
+def _compact(
+    codes: NDArray[np.intp], n_possible: int
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int64]]:
+    """Return the observed combined codes, codes renumbered 0..G-1, and rows per code.
+
+    The observed codes are sorted; when every possible code is observed the codes are
+    returned as they are.
+    """
     if n_possible <= max(_TABLE_LIMIT, len(codes)):
-        present = np.bincount(codes, minlength=n_possible) > 0
+        counts = np.bincount(codes, minlength=n_possible)
+        present = counts > 0
         observed = np.flatnonzero(present)
-        renumber = np.cumsum(present) - 1
-        return observed, renumber[codes]
-    observed, inverse = np.unique(codes, return_inverse=True)
-    return observed, inverse.astype(np.intp, copy=False)
+        if len(observed) < n_possible:  # else the codes are already 0..G-1
+            renumber = np.cumsum(present) - 1
+            codes = renumber[codes]
+        return observed, codes, counts[observed].astype(np.int64)
+    observed, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
+    return observed, inverse.astype(np.intp, copy=False), counts.astype(np.int64)
 
 
 def _feature_columns(features: Any) -> list[tuple[str, Any]]:
@@ -223,17 +265,48 @@ def series_name(column: Any) -> str | None:
 
 def _encode_column(
     column: Any, *, name: str, missing: MissingPolicy
-) -> tuple[NDArray[np.intp], list[Any]]:
-    """Return codes into the sorted distinct values of one feature; -1 marks missing."""
+) -> tuple[NDArray[np.integer[Any]], list[Any], int | None]:
+    """Return codes into the sorted values of one feature (-1 missing), and its cache key.
+
+    Large string and number columns are looked up in the factorisation cache first
+    (:mod:`govml.metrics._factor_cache`), so the same data is factorised once across calls.
+    """
     module = type(column).__module__
+    cached = None
+    entry_key = None
+    codes: NDArray[np.integer[Any]]
     if module.startswith(("polars", "pyarrow")):
         codes, uniques = _arrow_factorize(column)
     elif isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
         codes, uniques = _categorical_factorize(column)
     else:
         native = column if isinstance(column, pd.Series) else as_1d(column, name=name)
-        raw_codes, raw_uniques = pd.factorize(native, use_na_sentinel=True)
-        codes, uniques = np.asarray(raw_codes, dtype=np.intp), list(raw_uniques)
+        cached = factor_cache.lookup(native)
+        if cached is None:
+            raw_codes, raw_uniques = pd.factorize(native, use_na_sentinel=True)
+            codes, uniques = np.asarray(raw_codes, dtype=np.intp), list(raw_uniques)
+    if cached is not None:
+        entry_key, codes, sorted_values, n_missing = cached
+    else:
+        codes, sorted_values, n_missing = _sorted_codes(codes, uniques, name=name)
+        if not module.startswith(("polars", "pyarrow")) and not isinstance(
+            getattr(column, "dtype", None), pd.CategoricalDtype
+        ):
+            entry_key = factor_cache.store(native, codes, sorted_values, n_missing)
+    if n_missing:
+        if missing == "error":
+            raise MetricInputError(
+                MISSING_SENSITIVE.format(name=name, count=n_missing), hint=MISSING_HINT
+            )
+        codes = np.where(codes < 0, len(sorted_values), codes.astype(np.intp))
+        sorted_values = [*sorted_values, None]
+    return codes, sorted_values, entry_key
+
+
+def _sorted_codes(
+    codes: NDArray[np.integer[Any]], uniques: list[Any], *, name: str
+) -> tuple[NDArray[np.integer[Any]], list[Any], int]:
+    """Return codes renumbered into the values sorted as pandas sorts them, and the missing."""
     values = [to_python(v) for v in uniques]
     for value in values:
         if not isinstance(value, _JSON_SCALARS) and not is_missing(value):
@@ -245,19 +318,12 @@ def _encode_column(
     order = sorted(
         (i for i in range(len(values)) if i not in nan_values), key=lambda i: sort_key(values[i])
     )
-    rank = np.full(len(values) + 1, -1, dtype=np.intp)
-    rank[order] = np.arange(len(order))
-    codes = rank[codes]  # index -1 reads the trailing -1: missing stays missing
-    sorted_values = [values[i] for i in order]
-    n_missing = int(np.count_nonzero(codes < 0))
-    if n_missing:
-        if missing == "error":
-            raise MetricInputError(
-                MISSING_SENSITIVE.format(name=name, count=n_missing), hint=MISSING_HINT
-            )
-        codes = np.where(codes < 0, len(sorted_values), codes)
-        sorted_values.append(None)
-    return codes, sorted_values
+    if nan_values or order != list(range(len(values))):
+        rank = np.full(len(values) + 1, -1, dtype=np.intp)
+        rank[order] = np.arange(len(order))
+        codes = rank[codes]  # index -1 reads the trailing -1: missing stays missing
+    n_missing = int(np.count_nonzero(codes < 0)) if len(codes) and codes.min() < 0 else 0
+    return codes, [values[i] for i in order], n_missing
 
 
 def _arrow_factorize(column: Any) -> tuple[NDArray[np.intp], list[Any]]:
@@ -273,11 +339,8 @@ def _arrow_factorize(column: Any) -> tuple[NDArray[np.intp], list[Any]]:
     return codes, uniques.to_pylist()
 
 
-def _categorical_factorize(column: pd.Series[Any]) -> tuple[NDArray[np.intp], list[Any]]:
-    # Categories nobody has are not groups: keep only the codes that occur.
-    raw = column.cat.codes.to_numpy().astype(np.intp)
-    categories = list(column.cat.categories)
-    present = np.bincount(raw[raw >= 0], minlength=len(categories)) > 0
-    renumber = np.full(len(categories) + 1, -1, dtype=np.intp)
-    renumber[np.flatnonzero(present)] = np.arange(int(present.sum()))
-    return renumber[raw], [c for c, p in zip(categories, present, strict=True) if p]
+def _categorical_factorize(column: pd.Series[Any]) -> tuple[NDArray[np.integer[Any]], list[Any]]:
+    # The codes as pandas keeps them (int8 for a few categories): no copy. Categories no
+    # row has stay among the values; no group key holds them, since groups are observed
+    # combinations only.
+    return column.cat.codes.to_numpy(), list(column.cat.categories)

@@ -166,8 +166,24 @@ def as_float(value: NDArray[Any], *, name: str, what: str) -> NDArray[np.float64
     return floats
 
 
+# Integer labels spanning fewer values than this are found with a bincount.
+_SMALL_SPAN = 1 << 16
+
+
 def distinct_values(array: NDArray[Any]) -> list[Any]:
-    """Return the distinct values of ``array`` as Python scalars (hash-based, no sort)."""
+    """Return the distinct values of ``array`` as Python scalars (in no particular order).
+
+    Integers and booleans whose values span at most two (labels, mostly) take a min and a
+    max; a small span one bincount; anything else one hash pass.
+    """
+    if array.ndim == 1 and array.size and array.dtype.kind in "biu":
+        low, high = array.min(), array.max()
+        span = int(high) - int(low)
+        if span <= 1:
+            return [to_python(v) for v in ((low,) if span == 0 else (low, high))]
+        if span < _SMALL_SPAN:
+            present = np.flatnonzero(np.bincount(array.astype(np.int64) - int(low)))
+            return [int(v) + int(low) for v in present]
     return [to_python(v) for v in pd.unique(array)]
 
 
@@ -200,9 +216,14 @@ def sort_key(value: Any) -> tuple[int, Any]:
 
 
 def check_labels(
-    arrays: Mapping[str, NDArray[Any]], *, what: str
+    arrays: Mapping[str, NDArray[Any]],
+    *,
+    what: str,
+    known: Mapping[str, list[Any]] | None = None,
 ) -> tuple[list[Any], dict[str, list[Any]]]:
     """Return the union of label values and the values per array; refuse missing labels.
+
+    ``known`` gives the distinct values of arrays already looked at (by name).
 
     Raises
     ------
@@ -212,7 +233,7 @@ def check_labels(
     per_array: dict[str, list[Any]] = {}
     union: dict[Any, None] = {}
     for name, array in arrays.items():
-        values = distinct_values(array)
+        values = known[name] if known and name in known else distinct_values(array)
         if any(is_missing(v) for v in values):
             count = int(pd.isna(array).sum())
             raise MetricInputError(MISSING_LABELS.format(name=name, count=count, what=what))
@@ -222,22 +243,45 @@ def check_labels(
 
 
 def binary_indicators(
-    y_true: NDArray[Any], y_pred: NDArray[Any], *, pos_label: Any
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    y_true: NDArray[Any],
+    y_pred: NDArray[Any],
+    *,
+    pos_label: Any,
+    known: Mapping[str, list[Any]] | None = None,
+) -> tuple[NDArray[Any], NDArray[Any]]:
     """Return ``(y_true == pos_label, y_pred == pos_label)`` after checking the labels.
 
     The labels of ``y_true`` and ``y_pred`` together may take at most two values and, when
     they take two, ``pos_label`` must be one of them. A single value is allowed (a group
-    where every prediction is negative is ordinary data).
+    where every prediction is negative is ordinary data). Labels that are already 0 / 1
+    integers or booleans with ``pos_label=1`` are returned as they are (no comparison
+    pass): either way each indicator holds 0 and 1 only. ``known`` gives the arrays'
+    distinct values when they were already looked at (keys ``y_true``, ``y_pred``).
 
     Raises
     ------
     MetricInputError
         On missing labels, more than two values, or a ``pos_label`` not among two values.
     """
-    union, _ = check_labels({"y_true": y_true, "y_pred": y_pred}, what="binary metrics")
+    union, per_array = check_labels(
+        {"y_true": y_true, "y_pred": y_pred}, what="binary metrics", known=known
+    )
     _check_binary(union, pos_label)
-    return _equals(y_true, pos_label), _equals(y_pred, pos_label)
+    return (
+        _indicator(y_true, per_array["y_true"], pos_label),
+        _indicator(y_pred, per_array["y_pred"], pos_label),
+    )
+
+
+def _indicator(array: NDArray[Any], values: list[Any], pos_label: Any) -> NDArray[Any]:
+    zero_one = all(v in (0, 1) and not isinstance(v, float) for v in values)
+    if array.ndim == 1 and array.dtype.kind in "biu" and zero_one and _is_one(pos_label):
+        return array
+    return _equals(array, pos_label)
+
+
+def _is_one(value: Any) -> bool:
+    return isinstance(value, bool | int | np.integer | np.bool_) and value == 1
 
 
 def positive_indicator(y_true: NDArray[Any], *, pos_label: Any) -> NDArray[np.bool_]:

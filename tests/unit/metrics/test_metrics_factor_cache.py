@@ -1,0 +1,99 @@
+"""The factorisation cache: reused across calls on the same data, never on changed data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import fairlearn.metrics as flm
+import numpy as np
+import pandas as pd
+import pytest
+
+import govml.metrics as gm
+from govml.metrics import _factor_cache as cache
+from govml.metrics._groups import encode_groups
+
+N = cache.MIN_ROWS * 2
+RNG = np.random.default_rng(11)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _data() -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    y = RNG.integers(0, 2, N)
+    p = RNG.integers(0, 2, N)
+    features = pd.DataFrame(
+        {
+            "race": RNG.choice(np.array(["a", "b", "c"], dtype=object), N),
+            "sex": RNG.choice(np.array(["f", "m"], dtype=object), N),
+        }
+    )
+    return y, p, features
+
+
+def test_repeated_calls_reuse_the_factorisation_and_equal_fairlearn() -> None:
+    y, p, features = _data()
+    first = gm.equalized_odds_difference(y, p, sensitive_features=features)
+    assert cache.size() == 2
+    for function in ("demographic_parity_ratio", "equal_opportunity_difference"):
+        ours = getattr(gm, function)(y, p, sensitive_features=features)
+        assert ours == pytest.approx(getattr(flm, function)(y, p, sensitive_features=features))
+    assert cache.size() == 2  # hits, no new entries
+    assert first == pytest.approx(flm.equalized_odds_difference(y, p, sensitive_features=features))
+    # a copy of the frame holds the same string objects: still a hit
+    gm.demographic_parity_difference(y, p, sensitive_features=features.copy())
+    assert cache.size() == 2
+
+
+def test_a_column_changed_in_place_is_factorised_again() -> None:
+    y, p, features = _data()
+    race = features["race"].to_numpy()
+    before = gm.demographic_parity_difference(y, p, sensitive_features=race)
+    race[: N // 2] = "z"  # same array object, new values
+    after = gm.demographic_parity_difference(y, p, sensitive_features=race)
+    assert after == pytest.approx(flm.demographic_parity_difference(y, p, sensitive_features=race))
+    assert after != before
+    codes, groups = encode_groups(race, N)
+    assert [key[0] for key in groups.keys] == ["a", "b", "c", "z"]
+    assert np.count_nonzero(codes == 3) == N // 2
+
+
+def test_numbers_changed_in_place_and_equal_strings_in_new_objects() -> None:
+    y, p, _ = _data()
+    ages = RNG.integers(20, 60, N)
+    gm.demographic_parity_difference(y, p, sensitive_features=ages)
+    ages[0] = 99
+    _, groups = encode_groups(ages, N)
+    assert (99,) in groups.keys
+    # equal strings, other objects: a miss that still gives the right groups
+    words = np.array([f"g{i % 3}" for i in range(N)], dtype=object)
+    rebuilt = np.array(["".join(w) for w in words], dtype=object)
+    gm.demographic_parity_difference(y, p, sensitive_features=words)
+    size = cache.size()
+    codes, groups = encode_groups(rebuilt, N)
+    assert cache.size() == size + 1
+    assert [key[0] for key in groups.keys] == ["g0", "g1", "g2"]
+    np.testing.assert_array_equal(codes, np.arange(N) % 3)
+
+
+def test_the_cache_is_bounded_and_its_codes_read_only() -> None:
+    y, p, _ = _data()
+    for i in range(cache.MAX_ENTRIES + 3):
+        column = np.array([f"{i}-{j % 2}" for j in range(N)], dtype=object)
+        gm.demographic_parity_difference(y, p, sensitive_features=column)
+    assert cache.size() == cache.MAX_ENTRIES
+    codes, _ = encode_groups(column, N)
+    with pytest.raises(ValueError, match="read-only"):
+        codes[0] = 1
+
+
+def test_small_and_categorical_columns_are_not_cached() -> None:
+    y, p, features = _data()
+    gm.demographic_parity_difference(y[:100], p[:100], sensitive_features=features[:100])
+    gm.demographic_parity_difference(y, p, sensitive_features=features.astype("category"))
+    assert cache.size() == 0
