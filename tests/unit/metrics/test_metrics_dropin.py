@@ -363,3 +363,33 @@ def test_plots_draw_fairlearns_figures(tmp_path: Any) -> None:
             y_axis_metric=skm.recall_score,
             axis_labels=["x"],
         )
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 1),
+            st.integers(0, 1),
+            st.sampled_from(["x", "y", "z"]),
+            st.sampled_from([1, 2]),
+            st.floats(0.5, 2.0),
+        ),
+        min_size=4,
+        max_size=40,
+    )
+)
+def test_metric_frame_equals_fairlearn_on_any_small_data(
+    rows: list[tuple[int, int, str, int, float]],
+) -> None:
+    y, p, s, c, w = (np.array(column) for column in zip(*rows, strict=True))
+    metrics = {"tpr": flm.true_positive_rate, "sel": flm.selection_rate, "n": flm.count}
+    ours, theirs = _frames(
+        metrics=metrics,
+        y_true=y,
+        y_pred=p,
+        sensitive_features=pd.Series(s, name="s"),
+        control_features=pd.Series(c, name="c"),
+        sample_params={"tpr": {"sample_weight": w}, "sel": {"sample_weight": w}},
+    )
+    _same_frame(ours, theirs)
