@@ -102,6 +102,11 @@ COMMANDS: tuple[Entry, ...] = (
         "govml.cli.mlflow_cmds:app",
         "Mirror governed aliases onto an MLflow registry (govml stays the authority).",
     ),
+    Entry(
+        "lineage",
+        "govml.cli.lineage_cmds:app",
+        "Registrations, evaluations and promotions as OpenLineage run events.",
+    ),
 )
 """Every command of ``govml``, in the order ``govml --help`` lists them."""
 
