@@ -29,6 +29,7 @@ from govml.server.routes import (
     gateway,
     lifecycle,
     monitoring,
+    oversight,
     people,
     policies,
     registry,
@@ -113,6 +114,7 @@ def create_app(
         documents,
         monitoring,
         gateway,
+        oversight,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     check_routes(app.openapi()["paths"])
