@@ -42,6 +42,7 @@ Results: see benchmarks/README.md ("Ledger").
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -253,6 +254,7 @@ def child(spec: dict[str, Any]) -> None:
         "verify": client.verify_ledger,
         "tree": partial(tree_recompute, client),
         "decoding": partial(reference_verify, client),
+        "floor": partial(floor_pass, client),
     }
     idle = psutil.Process().memory_info().rss / 2**20
     peaks = {"main": idle, "worker": 0.0, "total": idle}
@@ -335,6 +337,28 @@ def tree_recompute(client: govml.Client) -> None:
         for size, root in heads:
             if tree.root(size).hex() != root:
                 raise AssertionError(f"tree head {size}")
+
+
+def floor_pass(client: govml.Client) -> None:
+    """Floor: read every entry and tree head row through the driver, hash each entry once.
+
+    The least any verifier does: no frontier, root, query-column or time checks, one process.
+    """
+    sha256 = hashlib.sha256
+    with client.ctx.store.read() as conn:
+        raw: Any = conn.connection.driver_connection
+        postgres = client.ctx.store.dialect == "postgresql"
+        for sql in (
+            "SELECT entry FROM ledger_entries ORDER BY seq",
+            "SELECT tree_size, root_hash FROM ledger_checkpoints ORDER BY tree_size",
+        ):
+            cursor = raw.cursor(name="floor") if postgres else raw.cursor()
+            cursor.execute(sql)
+            while batch := cursor.fetchmany(10_000):
+                if len(batch[0]) == 1:
+                    for (entry,) in batch:
+                        sha256(b"\x00" + entry.encode()).digest()
+            cursor.close()
 
 
 def reference_verify(client: govml.Client) -> None:
