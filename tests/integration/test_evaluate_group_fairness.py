@@ -27,7 +27,7 @@ from tests.integration.test_evaluate_bad_data import (
 )
 
 import govml
-from govml.policy import InvalidPolicyError
+from govml.policy import InvalidPolicyError, load_policy
 
 pytestmark = [pytest.mark.datasets, pytest.mark.filterwarnings("ignore")]
 
@@ -210,3 +210,50 @@ def test_a_regression_rule_on_a_classifier_is_a_policy_problem(
     )
     assert len(caught.value.errors) == 3
     assert client.list_evaluations() == []
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
+
+
+def test_the_example_policies_run_on_german_credit(
+    client: govml.Client, german_frame: pd.DataFrame
+) -> None:
+    valid = _register(
+        client, german_frame, "default", LogisticRegression(max_iter=2000), GERMAN_NUMERIC
+    )
+    evaluation = client.evaluate(
+        "credit@1",
+        policy=EXAMPLES / "german-credit-robust.yaml",
+        data=valid.drop(columns=["prediction"]),
+        target="default",
+        training_data=german_frame.iloc[:700],
+    )
+    categories = {check["category"] for check in evaluation.checks}
+    assert {"fairness", "robustness", "baseline", "training_data"} <= categories
+    assert not [c for c in evaluation.checks if c["status"] == "undefined"]
+    for name in ("german-credit-amount.yaml", "german-credit-grades.yaml"):
+        assert load_policy(EXAMPLES / name).policy.fairness is not None
+
+
+@pytest.mark.parametrize(
+    ("example", "target"),
+    [("german-credit-amount.yaml", "credit_amount"), ("german-credit-grades.yaml", "grade")],
+)
+def test_the_regression_and_grade_examples_run_on_german_credit(
+    client: govml.Client, german_frame: pd.DataFrame, example: str, target: str
+) -> None:
+    numeric = [c for c in GERMAN_NUMERIC if c != target]
+    estimator = Ridge(alpha=1.0) if target == "credit_amount" else LogisticRegression(max_iter=2000)
+    valid = _register(client, german_frame, target, estimator, numeric)
+    evaluation = client.evaluate(
+        "credit@1",
+        policy=EXAMPLES / example,
+        data=valid.drop(columns=["prediction"]),
+        target=target,
+        training_data=german_frame.iloc[:700],
+    )
+    section = load_policy(EXAMPLES / example).policy.fairness
+    assert section is not None
+    fairness = [c for c in evaluation.checks if c["category"] == "fairness"]
+    assert len(fairness) == 2 * len(section.rules)
+    assert not [c for c in evaluation.checks if c["status"] == "undefined"]
