@@ -46,8 +46,7 @@ def evaluate(
     training_data: str | None = typer.Option(
         None,
         "--training-data",
-        help="Training data (CSV or Parquet) for the policy's baseline and training_data "
-        "sections.",
+        help="Training data (CSV or Parquet) for the policy's baseline and training_data sections.",
     ),
     sensitive: str | None = typer.Option(
         None,
