@@ -20,7 +20,8 @@ CURSOR_OPTION = typer.Option(
 )
 
 
-def _read_cursor(path: Path) -> int | None:
+def read_cursor(path: Path) -> int | None:
+    """Return the ledger sequence a cursor file holds (None when it does not exist yet)."""
     if not path.exists():
         return None
     text = path.read_text(encoding="utf-8").strip()
@@ -51,7 +52,7 @@ def emit(
     """Send run events (or print them without --to); the API key is OPENLINEAGE_API_KEY."""
     from govml.services.lineage_events import LineageService
 
-    after = since if since is not None else (_read_cursor(cursor) if cursor else None)
+    after = since if since is not None else (read_cursor(cursor) if cursor else None)
     with client(ctx) as opened:
         context = getattr(opened, "ctx", None)
         if context is None:

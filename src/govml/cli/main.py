@@ -107,6 +107,11 @@ COMMANDS: tuple[Entry, ...] = (
         "govml.cli.lineage_cmds:app",
         "Registrations, evaluations and promotions as OpenLineage run events.",
     ),
+    Entry(
+        "notify",
+        "govml.cli.notify_cmds:app",
+        "Announce approval requests and decisions on Slack, Teams or a webhook.",
+    ),
 )
 """Every command of ``govml``, in the order ``govml --help`` lists them."""
 

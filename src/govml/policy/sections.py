@@ -7,7 +7,7 @@ services.
 from __future__ import annotations
 
 import re
-from typing import Any, Self
+from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -149,6 +149,35 @@ class Documentation(PolicyModel):
         return value
 
 
+class Notify(PolicyModel):
+    """Where alerts go: a webhook, signed with the secret in environment variable ``secret_env``.
+
+    ``format`` is the body: govml's own JSON event (``generic``), a Slack Block Kit message
+    (``slack``) or a Microsoft Teams Adaptive Card (``teams``).
+    """
+
+    webhook: str
+    secret_env: str | None = None
+    format: Literal["generic", "slack", "teams"] = Field(
+        default="generic", exclude_if=lambda v: v == "generic"
+    )
+
+    @field_validator("webhook")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(msg.ERR_WEBHOOK.format(value=value))
+        return value
+
+    @field_validator("secret_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError(msg.ERR_ENV_NAME.format(value=value))
+        return value
+
+
 class Approvals(PolicyModel):
     """Human approvals before production: how many distinct people, in which roles.
 
@@ -162,6 +191,8 @@ class Approvals(PolicyModel):
     roles: list[ApproverRole] = Field(default_factory=list)
     separation_of_duties: bool = True
     require_staging: bool = True
+    # Where approval requests and decisions are announced (govml notify relay).
+    notify: Notify | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("roles")
     @classmethod
@@ -214,28 +245,6 @@ class DriftThreshold(PolicyModel):
 
 def _order(template: str, test: str, warn: float, alert: float) -> str:
     return template.format(test=test, warn=format_number(warn), alert=format_number(alert))
-
-
-class Notify(PolicyModel):
-    """Where alerts go: a webhook, signed with the secret in environment variable ``secret_env``."""
-
-    webhook: str
-    secret_env: str | None = None
-
-    @field_validator("webhook")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(msg.ERR_WEBHOOK.format(value=value))
-        return value
-
-    @field_validator("secret_env")
-    @classmethod
-    def _env_name(cls, value: str | None) -> str | None:
-        if value is not None and not _ENV_NAME.match(value):
-            raise ValueError(msg.ERR_ENV_NAME.format(value=value))
-        return value
 
 
 class Monitoring(PolicyModel):

@@ -247,7 +247,7 @@ def test_unknown_fields_suggest_the_closest_or_list_the_valid_ones() -> None:
     assert found == [
         "policy.yaml:5:1: fairnes: unknown field 'fairnes' — did you mean 'fairness'?",
         "policy.yaml:6:26: approvals.quorum: unknown field 'quorum'; valid fields: required, "
-        "roles, separation_of_duties, require_staging",
+        "roles, separation_of_duties, require_staging, notify",
     ]
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from govml.domain.lifecycle import PRODUCTION
 from govml.errors import ForbiddenError, NotFoundError
+from govml.integrations.notify import alert_message, render
 from govml.monitoring.records import ActionRecord, MonitorRun, VersionReport
 from govml.monitoring.webhook import Delivery, deliver, secret_from_env
 from govml.policy.records import StoredPolicy
@@ -171,6 +172,8 @@ def _webhook(
             action=action,
         )
     payload = _event(run, report, stored, event, rolled)
+    if notify.format != "generic":  # Slack / Teams layouts of the same event
+        payload = render(notify.format, alert_message(event, payload))
     sent = deliver(notify.webhook, event, payload, secret_from_env(notify.secret_env))
     now = ctx.clock()
     detail = _delivery_detail(sent, action)
