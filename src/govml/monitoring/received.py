@@ -56,6 +56,9 @@ _COLUMNS: dict[str, list[tuple[str, pa.DataType | None, bool]]] = {
         ("prediction", None, True),
         ("probabilities", None, False),
         ("latency_ms", pa.float64(), False),
+        ("decision", pa.string(), False),
+        ("referral", pa.string(), False),
+        ("explanation", pa.string(), False),
     ],
     "feedback": [
         ("request_id", pa.string(), True),

@@ -23,12 +23,11 @@ inputs_json      string                       the same record as JSON
 prediction       per output signature         what the model decided
 probabilities    struct<one float64 per class> class probabilities (classifiers only)
 latency_ms       float64                      gateway time from arrival to the answer
-decision         string                       ``answered`` or ``referred`` (to a person), when
-                                              the policy has an oversight section or the
-                                              model is suspended (only in such files)
-referral         string (JSON)                why a referred record was referred
-explanation      string (JSON)                the record's explanation, when one was asked
-                                              (``?explain=k``; only in files that have one)
+decision         string                       ``answered`` or ``referred`` (to a person) under
+                                              the policy's oversight or a suspension, else null
+referral         string (JSON)                why a referred record was referred, else null
+explanation      string (JSON)                the record's explanation when one was asked
+                                              (``?explain=k``), else null
 ================ ============================ ===========================================
 
 Feedback columns: ``request_id``, ``record`` (int32), ``time``, ``label`` (typed as the
@@ -195,19 +194,18 @@ def prediction_table(entries: list[PredictionEntry]) -> pa.Table:
             [np.full(entry.count, entry.latency_ms, dtype=np.float64) for entry in entries]
         )
     )
-    if any(entry.decisions is not None for entry in entries):
-        decisions: list[str | None] = []
-        reasons: list[str | None] = []
-        for entry in entries:
-            decisions.extend(entry.decisions or [None for _ in range(entry.count)])
-            reasons.extend(entry.referrals or [None for _ in range(entry.count)])
-        columns["decision"] = pa.array(decisions, type=pa.string())
-        columns["referral"] = pa.array(reasons, type=pa.string())
-    if any(entry.explanations is not None for entry in entries):
-        texts: list[str | None] = []
-        for entry in entries:
-            texts.extend(entry.explanations or [None for _ in range(entry.count)])
-        columns["explanation"] = pa.array(texts, type=pa.string())
+    # Always written (null when unused), so that every file of the log has one schema.
+    decisions: list[str | None] = []
+    reasons: list[str | None] = []
+    texts: list[str | None] = []
+    for entry in entries:
+        nothing: list[str | None] = [None for _ in range(entry.count)]
+        decisions.extend(entry.decisions or nothing)
+        reasons.extend(entry.referrals or nothing)
+        texts.extend(entry.explanations or nothing)
+    columns["decision"] = pa.array(decisions, type=pa.string())
+    columns["referral"] = pa.array(reasons, type=pa.string())
+    columns["explanation"] = pa.array(texts, type=pa.string())
     return pa.table(columns)
 
 

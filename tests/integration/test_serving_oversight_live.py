@@ -1,0 +1,138 @@
+"""Each decision through a real `govml serve` on loopback: explanations with reason codes, the
+referral band, the review queue, and suspend / resume within one poll interval.
+
+credit@1 (a logistic regression on x1, x2) holds production; the policy in force for its tier
+has reason codes and an oversight section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+import shap
+from tests.integration.test_lifecycle import POLICY, Team
+from tests.integration.test_serving_gateway import (
+    MODEL,
+    Served,
+    build_store,
+    read_log,
+    record,
+    serve,
+    wait_for,
+)
+
+import govml
+
+DECISIONS = """
+reason_codes:
+  adverse_outcome: 0
+  codes:
+    - {feature: x1, code: X1, text: First factor, adverse: First factor too low}
+    - {feature: x2, code: X2, text: Second factor, adverse: Second factor too high}
+oversight:
+  refer: {score_between: [0.3, 0.7]}
+  reviewers: [risk_officer]
+"""
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
+    tmp = tmp_path_factory.mktemp("overseen")
+    home = tmp / "home"
+    home.mkdir()
+    url = f"sqlite:///{home / 'govml.db'}"
+    govml.connect(home, database_url=url, user="alice", create=True).close()
+    team = build_store(url, home, tmp)
+    policy = tmp / "overseen.yaml"
+    policy.write_text(POLICY.format(accuracy_min=0.0) + DECISIONS, encoding="utf-8")
+    team["alice"].apply_policy(policy, replace=True)
+    yield team
+    team.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(store: Team) -> Iterator[Served]:
+    with serve(
+        store.db_url, store.home, store.tmp, "--poll-seconds", "0.2", "--flush-seconds", "0.1"
+    ) as served:
+        yield served
+
+
+@pytest.fixture
+def http(gateway: Served) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.url, timeout=30, headers=gateway.headers) as client:
+        yield client
+
+
+def test_explanations_equal_shap_and_carry_reason_codes(store: Team, http: httpx.Client) -> None:
+    rows = [record(i) for i in range(8)]
+    answer = http.post("/predict?explain=2", json=rows).json()
+    model = store["vic"].load_model(f"{MODEL}@1").raw
+    frame = np.asarray([[row["x1"], row["x2"]] for row in rows])
+    fingerprint = store["vic"].registry.dataset_fingerprint(
+        store["vic"].get_version(f"{MODEL}@1").datasets[0].digest
+    )
+    means = {c["name"]: c["mean"] for c in fingerprint["profile"]["columns"]}
+    background = np.asarray([[means["x1"], means["x2"]]])
+    masker = shap.maskers.Independent(background, max_samples=1)
+    expected = shap.LinearExplainer(model, masker).shap_values(frame)
+    for row, explanation in enumerate(answer["explanations"]):
+        got = {item["feature"]: item["contribution"] for item in explanation["contributions"]}
+        assert got["x1"] == pytest.approx(expected[row, 0], abs=1e-6)
+        assert got["x2"] == pytest.approx(expected[row, 1], abs=1e-6)
+        codes = {reason["code"] for reason in explanation["reasons"]}
+        assert codes <= {"X1", "X2"}
+
+
+def test_the_band_refers_and_a_reviewer_decides(
+    store: Team, gateway: Served, http: httpx.Client
+) -> None:
+    rows = [record(100 + i) for i in range(40)]
+    answer = http.post("/predict", json=rows).json()
+    referred = [i for i, decision in enumerate(answer["decisions"]) if decision == "referred"]
+    assert referred and len(referred) < len(rows)
+    for i in referred:
+        assert answer["predictions"][i] is None
+    erin = store["erin"]
+    wait_for(lambda: len(erin.oversight.list(MODEL)) >= len(referred))  # type: ignore[attr-defined]
+    queued = [r for r in erin.oversight.list(MODEL) if r.request_id == answer["request_id"]]  # type: ignore[attr-defined]
+    assert [r.record for r in queued] == referred
+    assert all(0.3 <= (r.score or 0) <= 0.7 for r in queued)
+    decided = erin.oversight.decide(queued[0].id, decision=1, comment="checked")  # type: ignore[attr-defined]
+    assert decided.decided_by == "erin"
+
+    def logged() -> bool:
+        log = read_log(gateway.log_dir)
+        return bool((log["request_id"] == answer["request_id"]).sum() == len(rows))
+
+    wait_for(logged)
+    log = read_log(gateway.log_dir)
+    mine = log.filter(log["request_id"] == answer["request_id"]).sort("record")
+    assert mine["decision"].to_list() == answer["decisions"]
+    store["alice"].verify_ledger()
+
+
+def test_suspend_and_resume_reach_the_gateway_within_a_poll(
+    store: Team, http: httpx.Client
+) -> None:
+    rows = [record(200 + i) for i in range(3)]
+    store["frank"].oversight.suspend(MODEL, reason="incident 42")  # type: ignore[attr-defined]
+    try:
+        wait_for(lambda: http.post("/predict", json=rows).json()["decisions"] == ["referred"] * 3)
+        answer = http.post("/predict", json=rows).json()
+        assert "incident 42" in answer["referrals"][0]["reasons"][0]
+    finally:
+        store["erin"].oversight.resume(MODEL, reason="incident closed")  # type: ignore[attr-defined]
+    wait_for(lambda: "referred" not in str(http.post("/predict", json=[record(1)]).json()))
+    actions = [entry.action for entry in store["vic"].audit_log(model=MODEL)]
+    assert "serving.suspended" in actions and "serving.resumed" in actions
+
+
+def test_hostile_explain_values_are_422_not_500(http: httpx.Client) -> None:
+    for value in ("999999", "-3", "1e9", "%00", "1&explain=2"):
+        response = http.post(f"/predict?explain={value}", json=record(0))
+        assert response.status_code == 422, value
+        assert response.json()["errors"][0]["field"] == "explain"
