@@ -34,7 +34,7 @@ from govml.errors import ConfigurationError, MissingStoreError, SchemaVersionErr
 if TYPE_CHECKING:
     from alembic.config import Config
 
-SCHEMA_HEAD: Final = "0013_oversight"
+SCHEMA_HEAD: Final = "0014_model_risk"
 """The revision of the newest migration (a test checks it against `migrations_head`)."""
 
 # Any constant works; it only has to be the same for every govml process on a database.

@@ -445,6 +445,36 @@ serving_suspensions = sa.Table(
     sa.Column("updated_by", sa.String(200), nullable=False),
 )
 
+# A retired model: its aliases were cleared (kept here, as they were, for the record), its
+# gateways answer that it is retired, and its history stays. One row per retired model; the
+# retirement is a `model.retired` ledger entry.
+model_retirements = sa.Table(
+    "model_retirements",
+    metadata,
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), primary_key=True),
+    sa.Column("retired_at", UTCDateTime, nullable=False),
+    sa.Column("retired_by", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("ticket", sa.String(200), nullable=True),
+    sa.Column("aliases", sa.JSON, nullable=False),
+)
+
+# The risk register of a model (SR 11-7 / SS1/23 style): every change writes a new revision with
+# the whole list of risks, its digest, and a `risk_register.revised` ledger entry; old revisions
+# stay.
+risk_registers = sa.Table(
+    "risk_registers",
+    metadata,
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("risks", sa.JSON, nullable=False),
+    sa.Column("digest", sa.String(71), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("ticket", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+)
+
 # Sessions of the web UI: a person signs in with a token and gets a session cookie. Only the
 # SHA-256 of the session id is stored, with the user, the token signed in with (a revoked or
 # expired token ends its sessions), the session's CSRF secret, and its times: a session ends
