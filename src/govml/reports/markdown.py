@@ -55,7 +55,12 @@ def render_markdown(
         lines += [*table(("field", "value"), details), ""]
     for category, rows in by_category(document, reference_groups=reference_groups):
         checks = [_check_cells(row) for row in rows]
-        lines += [f"## {cell(category.capitalize())}", "", *table(CHECK_HEADER, checks), ""]
+        lines += [
+            f"## {cell(category.replace('_', ' ').capitalize())}",
+            "",
+            *table(CHECK_HEADER, checks),
+            "",
+        ]
     timings = timings_of(document)
     if timings:
         lines += ["## Timings", "", *table(("phase", "duration"), timings), ""]

@@ -108,7 +108,7 @@ class TrainingDataRunner:
                         coverage,
                         limit,
                         None,
-                        f"of {len(training):,} training rows have a label",
+                        f"share of the {len(training):,} training rows with a label",
                         {"rows": len(training)},
                     )
                 )
@@ -179,7 +179,7 @@ def _groups(
                     low,
                     section.min_group_share,
                     _smallest(counts, counts.shares),
-                    f"of the {len(training):,} training rows in the smallest group",
+                    f"share of the {len(training):,} training rows in the smallest group",
                     evidence,
                 )
             )
@@ -243,7 +243,7 @@ def _base_rate(
         ratio,
         limit,
         None,
-        f"(smallest over largest rate of the label {plain(label)!r} by {feature})",
+        f"smallest over largest rate of the label {plain(label)!r} by {feature}",
         evidence,
     )
 
@@ -272,12 +272,13 @@ def _judged(
 ) -> CheckResult:
     status: Status = "pass" if value >= low else "fail"
     relation = "meets" if status == "pass" else "breaks"
-    place = f" ({where})" if where else ""
+    place = f", {where}" if where else ""
+    measure = check.split(":", 1)[0]
     return CheckResult(
         check=check,
         category=CATEGORY,
         status=status,
-        message=f"{check.split(':', 1)[0]} {shown(value)} {what}{place} {relation} ≥ {shown(low)}",
+        message=f"{measure} {shown(value)} ({what}{place}) {relation} ≥ {shown(low)}",
         value=value,
         threshold={"min": low},
         evidence=evidence,
