@@ -96,6 +96,7 @@ _EVALUATE_KEYWORDS = frozenset(
         "data",
         "target",
         "policy",
+        "training_data",
         "sensitive",
         "prediction_column",
         "score_column",
@@ -116,6 +117,9 @@ class RemoteClient:
     settings
         ``server`` (``GOVML_SERVER``) is the server's URL, ``token`` (``GOVML_TOKEN``) the
         bearer token that says who is calling. No local store is opened.
+    transport
+        How requests reach the server (default: HTTP over the network); tests give one
+        that calls the server's application in the same process.
 
     Raises
     ------
@@ -123,7 +127,7 @@ class RemoteClient:
         When the server URL or the token is missing.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> None:
         if not settings.server:
             raise ConfigurationError("GOVML_SERVER is not set: no govml server to call")
         if not settings.token:
@@ -139,6 +143,7 @@ class RemoteClient:
                 "User-Agent": f"govml/{__version__}",
             },
             timeout=TIMEOUT,
+            transport=transport,
         )
 
     def __repr__(self) -> str:
@@ -668,6 +673,8 @@ class RemoteClient:
             "random_state": kwargs.get("random_state"),
         }
         files = {"data": ("data.parquet", _parquet(kwargs["data"]), PARQUET)}
+        if kwargs.get("training_data") is not None:
+            files["training_data"] = ("train.parquet", _parquet(kwargs["training_data"]), PARQUET)
         policy = kwargs.get("policy")
         if policy is not None:
             loaded = policy if isinstance(policy, LoadedPolicy) else load_policy(policy)

@@ -1,9 +1,10 @@
-"""`govml server` and client mode: the REST API through real uvicorn, on SQLite and PostgreSQL.
+"""`govml server` and client mode: the REST API, on SQLite and PostgreSQL.
 
 A team is set up locally (admin alice bootstraps the store and adds the others with their
-roles); the server runs in a thread on a loopback port; each person then acts through a
-`RemoteClient` with their own token, and the results are compared with what a local client
-of the same store reads.
+roles); each person then acts through a `RemoteClient` with their own token, and the results
+are compared with what a local client of the same store reads. The server's application is
+called in this process (`tests.asgi`); the command line in client mode, which makes its own
+client from ``GOVML_SERVER``, reaches it through real uvicorn on a loopback port.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
+from tests.asgi import BASE_URL, in_process
 
 import govml
 from govml.cli.main import invoke
@@ -70,8 +72,16 @@ def _frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
 class Deployment:
     """A store with a team, served over HTTP."""
 
-    def __init__(self, db_url: str, home: Path, tmp_path: Path, url: str) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        home: Path,
+        tmp_path: Path,
+        url: str,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.db_url, self.home, self.tmp, self.url = db_url, home, tmp_path, url
+        self.transport = transport
         self.local = govml.connect(home, database_url=db_url, user="alice")
         self.tokens: dict[str, str] = {}
         self.remotes: dict[str, RemoteClient] = {}
@@ -89,13 +99,18 @@ class Deployment:
 
     def __getitem__(self, name: str) -> RemoteClient:
         if name not in self.remotes:
-            settings = load_settings(server=self.url, token=self.tokens[name])
-            self.remotes[name] = RemoteClient(settings)
+            self.remotes[name] = self.remote(self.tokens[name])
         return self.remotes[name]
+
+    def remote(self, token: str) -> RemoteClient:
+        settings = load_settings(server=self.url, token=token)
+        return RemoteClient(settings, transport=self.transport)
 
     def http(self, token: str | None = None) -> httpx.Client:
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return httpx.Client(
+            base_url=self.url, headers=headers, timeout=30, transport=self.transport
+        )
 
     def register(self) -> str:
         bob = self["bob"]
@@ -115,8 +130,22 @@ class Deployment:
 
 @pytest.fixture
 def deployment(db_url: str, home: Path, tmp_path: Path) -> Iterator[Deployment]:
+    """The team's server, its application called in this process."""
     settings = load_settings(home=home, database_url=db_url)
     # The store exists (migrated) before the server opens it.
+    govml.connect(home, database_url=db_url, user="alice").close()
+    app = create_app(settings, max_upload_bytes=MAX_UPLOAD)
+    with in_process(app) as transport:
+        made = Deployment(db_url, home, tmp_path, BASE_URL, transport)
+        made.settle()
+        yield made
+        made.close()
+
+
+@pytest.fixture
+def live_deployment(db_url: str, home: Path, tmp_path: Path) -> Iterator[Deployment]:
+    """The team's server through real uvicorn on a loopback port."""
+    settings = load_settings(home=home, database_url=db_url)
     govml.connect(home, database_url=db_url, user="alice").close()
     app = create_app(settings, max_upload_bytes=MAX_UPLOAD)
     with serving(app) as url:
@@ -219,8 +248,11 @@ def test_rollback_and_registration_from_a_file(deployment: Deployment, tmp_path:
 
 
 def test_cli_in_client_mode_prints_what_local_mode_prints(
-    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    live_deployment: Deployment,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    deployment = live_deployment
     ref = deployment.register()
     deployment["bob"].evaluate(ref, data=str(deployment.data), target="y", n_boot=50)
     monkeypatch.setenv("GOVML_HOME", str(deployment.home))
@@ -322,7 +354,7 @@ def test_tokens_missing_wrong_expired_or_revoked_get_401(deployment: Deployment)
     expired = AccessService(admin).issue_token("vic", expires_in_days=1).token
     shared.close()
     with pytest.raises(AuthenticationError, match="expired") as info:
-        RemoteClient(load_settings(server=deployment.url, token=expired)).list_models()
+        deployment.remote(expired).list_models()
     assert "govml users token" in info.value.diagnostics()
 
     vic = deployment["vic"]
