@@ -97,6 +97,7 @@ from govml.serving.oversight import (
     ANSWERED,
     REFERRED,
     ReferralSender,
+    governance_summary,
     referral_items,
     referral_reasons,
     suspended_answer,
@@ -768,6 +769,7 @@ class Gateway:
                 "key": state.key,
                 "strict": state.strict,
                 "problem": state.problem,
+                "governance": governance_summary(state.governance, state.champion),
                 "gateway": {"govml": __version__, "pid": os.getpid()},
             },
         )

@@ -127,6 +127,32 @@ def withhold(body: dict[str, Any], referred: dict[int, list[str]], count: int) -
     ]
 
 
+def governance_summary(governance: Governance, champion: Deployment | None) -> dict[str, Any]:
+    """Return what ``GET /version`` says of the decision sections in force.
+
+    ``reason_code_problems`` lists the policy's reason codes that do not fit the version
+    answering (a feature it does not read, an adverse outcome that is not one of its classes).
+    """
+    from govml.serving.reasons import reason_code_problems
+
+    held = governance.suspended
+    problems: list[str] = []
+    if champion is not None:
+        classes = None if champion.classes is None else list(champion.classes)
+        features = [spec.name for spec in champion.inputs]
+        problems = reason_code_problems(
+            governance.reason_codes, features, classes, champion.version.ref
+        )
+    return {
+        "reason_codes": governance.reason_codes is not None,
+        "reason_code_problems": problems,
+        "oversight": None if governance.oversight is None else governance.oversight.model_dump(),
+        "suspended": None
+        if held is None
+        else {"by": held.by, "reason": held.reason, "since": held.since},
+    }
+
+
 def inputs_digest(validated: Validated, names: list[str], record: int) -> str:
     """Return the SHA-256 of one record's inputs as the log's ``inputs_json`` has them."""
     row = {name: validated.values[name][record] for name in names}

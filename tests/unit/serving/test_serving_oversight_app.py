@@ -103,3 +103,23 @@ async def test_a_suspended_model_refers_everything_or_answers_503(
     await _govern(gateway, source, Governance())
     resumed = (await client.post("/predict", json=ROWS[:3])).json()
     assert "decisions" not in resumed and None not in resumed["predictions"]
+
+
+async def test_version_names_reason_codes_that_do_not_fit_the_model(
+    gateway_client: tuple[Gateway, httpx.AsyncClient], source: FakeSource
+) -> None:
+    from govml.policy.decisions import ReasonCode, ReasonCodes
+
+    gateway, client = gateway_client
+    codes = ReasonCodes(
+        adverse_outcome=7,
+        codes=[
+            ReasonCode(feature="incom", code="I", text="Income"),
+            ReasonCode(feature="age", code="A", text="Age"),
+        ],
+    )
+    await _govern(gateway, source, Governance(reason_codes=codes))
+    summary = (await client.get("/version")).json()["governance"]
+    problems = summary["reason_code_problems"]
+    assert "feature 'incom' is not an input of credit@1 (did you mean 'income'?)" in problems[0]
+    assert "adverse_outcome 7 is not a class of credit@1" in problems[1]
