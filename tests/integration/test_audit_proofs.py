@@ -824,6 +824,7 @@ _ENTRY_COLUMNS = ("time", "actor", "action", "subject", "entry", "leaf_hash")
 _HEAD_COLUMNS = ("root_hash", "frontier", "created_at", "signed_note")
 
 
+@pytest.mark.slow  # 10 s: 150 examples, each a tampered store verified
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

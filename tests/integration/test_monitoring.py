@@ -567,6 +567,7 @@ def test_client_mode_monitors_the_servers_log(watched: Watched, hook: Any) -> No
             remote.close()
 
 
+@pytest.mark.slow  # 20-24 s: `govml monitor --every` in its own process until SIGTERM
 def test_every_loop_stops_cleanly_on_sigterm(watched: Watched, tmp_path: Path) -> None:
     import os
     import signal

@@ -155,6 +155,7 @@ def live_deployment(db_url: str, home: Path, tmp_path: Path) -> Iterator[Deploym
         made.close()
 
 
+@pytest.mark.slow  # 7-10 s: every client method through the API
 def test_every_client_method_round_trips(deployment: Deployment) -> None:
     local, bob, frank = deployment.local, deployment["bob"], deployment["frank"]
     ref = deployment.register()
