@@ -7,6 +7,7 @@ mean; without training data the checks are undefined and say why.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import mean_absolute_error
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from tests.asgi import BASE_URL, in_process
 from tests.integration.test_evaluate_bad_data import (
     GERMAN_CATEGORICAL,
     GERMAN_NUMERIC,
     load_german,
 )
+from tests.integration.test_server import MAX_UPLOAD, Deployment, _frame
 
 import govml
+from govml.server import create_app
+from govml.settings import load_settings
 
 pytestmark = [pytest.mark.datasets, pytest.mark.filterwarnings("ignore")]
 
@@ -125,3 +130,47 @@ def test_a_regression_of_credit_amounts_against_the_mean(
     assert evaluation.check("beats_baseline:linear")["evidence"]["baseline_model"] == (
         "ridge regression"
     )
+
+
+BASELINE_POLICY = """\
+apiVersion: govml/v1
+kind: Policy
+metadata: {name: remote-baseline}
+tiers: [high]
+baseline: {margin: 0.05}
+training_data:
+  min_label_coverage: 1.0
+  expectations: [{expect: distinct_count, column: y, max: 2}]
+"""
+
+
+@pytest.fixture
+def served(db_url: str, home: Path, tmp_path: Path) -> Iterator[Deployment]:
+    """A team's server, its application called in this process (as test_server's)."""
+    settings = load_settings(home=home, database_url=db_url)
+    govml.connect(home, database_url=db_url, user="alice").close()
+    with in_process(create_app(settings, max_upload_bytes=MAX_UPLOAD)) as transport:
+        made = Deployment(db_url, home, tmp_path, BASE_URL, transport)
+        made.settle()
+        yield made
+        made.close()
+
+
+def test_client_mode_sends_the_training_data_and_gets_the_same_figures(
+    served: Deployment, tmp_path: Path
+) -> None:
+    deployment = served
+    ref = deployment.register()
+    policy = tmp_path / "baseline.yaml"
+    policy.write_text(BASELINE_POLICY, encoding="utf-8")
+    train = _frame()
+    remote = deployment["bob"].evaluate(
+        ref, data=str(deployment.data), target="y", policy=policy, training_data=train
+    )
+    local = deployment.local.evaluate(
+        ref, data=str(deployment.data), target="y", policy=policy, training_data=train
+    )
+    for name in ("beats_baseline:majority", "beats_baseline:linear", "label_coverage"):
+        assert remote.check(name)["value"] == pytest.approx(local.check(name)["value"]), name
+    assert remote.check("beats_baseline:majority")["status"] == "pass"
+    assert remote.document["data"]["training"]["rows"] == len(train)

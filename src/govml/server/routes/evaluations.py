@@ -37,6 +37,10 @@ def evaluate(
     policy_source: Annotated[
         str | None, Form(description="The policy's file name, for messages.")
     ] = None,
+    training_data: Annotated[
+        UploadFile | None,
+        File(description="Training data (Parquet) for the baseline and training_data sections."),
+    ] = None,
     sensitive: Annotated[
         str | None, Form(description="JSON list of sensitive columns (default: the policy's).")
     ] = None,
@@ -57,12 +61,17 @@ def evaluate(
         not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)
     ):
         raise InputError("sensitive: expected a JSON list of column names")
-    table = read_parquet(data, "data", request.app.state.govml_limits)
+    limits = request.app.state.govml_limits
+    table = read_parquet(data, "data", limits)
+    training = (
+        None if training_data is None else read_parquet(training_data, "training_data", limits)
+    )
     evaluation = EvaluationService(ctx).evaluate(
         ref,
         data=table,
         target=target,
         policy=read_policy(policy, policy_source),
+        training_data=training,
         sensitive=columns,
         prediction_column=prediction_column,
         score_column=score_column,
