@@ -1,8 +1,10 @@
 """Signed checkpoints, proofs and export bundles of the ledger, and the instance's key.
 
 `ProofService.checkpoint` signs the latest tree head with the instance's key after checking
-that the tree is the tree of the stored leaf hashes and that it extends the last checkpoint
-signed before (a log must never sign two inconsistent checkpoints). `proof` and `export`
+that its stored frontier folds to its root and that it extends the last checkpoint signed
+before (a log must never sign two inconsistent checkpoints), by a consistency proof whose
+subtrees come from the tree heads: signing reads a few dozen rows, not every leaf hash
+(`audit verify` checks every tree head against the entries). `proof` and `export`
 hand out self-contained bundles (`govml.ledger.bundle`), signed with the same key and
 verified before they leave.
 """
@@ -27,8 +29,8 @@ from govml.ledger.checkpoint import (
     sign_checkpoint,
     verify_checkpoint,
 )
-from govml.ledger.merkle import leaf_hash, verify_consistency
-from govml.ledger.tree import MerkleTree, inclusion_path
+from govml.ledger.merkle import Frontier, leaf_hash, verify_consistency
+from govml.ledger.tree import MerkleTree, consistency_path, inclusion_path
 from govml.services.access import authorize
 from govml.services.context import ServiceContext
 from govml.store import records
@@ -128,7 +130,7 @@ class ProofService:
         InputError
             If the ledger is empty or this home has no key recorded in the ledger.
         LedgerVerificationError
-            If the tree head is not the tree of the stored leaf hashes, or the ledger is not
+            If the tree head's frontier does not fold to its root, or the ledger is not
             consistent with the last checkpoint signed: nothing is signed then.
         """
         keys_dir = self.keys_dir()
@@ -147,21 +149,14 @@ class ProofService:
                     f"the signing key {signer.verifier().label} is not recorded in this ledger",
                     hint="run `govml init`",
                 )
-            tree = read_tree(conn, head.tree_size)
-            root = tree.root()
-            # 1. What is signed is the tree of the stored leaf hashes.
-            if root.hex() != head.root_hash:
-                raise LedgerVerificationError(
-                    f"not signing: the tree head at size {head.tree_size} is not the root of the "
-                    "stored leaf hashes",
-                    hint="run `govml audit verify`",
-                )
+            # 1. What is signed is the tree head's root, which its stored frontier folds to.
+            root = _head_root(head)
             # 2. Never sign a checkpoint inconsistent with one signed before.
             previous = latest_signed_head(conn)
             if previous is not None:
                 assert previous.signed_note is not None
                 keys = [key for _, key in note_keys(conn, previous.signed_note)]
-                _check_extends(previous, tree, keys, origin)
+                _check_extends(previous, head.tree_size, root, StoredBlocks(conn), keys, origin)
             if head.signed_note is not None:
                 note, created = head.signed_note, False
             else:
@@ -438,21 +433,51 @@ def tree_of(conn: Connection, checkpoint: Checkpoint) -> MerkleTree:
     return tree
 
 
+def _head_root(head: StoredHead) -> bytes:
+    """Return the root of a tree head once its stored frontier is shown to fold to it.
+
+    Raises
+    ------
+    LedgerVerificationError
+        If the frontier is malformed or folds to another root.
+    """
+    try:
+        root = Frontier.from_json(head.tree_size, head.frontier).root()
+    except InputError:
+        root = None
+    if root is None or root.hex() != head.root_hash:
+        raise LedgerVerificationError(
+            f"not signing: the tree head at size {head.tree_size} has a root that is not the "
+            "root of its frontier",
+            hint="run `govml audit verify`",
+        )
+    return root
+
+
 def _check_extends(
-    previous: StoredHead, tree: MerkleTree, recorded: Sequence[VerifierKey], origin: str
+    previous: StoredHead,
+    size: int,
+    root: bytes,
+    blocks: StoredBlocks,
+    recorded: Sequence[VerifierKey],
+    origin: str,
 ) -> None:
-    """Raise unless the tree extends the last signed checkpoint (RFC 9162 consistency)."""
+    """Raise unless the tree of ``size`` and ``root`` extends the last signed checkpoint.
+
+    RFC 9162 consistency, the proof's subtrees read from the tree heads (`StoredBlocks`):
+    whatever they hold, the proof verifies only if both roots are of one log.
+    """
     assert previous.signed_note is not None
     try:
         old = verify_checkpoint(previous.signed_note, recorded, origin=origin)[0]
-        if old.tree_size > tree.size:
-            raise LedgerVerificationError(f"the ledger has only {tree.size} entries")
+        if old.tree_size > size:
+            raise LedgerVerificationError(f"the ledger has only {size} entries")
         verify_consistency(
             old_size=old.tree_size,
-            new_size=tree.size,
+            new_size=size,
             old_root=old.root_hash,
-            new_root=tree.root(),
-            proof=tree.consistency_proof(old.tree_size),
+            new_root=root,
+            proof=consistency_path(old.tree_size, size, blocks),
         )
     except LedgerVerificationError as error:
         raise LedgerVerificationError(
