@@ -10,22 +10,23 @@ same data reuses it.
 "The same data" is checked exactly on every lookup, never assumed from an ``id``:
 
 - a column of Python objects (strings) matches when every element is the *same object* as
-  when it was factorised: the entry keeps a copy of the column, which holds references to
-  its elements, so they cannot be freed and their addresses cannot be taken by other
-  objects; a column mutated in place, or another column with equal strings in other
-  objects, does not match (it is factorised again);
+  when it was factorised (the same address in every row). The entry keeps the addresses
+  and a reference to each distinct object (a handful), so those objects cannot be freed and
+  their addresses cannot be taken by other objects while the entry lives: equal addresses
+  mean the same, unchanged, immutable objects. A column changed in place, or another
+  column with equal strings in other objects, does not match (it is factorised again).
+  Only columns factorised by address are kept (their distinct objects are known);
 - a column of numbers or booleans matches when its bytes are equal to the kept copy's.
 
-A lookup costs one comparison pass over the column (a few milliseconds per million rows),
-against tens of milliseconds for hashing strings. Memory: the kept copies, at most
-:data:`MAX_ENTRIES` columns (an object column's copy is 8 bytes a row; the strings are
-shared with the caller's). Columns of pandas categoricals, Arrow and polars are not
-cached: their codes are already at hand. :func:`clear` empties the cache.
+A lookup costs one comparison pass over the column's bytes (a few milliseconds per million
+rows), against tens of milliseconds for hashing strings. Memory: at most
+:data:`MAX_ENTRIES` columns' bytes (8 bytes a row for objects) and their codes. Columns of
+pandas categoricals, Arrow and polars are not cached: their codes are already at hand.
+:func:`clear` empties the cache.
 """
 
 from __future__ import annotations
 
-import ctypes
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from govml.metrics._factorize import pointers
+
 MAX_ENTRIES = 8
 MIN_ROWS = 10_000
 _SAMPLE = 64
@@ -42,7 +45,9 @@ _SAMPLE = 64
 
 @dataclass(frozen=True, eq=False)
 class _Entry:
-    kept: NDArray[Any]  # a copy of the column (for objects: references to its elements)
+    dtype: np.dtype[Any]
+    kept: NDArray[np.uint8]  # the column's bytes (for objects: its elements' addresses)
+    objects: tuple[Any, ...]  # for objects: every distinct element, kept alive
     codes: NDArray[np.integer[Any]]  # read-only
     values: tuple[Any, ...]
     n_missing: int
@@ -63,7 +68,7 @@ def lookup(column: Any) -> tuple[int, NDArray[np.integer[Any]], list[Any], int] 
     with _lock:
         candidates = list(_entries.items())
     for key, entry in reversed(candidates):
-        if _same(array, entry.kept):
+        if _same(array, entry):
             with _lock:
                 if key in _entries:
                     _entries.move_to_end(key)
@@ -72,17 +77,27 @@ def lookup(column: Any) -> tuple[int, NDArray[np.integer[Any]], list[Any], int] 
 
 
 def store(
-    column: Any, codes: NDArray[np.integer[Any]], values: list[Any], n_missing: int
+    column: Any,
+    codes: NDArray[np.integer[Any]],
+    values: list[Any],
+    n_missing: int,
+    objects: list[Any] | None = None,
 ) -> int | None:
-    """Keep the factorisation of ``column`` (large plain columns only); return its key."""
+    """Keep the factorisation of ``column`` (large plain columns only); return its key.
+
+    A column of objects is kept only with ``objects``, its distinct elements (as found by
+    :func:`govml.metrics._factorize.factorize_objects`), which the entry keeps alive.
+    """
     global _next_key
     array = _plain(column)
-    if array is None:
+    if array is None or (array.dtype == object and objects is None):
         return None
-    kept_codes = np.array(codes, copy=True)
-    kept_codes.setflags(write=False)
+    kept_codes = codes if codes.base is None and codes.flags.owndata else codes.copy()
+    kept_codes.setflags(write=False)  # the caller's codes become read-only: they are shared
     entry = _Entry(
-        kept=np.array(array, copy=True, order="C"),
+        dtype=array.dtype,
+        kept=_bytes(np.ascontiguousarray(array)).copy(),
+        objects=tuple(objects or ()),
         codes=kept_codes,
         values=tuple(values),
         n_missing=n_missing,
@@ -144,22 +159,19 @@ def _plain(column: Any) -> NDArray[Any] | None:
     return array
 
 
-def _same(array: NDArray[Any], kept: NDArray[Any]) -> bool:
-    if array.dtype != kept.dtype or array.shape != kept.shape:
+def _bytes(array: NDArray[Any]) -> NDArray[np.uint8]:
+    """Return a C-contiguous array's bytes; an object array's are its elements' addresses."""
+    if array.dtype == object:
+        return pointers(array).view(np.uint8)
+    return array.view(np.uint8)
+
+
+def _same(array: NDArray[Any], entry: _Entry) -> bool:
+    if array.dtype != entry.dtype or array.nbytes != entry.kept.nbytes:
         return False
     current = np.ascontiguousarray(array)
-    if array.dtype == object:
-        mine, theirs = _pointers(current), _pointers(kept)
-    else:
-        mine, theirs = current.view(np.uint8), kept.view(np.uint8)
+    mine, theirs = _bytes(current), entry.kept
     step = max(1, len(mine) // _SAMPLE)
     if not np.array_equal(mine[::step], theirs[::step]):
         return False
     return bool(np.array_equal(mine, theirs))
-
-
-def _pointers(array: NDArray[Any]) -> NDArray[np.uintp]:
-    """Return the addresses of a C-contiguous object array's elements (a view, no copy)."""
-    n = len(array)
-    pointer = ctypes.cast(array.ctypes.data, ctypes.POINTER(ctypes.c_size_t))
-    return np.ctypeslib.as_array(pointer, shape=(n,)).view(np.uintp)

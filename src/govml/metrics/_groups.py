@@ -20,6 +20,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from govml.metrics import _factor_cache as factor_cache
+from govml.metrics._factorize import factorize_objects, group_by_value
 from govml.metrics._validate import (
     LENGTH_MISMATCH,
     MetricInputError,
@@ -49,6 +50,8 @@ _JSON_SCALARS = (str, int, float, bool, type(None))
 # Above this many possible combinations, compact the codes with a sort instead of a
 # bincount table as large as the product of the features' sizes.
 _TABLE_LIMIT = 1 << 22
+# Object columns at least this long are factorised by the objects' addresses first.
+_BY_ADDRESS = 1_000
 
 
 @dataclass(frozen=True)
@@ -272,26 +275,28 @@ def _encode_column(
     (:mod:`govml.metrics._factor_cache`), so the same data is factorised once across calls.
     """
     module = type(column).__module__
-    cached = None
-    entry_key = None
+    entry_key: int | None = None
     codes: NDArray[np.integer[Any]]
     if module.startswith(("polars", "pyarrow")):
         codes, uniques = _arrow_factorize(column)
+        codes, sorted_values, n_missing = _sorted_codes(codes, uniques, name=name)
     elif isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
         codes, uniques = _categorical_factorize(column)
+        codes, sorted_values, n_missing = _sorted_codes(codes, uniques, name=name)
     else:
         native = column if isinstance(column, pd.Series) else as_1d(column, name=name)
         cached = factor_cache.lookup(native)
-        if cached is None:
+        by_address = None if cached is not None else _factorize_by_address(native, name=name)
+        if cached is not None:
+            entry_key, codes, sorted_values, n_missing = cached
+        elif by_address is not None:
+            codes, sorted_values, n_missing, objects = by_address
+            entry_key = factor_cache.store(native, codes, sorted_values, n_missing, objects)
+        else:
             raw_codes, raw_uniques = pd.factorize(native, use_na_sentinel=True)
-            codes, uniques = np.asarray(raw_codes, dtype=np.intp), list(raw_uniques)
-    if cached is not None:
-        entry_key, codes, sorted_values, n_missing = cached
-    else:
-        codes, sorted_values, n_missing = _sorted_codes(codes, uniques, name=name)
-        if not module.startswith(("polars", "pyarrow")) and not isinstance(
-            getattr(column, "dtype", None), pd.CategoricalDtype
-        ):
+            codes, sorted_values, n_missing = _sorted_codes(
+                np.asarray(raw_codes, dtype=np.intp), list(raw_uniques), name=name
+            )
             entry_key = factor_cache.store(native, codes, sorted_values, n_missing)
     if n_missing:
         if missing == "error":
@@ -301,6 +306,32 @@ def _encode_column(
         codes = np.where(codes < 0, len(sorted_values), codes.astype(np.intp))
         sorted_values = [*sorted_values, None]
     return codes, sorted_values, entry_key
+
+
+def _factorize_by_address(
+    column: Any, *, name: str
+) -> tuple[NDArray[np.integer[Any]], list[Any], int, list[Any]] | None:
+    """Return sorted codes, values and missing count of an object column, and its objects.
+
+    Factorised by the objects' addresses (:mod:`govml.metrics._factorize`); the values are
+    sorted on the few distinct objects, then one gather gives each row its code. None for
+    columns this does not suit (pandas' factorize then).
+    """
+    array = column.to_numpy() if isinstance(column, pd.Series) else column
+    if not isinstance(array, np.ndarray) or array.dtype != object or len(array) < _BY_ADDRESS:
+        return None
+    found = factorize_objects(array)
+    if found is None:
+        return None
+    row_codes, objects = found
+    grouped = group_by_value(objects)
+    if grouped is None:
+        return None
+    object_codes, uniques = grouped
+    object_sorted, sorted_values, missing_objects = _sorted_codes(object_codes, uniques, name=name)
+    codes = object_sorted[row_codes]
+    n_missing = int(np.count_nonzero(codes < 0)) if missing_objects else 0
+    return codes, sorted_values, n_missing, objects
 
 
 def _sorted_codes(

@@ -97,3 +97,30 @@ def test_small_and_categorical_columns_are_not_cached() -> None:
     gm.demographic_parity_difference(y[:100], p[:100], sensitive_features=features[:100])
     gm.demographic_parity_difference(y, p, sensitive_features=features.astype("category"))
     assert cache.size() == 0
+
+
+def test_factorising_by_address_equals_pandas_by_value() -> None:
+    from govml.metrics._factorize import _by_table, factorize_objects, group_by_value
+
+    pool = np.array(["b", "a", None, float("nan"), "c", 3, 2.5], dtype=object)
+    column = RNG.choice(pool, 5_000)
+    column[::5] = np.array([str(i % 2) for i in range(len(column[::5]))], dtype=object)
+    row_codes, objects = factorize_objects(column)
+    grouped = group_by_value(objects)
+    assert grouped is not None
+    value_codes, values = grouped
+    ours = [values[c] for c in value_codes[row_codes]]
+    for mine, original in zip(ours, column, strict=True):
+        assert mine is original or mine == original or (mine != mine and original != original)
+    # equal strings in distinct objects share one value, NaN objects one value
+    assert sum(1 for v in values if isinstance(v, str) and v in ("0", "1")) == 2
+    assert sum(1 for v in values if isinstance(v, float) and v != v) == 1
+    codes, groups = encode_groups(column, len(column), missing="group")
+    theirs = pd.Series(column).map(lambda v: None if pd.isna(v) else v)
+    keys = [groups.keys[c][0] for c in codes]
+    assert keys == theirs.tolist()
+    # addresses far apart are hashed, not tabled
+    spread = np.array([0, 8 << 40, 16], dtype=np.int64)
+    assert _by_table(spread) is None
+    codes_near, uniques_near = _by_table(np.array([80, 16, 80, 24], dtype=np.int64))
+    assert codes_near.tolist() == [2, 0, 2, 1] and uniques_near.tolist() == [16, 24, 80]

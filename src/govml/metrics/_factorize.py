@@ -1,0 +1,104 @@
+"""Factorising a column of Python objects (strings) by the objects' addresses.
+
+A column of strings usually holds few distinct objects, each repeated many times (pandas
+and numpy share one object per repeated literal, ``Series.map`` and ``np.choose`` repeat
+references). Hashing the addresses as 64-bit integers is several times faster than hashing
+and comparing the strings (pandas' object hash table calls Python for every row); the few
+distinct objects are then grouped by value in Python, so equal strings held in different
+objects still share a code. The result is the same as ``pandas.factorize``'s, codes in
+order of first appearance of each *value*.
+
+The column's elements are alive while it is (the caller holds it), so an address names one
+object for the whole call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+# Past this many distinct objects, grouping them by value in Python would cost more than
+# hashing the values: pandas' factorize is used instead.
+MAX_OBJECTS = 50_000
+# The largest address table (entries of 8 bytes of address space) worth a bincount.
+_TABLE = 1 << 20
+
+
+def pointers(array: NDArray[Any]) -> NDArray[np.uintp]:
+    """Return the addresses of a C-contiguous object array's elements (a view, no copy)."""
+    n = len(array)
+    pointer = ctypes.cast(array.ctypes.data, ctypes.POINTER(ctypes.c_size_t))
+    return np.ctypeslib.as_array(pointer, shape=(n,)).view(np.uintp)
+
+
+def factorize_objects(array: NDArray[Any]) -> tuple[NDArray[np.intp], list[Any]] | None:
+    """Return each row's code into the array's distinct *objects*, and those objects.
+
+    None when the array is not a 1-D object array or holds more than ``MAX_OBJECTS``
+    distinct objects (then pandas' factorize by value is the faster way).
+    """
+    if array.ndim != 1 or array.dtype != object or not len(array):
+        return None
+    contiguous = np.ascontiguousarray(array)
+    addresses = pointers(contiguous).view(np.int64)
+    found = _by_table(addresses)
+    if found is None:
+        row_codes, unique_addresses = pd.factorize(addresses)
+    else:
+        row_codes, unique_addresses = found
+    if len(unique_addresses) > MAX_OBJECTS:
+        return None
+    objects = [ctypes.cast(int(address), ctypes.py_object).value for address in unique_addresses]
+    return np.asarray(row_codes, dtype=np.intp), objects
+
+
+def _by_table(
+    addresses: NDArray[np.int64],
+) -> tuple[NDArray[np.intp], NDArray[np.int64]] | None:
+    """Factorise addresses that lie close together with a bincount table, else None.
+
+    Objects are at least 8-byte aligned, so (address - lowest) / 8 indexes a table as long
+    as the span of the addresses over 8; past ``_TABLE`` entries, hashing is cheaper.
+    """
+    low, high = int(addresses.min()), int(addresses.max())
+    size = (high - low) // 8 + 1
+    if size > _TABLE:
+        return None
+    slots = addresses - low
+    slots >>= 3
+    present = np.bincount(slots, minlength=size) > 0
+    used = np.flatnonzero(present)
+    table = np.full(size, -1, dtype=np.intp)
+    table[used] = np.arange(len(used))
+    return table[slots], (used.astype(np.int64) << 3) + low
+
+
+def group_by_value(objects: list[Any]) -> tuple[NDArray[np.intp], list[Any]] | None:
+    """Return each object's code into the distinct values, and those values.
+
+    Equal values held in different objects share a code; NaN objects (not equal to
+    themselves) share one. None when an object cannot be hashed.
+    """
+    codes = np.empty(len(objects), dtype=np.intp)
+    index: dict[Any, int] = {}
+    nan_code: int | None = None
+    values: list[Any] = []
+    for i, value in enumerate(objects):
+        if isinstance(value, float) and value != value:
+            if nan_code is None:
+                nan_code = len(values)
+                values.append(value)
+            codes[i] = nan_code
+            continue
+        try:
+            code = index.setdefault(value, len(values))
+        except TypeError:  # unhashable: let pandas report it
+            return None
+        if code == len(values):
+            values.append(value)
+        codes[i] = code
+    return codes, values
