@@ -81,6 +81,7 @@ COMMANDS: tuple[Entry, ...] = (
         "govml.cli.review_cmds:app",
         "The review queue: referred decisions and overrides.",
     ),
+    Entry("log", "govml.cli.log_cmds:app", "The prediction log: retention and erasure."),
     Entry(
         "report",
         "govml.cli.report_cmds:app",

@@ -59,6 +59,7 @@ _COLUMNS: dict[str, list[tuple[str, pa.DataType | None, bool]]] = {
         ("decision", pa.string(), False),
         ("referral", pa.string(), False),
         ("explanation", pa.string(), False),
+        ("subject", pa.string(), False),
     ],
     "feedback": [
         ("request_id", pa.string(), True),

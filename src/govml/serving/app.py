@@ -112,6 +112,7 @@ from govml.serving.payload import (
     records_from_json,
 )
 from govml.serving.predlog import PredictionLog
+from govml.serving.privacy import Logged, for_log, pseudonym_key, subject_extras
 from govml.serving.reasons import check_count, explain_records, requested_k
 from govml.serving.routing import SHADOW, route
 from govml.serving.shipping import LogShipper
@@ -155,6 +156,7 @@ class _Prepared:
     variant: str
     validated: Validated
     explain: int | None = None  # the top k contributions asked for (``?explain=k``)
+    logged: Logged | None = None  # the values as the log keeps them (pseudonymised)
 
 
 def _model_headers(deployment: Deployment, variant: str) -> Headers:
@@ -220,6 +222,7 @@ class Gateway:
             self.referrals = ReferralSender(
                 refer, options.model, every=max(options.flush_seconds, 0.5)
             )
+        self.pseudonym_key = pseudonym_key()
         self.started = False
         self._slots: asyncio.Semaphore | None = None
         metrics_scopes = (METRICS,) if options.metrics_auth else None
@@ -462,9 +465,15 @@ class Gateway:
         explain = requested_k(query, len(deployment.inputs))
         if explain is not None:
             check_count(records.count)
-        extras = () if state.key is None else (state.key,)
+        retention = state.governance.retention
+        extras = subject_extras(retention, deployment.validator.names)
+        if state.key is not None:
+            extras += (state.key,)
         validated = deployment.validator.validate(records, extras=extras, strict=state.strict)
-        return _Prepared(records, deployment, variant, validated, explain)
+        logged = for_log(
+            retention, self.pseudonym_key, validated.values, validated.extras, validated.count
+        )
+        return _Prepared(records, deployment, variant, validated, explain, logged)
 
     async def _score(
         self,
@@ -533,7 +542,9 @@ class Gateway:
     ) -> Response:
         """Log the scored records, count them, refer what oversight asks, build the answer."""
         deployment, variant, validated = prepared.deployment, prepared.variant, prepared.validated
-        entry = _entry(deployment, variant, request_id, arrived, validated, scores, latency_ms)
+        entry = _entry(
+            deployment, variant, request_id, arrived, validated, scores, latency_ms, prepared.logged
+        )
         if explanations is not None:
             texts = [orjson.dumps(item).decode() for item in explanations]
             entry = dataclasses.replace(entry, explanations=texts)
@@ -555,7 +566,13 @@ class Gateway:
                 if self.referrals is not None:
                     self.referrals.put(
                         referral_items(
-                            governance, deployment, validated, scores, referred, request_id, arrived
+                            governance,
+                            deployment,
+                            entry.values,
+                            scores,
+                            referred,
+                            request_id,
+                            arrived,
                         )
                     )
         self.log.put(entry)
@@ -594,7 +611,7 @@ class Gateway:
             return explain_records(
                 explainer,
                 deployment.frame(validated.values),
-                validated.values,
+                validated.values if prepared.logged is None else prepared.logged.values,
                 scores.predictions,
                 prepared.explain,
                 state.governance.reason_codes,
@@ -656,7 +673,20 @@ class Gateway:
                 )
                 return
             latency_ms = (time.perf_counter() - started) * 1000
-            entry = _entry(challenger, SHADOW, request_id, arrived, copy, scores, latency_ms)
+            try:
+                logged = for_log(
+                    self.follower.state.governance.retention,
+                    self.pseudonym_key,
+                    copy.values,
+                    copy.extras,
+                    copy.count,
+                )
+            except PayloadError:
+                metrics.child(metrics.shadow_dropped, "not_loggable").inc()
+                return
+            entry = _entry(
+                challenger, SHADOW, request_id, arrived, copy, scores, latency_ms, logged
+            )
             if not self.log.offer(entry, "shadow"):
                 metrics.child(metrics.shadow_dropped, "log_full").inc()
                 return
@@ -854,6 +884,7 @@ def _entry(
     validated: Validated,
     scores: Scores,
     latency_ms: float,
+    logged: Logged | None = None,
 ) -> PredictionEntry:
     return PredictionEntry(
         model=deployment.name,
@@ -862,13 +893,15 @@ def _entry(
         request_id=request_id,
         time=arrived,
         inputs=deployment.inputs,
-        values=validated.values,
+        values=validated.values if logged is None else logged.values,
         count=validated.count,
         predictions=scores.predictions,
         output_type=deployment.output_type,
         probabilities=scores.probabilities,
         classes=deployment.classes,
         latency_ms=latency_ms,
+        subjects=None if logged is None else logged.subjects,
+        text_columns=frozenset() if logged is None else logged.text_columns,
     )
 
 

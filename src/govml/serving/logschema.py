@@ -26,6 +26,8 @@ latency_ms       float64                      gateway time from arrival to the a
 decision         string                       ``answered`` or ``referred`` (to a person) under
                                               the policy's oversight or a suspension, else null
 referral         string (JSON)                why a referred record was referred, else null
+subject          string (JSON)                the fields the policy's ``retention.subject_key``
+                                              names (pseudonymised where it says), else null
 explanation      string (JSON)                the record's explanation when one was asked
                                               (``?explain=k``), else null
 ================ ============================ ===========================================
@@ -81,6 +83,8 @@ class PredictionEntry:
     explanations: list[str] | None = None
     decisions: list[str] | None = None  # "answered" or "referred", under oversight
     referrals: list[str | None] | None = None  # why each referred record was referred (JSON)
+    subjects: list[str | None] | None = None  # the data subject's key fields (JSON)
+    text_columns: frozenset[str] = frozenset()  # inputs logged pseudonymised, as text
 
     def partition(self) -> str:
         """Return the folder of this entry's file, relative to the log root."""
@@ -168,8 +172,17 @@ def prediction_table(entries: list[PredictionEntry]) -> pa.Table:
         [entry.variant for entry in entries for _ in range(entry.count)], type=pa.string()
     )
     names = [spec.name for spec in first.inputs]
+    as_text = frozenset().union(*(entry.text_columns for entry in entries))
     fields = [
-        _typed([v for entry in entries for v in entry.values[spec.name]], spec.type)
+        _typed(
+            [v for entry in entries for v in entry.values[spec.name]],
+            spec.type,
+        )
+        if spec.name not in as_text
+        else pa.array(
+            [None if v is None else str(v) for entry in entries for v in entry.values[spec.name]],
+            type=pa.string(),
+        )
         for spec in first.inputs
     ]
     columns["inputs"] = pa.StructArray.from_arrays(fields, names=names)
@@ -198,11 +211,14 @@ def prediction_table(entries: list[PredictionEntry]) -> pa.Table:
     decisions: list[str | None] = []
     reasons: list[str | None] = []
     texts: list[str | None] = []
+    subjects: list[str | None] = []
     for entry in entries:
         nothing: list[str | None] = [None for _ in range(entry.count)]
         decisions.extend(entry.decisions or nothing)
         reasons.extend(entry.referrals or nothing)
         texts.extend(entry.explanations or nothing)
+        subjects.extend(entry.subjects or nothing)
+    columns["subject"] = pa.array(subjects, type=pa.string())
     columns["decision"] = pa.array(decisions, type=pa.string())
     columns["referral"] = pa.array(reasons, type=pa.string())
     columns["explanation"] = pa.array(texts, type=pa.string())

@@ -153,9 +153,9 @@ def governance_summary(governance: Governance, champion: Deployment | None) -> d
     }
 
 
-def inputs_digest(validated: Validated, names: list[str], record: int) -> str:
+def inputs_digest(values: dict[str, list[Any]], names: list[str], record: int) -> str:
     """Return the SHA-256 of one record's inputs as the log's ``inputs_json`` has them."""
-    row = {name: validated.values[name][record] for name in names}
+    row = {name: values[name][record] for name in names}
     return "sha256:" + hashlib.sha256(orjson.dumps(row)).hexdigest()
 
 
@@ -237,7 +237,7 @@ class ReferralSender:
 def referral_items(
     governance: Governance,
     deployment: Deployment,
-    validated: Validated,
+    values: dict[str, list[Any]],
     scores: Scores,
     reasons: dict[int, list[str]],
     request_id: str,
@@ -254,7 +254,7 @@ def referral_items(
             reasons=why,
             score=score_of(governance, deployment, scores, record),
             model_decision=predictions[record],
-            inputs_digest=inputs_digest(validated, names, record),
+            inputs_digest=inputs_digest(values, names, record),
             referred_at=arrived,
         )
         for record, why in sorted(reasons.items())
