@@ -20,3 +20,10 @@ def test_every_screenshot_the_readme_links_exists() -> None:
     assert len(linked) >= 15
     for name in linked:
         assert (folder / "docs" / "ui" / name).is_file(), name
+
+
+def test_every_sign_on_setting_is_in_the_readme() -> None:
+    from govml.server.oidc import OIDCSettings
+
+    for name in OIDCSettings.model_fields:
+        assert f"GOVML_OIDC_{name.upper()}" in README, name

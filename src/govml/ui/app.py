@@ -35,6 +35,7 @@ from govml.ui import (
     people,
     policies,
     queue,
+    sign_on,
     signin,
 )
 from govml.ui.headers import SecurityHeaders
@@ -46,6 +47,7 @@ from govml.ui.viewer import SignInRequired
 from govml.wire import API_PREFIX, error_body, status_for
 
 if TYPE_CHECKING:
+    from govml.server.oidc import OIDCClient
     from govml.server.redact import Redactor
 
 log = logging.getLogger("govml.ui")
@@ -67,6 +69,7 @@ def create_ui(
         is the signed-in person.
     settings
         Session lifetimes, the TLS proxy and the sign-in limit (default: ``GOVML_UI_*``).
+        OpenID Connect sign-on is read from ``GOVML_OIDC_*`` (`govml.server.oidc`).
     redactor
         Replaces the server's folders in error messages shown on pages.
     """
@@ -78,6 +81,7 @@ def create_ui(
     app.state.govml_ui_settings = settings
     app.state.govml_redactor = redactor or Redactor({})
     app.state.govml_sign_in_limiter = SignInLimiter(settings.sign_in_attempts)
+    app.state.govml_sign_on = _sign_on_client()
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(SignInRequired, _sign_in_required)  # type: ignore[arg-type]
     app.add_exception_handler(GovmlError, _govml_error)  # type: ignore[arg-type]
@@ -86,6 +90,7 @@ def create_ui(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (
         signin,
+        sign_on,
         inventory,
         model_page,
         lineage,
@@ -100,6 +105,14 @@ def create_ui(
     ):
         app.include_router(module.router)
     return app
+
+
+def _sign_on_client() -> OIDCClient | None:
+    """Return the OpenID Connect client of ``GOVML_OIDC_*`` (None: sign-on is off)."""
+    from govml.server.oidc import OIDCClient, load_sign_on
+
+    config = load_sign_on()
+    return None if config is None else OIDCClient(config)
 
 
 def error_page(

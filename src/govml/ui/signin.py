@@ -102,10 +102,10 @@ def sign_in_form(request: Request, next: str = "", ended: str = "") -> Response:
     except SignInRequired:
         pass
     notice = sessions(request).ended_message(ended) if ended else None
-    return _form(request, next=next, notice=notice)
+    return sign_in_form_page(request, next=next, notice=notice)
 
 
-def _form(
+def sign_in_form_page(
     request: Request,
     *,
     next: str,
@@ -114,7 +114,9 @@ def _form(
     hint: str | None = None,
     status: int = 200,
 ) -> Response:
+    """Show the sign-in form (with an error, a notice, the sign-on button when configured)."""
     token = csrf.new_token()
+    sign_on = getattr(request.app.state, "govml_sign_on", None)
     response = page(
         request,
         "sign_in.html",
@@ -125,6 +127,7 @@ def _form(
             "error": error,
             "hint": hint,
             "form_token": token,
+            "sign_on_name": None if sign_on is None else sign_on.config.provider_name,
         },
         status=status,
     )
@@ -155,18 +158,24 @@ async def sign_in(request: Request) -> Response:
     if wait > 0:
         log.warning("sign-in refused: %s is over the limit of failed sign-ins", client)
         minutes = max(1, round(wait / 60))
-        return _form(request, next=target, error=ERR_LIMIT.format(minutes=minutes), status=429)
+        return sign_in_form_page(
+            request, next=target, error=ERR_LIMIT.format(minutes=minutes), status=429
+        )
     token = form_text(form, "token").strip()
     if not token:
-        return _form(request, next=target, error=ERR_EMPTY, status=400)
+        return sign_in_form_page(request, next=target, error=ERR_EMPTY, status=400)
     try:
         session_id, session = await run_in_threadpool(sessions(request).sign_in, token)
     except AuthenticationError as error:
         limiter.failed(client)
         log.warning("failed sign-in from %s: %s", client, error.message)
-        return _form(request, next=target, error=error.message, hint=error.hint, status=401)
+        return sign_in_form_page(
+            request, next=target, error=error.message, hint=error.hint, status=401
+        )
     except GovmlError as error:
-        return _form(request, next=target, error=error.message, hint=error.hint, status=400)
+        return sign_in_form_page(
+            request, next=target, error=error.message, hint=error.hint, status=400
+        )
     response = RedirectResponse(safe_next(target), status_code=303)
     response.set_cookie(
         cookie_name(secure),
