@@ -151,3 +151,22 @@ def test_a_column_the_data_lacks_is_named_at_its_line(
     assert problem.line == 22
     assert problem.path == "training_data.evaluation_expectations[1].column"
     assert problem.message.endswith("did you mean 'duration'?")
+
+
+def test_representation_is_read_from_the_registered_training_profile(
+    setup: tuple[govml.Client, pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    client, train, valid = setup
+    model = client.load_model("credit@1")
+    client.register_version(
+        "credit", model=model.raw, train_data=train, target="default"
+    )  # the training data with its sensitive columns, profiled at registration
+    evaluation = client.evaluate("credit@2", policy=_policy(tmp_path), data=valid, target="default")
+    share = evaluation.check("group_share:sex")
+    expected = train["sex"].value_counts(normalize=True).sort_index()
+    assert share["evidence"]["source"] == "training profile"
+    assert share["evidence"]["shares"] == pytest.approx(list(expected))
+    assert evaluation.check("group_count:age_group")["value"] == (
+        train["age_group"].value_counts().min()
+    )
+    assert evaluation.check("base_rate_ratio:sex")["status"] == "undefined"

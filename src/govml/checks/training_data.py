@@ -9,6 +9,7 @@ value, each over the non-missing values of a column.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,34 @@ def representation(frame: pd.DataFrame, feature: str) -> GroupCounts:
     rows = [int(counts[g]) for g in groups]
     total = max(len(frame), 1)
     return GroupCounts(feature=feature, groups=groups, rows=rows, shares=[r / total for r in rows])
+
+
+def profile_counts(profile: Mapping[str, Any] | None, feature: str) -> GroupCounts | None:
+    """Return a sensitive feature's groups from a training profile's category counts.
+
+    None when the profile has no such categorical column or its counts are truncated (a
+    column with more distinct values than the profile keeps). Missing values form the
+    group None.
+    """
+    if profile is None:
+        return None
+    for column in profile.get("columns", []):
+        if column.get("name") != feature:
+            continue
+        if column.get("kind") != "categorical" or column.get("truncated"):
+            return None
+        pairs = [(value, int(count)) for value, count in column.get("counts") or []]
+        if column.get("nulls"):
+            pairs.append((None, int(column["nulls"])))
+        pairs.sort(key=lambda pair: (pair[0] is None, str(pair[0])))
+        total = max(sum(count for _, count in pairs), 1)
+        return GroupCounts(
+            feature=feature,
+            groups=[value for value, _ in pairs],
+            rows=[count for _, count in pairs],
+            shares=[count / total for _, count in pairs],
+        )
+    return None
 
 
 def base_rates(frame: pd.DataFrame, feature: str, target: str, label: Any) -> GroupCounts:

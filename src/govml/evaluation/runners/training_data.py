@@ -1,7 +1,9 @@
 """The ``training_data`` section: who the training data represents, and aggregate expectations.
 
 Representation, base rates and label coverage are measured on the training data given to
-the evaluation (``--training-data``); without it those checks are undefined and say so.
+the evaluation (``--training-data``). Without it, representation is read from the category
+counts of the version's training profile (recorded at registration) when they are complete,
+and the other checks are undefined and say so.
 ``expectations`` run on the training data and ``evaluation_expectations`` on the evaluation
 data; ``psi_vs_training`` compares an evaluation column with the training data, or with the
 version's training profile when no training data is given. Checks: ``group_share:<feature>``,
@@ -23,6 +25,7 @@ from govml.checks.training_data import (
     aggregate,
     base_rates,
     label_coverage,
+    profile_counts,
     representation,
 )
 from govml.errors import InputError
@@ -162,15 +165,20 @@ def _groups(
             (f"group_count:{feature}", section.min_group_count),
             (f"base_rate_ratio:{feature}", section.min_base_rate_ratio),
         ]
-        if training is None:
+        counts = None if training is None else representation(training, feature)
+        if counts is None:
+            counts = profile_counts(run.training_profile, feature)
+        if counts is None:
             out += [
                 not_run(name, CATEGORY, NO_TRAINING, {"min": limit})
                 for name, limit in wanted
                 if limit is not None
             ]
             continue
-        counts = representation(training, feature)
+        total = sum(counts.rows)
         evidence = _evidence(counts)
+        if training is None:
+            evidence["source"] = "training profile"
         if section.min_group_share is not None:
             low = min(counts.shares)
             out.append(
@@ -179,7 +187,7 @@ def _groups(
                     low,
                     section.min_group_share,
                     _smallest(counts, counts.shares),
-                    f"share of the {len(training):,} training rows in the smallest group",
+                    f"share of the {total:,} training rows in the smallest group",
                     evidence,
                 )
             )
@@ -195,7 +203,11 @@ def _groups(
                     evidence,
                 )
             )
-        if section.min_base_rate_ratio is not None:
+        if section.min_base_rate_ratio is not None and training is None:
+            limit = {"min": section.min_base_rate_ratio}
+            out.append(not_run(f"base_rate_ratio:{feature}", CATEGORY, NO_TRAINING, limit))
+        elif section.min_base_rate_ratio is not None:
+            assert training is not None
             out.append(_base_rate(run, section, inputs, training, feature))
     return out
 
