@@ -113,6 +113,7 @@ COMMANDS: tuple[Entry, ...] = (
         "govml.cli.notify_cmds:app",
         "Announce approval requests and decisions on Slack, Teams or a webhook.",
     ),
+    Entry("risks", "govml.cli.risk_cmds:app", "The risk register of each model (versioned)."),
 )
 """Every command of ``govml``, in the order ``govml --help`` lists them."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from govml.cli import report_cmds
+from govml.cli import report_cmds, risk_cmds
 from govml.cli.common import JSON_OPTION, client, parse_pairs
 from govml.cli.output import print_fields, print_json, print_ok, print_table
 from govml.domain.records import Model
@@ -123,3 +123,8 @@ def _print_model(model: Model) -> None:
     data["tags"] = ", ".join(f"{k}={v}" for k, v in model.tags.items())
     data["aliases"] = ", ".join(f"{k}→{v}" for k, v in model.aliases.items())
     print_fields(f"model {model.name}", list(data.items()))
+
+
+# The model-risk lifecycle's commands live with the risk register (govml.cli.risk_cmds).
+app.command("retire")(risk_cmds.retire)
+app.command("revalidation")(risk_cmds.revalidation)

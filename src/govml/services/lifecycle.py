@@ -45,6 +45,7 @@ from govml.errors import (
 from govml.policy.records import StoredPolicy
 from govml.services.access import authorize, replay_people
 from govml.services.context import ServiceContext
+from govml.services.model_risk import RETIRED, promotion_refusal
 from govml.services.policy import policy_in_force
 from govml.services.registry import model_subject, version_subject
 from govml.services.serving import verify_serving_records
@@ -146,6 +147,16 @@ class LifecycleService:
             current = lifecycle_records.holder(conn, mid, alias)
             if current == version.version:
                 raise AlreadyExistsError(f"{version.ref} already holds {alias}")
+            refused = promotion_refusal(
+                conn,
+                mid=mid,
+                model=version.model,
+                version=version.version,
+                alias=alias,
+                now=self.ctx.clock(),
+            )
+            if refused is not None:
+                raise GateError(f"{version.ref} cannot be promoted to {alias}:", missing=[refused])
             ready = self._readiness(conn, version, alias)
             if not ready.ready:
                 raise GateError(
@@ -350,8 +361,12 @@ def verify_lifecycle_records(conn: Connection) -> dict[str, int]:
     expected_approvals: dict[int, tuple[int, dict[str, Any]]] = {}
     expected_changes: dict[int, tuple[int, dict[str, Any]]] = {}
     expected_holders: dict[tuple[str, str], tuple[int, int]] = {}
-    for entry in iter_entries(conn, actions=_LIFECYCLE_ACTIONS):
+    for entry in iter_entries(conn, actions=(*_LIFECYCLE_ACTIONS, RETIRED)):
         payload = entry.payload
+        if entry.action == RETIRED:  # a retirement clears the model's aliases
+            for key in [k for k in expected_holders if k[0] == payload["model"]]:
+                del expected_holders[key]
+            continue
         if entry.action in ("version.approved", "version.rejected"):
             expected_approvals[int(payload["id"])] = (entry.seq, payload)
         else:
