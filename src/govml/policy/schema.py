@@ -36,7 +36,12 @@ from govml.policy.sections import (
     Serving,
 )
 from govml.policy.training_data import TrainingData
-from govml.policy.vocabulary import HIGH_RISK_TIERS, TIERS, Outcome, Tier
+from govml.policy.vocabulary import FAIRNESS_METRICS, HIGH_RISK_TIERS, TIERS, Outcome, Tier
+
+ERR_MONITORING_GROUP_RULE = (
+    "{metric} is checked by evaluations only; monitoring judges a binary classifier's "
+    "fairness metrics (demographic parity, equalized odds, ...)"
+)
 
 API_VERSION = "govml/v1"
 KIND = "Policy"
@@ -117,6 +122,10 @@ class Policy(PolicyModel):
         if set(self.tiers) != {"unacceptable"} and not any(gates):
             problems.append(((), msg.ERR_NO_RULES))
         if self.monitoring is not None and self.monitoring.fairness:
+            for index, rule in enumerate(self.monitoring.fairness):
+                if rule.metric not in FAIRNESS_METRICS:
+                    message = ERR_MONITORING_GROUP_RULE.format(metric=rule.metric)
+                    problems.append((("monitoring", "fairness", index, "metric"), message))
             if self.fairness is None:
                 problems.append((("monitoring", "fairness"), msg.ERR_MONITORING_FAIRNESS))
             else:

@@ -91,6 +91,7 @@ from govml.serving.issued import IssuedRequests
 from govml.serving.keys import CORRECT_LABELS, FEEDBACK, METRICS, PREDICT, Caller, KeyRefused
 from govml.serving.labels import LABEL_KINDS, check_feedback
 from govml.serving.logschema import EventEntry, FeedbackEntry, PredictionEntry
+from govml.serving.environment import EnvironmentCollector, EnvironmentReports
 from govml.serving.metrics import CONTENT_TYPE, GatewayMetrics
 from govml.serving.options import GatewayOptions
 from govml.serving.oversight import (
@@ -185,6 +186,8 @@ class Gateway:
             options.log_dir, capacity=options.log_queue_records, flush_seconds=options.flush_seconds
         )
         self.metrics = GatewayMetrics(self.log, self._version_labels)
+        self.environment = EnvironmentReports(self._loaded_versions)
+        self.metrics.registry.register(EnvironmentCollector(self.environment))
         self.follower = AliasFollower(
             source,
             model=options.model,
@@ -778,6 +781,9 @@ class Gateway:
         }
         if state.problem is not None:
             body["problems"] = [state.problem]
+        environment = self.environment.ready_section()
+        if environment is not None:  # loaded under the policy's environment.mismatch: warn
+            body["environment"] = environment
         return json_response(200, body)
 
     async def _metrics(self, _call: Call) -> Response:
@@ -838,6 +844,10 @@ class Gateway:
                 pid=os.getpid(),
             )
         )
+
+    def _loaded_versions(self) -> list[ModelVersion]:
+        state = self.follower.state
+        return [d.version for d in (state.champion, state.challenger) if d is not None]
 
     def _version_labels(self) -> list[dict[str, str]]:
         state = self.follower.state

@@ -70,3 +70,16 @@ def test_the_sections_make_a_policy_on_their_own_and_leave_old_digests_alone() -
     assert robust.policy.baseline is not None
     assert robust.policy.baseline.models == ["majority", "linear"]
     assert robust.policy.document()["training_data"]["min_group_share"] == 0.1
+
+
+def test_monitoring_refuses_rules_only_evaluations_check() -> None:
+    text = (
+        HEAD
+        + "fairness: {sensitive: [sex], rules: [{metric: demographic_parity_ratio, min: 0.8}]}\n"
+        + "monitoring:\n  fairness:\n    - {metric: calibration_gap, max: 0.1}\n"
+    )
+    with pytest.raises(InvalidPolicyError) as caught:
+        parse_policy(text, source="m.yaml")
+    (problem,) = caught.value.errors
+    assert (problem.line, problem.path) == (8, "monitoring.fairness[0].metric")
+    assert problem.message.startswith("calibration_gap is checked by evaluations only")
