@@ -65,8 +65,10 @@ import numpy as np
 import orjson
 
 from govml import __version__
+from govml.domain.records import ModelVersion
 from govml.serving.batching import Batcher
 from govml.serving.deployment import Deployment, Scores
+from govml.serving.environment import EnvironmentCollector, EnvironmentReports
 from govml.serving.explain import DecisionExplainer, ExplainUnavailable, explainer_for
 from govml.serving.follower import CHAMPION, AliasFollower, Change, ServingState
 from govml.serving.governance import Governance
@@ -91,7 +93,6 @@ from govml.serving.issued import IssuedRequests
 from govml.serving.keys import CORRECT_LABELS, FEEDBACK, METRICS, PREDICT, Caller, KeyRefused
 from govml.serving.labels import LABEL_KINDS, check_feedback
 from govml.serving.logschema import EventEntry, FeedbackEntry, PredictionEntry
-from govml.serving.environment import EnvironmentCollector, EnvironmentReports
 from govml.serving.metrics import CONTENT_TYPE, GatewayMetrics
 from govml.serving.options import GatewayOptions
 from govml.serving.oversight import (

@@ -321,3 +321,30 @@ def test_calibration_bins_merge_to_the_whole(n: int, seed: int) -> None:
 def test_scores_outside_zero_one_are_refused() -> None:
     with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
         calibration_bins([True, False], [0.2, 1.5])
+
+
+def test_the_block_bootstrap_spreads_as_the_row_bootstrap() -> None:
+    rng = np.random.default_rng(21)
+    n = 4000
+    group = rng.choice(["a", "b"], n)
+    y = rng.gamma(2.0, 1.0, n)
+    pred = y + rng.normal(np.where(group == "a", 0.0, 0.3), 1.0)
+    replication = Replication(n_boot=1000, confidence=0.9, random_state=0)
+    (section,) = regression_sections(
+        blocked_moments(y, pred, sensitive_features=pd.DataFrame({"g": group})),
+        min_group_size=None,
+        intersections=True,
+        replication=replication,
+    )
+    found = section.disparities["mean_absolute_error_difference"].interval
+    assert found is not None
+    # The same interval from rows resampled within each group (stratified), in numpy.
+    error = np.abs(y - pred)
+    draws = []
+    mine = {g: error[group == g] for g in ("a", "b")}
+    for _ in range(1000):
+        means = [rng.choice(v, size=len(v)).mean() for v in mine.values()]
+        draws.append(abs(means[0] - means[1]))
+    low, high = np.quantile(draws, [0.05, 0.95])
+    assert (found[1] - found[0]) / (high - low) == pytest.approx(1.0, abs=0.2)
+    assert found[0] == pytest.approx(low, abs=0.2 * (high - low))
