@@ -20,8 +20,9 @@ from sklearn.linear_model import LogisticRegression
 import govml
 from govml.services.documents import DocumentService
 from govml.store import inventory_records
-from govml.ui import inventory
-from govml.ui.inventory import _Items, build_items, changed_models
+from govml.ui import inventory, inventory_cache
+from govml.ui.inventory import build_items
+from govml.ui.inventory_cache import InventoryCache, changed_models
 from tests.ui.ui_store import POLICY, POLICY_V2
 
 
@@ -59,8 +60,8 @@ def test_the_kept_inventory_follows_every_kind_of_change(
         reads.append(None if model_ids is None else set(model_ids))
         return original(conn, model_ids)
 
-    monkeypatch.setattr(inventory, "read_inventory", recording)
-    kept = _Items()
+    monkeypatch.setattr(inventory_cache, "read_inventory", recording)
+    kept = InventoryCache(build_items)
     data = tmp_path / "eval.csv"
     _frame(1).to_csv(data, index=False)
     train = _frame(0)
