@@ -338,3 +338,20 @@ def test_a_person_signs_on_in_a_real_browser(sso: dict[str, Any]) -> None:
         page.goto(f"{sso['base']}/queue")
         assert page.url.endswith("/queue")
         browser.close()
+
+
+def test_govml_server_refuses_to_start_with_bad_sign_on_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from govml.cli.main import invoke
+
+    home = tmp_path / "home"
+    with govml.connect(home, user="alice", create=True) as alice:
+        alice.init()
+    monkeypatch.setenv("GOVML_OIDC_ISSUER", "https://idp.example.com")
+    monkeypatch.setenv("GOVML_OIDC_CLIENT_ID", "govml")
+    monkeypatch.setenv("GOVML_OIDC_CLIENT_SECRET", "secret")
+    monkeypatch.setenv("GOVML_OIDC_ROLE_MAP", '{"risk": "risk-officer"}')
+    assert invoke(["--store", str(home), "server", "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "GOVML_OIDC_ROLE_MAP: group 'risk': unknown role 'risk-officer'" in err

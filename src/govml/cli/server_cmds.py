@@ -28,6 +28,7 @@ def server(
 ) -> None:
     """Serve the REST API (bearer tokens, OpenAPI at /api/v1/docs) and the web UI at /."""
     from govml.client import settings_for
+    from govml.server.oidc import OIDCClient, load_sign_on
     from govml.services.access import AccessService
     from govml.services.context import ServiceContext
     from govml.store.db import safe_url
@@ -41,6 +42,9 @@ def server(
             raise ConfigurationError(ERR_NO_USERS.format(url=safe_url(url)), hint=HINT_NO_USERS)
     finally:
         context.close()
+    sign_on = load_sign_on()  # GOVML_OIDC_* are checked here, not in a worker's traceback
+    if sign_on is not None:
+        OIDCClient(sign_on)  # refuses to start without the oidc extra
     check_can_listen(host, port)
     # Worker processes build the application from the environment: pin it to this store.
     os.environ["GOVML_HOME"] = str(settings.home.resolve())
