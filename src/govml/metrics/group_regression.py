@@ -43,6 +43,15 @@ BASE_METRICS: tuple[str, ...] = (
     "mean_residual",
 )
 
+REPORTED: tuple[str, ...] = (
+    "mean_absolute_error",
+    "root_mean_squared_error",
+    "mean_prediction",
+    "mean_residual",
+)
+"""The group metrics shown per group: all in the target's unit (the mean squared error, in
+its square, is the root mean squared error squared)."""
+
 AGGREGATES: tuple[Aggregate, ...] = (
     Aggregate("mean_absolute_error_difference", "mean_absolute_error", "difference"),
     Aggregate("mean_absolute_error_ratio", "mean_absolute_error", "ratio"),
@@ -144,6 +153,7 @@ def regression_sections(
             _table(blocked, grouping, replication),
             AGGREGATES,
             min_group_size=min_group_size,
+            reported=REPORTED,
         )
         for grouping in groupings or [features]
     )
