@@ -34,6 +34,7 @@ from govml.ledger.canonical import canonical_json
 from govml.lineage import check_code, check_environment, code_lineage, environment_lineage
 from govml.services.access import authorize, precheck
 from govml.services.context import ServiceContext
+from govml.services.environment_check import check_for_load
 from govml.store import records
 from govml.store.ledger import NewEntry, append
 
@@ -336,6 +337,9 @@ class RegistryService:
 
         Raises
         ------
+        EnvironmentMismatchError
+            When the running scikit-learn, XGBoost, LightGBM, ONNX Runtime or NumPy differ from
+            the recorded ones and the policy says ``environment: {mismatch: refuse}``.
         UnsafeArtifactError
             Naming each type the artifact imports that is not trusted.
         IntegrityError
@@ -343,6 +347,7 @@ class RegistryService:
         """
         allowed = self.ctx.trusted_types | self._registrant_trust(trusted)
         version = self.get_version(ref)
+        check_for_load(self.ctx, version)  # the policy's environment.mismatch: warn or refuse
         data = self.ctx.artifacts.get_bytes(version.artifact_digest)
         return get_flavor(version.flavor, trusted=allowed).load(data, version.flavor_options)
 
