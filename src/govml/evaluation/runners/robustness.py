@@ -49,6 +49,12 @@ NOT_NUMERIC = "{name!r} is not numeric, so it cannot be monotone"
 NO_SCORE = "the model gives no score to judge monotonicity on (a multiclass classifier)"
 CANNOT_PREDICT = "the model cannot predict on inputs with {kind}: {error}"
 HIGHER_BETTER = {"accuracy", "balanced_accuracy", "r2"}
+MAX_SWAP_GROUPS = 50
+"""Each row is swapped to every other group: at most this many groups bound the cost."""
+TOO_MANY_GROUPS = (
+    "{feature} has {groups} groups in the sample, more than the counterfactual test swaps "
+    "(50): group its values first"
+)
 
 CATEGORY: Category = "robustness"
 
@@ -133,6 +139,13 @@ class RobustnessRunner:
         if counterfactual is not None:
             for feature in _swapped(run):
                 proxies = counterfactual.proxies.get(feature, [])
+                groups = inputs.frame[feature].iloc[rows].nunique()
+                if groups > MAX_SWAP_GROUPS:
+                    name = f"counterfactual_flip_rate:{feature}"
+                    why = TOO_MANY_GROUPS.format(feature=feature, groups=groups)
+                    limit = {"max": counterfactual.max_flip_rate}
+                    results.append(not_run(name, CATEGORY, why, limit))
+                    continue
                 found = counterfactual_flips(
                     decider,
                     sample,
