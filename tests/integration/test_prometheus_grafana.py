@@ -27,6 +27,8 @@ from tests.integration.test_serving_gateway import (
 )
 
 import govml
+import govml.serving.environment
+import govml.serving.metrics
 from govml.cli.main import invoke
 from govml.integrations import observability
 from govml.monitoring.prometheus import MonitoringCollector
@@ -70,7 +72,7 @@ def test_shipped_rules_pass_promtool(tmp_path: Path) -> None:
     path.write_text(observability.alert_rules_text(), encoding="utf-8")
     result = promtool("check", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 14 rules found" in result.stdout
+    assert "SUCCESS: 17 rules found" in result.stdout
 
 
 @needs_promtool
@@ -170,6 +172,14 @@ def test_dashboard_uses_only_exported_metric_names() -> None:
     for expr in observability.dashboard_queries():
         names |= set(re.findall(r"\bgovml_[a-z_]+", expr))
     monitoring = {family.name for family in MonitoringCollector(list).collect()}
+    # Every gateway series is one the gateway defines (metrics.py, environment.py).
+    serving = (
+        Path(govml.serving.metrics.__file__).read_text()
+        + Path(govml.serving.environment.__file__).read_text()
+    )
+    for name in {n for n in names if n.startswith("govml_gateway_")}:
+        base = re.sub(r"_(total|bucket|sum|count)$", "", name).removeprefix("govml_gateway_")
+        assert f'{{PREFIX}}_{base}"' in serving or name in serving, name
     gateway_prefix = {n for n in names if n.startswith("govml_gateway_")}
     assert {n for n in names if n.startswith("govml_monitoring_")} <= monitoring
     assert names == gateway_prefix | {n for n in names if n.startswith("govml_monitoring_")}
