@@ -154,10 +154,11 @@ def composite_plan(
     """
     if requested not in COMPOSABLE or type(model.raw).__module__ != "govml.mitigation":
         return None
-    from govml.mitigation import MitigatedClassifier, MixtureClassifier
-
+    # Known by the stored names of govml's own mitigation classes (their module is checked
+    # above), so the checks do not import the mitigation package, which imports the flavors.
     raw = model.raw
-    if isinstance(raw, MitigatedClassifier):
+    kind = type(raw).__name__
+    if kind == "MitigatedClassifier":
         base = raw.estimator
 
         def offsets(frame: Any, scale: str) -> NDArray[np.float64]:
@@ -166,7 +167,7 @@ def composite_plan(
         return CompositePlan(
             model, requested, features, [(1.0, base)], offsets, tuple(raw.sensitive_)
         )
-    if isinstance(raw, MixtureClassifier):
+    if kind == "MixtureClassifier":
         members = [
             (float(weight), _with_preprocessing(raw.preprocessor_, estimator))
             for weight, estimator in zip(raw.weights_, raw.estimators_, strict=True)
