@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 import govml
 from govml.demo.adult import datasets_dir
@@ -19,6 +20,10 @@ PG_ADMIN_URL = os.environ.get(
     "GOVML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = ["sqlite", "postgres"]
+
+# No test asserts wall time: hypothesis's per-example deadline would, on a busy machine.
+settings.register_profile("govml", deadline=None)
+settings.load_profile("govml")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
