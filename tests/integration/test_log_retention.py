@@ -187,3 +187,56 @@ def test_subjects_are_pseudonymised_erased_and_purged(
     assert not old.exists() and len(_rows(gateway.log_dir)) == 4
     actions = [e.action for e in store["vic"].audit_log(model=MODEL)]
     assert actions.count("log.purged") == 1
+
+
+def _verify(
+    monkeypatch: pytest.MonkeyPatch, store: Team, capsys: pytest.CaptureFixture[str], logs: Path
+) -> tuple[int, dict[str, object]]:
+    capsys.readouterr()
+    code = _cli(monkeypatch, store, "vic", "audit", "verify", "--logs", str(logs), "--json")
+    out, _ = capsys.readouterr()
+    return code, json.loads(out)
+
+
+def test_audit_verify_logs_names_a_changed_missing_or_extra_file(
+    store: Team,
+    gateway: Served,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with httpx.Client(base_url=gateway.url, headers=gateway.headers, timeout=30) as http:
+        for i in range(3):
+            assert (
+                http.post("/predict", json={**record(50 + i), "customer": "C-9"}).status_code == 200
+            )
+
+    def clean() -> bool:
+        return _verify(monkeypatch, store, capsys, gateway.log_dir)[0] == 0
+
+    wait_for(clean, timeout=30)  # every closed file is in the ledger, erased ones by new digest
+    code, result = _verify(monkeypatch, store, capsys, gateway.log_dir)
+    assert code == 0 and result["logs"]["checked"] == len(_files(gateway.log_dir))  # type: ignore[index]
+    entries = [e for e in store["vic"].audit_log(model=MODEL) if e.action == "log.files_closed"]
+    assert entries and all(
+        f["sha256"].startswith("sha256:") for e in entries for f in e.payload["files"]
+    )
+
+    victim = [f for f in _files(gateway.log_dir) if "version=" in str(f)][-1]
+    name = str(victim.relative_to(gateway.log_dir))
+    original = victim.read_bytes()
+    victim.write_bytes(original + b"\0")
+    code, result = _verify(monkeypatch, store, capsys, gateway.log_dir)
+    assert code == 1 and f"changed since the ledger named them: {name}" in str(result["error"])
+    victim.unlink()
+    code, result = _verify(monkeypatch, store, capsys, gateway.log_dir)
+    assert code == 1 and f"named by the ledger but missing: {name}" in str(result["error"])
+    stray = victim.with_name("part-stray.parquet")
+    stray.write_bytes(original)
+    code, result = _verify(monkeypatch, store, capsys, gateway.log_dir)
+    assert (
+        code == 1
+        and "not named by the ledger: " in str(result["error"])
+        and "part-stray" in str(result["error"])
+    )
+    stray.replace(victim)
+    assert _verify(monkeypatch, store, capsys, gateway.log_dir)[0] == 0

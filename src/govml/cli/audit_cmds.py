@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -41,6 +42,12 @@ ARTIFACTS_OPTION = typer.Option(
     "--artifacts",
     help="Re-hash the artifact of every version (default: of versions holding an alias).",
 )
+LOGS_OPTION = typer.Option(
+    None,
+    "--logs",
+    help="Also re-hash the prediction log in DIR against the ledger's log entries.",
+    metavar="DIR",
+)
 MODEL_OPTION = typer.Option(None, "--model", help="Only entries about this model.", metavar="NAME")
 VERIFY_FILE = typer.Option(
     None, "--verify", help="Verify this attestation instead.", metavar="FILE"
@@ -53,6 +60,7 @@ def verify(
     checkpoint: Path | None = CHECKPOINT_FILE,
     key: Path | None = KEY_FILE,
     artifacts: bool = ARTIFACTS_OPTION,
+    logs: Path | None = LOGS_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Recompute the Merkle tree and check every record against the ledger.
@@ -60,8 +68,9 @@ def verify(
     With --checkpoint, also prove that the ledger only grew since that checkpoint, whose
     signature must verify with this instance's key (or --key). The artifacts of versions
     holding an alias are re-hashed against their recorded digests (every version's with
-    --artifacts). Exits 1 and names the first entry or record that does not match, or every
-    artifact that does not.
+    --artifacts). With --logs DIR, the prediction log's closed files are re-hashed against
+    the ledger's log entries. Exits 1 and names the first entry or record that does not
+    match, every artifact that does not, or each changed, missing or extra log file.
     """
     if key is not None and checkpoint is None:
         raise InputError("--key checks the checkpoint given with --checkpoint: give both")
@@ -72,6 +81,7 @@ def verify(
             result = opened.verify_ledger(
                 checkpoint=checkpoint_text, key=key_text, artifacts=artifacts, progress=progress
             )
+            checked_logs = None if logs is None else verify_logs(opened, logs)
         except IntegrityError as exc:
             if not json_out:
                 raise
@@ -79,8 +89,13 @@ def verify(
             print_json({"ok": False, "error": exc.message, "seq": seq})
             raise typer.Exit(exc.exit_code) from None
     if json_out:
-        print_json(result.to_dict())
+        out = result.to_dict()
+        if checked_logs is not None:
+            out["logs"] = checked_logs.to_dict()
+        print_json(out)
         return
+    if checked_logs is not None:
+        print_ok(f"prediction log: {checked_logs.checked} files match the ledger")
     print_ok(
         f"ledger verified: {result.entries} entries, {result.tree_heads} tree heads, "
         f"root {result.root_hash}"
@@ -102,6 +117,16 @@ def verify(
             f"artifacts match their digests: {result.artifacts['checked']} artifacts of {scope}"
             f" ({len(result.artifacts['versions'])} versions)"
         )
+
+
+def verify_logs(opened: object, logs: Path) -> Any:
+    """Re-hash the prediction log in ``logs`` against the ledger (a local store only)."""
+    from govml.services.log_integrity import verify_log_files
+
+    ctx = getattr(opened, "ctx", None)
+    if ctx is None:
+        raise InputError("--logs re-hashes a log folder on this machine: use a local store")
+    return verify_log_files(ctx, logs)
 
 
 @contextmanager

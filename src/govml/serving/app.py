@@ -220,6 +220,16 @@ class Gateway:
                 on_sent=self.metrics.files_sent.inc,
                 on_error=self.metrics.send_errors.inc,
             )
+        record_files = getattr(source, "log_file_sender", lambda: None)()
+        self.file_ledger = None
+        if record_files is not None:
+            self.file_ledger = ReferralSender(
+                record_files, options.model, every=max(options.flush_seconds, 0.5)
+            )
+            ledger = self.file_ledger
+            self.log.on_file = lambda path, digest, rows: ledger.put(
+                [{"path": path, "sha256": digest, "rows": rows}]
+            )
         refer = getattr(source, "referral_sender", lambda: None)()
         self.referrals = None
         if refer is not None:
@@ -278,6 +288,8 @@ class Gateway:
             self.shipper.start()
         if self.referrals is not None:
             self.referrals.start()
+        if self.file_ledger is not None:
+            self.file_ledger.start()
         self.started = True
 
     async def shutdown(self) -> None:
@@ -295,6 +307,8 @@ class Gateway:
             await loop.run_in_executor(None, self.shipper.stop)
         if self.referrals is not None:
             await loop.run_in_executor(None, self.referrals.stop)
+        if self.file_ledger is not None:
+            await loop.run_in_executor(None, self.file_ledger.stop)
         await loop.run_in_executor(None, self.source.close)
         self.started = False
 

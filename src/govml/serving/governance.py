@@ -30,3 +30,4 @@ class Governance:
     oversight: Oversight | None = None
     retention: Retention | None = None
     suspended: Suspended | None = None
+    monitor_status: str | None = None  # the latest monitoring run's, read when oversight asks

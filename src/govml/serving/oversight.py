@@ -68,6 +68,11 @@ def referral_reasons(
     refer = None if section is None else section.refer
     if refer is None:
         return out
+    status = governance.monitor_status
+    if refer.drift is not None and status is not None and _rank(status) >= _rank(refer.drift):
+        text = f"the latest monitoring run is at {status} (refer from {refer.drift})"
+        for record in range(validated.count):
+            out.setdefault(record, []).append(text)
     if refer.score_between is not None and scores.probabilities is not None:
         column = favourable_index(governance, deployment.classes)
         if column is not None:
@@ -151,6 +156,13 @@ def governance_summary(governance: Governance, champion: Deployment | None) -> d
         if held is None
         else {"by": held.by, "reason": held.reason, "since": held.since},
     }
+
+
+_RANKS = ("insufficient", "ok", "warn", "alert", "critical")
+
+
+def _rank(status: str) -> int:
+    return _RANKS.index(status) if status in _RANKS else 0
 
 
 def inputs_digest(values: dict[str, list[Any]], names: list[str], record: int) -> str:

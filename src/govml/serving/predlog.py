@@ -21,6 +21,7 @@ process is killed outright (SIGKILL, power loss) are lost: at most ``flush_secon
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import secrets
@@ -74,6 +75,8 @@ class PredictionLog:
         self.write_errors = 0
         self.files = 0
         self.on_written: Callable[[str, int], None] | None = None
+        # Called with (path under the log folder, "sha256:<hex>", rows) for each closed file.
+        self.on_file: Callable[[str, str, int], None] | None = None
 
     # -- producer side (event loop) --------------------------------------------------------
 
@@ -239,9 +242,13 @@ class PredictionLog:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         name = f"part-{stamp}-{os.getpid()}-{self._tag}-{self._sequence:06d}.parquet"
         temporary = folder / f".{name}.tmp"
-        pq.write_table(table_for(group), temporary, compression="zstd")
+        table = table_for(group)
+        pq.write_table(table, temporary, compression="zstd")
+        digest = _sha256(temporary) if self.on_file is not None else ""
         temporary.replace(folder / name)
         self.files += 1
+        if self.on_file is not None:
+            self.on_file(f"{partition}/{name}", digest, table.num_rows)
 
     def _last_resort(self, entries: list[Entry]) -> None:
         """Keep records that could not be written as Parquet as JSON Lines next to the log."""
@@ -251,6 +258,14 @@ class PredictionLog:
                 for row in entry_json(entry):
                     out.write(orjson.dumps(row, default=str) + b"\n")
         logger.error("prediction log: %d entries kept as JSON Lines in %s", len(entries), path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
 
 
 def _kind(class_name: str) -> str:

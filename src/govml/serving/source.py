@@ -124,11 +124,19 @@ class ClientSource:
                 suspended = Suspended(
                     by=found.updated_by, reason=found.reason, since=found.updated_at.isoformat()
                 )
+        oversight_section = getattr(policy, "oversight", None)
+        monitor_status = None
+        refer = None if oversight_section is None else oversight_section.refer
+        read_runs = getattr(self.client, "latest_monitor_runs", None)
+        if refer is not None and refer.drift is not None and read_runs is not None:
+            runs = read_runs(name, limit=1)
+            monitor_status = runs[0].status if runs else None
         return Governance(
             reason_codes=getattr(policy, "reason_codes", None),
             oversight=getattr(policy, "oversight", None),
             retention=getattr(policy, "retention", None),
             suspended=suspended,
+            monitor_status=monitor_status,
         )
 
     def _policy(self, name: str) -> Any:
@@ -145,6 +153,15 @@ class ClientSource:
         """Return where referred records go: the store's review queue (None in client mode)."""
         oversight = getattr(self.client, "oversight", None)
         return None if oversight is None else oversight.record_referrals
+
+    def log_file_sender(self) -> Callable[..., Any] | None:
+        """Return where closed log files' digests go: the store's ledger (local store only)."""
+        ctx = getattr(self.client, "ctx", None)
+        if ctx is None:
+            return None
+        from govml.services.log_integrity import LogIntegrityService
+
+        return LogIntegrityService(ctx).record_files
 
     def log_sender(self) -> Callable[..., Any] | None:
         """Return where closed log files go: the server, the log bucket, or nowhere (None).

@@ -123,3 +123,17 @@ async def test_version_names_reason_codes_that_do_not_fit_the_model(
     problems = summary["reason_code_problems"]
     assert "feature 'incom' is not an input of credit@1 (did you mean 'income'?)" in problems[0]
     assert "adverse_outcome 7 is not a class of credit@1" in problems[1]
+
+
+async def test_a_drift_alert_refers_every_record_until_it_clears(
+    gateway_client: tuple[Gateway, httpx.AsyncClient], source: FakeSource
+) -> None:
+    gateway, client = gateway_client
+    section = Oversight(refer=Referral(drift="alert"))
+    await _govern(gateway, source, Governance(oversight=section, monitor_status="warn"))
+    calm = (await client.post("/predict", json=ROWS[:2])).json()
+    assert calm["decisions"] == ["answered", "answered"]
+    await _govern(gateway, source, Governance(oversight=section, monitor_status="critical"))
+    drifted = (await client.post("/predict", json=ROWS[:2])).json()
+    assert drifted["decisions"] == ["referred", "referred"]
+    assert "latest monitoring run is at critical" in drifted["referrals"][0]["reasons"][0]
