@@ -242,13 +242,15 @@ class Client:
         return self.audit.log(model=model, action=action, limit=limit)
 
     # lifecycle
-    def promote(self, ref: str, *, to: str, reason: str = "") -> AliasChange:
+    def promote(
+        self, ref: str, *, to: str, reason: str = "", ticket: str | None = None
+    ) -> AliasChange:
         """Move alias ``to`` (staging / production) to version ``ref`` through its gates.
 
         Raises `GateError` listing every unmet condition, `ForbiddenError` without the
-        deployer role.
+        deployer role. ``ticket`` (``JIRA-123``) is ledgered with the promotion.
         """
-        return self._lifecycle().promote(ref, to=to, reason=reason)
+        return self._lifecycle().promote(ref, to=to, reason=reason, ticket=ticket)
 
     def rollback(self, name: str, *, reason: str) -> AliasChange:
         """Move ``production`` back to the version that held it before the current one."""
@@ -258,9 +260,11 @@ class Client:
         """Return the conditions version ``ref`` must meet to take alias ``to``, and which hold."""
         return self._lifecycle().readiness(ref, to=to)
 
-    def approve(self, ref: str, *, comment: str, reject: bool = False) -> Approval:
+    def approve(
+        self, ref: str, *, comment: str, reject: bool = False, ticket: str | None = None
+    ) -> Approval:
         """Record the acting user's approval (or rejection) of version ``ref``."""
-        return self._lifecycle().approve(ref, comment=comment, reject=reject)
+        return self._lifecycle().approve(ref, comment=comment, reject=reject, ticket=ticket)
 
     def list_approvals(self, ref: str) -> list[Approval]:
         """Return every decision on version ``ref``, oldest first."""

@@ -179,7 +179,9 @@ class GovmlClient(Protocol):
         """Return ledger entries, oldest first, optionally about one model."""
         ...
 
-    def promote(self, ref: str, *, to: str, reason: str = "") -> AliasChange:
+    def promote(
+        self, ref: str, *, to: str, reason: str = "", ticket: str | None = None
+    ) -> AliasChange:
         """Move alias ``to`` (staging / production) to version ``ref`` through its gates.
 
         Raises `GateError` listing every unmet condition, `ForbiddenError` without the
@@ -195,7 +197,9 @@ class GovmlClient(Protocol):
         """Return the conditions version ``ref`` must meet to take alias ``to``, and which hold."""
         ...
 
-    def approve(self, ref: str, *, comment: str, reject: bool = False) -> Approval:
+    def approve(
+        self, ref: str, *, comment: str, reject: bool = False, ticket: str | None = None
+    ) -> Approval:
         """Record the acting user's approval (or rejection) of version ``ref``."""
         ...
 

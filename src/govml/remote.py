@@ -393,12 +393,15 @@ class RemoteClient:
         ]
 
     # lifecycle
-    def promote(self, ref: str, *, to: str, reason: str = "") -> AliasChange:
+    def promote(
+        self, ref: str, *, to: str, reason: str = "", ticket: str | None = None
+    ) -> AliasChange:
         """Move alias ``to`` (staging / production) to version ``ref`` through its gates.
 
         Raises `GateError` listing every unmet condition, `ForbiddenError` without the
         deployer role.
         """
+        _no_ticket(ticket)
         body = {"to": to, "reason": reason}
         return AliasChange.from_dict(
             self._json("POST", f"/versions/{_segment(ref)}/promote", json=body)
@@ -416,8 +419,11 @@ class RemoteClient:
         path = f"/versions/{_segment(ref)}/readiness"
         return Readiness.from_dict(self._json("GET", path, params={"to": to}))
 
-    def approve(self, ref: str, *, comment: str, reject: bool = False) -> Approval:
+    def approve(
+        self, ref: str, *, comment: str, reject: bool = False, ticket: str | None = None
+    ) -> Approval:
         """Record the acting user's approval (or rejection) of version ``ref``."""
+        _no_ticket(ticket)
         body = {"comment": comment, "reject": reject}
         return Approval.from_dict(
             self._json("POST", f"/versions/{_segment(ref)}/approvals", json=body)
@@ -870,3 +876,10 @@ def _time_text(value: str | datetime | None) -> str | None:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+def _no_ticket(ticket: str | None) -> None:
+    if ticket is not None:
+        raise InputError(
+            "--ticket is recorded on a store directly; the REST API does not take it yet"
+        )

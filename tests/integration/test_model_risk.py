@@ -195,3 +195,53 @@ def test_revalidation_warns_then_refuses_until_evaluated_and_approved_again(
     frank.promote("credit@1", to="production")
     code, out, _ = cli(monkeypatch, capsys, "vic", "models", "revalidation", "credit", "--json")
     assert code == 0 and json.loads(out)["every"] == "30d"
+
+
+def test_tickets_are_ledgered_with_approvals_and_promotions(
+    team: Team, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref = team.register("credit")
+    team.evaluate(ref)
+    bad = ["approve", ref, "--comment", "ok", "--ticket", "JIRA 1; <script>"]
+    code, _, err = cli(monkeypatch, capsys, "carol", *bad)
+    assert code == 2 and "ticket 'JIRA 1; <script>'" in err
+    assert team["vic"].list_approvals(ref) == []
+    code, out, err = cli(
+        monkeypatch,
+        capsys,
+        "carol",
+        "approve",
+        ref,
+        "--comment",
+        "ok",
+        "--ticket",
+        "JIRA-7",
+        "--json",
+    )
+    assert code == 0, err
+    approval_id = json.loads(out)["id"]
+    team["erin"].approve(ref, comment="risk accepted")
+    code, out, err = cli(
+        monkeypatch,
+        capsys,
+        "frank",
+        "promote",
+        ref,
+        "--to",
+        "staging",
+        "--ticket",
+        "CHG-42",
+        "--json",
+    )
+    assert code == 0, err
+    change_id = json.loads(out)["id"]
+    code, out, _ = cli(
+        monkeypatch, capsys, "vic", "audit", "log", "--action", "ticket.linked", "--json"
+    )
+    linked = [(e["subject"], e["payload"]) for e in json.loads(out)]
+    assert linked == [
+        ("model/credit/versions/2", {"ticket": "JIRA-7", "for": "approval", "id": approval_id}),
+        ("model/credit", {"ticket": "CHG-42", "for": "promote", "id": change_id}),
+    ]
+    code, _, err = cli(monkeypatch, capsys, "alice", "audit", "verify")
+    assert code == 0, err

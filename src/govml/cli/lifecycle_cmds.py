@@ -23,6 +23,10 @@ _HISTORY_COLUMNS = (
     "reason",
 )
 
+TICKET_OPTION = typer.Option(
+    None, "--ticket", help="Change ticket (JIRA-123), ledgered with it.", metavar="TICKET"
+)
+
 
 def promote(
     ctx: typer.Context,
@@ -33,11 +37,12 @@ def promote(
     reason: str = typer.Option(
         "", "--reason", help="Why (recorded in the ledger).", metavar="TEXT"
     ),
+    ticket: str | None = TICKET_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Move an alias to a version through its gates; exit 1 listing what is missing."""
     with client(ctx) as opened:
-        change = opened.promote(ref, to=to, reason=reason)
+        change = opened.promote(ref, to=to, reason=reason, ticket=ticket)
     if json_out:
         print_json(change.to_dict())
         return
@@ -66,11 +71,12 @@ def approve(
     ref: str = typer.Argument(..., help="NAME@VERSION to decide on.", metavar="NAME@VERSION"),
     comment: str = typer.Option(..., "--comment", help="The reasoning (recorded).", metavar="TEXT"),
     reject: bool = typer.Option(False, "--reject", help="Reject instead of approving."),
+    ticket: str | None = TICKET_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Approve (or reject) a version: one person counts once, never on their own version."""
     with client(ctx) as opened:
-        approval = opened.approve(ref, comment=comment, reject=reject)
+        approval = opened.approve(ref, comment=comment, reject=reject, ticket=ticket)
     if json_out:
         print_json(approval.to_dict())
         return

@@ -45,7 +45,7 @@ from govml.errors import (
 from govml.policy.records import StoredPolicy
 from govml.services.access import authorize, replay_people
 from govml.services.context import ServiceContext
-from govml.services.model_risk import RETIRED, promotion_refusal
+from govml.services.model_risk import RETIRED, check_ticket, promotion_refusal, ticket_entry
 from govml.services.policy import policy_in_force
 from govml.services.registry import model_subject, version_subject
 from govml.services.serving import verify_serving_records
@@ -64,7 +64,9 @@ class LifecycleService:
 
     # -- approvals -------------------------------------------------------------------------
 
-    def approve(self, ref: str, *, comment: str, reject: bool = False) -> Approval:
+    def approve(
+        self, ref: str, *, comment: str, reject: bool = False, ticket: str | None = None
+    ) -> Approval:
         """Record the acting user's approval (or rejection) of version ``ref``.
 
         The rules are `govml.domain.readiness.decide`: nobody decides on a version they
@@ -73,6 +75,7 @@ class LifecycleService:
         and one person's latest decision counts.
         """
         comment = _text(comment, "comment", required=True)
+        ticket = check_ticket(ticket)
         parsed = VersionRef.parse(ref)
         with self.ctx.store.write() as conn:
             user = authorize(conn, self.ctx, Permission.APPROVE)
@@ -100,7 +103,8 @@ class LifecycleService:
                         action=action,
                         subject=version_subject(version.model, version.version),
                         payload=approval.to_dict(),
-                    )
+                    ),
+                    *_ticket(ticket, version_subject(version.model, version.version), approval),
                 ],
             )
             return approval
@@ -127,7 +131,9 @@ class LifecycleService:
             version = records.load_version(conn, parsed)
             return self._readiness(conn, version, alias)
 
-    def promote(self, ref: str, *, to: str, reason: str = "") -> AliasChange:
+    def promote(
+        self, ref: str, *, to: str, reason: str = "", ticket: str | None = None
+    ) -> AliasChange:
         """Move alias ``to`` to version ``ref`` when every condition of its gate holds.
 
         Raises
@@ -139,6 +145,7 @@ class LifecycleService:
         """
         alias = _alias(to)
         reason = _text(reason, "reason")
+        ticket = check_ticket(ticket)
         parsed = VersionRef.parse(ref)
         with self.ctx.store.write() as conn:
             authorize(conn, self.ctx, Permission.DEPLOY)
@@ -175,7 +182,7 @@ class LifecycleService:
                 policy_digest=ready.policy_digest,
                 approvals=ready.approvals,
             )
-            return self._move(conn, mid, change)
+            return self._move(conn, mid, change, ticket=ticket)
 
     def rollback(self, name: str, *, reason: str) -> AliasChange:
         """Move ``production`` back to the version that held it before the current one.
@@ -246,7 +253,9 @@ class LifecycleService:
             now=self.ctx.clock(),
         )
 
-    def _move(self, conn: Connection, mid: int, change: AliasChange) -> AliasChange:
+    def _move(
+        self, conn: Connection, mid: int, change: AliasChange, *, ticket: str | None = None
+    ) -> AliasChange:
         stored = replace(change, id=lifecycle_records.move_alias(conn, mid, change))
         append(
             conn,
@@ -257,7 +266,8 @@ class LifecycleService:
                     action="alias.promoted" if change.action == "promote" else "alias.rolled_back",
                     subject=model_subject(change.model),
                     payload=stored.to_dict(),
-                )
+                ),
+                *_ticket(ticket, model_subject(change.model), stored),
             ],
         )
         return stored
@@ -432,6 +442,13 @@ def _compare(
                 f"{what} differs from its ledger entry {seq}: {key} is {json.dumps(value)} in "
                 f"the database but {json.dumps(payload.get(key))} in the ledger"
             )
+
+
+def _ticket(ticket: str | None, subject: str, record: Approval | AliasChange) -> list[NewEntry]:
+    if ticket is None:
+        return []
+    kind = "approval" if isinstance(record, Approval) else record.action
+    return [ticket_entry(subject=subject, ticket=ticket, kind=kind, record_id=record.id)]
 
 
 def _alias(value: str) -> str:

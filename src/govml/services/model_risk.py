@@ -234,3 +234,18 @@ def promotion_refusal(
         f"revalidation of {model}@{version} was due on {status.due_at:%Y-%m-%d} "
         f"(policy revalidation.every {rule.every}): evaluate it again and get it approved"
     )
+
+
+TICKET_LINKED: Final = "ticket.linked"
+
+
+def ticket_entry(*, subject: str, ticket: str, kind: str, record_id: int | None) -> NewEntry:
+    """Return the ``ticket.linked`` ledger entry tying a change ticket to a decision.
+
+    Written in the transaction of the approval or promotion it is about (``kind``).
+    """
+    return NewEntry(
+        action=TICKET_LINKED,
+        subject=subject,
+        payload={"ticket": ticket, "for": kind, "id": record_id},
+    )
