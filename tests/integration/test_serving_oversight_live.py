@@ -7,6 +7,7 @@ has reason codes and an oversight section.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -136,3 +137,24 @@ def test_hostile_explain_values_are_422_not_500(http: httpx.Client) -> None:
         response = http.post(f"/predict?explain={value}", json=record(0))
         assert response.status_code == 422, value
         assert response.json()["errors"][0]["field"] == "explain"
+
+
+def test_monitor_reports_referral_override_and_agreement(
+    store: Team,
+    gateway: Served,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from govml.cli.main import invoke
+
+    monkeypatch.setenv("GOVML_HOME", str(store.home))
+    monkeypatch.setenv("GOVML_DATABASE_URL", store.db_url)
+    monkeypatch.setenv("GOVML_USER", "bob")
+    capsys.readouterr()
+    invoke(["monitor", "run", MODEL, "--log-dir", str(gateway.log_dir), "--window", "1d", "--json"])
+    out, _ = capsys.readouterr()
+    figures = json.loads(out)["oversight"]
+    assert figures["referred"] > 0 and figures["records"] > figures["referred"]
+    assert figures["referral_rate"] == pytest.approx(figures["referred"] / figures["records"])
+    assert figures["decided"] >= 1 and figures["override_rate"] is not None
+    assert figures["agreement"] == pytest.approx(1 - figures["override_rate"])

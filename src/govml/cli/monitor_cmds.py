@@ -177,11 +177,54 @@ def _once(
             result = opened.monitor(name, **kwargs)
     if textfile is not None and result.id is not None:
         write_textfile(textfile, [result])
+    figures = _oversight(opened, name, kwargs.get("log_dir"), result)
     if json_out:
-        print_json(result.to_dict())
+        out = result.to_dict()
+        if figures is not None:
+            out["oversight"] = figures
+        print_json(out)
     else:
         show_run(result, verbose=verbose)
+        if figures is not None and (figures["referred"] or figures["decided"]):
+            _show_oversight(figures)
     return result
+
+
+def _oversight(
+    opened: GovmlClient, name: str, log_dir: str | None, result: MonitorRun
+) -> dict[str, Any] | None:
+    """Referral, override and agreement figures of the run's window (local store only)."""
+    from govml.services.monitoring.run import log_root
+    from govml.services.oversight_figures import oversight_figures
+
+    ctx = getattr(opened, "ctx", None)
+    if ctx is None:
+        return None
+    root = log_root(log_dir, ctx)
+    local = None if isinstance(root, str) else root
+    return oversight_figures(ctx, name, local, result.window.start, result.window.end)
+
+
+def _show_oversight(figures: dict[str, Any]) -> None:
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    print_table(
+        f"human oversight: {figures['referred']} of {figures['records']} records referred, "
+        f"{figures['decided']} decided, {figures['pending']} pending",
+        ["group", "records", "referral rate", "decided", "override rate", "agreement"],
+        [
+            (
+                row["group"],
+                row["records"],
+                share(row["referral_rate"]),
+                row["decided"],
+                share(row["override_rate"]),
+                share(row["agreement"]),
+            )
+            for row in figures["by_group"]
+        ],
+    )
 
 
 def _loop(
