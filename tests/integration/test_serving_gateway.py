@@ -1,9 +1,11 @@
-"""`govml serve` on a real store, through uvicorn on loopback: inputs, log, feedback, metrics,
-shadow and canary.
+"""The serving gateway on a real store: inputs, log, feedback, metrics, shadow and canary.
 
-One store and one gateway process serve the whole module: credit@1 holds production and
-credit@2 (trained on inverted labels, so it disagrees with version 1 on every record) holds
-staging. Tests that change the serving set-up put it back to ``off``.
+One store and one gateway serve the whole module: credit@1 holds production and credit@2
+(trained on inverted labels, so it disagrees with version 1 on every record) holds staging.
+Tests that change the serving set-up put it back to ``off``. The gateway is the application
+`govml serve` runs, with the options its flags give, called in this process (`tests.asgi`);
+`serve` here starts the real `govml serve` process on loopback for the modules that need
+one (`test_serving_live.py` and others).
 """
 
 from __future__ import annotations
@@ -29,9 +31,13 @@ import pyarrow.parquet as pq
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.linear_model import LogisticRegression
+from tests.asgi import BASE_URL, in_process
 from tests.integration.test_lifecycle import Team
 
 import govml
+from govml.serving import GatewayOptions, create_app
+from govml.serving.app import SWITCH_INTERVAL
+from govml.serving.source import ClientSource
 
 GOVML = str(Path(sys.executable).with_name("govml"))
 MODEL = "credit"
@@ -167,30 +173,51 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
     team.close()
 
 
+@dataclass
+class InProcessGateway:
+    """The gateway's application in this process, where it logs, and a key of it."""
+
+    transport: httpx.BaseTransport
+    log_dir: Path
+    key: str
+    url: str = BASE_URL
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
 @pytest.fixture(scope="module")
-def gateway(store: Team) -> Iterator[Served]:
-    with serve(
-        store.db_url,
-        store.home,
-        store.tmp,
-        "--poll-seconds",
-        "0.1",
-        "--flush-seconds",
-        "0.1",
-        "--max-body-bytes",
-        "20000",
-    ) as served:
-        yield served
+def gateway(store: Team) -> Iterator[InProcessGateway]:
+    """`govml serve credit --poll-seconds 0.1 --flush-seconds 0.1 --max-body-bytes 20000`."""
+    key = issue_key(store.db_url, store.home, "predict", "feedback")
+    log_dir = (store.tmp / "gateway-log").resolve()
+    options = GatewayOptions(
+        model=MODEL, log_dir=log_dir, poll_seconds=0.1, flush_seconds=0.1, max_body_bytes=20000
+    )
+    client = govml.connect(store.home, database_url=store.db_url, user="gateway")
+    # As in a `govml serve` worker (`app_from_environment`): threads pass the interpreter's
+    # lock every millisecond, so the event loop is not kept waiting by the log writer.
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        with in_process(create_app(options, ClientSource(client))) as transport:
+            yield InProcessGateway(transport, log_dir, key)
+    finally:
+        sys.setswitchinterval(switch)
+        client.close()
 
 
 @pytest.fixture
-def http(gateway: Served) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, timeout=30, headers=gateway.headers) as client:
+def http(gateway: InProcessGateway) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=gateway.url, timeout=30, headers=gateway.headers, transport=gateway.transport
+    ) as client:
         yield client
 
 
 @pytest.fixture
-def serving_set_up(store: Team, gateway: Served, http: httpx.Client) -> Iterator[Team]:
+def serving_set_up(store: Team, gateway: InProcessGateway, http: httpx.Client) -> Iterator[Team]:
     """Give a test the store's deployer; put the serving set-up back to off afterwards."""
     yield store
     store["frank"].configure_serving(MODEL, mode="off")
@@ -296,7 +323,9 @@ def test_out_of_range_values_are_answered_with_warnings_and_counted(http: httpx.
     assert any(s.labels == {"feature": "x1", "kind": "above_max"} and s.value >= 1 for s in samples)
 
 
-def test_predictions_and_feedback_join_by_request_id(http: httpx.Client, gateway: Served) -> None:
+def test_predictions_and_feedback_join_by_request_id(
+    http: httpx.Client, gateway: InProcessGateway
+) -> None:
     tag = uuid.uuid4().hex[:8]
     ids = [f"join-{tag}-{i}" for i in range(3)]
     answers = {}
@@ -341,7 +370,7 @@ def test_predictions_and_feedback_join_by_request_id(http: httpx.Client, gateway
     assert table["label"].dtype == pl.Int64 and table["prediction"].dtype == pl.Int64
 
 
-def test_prediction_log_schema_is_typed(http: httpx.Client, gateway: Served) -> None:
+def test_prediction_log_schema_is_typed(http: httpx.Client, gateway: InProcessGateway) -> None:
     response = http.post("/predict", json=[record(1), record(2)], headers={"X-Request-ID": "typed"})
     assert response.status_code == 200
     wait_for(lambda: read_log(gateway.log_dir).filter(pl.col("request_id") == "typed").height == 2)
@@ -384,7 +413,7 @@ def test_metrics_exposition_parses(http: httpx.Client) -> None:
 
 
 def test_shadow_logs_the_challenger_without_changing_answers(
-    serving_set_up: Team, http: httpx.Client, gateway: Served
+    serving_set_up: Team, http: httpx.Client, gateway: InProcessGateway
 ) -> None:
     rows = [record(i) for i in range(4)]
     before = http.post("/predict", json=rows).json()
