@@ -158,3 +158,86 @@ def test_monitor_reports_referral_override_and_agreement(
     assert figures["referral_rate"] == pytest.approx(figures["referred"] / figures["records"])
     assert figures["decided"] >= 1 and figures["override_rate"] is not None
     assert figures["agreement"] == pytest.approx(1 - figures["override_rate"])
+
+
+def test_a_decision_notice_names_reasons_version_and_ledger_proof(
+    store: Team,
+    gateway: Served,
+    http: httpx.Client,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from govml.cli.main import invoke
+
+    rows = [record(300 + i) for i in range(30)]
+    explained = http.post("/predict?explain=2", json=rows).json()
+    plain = http.post("/predict", json=rows).json()
+    adverse = next(i for i, p in enumerate(explained["predictions"]) if p == 0)
+    referred = plain["decisions"].index("referred")
+    erin = store["erin"]
+    wait_for(lambda: any(r.request_id == plain["request_id"] for r in erin.oversight.list(MODEL)))  # type: ignore[attr-defined]
+    case = next(
+        r
+        for r in erin.oversight.list(MODEL)
+        if r.request_id == plain["request_id"] and r.record == referred
+    )  # type: ignore[attr-defined]
+    erin.oversight.decide(case.id, decision=1, comment="documents checked")  # type: ignore[attr-defined]
+    monkeypatch.setenv("GOVML_HOME", str(store.home))
+    monkeypatch.setenv("GOVML_DATABASE_URL", store.db_url)
+    monkeypatch.setenv("GOVML_USER", "vic")
+
+    def notice(request_id: str, position: int) -> dict[str, object]:
+        capsys.readouterr()
+        code = invoke(
+            [
+                "report",
+                "decision",
+                request_id,
+                "--model",
+                MODEL,
+                "--log-dir",
+                str(gateway.log_dir),
+                "--record",
+                str(position),
+                "--json",
+            ]
+        )
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return dict(json.loads(out))
+
+    def ledgered() -> bool:
+        return notice(explained["request_id"], adverse)["proof"]["ledger"] is not None  # type: ignore[index]
+
+    wait_for(ledgered, timeout=30)
+    first = notice(explained["request_id"], adverse)
+    assert first["adverse"] is True and first["ref"] == f"{MODEL}@1"
+    assert first["reasons"] == explained["explanations"][adverse]["reasons"]
+    assert all(
+        r["text"] in ("First factor too low", "Second factor too high") for r in first["reasons"]
+    )  # type: ignore[union-attr]
+    second = notice(plain["request_id"], referred)  # explained again from the logged inputs
+    assert second["referred"] is True and second["final_decision"] == 1
+    assert second["reviewed"]["decided_by"] == "erin" and second["proof"]["review"]  # type: ignore[index]
+    capsys.readouterr()
+    code = invoke(
+        [
+            "report",
+            "decision",
+            explained["request_id"],
+            "--model",
+            MODEL,
+            "--log-dir",
+            str(gateway.log_dir),
+            "--record",
+            str(adverse),
+        ]
+    )
+    text, _ = capsys.readouterr()
+    assert code == 0 and text.startswith("# Notice of adverse action")
+    assert "First factor too low" in text or "Second factor too high" in text
+    for bad in ("no-such-request", "\x00bad"):
+        assert (
+            invoke(["report", "decision", bad, "--model", MODEL, "--log-dir", str(gateway.log_dir)])
+            != 0
+        )

@@ -49,6 +49,7 @@ REF_ARGUMENT = typer.Argument(
 )
 NAME_ARGUMENT = typer.Argument(..., help="Model name.", metavar="NAME")
 FORCE_OPTION = typer.Option(False, "--force", help="Overwrite --out if it exists.")
+LOG_DIR_OPTION = typer.Option(..., "--log-dir", help="The gateway's prediction log folder.")
 
 
 def _emit(
@@ -93,6 +94,36 @@ def _format(fmt: str | None, out: Path | None, json_out: bool) -> str:
             raise InputError(ERR_SUFFIX.format(path=out))
         return found
     return "md"
+
+
+@app.command("decision")
+def decision(
+    ctx: typer.Context,
+    request_id: str = typer.Argument(..., help="The request's id (X-Request-ID)."),
+    model: str = typer.Option(..., "--model", help="The model that answered.", metavar="NAME"),
+    log_dir: Path = LOG_DIR_OPTION,
+    record: int = typer.Option(0, "--record", min=0, help="Record position in the request."),
+    out: Path | None = OUT_OPTION,
+    force: bool = FORCE_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Adverse-action notice of one decision: the reasons, the version and the ledger proof."""
+    from govml.services.decision_notice import decision_notice, render_notice
+
+    if out is not None and out.exists() and not force:
+        raise InputError(ERR_EXISTS.format(path=out))
+    with client(ctx) as opened:
+        context = getattr(opened, "ctx", None)
+        if context is None:
+            raise InputError("the notice reads a log folder on this machine: use a local store")
+        notice = decision_notice(context, model, request_id, log_dir, record=record)
+    text = json.dumps(notice, indent=2, default=str) + "\n" if json_out else render_notice(notice)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print_ok(f"notice of {request_id} written to {out}")
 
 
 @app.command("model-card")
