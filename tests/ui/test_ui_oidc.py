@@ -355,3 +355,15 @@ def test_govml_server_refuses_to_start_with_bad_sign_on_settings(
     assert invoke(["--store", str(home), "server", "--port", "1"]) == 2
     err = capsys.readouterr().err
     assert "GOVML_OIDC_ROLE_MAP: group 'risk': unknown role 'risk-officer'" in err
+
+
+def test_the_ledger_verifies_after_the_sign_ons(
+    sso: dict[str, Any], ui_db: tuple[Path, str]
+) -> None:
+    sign_on(sso["base"], "rita-idp")
+    home, url = ui_db
+    with govml.connect(home, database_url=url, user="alice") as alice:
+        result = alice.verify_ledger()
+        signed_on = [e for e in alice.audit_log() if e.actor == SIGN_ON_ACTOR]
+    assert result.entries == _last(sso["store"]) + 1
+    assert {e.action for e in signed_on} >= {"user.added", "user.roles_set", "token.issued"}
