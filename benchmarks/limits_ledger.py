@@ -47,8 +47,14 @@ def ledger_rows(
                 started = time.perf_counter()
                 bench_ledger.fill(client, entries, per_head)
                 print(f"  {backend}: filled {entries:,} in {time.perf_counter() - started:.0f} s")
-                govml_s = bench_ledger.measure(url, home, "verify")["median"]
-                floor_s = bench_ledger.measure(url, home, "floor")["median"]
+                verify = bench_ledger.measure(url, home, "verify")
+                floor = bench_ledger.measure(url, home, "floor")
+                govml_s, floor_s = verify["median"], floor["median"]
+                print(
+                    f"  {backend}: audit verify {govml_s:.2f} s (CPU {verify['cpu']:.1f} s + "
+                    f"workers {verify['cpu_workers']:.1f} s), floor {floor_s:.2f} s "
+                    f"(CPU {floor['cpu']:.1f} s)"
+                )
             earlier = EARLIER_S.get((backend, per_head)) if entries == 1_000_000 else None
             shape = "per entry" if per_head == 1 else f"per {per_head:,} entries"
             out.append(
