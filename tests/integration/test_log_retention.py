@@ -240,3 +240,17 @@ def test_audit_verify_logs_names_a_changed_missing_or_extra_file(
     )
     stray.replace(victim)
     assert _verify(monkeypatch, store, capsys, gateway.log_dir)[0] == 0
+
+
+def test_monitor_every_purges_past_retention_when_allowed(store: Team, gateway: Served) -> None:
+    from govml.cli.monitor_cmds import _purge
+
+    old = gateway.log_dir / f"model={MODEL}" / "events" / "date=2001-01-02"
+    old.mkdir(parents=True)
+    shutil.copy(
+        next(f for f in _files(gateway.log_dir) if "events" in str(f)), old / "part-old.parquet"
+    )
+    _purge(store["bob"], MODEL, str(gateway.log_dir), quiet=True)  # a contributor may not
+    assert old.exists()
+    _purge(store["erin"], MODEL, str(gateway.log_dir), quiet=True)
+    assert not old.exists()

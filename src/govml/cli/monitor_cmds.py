@@ -253,6 +253,7 @@ def _loop(
                 if runs == 0:
                     raise
                 console.print(f"{_now()} [red]run failed:[/] {escape(exc.diagnostics())}")
+            _purge(opened, name, kwargs.get("log_dir"), json_out)
             runs += 1
             wait = max(period - (time.monotonic() - started), 0.0)
             if not json_out:
@@ -262,6 +263,29 @@ def _loop(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     console.print(f"{_now()} stopped after {runs} run(s)")
+
+
+def _purge(opened: GovmlClient, name: str, log_dir: str | None, quiet: bool) -> None:
+    """Purge the log past the policy's retention.days after a run (local log, when set)."""
+    from govml.services.monitoring.run import log_root
+    from govml.services.retention import RetentionService
+
+    ctx = getattr(opened, "ctx", None)
+    if ctx is None:
+        return
+    root = log_root(log_dir, ctx)
+    if isinstance(root, str) or not root.is_dir():
+        return
+    service = RetentionService(ctx)
+    if getattr(service.retention(name), "days", None) is None:
+        return
+    try:
+        removal = service.purge(name, root)
+    except GovmlError as exc:
+        console.print(f"{_now()} [yellow]log not purged:[/] {escape(exc.diagnostics())}")
+        return
+    if removal.files and not quiet:
+        console.print(f"{_now()} purged {removal.rows} rows in {len(removal.files)} log files")
 
 
 def _now() -> str:

@@ -91,7 +91,8 @@ class RetentionService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    def _retention(self, model: str) -> Any:
+    def retention(self, model: str) -> Any:
+        """Return the retention section of the policy in force for ``model``, or None."""
         from govml.services.policy import PolicyService
 
         with self.ctx.store.read() as conn:
@@ -114,7 +115,7 @@ class RetentionService:
         ``days`` defaults to the policy's ``retention.days``. With ``dry_run`` nothing is
         removed or ledgered; the answer lists what would be.
         """
-        retention = self._retention(model)
+        retention = self.retention(model)
         period = days if days is not None else getattr(retention, "days", None)
         if period is None or period < 1:
             raise ValidationError(ERR_NO_DAYS.format(model=model))
@@ -180,7 +181,7 @@ class RetentionService:
         text = (reason or "").strip()
         if not 0 < len(text) <= 2000:
             raise ValidationError(ERR_REASON)
-        retention = self._retention(model)
+        retention = self.retention(model)
         declared = [] if retention is None else list(retention.subject_key)
         if not declared:
             raise ValidationError(ERR_NO_SUBJECT_KEY.format(model=model))
