@@ -10,7 +10,7 @@ from govml.domain.lifecycle import IssuedToken, User
 
 app = typer.Typer(no_args_is_help=True)  # named and described in govml.cli.main
 
-ROLES_HELP = "viewer, contributor, approver, risk_officer, deployer or admin"
+ROLES_HELP = "viewer, reviewer, contributor, approver, risk_officer, deployer or admin"
 NOTE_ROLE_DEPRECATED = (
     "note: `govml users roles NAME --role ROLE` is deprecated; use `--set ROLE` (listing the "
     "roles is `govml users roles NAME`)"
