@@ -175,6 +175,11 @@ def test_revalidation_warns_then_refuses_until_evaluated_and_approved_again(
     assert {v["state"] for v in state} == {"ok"}
     frank.ctx.clock = lambda: real() + timedelta(days=25)
     assert {v["state"] for v in service.revalidation("credit")["versions"]} == {"due_soon"}
+    # The monitoring run says so in its notes.
+    empty = team.tmp / "no-log"
+    empty.mkdir()
+    run = frank.monitor("credit", log_dir=empty, dry_run=True)
+    assert any(n.startswith("revalidation of credit@1 (") and "is due on" in n for n in run.notes)
     frank.ctx.clock = lambda: real() + timedelta(days=31)
     (overdue,) = {v["state"] for v in service.revalidation("credit")["versions"]}
     assert overdue == "overdue"

@@ -249,3 +249,22 @@ def ticket_entry(*, subject: str, ticket: str, kind: str, record_id: int | None)
         subject=subject,
         payload={"ticket": ticket, "for": kind, "id": record_id},
     )
+
+
+def revalidation_notes(ctx: ServiceContext, name: str) -> list[str]:
+    """Return the monitoring run's notes on the revalidation of ``name``'s aliased versions."""
+    found = ModelRiskService(ctx).revalidation(name)
+    out = []
+    for entry in found["versions"]:
+        state = entry.get("state")
+        ref = f"{name}@{entry['version']} ({', '.join(entry['aliases'])})"
+        if state == "due_soon":
+            out.append(f"revalidation of {ref} is due on {entry['due_at'][:10]}")
+        elif state == "overdue":
+            out.append(
+                f"revalidation of {ref} is overdue since {entry['due_at'][:10]}: evaluate and "
+                "approve it again"
+            )
+        elif state == "never_validated":
+            out.append(f"{ref} has never been evaluated: revalidation cannot be dated")
+    return out

@@ -35,6 +35,7 @@ from govml.policy.records import StoredPolicy
 from govml.services.access import authorize
 from govml.services.context import ServiceContext
 from govml.services.evaluation import EvaluationService
+from govml.services.model_risk import revalidation_notes
 from govml.services.policy import policy_in_force
 from govml.services.registry import RegistryService, model_subject, version_subject
 from govml.store import monitoring_records, records
@@ -98,6 +99,7 @@ def judge_window(
         )
     elif policy is not None and policy.monitoring is None:
         notes.append(f"policy {stored.name} has no monitoring section: default drift tests")
+    notes += revalidation_notes(ctx, name)  # the policy's revalidation: due soon or overdue
     with PredictionLogs(root, name) as logs:
         files = logs.prediction_files(span.days())
         if version is not None:
