@@ -47,6 +47,7 @@ from govml.monitoring.checks import (
 )
 from govml.monitoring.logs import SERVED_VARIANTS, Columns, PredictionLogs
 from govml.monitoring.records import CheckOutcome, VersionReport, worst
+from govml.monitoring.serving_checks import serving_outcomes
 from govml.monitoring.window import Window
 from govml.policy import Policy
 
@@ -198,6 +199,8 @@ def check_version(
     checks += _labelled_checks(
         logs, files, window, rows, reference, columns, policy, options, notes
     )
+    if policy is not None and policy.monitoring is not None and policy.monitoring.serving:
+        checks += serving_outcomes(logs, files, window, policy.monitoring.serving)
     if enough:
         attribution = _attribution(logs, files, window, reference, policy, options, notes)
         if attribution is not None:

@@ -256,6 +256,31 @@ class PredictionLogs:
         rows = self._run(f"SELECT count(*) FROM ({sql})", params).fetchall()
         return int(rows[0][0]) if rows else 0
 
+    def latency_quantiles(
+        self, files: Sequence[str], window: Window, quantiles: Sequence[float]
+    ) -> tuple[int, list[float]]:
+        """Return the number of answered requests and the ``quantiles`` of their latency (ms).
+
+        A request's latency is logged on each of its records; each request counts once. Logs
+        written before ``latency_ms`` existed give ``(0, [])``.
+        """
+        described = {
+            row[0] for row in self._run(f"DESCRIBE SELECT * FROM {self._source(files)}").fetchall()
+        }
+        if "latency_ms" not in described or not quantiles:
+            return 0, []
+        sql, params = self._served(files, window)
+        wanted = ", ".join(repr(float(q)) for q in quantiles)
+        rows = self._run(
+            f"SELECT count(*), quantile_cont(latency_ms, [{wanted}]) FROM "
+            f"(SELECT request_id, max(latency_ms) AS latency_ms FROM ({sql}) GROUP BY request_id)",
+            params,
+        ).fetchall()
+        count = int(rows[0][0]) if rows else 0
+        if count == 0:
+            return 0, []
+        return count, [float(v) for v in rows[0][1]]
+
     def input_batches(
         self, files: Sequence[str], window: Window | None, *, limit: int | None = None
     ) -> Iterator[pa.RecordBatch]:
