@@ -368,3 +368,15 @@ def test_the_ledger_verifies_after_the_sign_ons(
         signed_on = [e for e in alice.audit_log() if e.actor == SIGN_ON_ACTOR]
     assert result.entries == _last(sso["store"]) + 1
     assert {e.action for e in signed_on} >= {"user.added", "user.roles_set", "token.issued"}
+
+
+def test_the_issuer_is_compared_exactly(sso: dict[str, Any]) -> None:
+    slashed = OIDCSettings(
+        issuer=sso["issuer"] + "/",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,  # type: ignore[arg-type]
+        role_map=json.dumps(ROLE_MAP),
+    )
+    client = OIDCClient(load_sign_on(slashed))  # type: ignore[arg-type]
+    with pytest.raises(SignOnError, match="names its issuer"):
+        client.metadata()  # the provider's issuer has no trailing slash

@@ -107,7 +107,7 @@ def load_sign_on(settings: OIDCSettings | None = None) -> SignOnConfig | None:
         raise ConfigurationError(f"GOVML_OIDC_{field.upper()}: {first['msg']}") from None
     if not settings.enabled:
         return None
-    issuer = settings.issuer.rstrip("/")
+    issuer = settings.issuer  # compared exactly: some providers' issuers end with a slash
     _check_url("GOVML_OIDC_ISSUER", issuer)
     if settings.redirect_url:
         _check_url("GOVML_OIDC_REDIRECT_URL", settings.redirect_url)
@@ -224,7 +224,7 @@ class OIDCClient:
         """Return the provider's discovery document, checked (fetched on first use)."""
         with self._lock:
             if self._metadata is None:
-                url = f"{self.config.issuer}/.well-known/openid-configuration"
+                url = f"{self.config.issuer.rstrip('/')}/.well-known/openid-configuration"
                 found = _get_json(url)
                 if found.get("issuer") != self.config.issuer:
                     raise SignOnError(
