@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -29,6 +30,10 @@ from govml.cli.main import invoke
 
 mlflow = pytest.importorskip("mlflow")
 mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
+mlflow_lightgbm = pytest.importorskip("mlflow.lightgbm")
+mlflow_xgboost = pytest.importorskip("mlflow.xgboost")
+lgb = pytest.importorskip("lightgbm")
+xgb = pytest.importorskip("xgboost")
 
 GIT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 SCANNED = """\
@@ -50,6 +55,8 @@ class Tracking:
     frame: pd.DataFrame
     skops_model: LogisticRegression
     run_id: str
+    booster: Any
+    boosted: Any
 
 
 def _frame() -> pd.DataFrame:
@@ -148,7 +155,21 @@ def _log_models(url: str, tmp: Path) -> Tracking:
                 serialization_format="cloudpickle",
                 registered_model_name="credit",
             )
-        return Tracking(url, train, frame, model, run.info.run_id)
+        with mlflow.start_run():
+            booster = lgb.train(
+                {"objective": "binary", "verbose": -1, "num_leaves": 7},
+                lgb.Dataset(X, y),
+                num_boost_round=20,
+            )
+            mlflow_lightgbm.log_model(
+                booster, name="model", registered_model_name="credit-lgb", input_example=X.head(3)
+            )
+        with mlflow.start_run():
+            boosted = xgb.XGBClassifier(n_estimators=20, max_depth=3).fit(X, y)
+            mlflow_xgboost.log_model(
+                boosted, name="model", registered_model_name="credit-xgb", input_example=X.head(3)
+            )
+        return Tracking(url, train, frame, model, run.info.run_id, booster, boosted)
     finally:
         mlflow.set_tracking_uri(before)
 
@@ -345,3 +366,37 @@ def test_sync_mirrors_aliases_and_resets_hand_moved_ones(
     synced = [e for e in json.loads(out) if e["action"] == "mlflow.aliases_synced"]
     assert len(synced) == 1
     assert synced[0]["actor"] == "frank"
+
+
+def test_native_boosters_are_kept_as_they_are(
+    tracking: Tracking,
+    team: Team,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X = tracking.frame[["x1", "x2"]]
+    for name in ("credit-lgb", "credit-xgb"):
+        team["bob"].create_model(name, risk_tier="high", description="d", intended_use="u")
+        code, out, err = run_cli(
+            capsys,
+            monkeypatch,
+            "bob",
+            "import",
+            "mlflow",
+            f"models:/{name}/1",
+            "--tracking-uri",
+            tracking.url,
+            "--json",
+        )
+        assert code == 0, err
+        assert json.loads(out)["artifact"] == "native booster"
+    lgb_version = team["bob"].get_version("credit-lgb@1")
+    assert lgb_version.flavor == "lightgbm"
+    loaded = team["bob"].load_model("credit-lgb@1")
+    np.testing.assert_allclose(loaded.predict_proba(X)[:, 1], tracking.booster.predict(X))
+    xgb_version = team["bob"].get_version("credit-xgb@1")
+    assert xgb_version.flavor == "xgboost"
+    loaded = team["bob"].load_model("credit-xgb@1")
+    np.testing.assert_allclose(
+        loaded.predict_proba(X), tracking.boosted.predict_proba(X), rtol=1e-6
+    )

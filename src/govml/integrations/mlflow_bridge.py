@@ -4,7 +4,8 @@ What govml takes from MLflow (`fetch`): the model's files (``MLmodel`` and its f
 artifact), the run's params, metrics and tags, the run's logged dataset inputs with their
 digests, the git commit MLflow recorded, and the environment from the model's
 ``requirements.txt`` and ``python_env.yaml``. The artifact is kept in a safe flavor when MLflow
-wrote one (scikit-learn as skops, ONNX, XGBoost's UBJSON / JSON); a pickle (scikit-learn's
+wrote one (scikit-learn as skops, ONNX, XGBoost's UBJSON / JSON, a LightGBM booster's model
+text); a pickle (scikit-learn's
 default, ``python_function`` models) is scanned without loading and converted to skops only
 when the policy allows scanned pickles and the scan finds nothing unsafe (`choose_artifact`).
 
@@ -38,7 +39,7 @@ ERR_PICKLE_POLICY: Final = (
 ERR_PICKLE_UNSAFE: Final = "{what}: the pickle scan refused the model: {findings}"
 ERR_NO_FLAVOR: Final = (
     "{what}: no flavor govml can keep (found {found}); govml imports sklearn (skops or a "
-    "scanned pickle), onnx, xgboost (ubj or json) and python_function models wrapping one"
+    "scanned pickle), onnx, xgboost (ubj or json) and LightGBM boosters"
 )
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -299,6 +300,10 @@ def choose_artifact(
     if isinstance(xgb, dict) and str(xgb.get("model_format", "")).lower() in ("ubj", "json"):
         path = _inside(folder, xgb["data"])
         return ChosenArtifact(flavor="xgboost", path=path, model=None, how="native booster")
+    lgb = flavors.get("lightgbm")
+    if isinstance(lgb, dict) and str(lgb.get("model_class", "")).endswith(".Booster"):
+        path = _inside(folder, lgb["data"])
+        return ChosenArtifact(flavor="lightgbm", path=path, model=None, how="native booster")
     sklearn = flavors.get("sklearn")
     if isinstance(sklearn, dict) and sklearn.get("pickled_model"):
         path = _inside(folder, sklearn["pickled_model"])
