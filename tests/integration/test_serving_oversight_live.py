@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import numpy as np
@@ -147,6 +148,21 @@ def test_monitor_reports_referral_override_and_agreement(
 ) -> None:
     from govml.cli.main import invoke
 
+    with httpx.Client(base_url=gateway.url, timeout=30, headers=gateway.headers) as http:
+        answer = http.post("/predict", json=[record(400 + i) for i in range(40)]).json()
+    erin = store["erin"]
+
+    def queued() -> list[Any]:
+        return [r for r in erin.oversight.list(MODEL) if r.request_id == answer["request_id"]]  # type: ignore[attr-defined]
+
+    wait_for(lambda: len(queued()) == answer["decisions"].count("referred"))
+    erin.oversight.decide(queued()[0].id, decision=1, comment="checked")  # type: ignore[attr-defined]
+
+    def logged() -> bool:
+        log = read_log(gateway.log_dir)
+        return bool((log["request_id"] == answer["request_id"]).sum() == 40)
+
+    wait_for(logged)
     monkeypatch.setenv("GOVML_HOME", str(store.home))
     monkeypatch.setenv("GOVML_DATABASE_URL", store.db_url)
     monkeypatch.setenv("GOVML_USER", "bob")
