@@ -348,3 +348,24 @@ def test_the_block_bootstrap_spreads_as_the_row_bootstrap() -> None:
     low, high = np.quantile(draws, [0.05, 0.95])
     assert (found[1] - found[0]) / (high - low) == pytest.approx(1.0, abs=0.2)
     assert found[0] == pytest.approx(low, abs=0.2 * (high - low))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=10, max_value=150), st.integers(min_value=0, max_value=2**16))
+def test_multiclass_disparities_of_merged_batches_equal_the_whole(n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    y, pred = rng.choice([0, 1, 2], n), rng.choice([0, 1, 2], n)
+    group = rng.choice(["a", "b"], n)
+    cut = int(rng.integers(1, n))
+    whole = multiclass_confusion(y, pred, sensitive_features={"g": group})
+    merged = multiclass_confusion(y[:cut], pred[:cut], sensitive_features={"g": group[:cut]}).merge(
+        multiclass_confusion(y[cut:], pred[cut:], sensitive_features={"g": group[cut:]})
+    )
+    (first,) = multiclass_sections(whole, min_group_size=None, intersections=True)
+    (second,) = multiclass_sections(merged, min_group_size=None, intersections=True)
+    assert first.disparities.keys() == second.disparities.keys()
+    for name, found in first.disparities.items():
+        other = second.disparities[name]
+        assert (found.value is None) == (other.value is None), name
+        if found.value is not None:
+            assert found.value == pytest.approx(other.value, abs=1e-12), name
