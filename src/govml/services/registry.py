@@ -34,7 +34,6 @@ from govml.ledger.canonical import canonical_json
 from govml.lineage import check_code, check_environment, code_lineage, environment_lineage
 from govml.services.access import authorize, precheck
 from govml.services.context import ServiceContext
-from govml.services.environment_check import check_for_load
 from govml.store import records
 from govml.store.ledger import NewEntry, append
 
@@ -347,6 +346,9 @@ class RegistryService:
         """
         allowed = self.ctx.trusted_types | self._registrant_trust(trusted)
         version = self.get_version(ref)
+        # The policy engine (and the metrics it names) loads only when a model does.
+        from govml.services.environment_check import check_for_load
+
         check_for_load(self.ctx, version)  # the policy's environment.mismatch: warn or refuse
         data = self.ctx.artifacts.get_bytes(version.artifact_digest)
         return get_flavor(version.flavor, trusted=allowed).load(data, version.flavor_options)
