@@ -35,11 +35,15 @@ def pointers(array: NDArray[Any]) -> NDArray[np.uintp]:
     return np.ctypeslib.as_array(pointer, shape=(n,)).view(np.uintp)
 
 
-def factorize_objects(array: NDArray[Any]) -> tuple[NDArray[np.intp], list[Any]] | None:
-    """Return each row's code into the array's distinct *objects*, and those objects.
+def factorize_objects(
+    array: NDArray[Any],
+) -> tuple[NDArray[np.integer[Any]], NDArray[np.intp], list[Any]] | None:
+    """Return ``(index, lookup, objects)``: row ``i`` holds ``objects[lookup[index[i]]]``.
 
-    None when the array is not a 1-D object array or holds more than ``MAX_OBJECTS``
-    distinct objects (then pandas' factorize by value is the faster way).
+    Two arrays rather than one, so that a caller mapping the objects further (to sorted
+    values) gathers over the rows once: ``mapping[lookup][index]``. None when the array is
+    not a 1-D object array or holds more than ``MAX_OBJECTS`` distinct objects (then
+    pandas' factorize by value is the faster way).
     """
     if array.ndim != 1 or array.dtype != object or not len(array):
         return None
@@ -48,21 +52,24 @@ def factorize_objects(array: NDArray[Any]) -> tuple[NDArray[np.intp], list[Any]]
     found = _by_table(addresses)
     if found is None:
         row_codes, unique_addresses = pd.factorize(addresses)
+        index: NDArray[np.integer[Any]] = np.asarray(row_codes, dtype=np.intp)
+        lookup = np.arange(len(unique_addresses), dtype=np.intp)
     else:
-        row_codes, unique_addresses = found
+        index, lookup, unique_addresses = found
     if len(unique_addresses) > MAX_OBJECTS:
         return None
     objects = [ctypes.cast(int(address), ctypes.py_object).value for address in unique_addresses]
-    return np.asarray(row_codes, dtype=np.intp), objects
+    return index, lookup, objects
 
 
 def _by_table(
     addresses: NDArray[np.int64],
-) -> tuple[NDArray[np.intp], NDArray[np.int64]] | None:
-    """Factorise addresses that lie close together with a bincount table, else None.
+) -> tuple[NDArray[np.int64], NDArray[np.intp], NDArray[np.int64]] | None:
+    """Return ``(slots, table, unique addresses)`` for addresses that lie close together.
 
-    Objects are at least 8-byte aligned, so (address - lowest) / 8 indexes a table as long
-    as the span of the addresses over 8; past ``_TABLE`` entries, hashing is cheaper.
+    Objects are at least 8-byte aligned, so a row's slot (address - lowest) / 8 indexes a
+    table (slot to object number, -1 where no object is) as long as the span of the
+    addresses over 8; past ``_TABLE`` entries, hashing is cheaper and this returns None.
     """
     low, high = int(addresses.min()), int(addresses.max())
     size = (high - low) // 8 + 1
@@ -74,7 +81,7 @@ def _by_table(
     used = np.flatnonzero(present)
     table = np.full(size, -1, dtype=np.intp)
     table[used] = np.arange(len(used))
-    return table[slots], (used.astype(np.int64) << 3) + low
+    return slots, table, (used.astype(np.int64) << 3) + low
 
 
 def group_by_value(objects: list[Any]) -> tuple[NDArray[np.intp], list[Any]] | None:

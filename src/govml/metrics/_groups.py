@@ -323,13 +323,14 @@ def _factorize_by_address(
     found = factorize_objects(array)
     if found is None:
         return None
-    row_codes, objects = found
+    index, lookup, objects = found
     grouped = group_by_value(objects)
     if grouped is None:
         return None
     object_codes, uniques = grouped
     object_sorted, sorted_values, missing_objects = _sorted_codes(object_codes, uniques, name=name)
-    codes = object_sorted[row_codes]
+    # lookup holds -1 for table slots no object is at: no row reads those
+    codes = np.asarray(object_sorted, dtype=np.intp)[lookup][index]
     n_missing = int(np.count_nonzero(codes < 0)) if missing_objects else 0
     return codes, sorted_values, n_missing, objects
 

@@ -105,11 +105,13 @@ def test_factorising_by_address_equals_pandas_by_value() -> None:
     pool = np.array(["b", "a", None, float("nan"), "c", 3, 2.5], dtype=object)
     column = RNG.choice(pool, 5_000)
     column[::5] = np.array([str(i % 2) for i in range(len(column[::5]))], dtype=object)
-    row_codes, objects = factorize_objects(column)
+    found = factorize_objects(column)
+    assert found is not None
+    index, lookup, objects = found
     grouped = group_by_value(objects)
     assert grouped is not None
     value_codes, values = grouped
-    ours = [values[c] for c in value_codes[row_codes]]
+    ours = [values[c] for c in value_codes[lookup[index]]]
     for mine, original in zip(ours, column, strict=True):
         assert mine is original or mine == original or (mine != mine and original != original)
     # equal strings in distinct objects share one value, NaN objects one value
@@ -122,5 +124,7 @@ def test_factorising_by_address_equals_pandas_by_value() -> None:
     # addresses far apart are hashed, not tabled
     spread = np.array([0, 8 << 40, 16], dtype=np.int64)
     assert _by_table(spread) is None
-    codes_near, uniques_near = _by_table(np.array([80, 16, 80, 24], dtype=np.int64))
-    assert codes_near.tolist() == [2, 0, 2, 1] and uniques_near.tolist() == [16, 24, 80]
+    found_near = _by_table(np.array([80, 16, 80, 24], dtype=np.int64))
+    assert found_near is not None
+    slots, table, uniques_near = found_near
+    assert table[slots].tolist() == [2, 0, 2, 1] and uniques_near.tolist() == [16, 24, 80]
