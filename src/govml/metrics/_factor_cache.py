@@ -19,8 +19,9 @@ same data reuses it.
 - a column of numbers or booleans matches when its bytes are equal to the kept copy's.
 
 A lookup costs one comparison pass over the column's bytes (a few milliseconds per million
-rows), against tens of milliseconds for hashing strings. Memory: at most
-:data:`MAX_ENTRIES` columns' bytes (8 bytes a row for objects) and their codes. Columns of
+rows), against tens of milliseconds for hashing strings. Memory: at most :data:`MAX_ENTRIES`
+columns' bytes (8 bytes a row for objects) and their codes, and no more than
+:data:`MAX_BYTES` in all (a column larger than that is not kept). Columns of
 pandas categoricals, Arrow and polars are not cached: their codes are already at hand.
 :func:`clear` empties the cache.
 """
@@ -39,6 +40,7 @@ from numpy.typing import NDArray
 from govml.metrics._factorize import pointers
 
 MAX_ENTRIES = 8
+MAX_BYTES = 1 << 29  # 512 MiB of kept bytes and codes in all; least recently used go first
 MIN_ROWS = 10_000
 _SAMPLE = 64
 
@@ -102,12 +104,18 @@ def store(
         values=tuple(values),
         n_missing=n_missing,
     )
+    if _size_of(entry) > MAX_BYTES:
+        return None
     with _lock:
         _next_key += 1
         _entries[_next_key] = entry
-        while len(_entries) > MAX_ENTRIES:
+        while len(_entries) > MAX_ENTRIES or sum(map(_size_of, _entries.values())) > MAX_BYTES:
             _entries.popitem(last=False)
         return _next_key
+
+
+def _size_of(entry: _Entry) -> int:
+    return int(entry.kept.nbytes + entry.codes.nbytes)
 
 
 def lookup_combined(key: tuple[Any, ...]) -> Any:

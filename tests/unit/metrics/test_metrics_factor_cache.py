@@ -128,3 +128,15 @@ def test_factorising_by_address_equals_pandas_by_value() -> None:
     assert found_near is not None
     slots, table, uniques_near = found_near
     assert table[slots].tolist() == [2, 0, 2, 1] and uniques_near.tolist() == [16, 24, 80]
+
+
+def test_the_cache_keeps_within_its_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    y, p, features = _data()
+    one_column = N * 8 * 2  # addresses and codes of one object column
+    monkeypatch.setattr(cache, "MAX_BYTES", one_column)
+    gm.demographic_parity_difference(y, p, sensitive_features=features)
+    assert cache.size() == 1  # the second column pushed the first out
+    monkeypatch.setattr(cache, "MAX_BYTES", one_column - 1)
+    cache.clear()
+    gm.demographic_parity_difference(y, p, sensitive_features=features["race"])
+    assert cache.size() == 0  # too large to keep at all
