@@ -30,6 +30,7 @@ FIELDS: Final = (
     "review_date",
 )
 MAX_TEXT: Final = 2000
+MAX_RISKS: Final = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +77,8 @@ def parse_risks(items: Any, *, source: str = "risks") -> list[Risk]:
     """
     if not isinstance(items, list):
         raise ValidationError(f"{source}: give a list of risks")
+    if len(items) > MAX_RISKS:
+        raise ValidationError(f"{source}: {len(items)} risks; a register holds at most {MAX_RISKS}")
     out: list[Risk] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
