@@ -150,6 +150,10 @@ def test_retirement_clears_aliases_refuses_promotion_and_keeps_history(
     done = json.loads(out)
     assert done["aliases"] == {"production": 1, "staging": 1}
     assert team["vic"].get_version("credit@1").aliases == ()
+    code, out, _ = cli(monkeypatch, capsys, "vic", "models", "show", "credit", "--json")
+    assert json.loads(out)["retired"]["reason"] == "replaced by credit-v2"
+    code, out, _ = cli(monkeypatch, capsys, "vic", "models", "show", "credit")
+    assert "credit is retired" in out and "CHG0012345" in out
     assert [v.version for v in team["vic"].list_versions("credit")] == [1]
     with pytest.raises(GateError) as refused:
         team["frank"].promote("credit@1", to="staging")

@@ -88,10 +88,13 @@ def show(
     """Show one model."""
     with client(ctx) as opened:
         model = opened.get_model(name)
+        retired = risk_cmds.retirement_of(opened, name)
     if json_out:
-        print_json(model.to_dict())
+        print_json({**model.to_dict(), "retired": retired})
     else:
         _print_model(model)
+        if retired is not None:
+            risk_cmds.print_retirement(name, retired)
 
 
 @app.command("tag")

@@ -167,3 +167,25 @@ def revalidation(
             for v in found["versions"]
         ],
     )
+
+
+def retirement_of(opened: object, name: str) -> dict[str, Any] | None:
+    """Return the retirement of model ``name`` (None in use, or through a server)."""
+    if getattr(opened, "ctx", None) is None:
+        return None
+    found: dict[str, Any] | None = _service(opened).retirement(name)
+    return found
+
+
+def print_retirement(name: str, retired: dict[str, Any]) -> None:
+    """Print who retired a model, when, why and under which ticket."""
+    print_fields(
+        f"{name} is retired",
+        [
+            ("retired at", retired["retired_at"]),
+            ("by", retired["retired_by"]),
+            ("reason", retired["reason"]),
+            ("ticket", retired["ticket"] or "-"),
+            ("aliases it held", ", ".join(f"{a}=v{v}" for a, v in retired["aliases"].items())),
+        ],
+    )
