@@ -40,6 +40,12 @@ BATCH_ROWS: Final = 10_000
 PARALLEL_MIN_ENTRIES: Final = 100_000
 """Smallest ledger whose check `verify_rows` splits over processes."""
 MAX_PROCESSES: Final = 8
+HEAD_WEIGHT: Final = 1.8
+"""Checking a tree head (reading its frontier, folding it into its root) costs 1.8 entries'."""
+DENSITY_SAMPLE: Final = 10_000
+"""The ledger's mix of entries and tree heads is taken from its last this many entries."""
+MIN_FIRST_SHARE: Final = 0.02
+"""The range this process checks is at least this share of the ledger."""
 
 _ENTRY_SQL: Final = (
     "SELECT seq, time, actor, action, subject, entry, leaf_hash FROM ledger_entries{where} "
@@ -53,6 +59,7 @@ _HEAD_SQL: Final = (
 _START_HEAD_SQL: Final = "SELECT {frontier} FROM ledger_checkpoints WHERE tree_size = {size:d}"
 _MAX_HEAD_SQL: Final = "SELECT max(tree_size) FROM ledger_checkpoints"
 _HEAD_BELOW_SQL: Final = "SELECT max(tree_size) FROM ledger_checkpoints WHERE tree_size <= {at:d}"
+_RECENT_HEADS_SQL: Final = "SELECT count(*) FROM ledger_checkpoints WHERE tree_size > {after:d}"
 _PG_SNAPSHOT: Final = re.compile(r"[0-9A-Fa-f-]+")
 
 
@@ -97,8 +104,8 @@ class RowCheck:
     A ledger of at least `PARALLEL_MIN_ENTRIES` entries is cut at tree heads into one range
     per process. Worker processes (`govml.ledger.scan`) check every range but the first from
     the moment the check is created; `check_here` checks the first range in this process,
-    which then has time to do other work before `finish` waits for the workers (on SQLite its
-    range is smaller than theirs for that: `HERE_SHARE`). Each range starts from the frontier
+    which can do other work before `finish` waits for the workers: its range is then smaller
+    than theirs by that work (``meanwhile``). Each range starts from the frontier
     stored with the tree head where it begins, which the range before checks, so the ranges
     together check exactly what the one pass checks and name the same first problem.
 
@@ -120,22 +127,20 @@ class RowCheck:
     processes
         How many processes share the work; default: the CPUs this process may use (at
         most `MAX_PROCESSES`). 1 checks everything in this process.
+    meanwhile
+        The other work this process does while the workers check, as the number of
+        entries (without tree heads) whose check costs as much; its range is shortened so
+        that it finishes with the workers.
     """
 
-    HERE_SHARE: Final = {"sqlite": 0.8, "postgresql": 1.0}
-    """This process checks this fraction of an equal share, leaving time for other work.
-
-    `AuditService.verify` replays the records meanwhile, about a seventh of the work of
-    checking a SQLite ledger with a tree head per entry. On PostgreSQL the server does much
-    of that work (the scans), and this process waits for it as the workers do.
-    """
-
-    def __init__(self, conn: Connection, *, processes: int | None = None) -> None:
+    def __init__(
+        self, conn: Connection, *, processes: int | None = None, meanwhile: int = 0
+    ) -> None:
         self._conn = conn
         count = _process_count(processes)
         ranges = None
         if count > 1 and can_start_workers():
-            ranges = _start_ranges(conn, count, self.HERE_SHARE.get(conn.dialect.name, 1.0))
+            ranges = _start_ranges(conn, count, meanwhile)
         self._ranges = ranges or [_Range(start=0, end=None)]
         self._found: list[RangeResult] = []
         self._problem: RowProblem | None = None
@@ -222,7 +227,7 @@ def _process_count(processes: int | None) -> int:
     return min(usable, MAX_PROCESSES)
 
 
-def _start_ranges(conn: Connection, count: int, here: float) -> list[_Range] | None:
+def _start_ranges(conn: Connection, count: int, meanwhile: int) -> list[_Range] | None:
     """Cut the ledger into ranges and start a worker on each but the first.
 
     Returns None (check it in one pass here) when the ledger is small or the database does
@@ -248,7 +253,7 @@ def _start_ranges(conn: Connection, count: int, here: float) -> list[_Range] | N
                     "setup": ["BEGIN"],
                     "named_cursor": False,
                 }
-                return _plan(conn, count, here, task)
+                return _plan(conn, count, meanwhile, task)
             finally:
                 hold.execute("ROLLBACK")
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
@@ -273,19 +278,25 @@ def _start_ranges(conn: Connection, count: int, here: float) -> list[_Range] | N
             ],
             "named_cursor": True,
         }
-        return _plan(conn, count, here, task)
+        return _plan(conn, count, meanwhile, task)
     return None
 
 
-def _plan(conn: Connection, count: int, here: float, task: dict[str, Any]) -> list[_Range] | None:
+def _plan(
+    conn: Connection, count: int, meanwhile: int, task: dict[str, Any]
+) -> list[_Range] | None:
     """Cut the ledger at tree heads; start the workers and wait until they hold the snapshot.
 
-    The first range is ``here`` of an equal share; the others share the rest equally.
+    Every process gets the same work: the first range is shorter by this process's other
+    work (``meanwhile`` entries' worth, in entries of the ledger's own mix of entries and
+    tree heads, which the last `DENSITY_SAMPLE` entries give); the others share the rest.
     """
     size = conn.exec_driver_sql(_MAX_HEAD_SQL).scalar()  # this transaction's snapshot
     if not isinstance(size, int) or size < PARALLEL_MIN_ENTRIES:
         return None
-    first = here / count
+    heads = conn.exec_driver_sql(_RECENT_HEADS_SQL.format(after=size - DENSITY_SAMPLE)).scalar()
+    per_entry = 1.0 + HEAD_WEIGHT * (heads or 0) / DENSITY_SAMPLE
+    first = max(MIN_FIRST_SHARE, (1.0 - (count - 1) * meanwhile / per_entry / size) / count)
     targets = [first + (1 - first) * share / (count - 1) for share in range(count - 1)]
     cuts: list[int] = []
     for target in targets:
