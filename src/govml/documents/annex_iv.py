@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from govml.documents import _common as common
+from govml.documents.decisions import decision_blocks, decision_governance
 from govml.documents.facts import ModelFacts
 from govml.documents.fields import field_spec
 from govml.documents.model_card import resolved_fields
@@ -178,6 +179,7 @@ def _functioning_and_control(d: _Documented) -> dict[str, Any]:
         else [m for m in common.group_metrics(facts, latest) if m["type"] == "accuracy"],
         "input_specification": d.version.signature,
         "evaluation": None if latest is None else latest.id,
+        "decisions": decision_governance(facts),
     }
     people = ["limitations", "ethical_considerations", "human_oversight"]
     return d.item(
@@ -607,7 +609,7 @@ def _functioning(content: Mapping[str, Any], facts: ModelFacts) -> list[Block]:
         ]
     else:
         blocks.append(Paragraph("No input signature is recorded."))
-    return blocks
+    return blocks + decision_blocks(content["decisions"])
 
 
 def _metrics_item(content: Mapping[str, Any], facts: ModelFacts) -> list[Block]:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from govml.documents import _common as common
+from govml.documents.decisions import decision_blocks, decision_governance
 from govml.documents.facts import FAIRNESS_EVIDENCE, ModelFacts
 from govml.documents.fields import FIELD_NAMES, ModelCardFields, field_spec
 from govml.documents.outline import (
@@ -157,6 +158,7 @@ def build_model_card(facts: ModelFacts, number: int) -> dict[str, Any]:
             "written": value["caveats_and_recommendations"],
             "from_records": _caveats(facts, version, latest),
         },
+        "decisions": decision_governance(facts),
         "provenance": {
             "generated_at": facts.generated_at.isoformat(),
             "model": model.name,
@@ -437,6 +439,9 @@ def outline_model_card(
                 card["considerations"]["ethical_considerations"] or None,
                 sources,
             ),
+        ),
+        Section(
+            title="Human oversight and data retention", blocks=decision_blocks(card["decisions"])
         ),
         _caveats_section(card, facts, sources),
     ]
