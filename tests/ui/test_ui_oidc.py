@@ -7,7 +7,8 @@ The whole flow runs over HTTP (the provider's login and consent pages, the callb
 in Chromium: a known person is matched by their identity key and given the roles their groups
 map to, a new person is added, a person whose groups map to nothing is refused, a state not
 started here is refused, every refusal writes nothing, every sign-on is in the ledger, and
-tokens keep working for machines.
+tokens keep working for machines, signing out revokes the token the sign-on issued for the
+session, and a user bound to one account at the provider cannot be signed on by another.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from govml.server.background import serving
 from govml.server.oidc import OIDCClient, OIDCSettings, SignOnError, load_sign_on
 from govml.services.sign_on import SIGN_ON_ACTOR
 from govml.store.db import Store
-from govml.store.schema import ledger_entries
+from govml.store.schema import ledger_entries, tokens, ui_sessions
+from tests.ui.conftest import csrf_of
 
 pytest.importorskip("authlib", reason="needs govml[oidc]")
 jwt = pytest.importorskip("joserfc.jwt", reason="needs govml[oidc]")
@@ -50,6 +52,8 @@ ACCOUNTS = {
     "ghost-idp": {"username": "ghost", "groups": ["nobody"]},
     "olga-idp": {"username": "olga", "groups": ["ml"]},
     "bad-name-idp": {"username": "<script>", "groups": ["ml"]},
+    "rita-renamed-idp": {"username": "Rita", "groups": ["risk", "leads"]},
+    "tom-idp": {"username": "tom", "groups": ["ml"]},
 }
 FORM = re.compile(r'<form[^>]*action="([^"]+)"')
 HIDDEN = re.compile(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"')
@@ -380,3 +384,72 @@ def test_the_issuer_is_compared_exactly(sso: dict[str, Any]) -> None:
     client = OIDCClient(load_sign_on(slashed))  # type: ignore[arg-type]
     with pytest.raises(SignOnError, match="names its issuer"):
         client.metadata()  # the provider's issuer has no trailing slash
+
+
+def _session_token(store: Store, http: httpx.Client) -> str:
+    import hashlib
+
+    session_id = http.cookies["govml_session"]
+    digest = hashlib.sha256(session_id.encode()).hexdigest()
+    with store.read() as conn:
+        found = conn.execute(
+            sa.select(ui_sessions.c.token_id).where(ui_sessions.c.id_hash == digest)
+        ).scalar_one()
+    return str(found)
+
+
+def _revoked_at(store: Store, token_id: str) -> Any:
+    with store.read() as conn:
+        return conn.execute(
+            sa.select(tokens.c.revoked_at).where(tokens.c.id == token_id)
+        ).scalar_one()
+
+
+def test_signing_out_revokes_the_token_the_sign_on_issued_for_the_session(
+    sso: dict[str, Any],
+) -> None:
+    store = sso["store"]
+    http, answer = sign_on(sso["base"], "tom-idp")
+    assert "You are signed in as tom" in answer.text
+    token_id = _session_token(store, http)
+    assert _revoked_at(store, token_id) is None
+    before = _last(store)
+    page = http.get("/models")
+    out = http.post("/sign-out", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/sign-in?ended=signed-out"
+    assert _revoked_at(store, token_id) is not None  # no live token is left for a day
+    recorded = _entries(store, before)
+    assert [(a, act, s, p) for a, act, s, p in recorded] == [
+        ("tom", "token.revoked", "user/tom", {"token_id": token_id})
+    ]
+    assert http.get("/models", follow_redirects=False).status_code == 303
+    # a token an admin issued, signed in with through the form, is left alone at sign-out
+    issued = httpx.post(
+        f"{sso['base']}/api/v1/users/tom/tokens",
+        headers={"Authorization": f"Bearer {sso['admin']}"},
+        json={},
+    ).json()
+    form = httpx.Client(base_url=sso["base"], timeout=30)
+    sign_in_page = form.get("/sign-in")
+    form.post("/sign-in", data={"csrf_token": csrf_of(sign_in_page.text), "token": issued["token"]})
+    form.post("/sign-out", data={"csrf_token": csrf_of(form.get("/models").text)})
+    assert _revoked_at(store, issued["token_id"]) is None
+
+
+def test_another_account_with_a_bound_users_name_is_refused(sso: dict[str, Any]) -> None:
+    store = sso["store"]
+    sign_on(sso["base"], "rita-idp")  # binds rita to the subject rita-idp (if not already)
+    before = _last(store)
+    http, answer = sign_on(sso["base"], "rita-renamed-idp")  # same name, another subject
+    assert answer.url.path == "/sign-in/oidc/callback" and answer.status_code == 403
+    assert "user &#39;rita&#39; is bound to another account at" in answer.text
+    assert "subject is &#39;rita-renamed-idp&#39;" in answer.text
+    assert _last(store) == before  # no roles set, no token: nothing written
+    assert http.get("/models", follow_redirects=False).status_code == 303
+    _again, answer = sign_on(sso["base"], "rita-idp")  # the bound account still signs on
+    assert "You are signed in as rita" in answer.text
+    with store.read() as conn:
+        from govml.services.sign_on import bound_identity
+
+        assert bound_identity(conn, "rita") == (sso["issuer"], "rita-idp")
+        assert bound_identity(conn, "alice") is None  # never signed on

@@ -5,6 +5,10 @@
 - the user is matched by the identity key of the provider's user name (`name_key`: NFKC,
   case-folded), so ``Rita`` from the provider is the existing ``rita``; an unknown name is a
   new user, a disabled user is refused;
+- a user is bound to the provider's issuer and subject at their first sign-on (the ledger
+  holds that first entry): a later sign-on under the same name by another account (the
+  provider renamed an account, or gave a departed person's name to someone else) is refused,
+  so no account at the provider can take over a govml user another account signed on as;
 - their roles are the ones ``GOVML_OIDC_ROLE_MAP`` gives their groups, and nothing else: a
   group nobody mapped grants nothing, and a person whose groups map to no role is refused.
   The provider is the authority for the roles of people who sign on through it: a change of
@@ -16,6 +20,9 @@
 The ledger records each step under `SIGN_ON_ACTOR` with the issuer and the subject the
 provider gave: ``user.added``, ``user.roles_set`` (only when the roles changed) and
 ``token.issued`` (the sign-on itself), exactly the actions `audit verify` replays.
+
+`end_session_token` revokes a sign-on's token when its session is signed out (a
+``token.revoked`` entry by the person), so no live token outlives the session.
 """
 
 from __future__ import annotations
@@ -29,14 +36,23 @@ from sqlalchemy.engine import Connection
 
 from govml.domain.lifecycle import IssuedToken, Role, User, grant_times
 from govml.domain.records import check_name, name_key
-from govml.errors import ForbiddenError, ValidationError
-from govml.services.access import TOKEN_PREFIX, token_hash, user_subject
+from govml.errors import AlreadyExistsError, ForbiddenError, ValidationError
+from govml.services.access import TOKEN_PREFIX, AccessService, token_hash, user_subject
 from govml.services.context import ServiceContext
 from govml.store import access_records
 from govml.store.ledger import NewEntry, append
+from govml.store.sign_on_records import sign_on_entries
 
 SIGN_ON_ACTOR = "govml-sign-on"
 SESSION_TOKEN_DAYS = 1
+ERR_BOUND = (
+    "user {name!r} is bound to another account at {issuer} (the one that first signed on as "
+    "{name!r}); this account's subject is {subject!r}, so this sign-on was refused"
+)
+HINT_BOUND = (
+    "the provider may have renamed an account or given this name to someone else; ask your "
+    "govml admin (a person with a new account is added under another user name)"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,7 +74,8 @@ def sign_on(ctx: ServiceContext, person: Vouched, *, username_claim: str) -> Iss
     ValidationError
         When the provider's user name is not a valid govml user name.
     ForbiddenError
-        When the person's groups map to no role, or the user is disabled (nothing written).
+        When the person's groups map to no role, the user is disabled, or the user is bound
+        to another account at the provider (nothing written).
     """
     try:
         check_name(person.username, what=f"user name (the id_token's {username_claim!r} claim)")
@@ -79,9 +96,50 @@ def sign_on(ctx: ServiceContext, person: Vouched, *, username_claim: str) -> Iss
             user = _add(conn, person, now, source)
         elif not user.active:
             raise ForbiddenError(f"user {user.name!r} is disabled")
-        elif user.roles != person.roles:
+        else:
+            _check_binding(conn, user, person)
+        if user.roles != person.roles:
             user = _set_roles(conn, user, person.roles, now, source)
         return _issue(conn, user, now, source)
+
+
+def end_session_token(ctx: ServiceContext, token_id: str) -> bool:
+    """Revoke token ``token_id`` of ``ctx.actor`` if sign-on issued it; return True if revoked.
+
+    Called as the person signs out: the token was issued for their session only (nobody saw
+    it), so it ends with the session. A token issued otherwise is left alone.
+    """
+    with ctx.store.read() as conn:
+        issued_here = any(
+            entry.action == "token.issued" and entry.payload.get("token_id") == token_id
+            for entry in sign_on_entries(
+                conn, actor=SIGN_ON_ACTOR, subject=user_subject(ctx.actor), newest_first=True
+            )
+        )
+    if not issued_here:
+        return False
+    try:
+        AccessService(ctx).revoke_token(ctx.actor, token_id)
+    except AlreadyExistsError:  # revoked meanwhile (an admin, another tab)
+        return False
+    return True
+
+
+def bound_identity(conn: Connection, name: str) -> tuple[str, str] | None:
+    """Return the (issuer, subject) user ``name`` first signed on as (None: never signed on)."""
+    for entry in sign_on_entries(conn, actor=SIGN_ON_ACTOR, subject=user_subject(name)):
+        return entry.issuer, entry.subject
+    return None
+
+
+def _check_binding(conn: Connection, user: User, person: Vouched) -> None:
+    bound = bound_identity(conn, user.name)
+    if bound is None or bound == (person.issuer, person.subject):
+        return
+    raise ForbiddenError(
+        ERR_BOUND.format(name=user.name, issuer=bound[0], subject=person.subject),
+        hint=HINT_BOUND,
+    )
 
 
 def _add(conn: Connection, person: Vouched, now: datetime, source: dict[str, str]) -> User:

@@ -7,7 +7,8 @@ session id, in a cookie that is ``HttpOnly``, ``SameSite=Strict``, and ``Secure`
 ``__Host-`` prefix when the request came over TLS (or `UISettings.tls_proxy` says a TLS proxy
 is in front: a setting, never a header a client could send).
 
-A session ends when it is signed out, at its absolute expiry (`UISettings.session_hours`,
+A session ends when it is signed out (a session opened by sign-on also revokes the token
+sign-on issued for it), at its absolute expiry (`UISettings.session_hours`,
 never later than its token's), after `UISettings.session_idle_minutes` without a request, or at
 the first request after its token is revoked or expires or its user is disabled.
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
@@ -175,10 +176,27 @@ class Sessions:
         )
 
     def sign_out(self, session: Session) -> None:
-        """Delete the session."""
+        """Delete the session; revoke its token too when sign-on issued it for the session."""
+        from govml.services.sign_on import end_session_token  # loads sign-on only here
+
         with self.ctx.store.write() as conn:
             session_records.delete_session(conn, session.id_hash)
-        log.info("signed out: %s", session.user.name)
+        acting = replace(self.ctx, actor=session.user.name, local=False)
+        if end_session_token(acting, session.token_id):
+            log.info("signed out: %s (token %s revoked)", session.user.name, session.token_id)
+        else:
+            log.info("signed out: %s", session.user.name)
+
+    def discard(self, session_id: str | None) -> None:
+        """Delete the session ``session_id`` names, if any (a browser signing in again).
+
+        A new sign-in always opens a new session with a new id; the one the browser held
+        before (another person's, or one an attacker planted) must not stay alive beside it.
+        """
+        if not session_id:
+            return
+        with self.ctx.store.write() as conn:
+            session_records.delete_session(conn, session_hash(session_id))
 
     def _ended(self, row: session_records.SessionRow, now: datetime) -> str | None:
         if row.token_revoked_at is not None:

@@ -7,9 +7,10 @@ cross-site navigation, which a Strict cookie would not follow); the browser goes
 provider. ``GET /sign-in/oidc/callback`` comes back: the state must be the cookie's, the code
 is exchanged and the id_token verified (`govml.server.oidc`), the person matched or added with
 the roles the role map gives them (`govml.services.sign_on`, ledgered), and a session opened as
-for a token. The session cookie is Strict, so the last step is a page of this site that moves
-on by itself (a meta refresh, no script): a redirect from the callback would still count as
-the provider's cross-site navigation and the browser would not send the new cookie.
+for a token (signing out revokes that token: it served the session only). The session cookie
+is Strict, so the last step is a page of this site that moves on by itself (a meta refresh, no
+script): a redirect from the callback would still count as the provider's cross-site
+navigation and the browser would not send the new cookie.
 
 A failed sign-on writes nothing, is logged (``govml.ui``, never a code or a token) and counts
 against the client's address like a failed token sign-in.
@@ -191,6 +192,7 @@ async def callback(
         session_id, _session = await run_in_threadpool(sessions(request).sign_in, issued.token)
     except GovmlError as failure:
         return refused(failure.message, failure.hint, status_of(failure))
+    await run_in_threadpool(sessions(request).discard, request.cookies.get(cookie_name(secure)))
     log.info("signed on: %s through %s", issued.user, client.config.issuer)
     response = page(
         request,

@@ -3,8 +3,9 @@
 ``GET /sign-in`` shows the form with a double-submit CSRF token; ``POST /sign-in`` checks the
 origin, the token pair and the failure limit, then exchanges the govml token for a session
 (`govml.ui.session`) and redirects to the page asked for (a path on this site only).
-``POST /sign-out`` deletes the session. A failed sign-in is logged (``govml.ui``, without the
-token) and counted against the client's address; nothing is written to the store.
+Signing in ends the session the browser held before, if any. ``POST /sign-out`` deletes the
+session (and revokes a sign-on session's token). A failed sign-in is logged (``govml.ui``,
+without the token) and counted against the client's address; nothing is written to the store.
 """
 
 from __future__ import annotations
@@ -176,6 +177,7 @@ async def sign_in(request: Request) -> Response:
         return sign_in_form_page(
             request, next=target, error=error.message, hint=error.hint, status=400
         )
+    await run_in_threadpool(sessions(request).discard, request.cookies.get(cookie_name(secure)))
     response = RedirectResponse(safe_next(target), status_code=303)
     response.set_cookie(
         cookie_name(secure),
