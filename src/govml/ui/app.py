@@ -39,6 +39,7 @@ from govml.ui import (
     signin,
 )
 from govml.ui.headers import SecurityHeaders
+from govml.ui.limits import BodyLimit
 from govml.ui.problems import problem, redactor_of
 from govml.ui.render import json_response, page, wants_json
 from govml.ui.settings import UISettings, load_ui_settings
@@ -82,7 +83,8 @@ def create_ui(
     app.state.govml_redactor = redactor or Redactor({})
     app.state.govml_sign_in_limiter = SignInLimiter(settings.sign_in_attempts)
     app.state.govml_sign_on = _sign_on_client()
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: on every answer, 413 too
     app.add_exception_handler(SignInRequired, _sign_in_required)  # type: ignore[arg-type]
     app.add_exception_handler(GovmlError, _govml_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]

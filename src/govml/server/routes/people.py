@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 
 from govml.server.auth import Acting
 from govml.server.routes.common import ERRORS
@@ -12,6 +14,14 @@ from govml.server.schemas import RevokedOut, RolesSet, TokenOut, TokenRequest, U
 from govml.services.access import AccessService
 
 router = APIRouter(tags=["people"], responses=ERRORS)
+
+
+class TokenRevokedOut(BaseModel):
+    """The one token revoked, and when."""
+
+    user: str
+    token_id: str
+    revoked_at: datetime
 
 
 @router.get("/whoami", response_model=UserOut)
@@ -51,6 +61,13 @@ def issue_token(ctx: Acting, name: str, body: TokenRequest) -> dict[str, Any]:
 def revoke_tokens(ctx: Acting, name: str) -> dict[str, Any]:
     """Revoke every live token of a user."""
     return {"user": name, "revoked": AccessService(ctx).revoke_tokens(name)}
+
+
+@router.delete("/users/{name}/tokens/{token_id}", response_model=TokenRevokedOut)
+def revoke_token(ctx: Acting, name: str, token_id: str) -> dict[str, Any]:
+    """Revoke one token of a user by its id (an admin, or the user); the others keep working."""
+    row = AccessService(ctx).revoke_token(name, token_id)
+    return {"user": name, "token_id": row.id, "revoked_at": row.revoked_at}
 
 
 @router.post("/users/{name}/disable", response_model=UserOut)
