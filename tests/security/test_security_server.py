@@ -6,7 +6,8 @@
 - a small compressed Parquet file that decodes into hundreds of megabytes is refused by its
   decoded size (413, naming the field) and never expanded; too many rows likewise;
 - a JSON body is held to the (lower) JSON limit;
-- no error body names a folder of the server.
+- no error body names a folder of the server, nor does any answer (the ledger key's file, the
+  feedback file labels were written to).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import io
 import json
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from sklearn.linear_model import LogisticRegression
+from tests.integration.monitoring_logs import write_predictions
 
 import govml
 from govml.server import create_app
@@ -232,3 +235,32 @@ def test_error_bodies_name_no_server_folder(server: Server) -> None:
         assert str(server.home) not in text
         assert str(server.home.resolve()) not in text
         assert "$GOVML_ARTIFACTS" in text or "$GOVML_HOME" in text
+
+
+def test_answers_name_no_server_folder(server: Server) -> None:
+    frame = _frame(5)
+    ids = write_predictions(
+        server.home / "predictions",
+        "credit",
+        server.version.version,
+        frame[["x1", "x2"]],
+        frame["y"].tolist(),
+        None,
+        start=datetime.now(UTC) - timedelta(hours=1),
+    )
+    result = [{"type": "choices", "value": {"choices": ["1"]}}]
+    task = {
+        "data": {"govml_request_id": ids[0], "govml_record": 0},
+        "annotations": [{"result": result}],
+    }
+    with server.http("bob") as http:
+        key = http.get("/api/v1/audit/key")
+        labels = http.post("/api/v1/models/credit/monitoring/labels", json={"tasks": [task]})
+    assert key.status_code == 200 and labels.status_code == 200, labels.text
+    assert labels.json()["written"] == 1
+    for response in (key, labels):
+        assert str(server.home) not in response.text
+        assert str(server.home.resolve()) not in response.text
+    # Each still says where the file is, by the setting that points to its folder.
+    assert key.json()["path"] == f"$GOVML_HOME/keys/{key.json()['origin'].split('/')[-1]}.pub"
+    assert labels.json()["file"].startswith("$GOVML_HOME/predictions/model=credit/feedback/")

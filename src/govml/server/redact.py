@@ -1,10 +1,11 @@
-"""Server paths out of error bodies: the folders a message may name, replaced by their setting.
+"""Server paths out of answers: the folders a message may name, replaced by their setting.
 
 Errors are written for a person at a terminal, where naming the file is the helpful thing
 ("cannot read the key file /srv/govml/keys/…"). Sent over HTTP they would tell a client where
 the server keeps its database, keys, artifacts and uploads, so the server replaces each folder it
 knows by the name of the setting that points to it (``$GOVML_HOME``, ``$GOVML_ARTIFACTS``,
-``$TMPDIR``) before an error leaves it.
+``$TMPDIR``) before an error leaves it. Answers that name a file of the server (the ledger key,
+the feedback file labels were written to) name it the same way (`public_path`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from starlette.requests import Request
 
 _FIELDS = ("message", "hint", "source")
 _LISTS = ("problems", "missing")
@@ -50,6 +53,11 @@ class Redactor:
             return value
         return self._pattern.sub(lambda match: self._labels[match.group(0)], value)
 
+    def path(self, value: str) -> str:
+        """Return a server path as a client may see it: its folder by its label, else its name."""
+        text = self.text(value)
+        return Path(text).name if Path(text).is_absolute() else text
+
     def body(self, body: dict[str, Any]) -> dict[str, Any]:
         """Return an error body (``{"error": {...}}``) with its texts redacted."""
         error = dict(body.get("error", {}))
@@ -60,6 +68,14 @@ class Redactor:
             if isinstance(error.get(key), list):
                 error[key] = [self.text(v) if isinstance(v, str) else v for v in error[key]]
         return {**body, "error": error}
+
+
+def public_path(request: Request, value: str) -> str:
+    """Return ``value``, a path on the server, as the answer to ``request`` may name it."""
+    redactor: Redactor | None = getattr(request.app.state, "govml_redactor", None)
+    if redactor is None:  # an application built without one names no folder at all
+        return Path(value).name
+    return redactor.path(value)
 
 
 def server_places(home: Path | None, artifacts: Path) -> dict[str, Path]:

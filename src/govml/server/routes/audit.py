@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from govml.server.auth import Acting
+from govml.server.redact import public_path
 from govml.server.routes.common import ERRORS
 from govml.server.schemas import (
     INT32,
@@ -73,9 +74,10 @@ def export(ctx: Acting, body: ExportRequest) -> dict[str, Any]:
 
 
 @router.get("/key", response_model=KeyOut)
-def key(ctx: Acting) -> dict[str, Any]:
-    """Return the instance's public ledger key."""
-    return ProofService(ctx).public_key().to_dict()
+def key(ctx: Acting, request: Request) -> dict[str, Any]:
+    """Return the instance's public ledger key (its file named from ``$GOVML_HOME``)."""
+    found = ProofService(ctx).public_key().to_dict()
+    return {**found, "path": public_path(request, found["path"])}
 
 
 @router.post("/attestations/verify", response_model=AttestationOut)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from govml.monitoring import Options
 from govml.server.auth import Acting
+from govml.server.redact import public_path
 from govml.server.routes.common import ERRORS
 from govml.services.monitoring import MonitoringService
 
@@ -115,6 +116,13 @@ def export_tasks(ctx: Acting, name: str, body: TasksRequest) -> list[dict[str, A
 
 
 @router.post("/models/{name}/monitoring/labels", response_model=dict[str, Any])
-def import_labels(ctx: Acting, name: str, body: LabelsRequest) -> dict[str, Any]:
-    """Write the labels of annotated Label Studio tasks into the feedback log."""
-    return MonitoringService(ctx).import_labels(name, body.tasks, from_name=body.from_name)
+def import_labels(ctx: Acting, request: Request, name: str, body: LabelsRequest) -> dict[str, Any]:
+    """Write the labels of annotated Label Studio tasks into the feedback log.
+
+    ``file`` names the feedback file from ``$GOVML_HOME`` (or only by its name, when the log is
+    kept elsewhere), never by the server's folder.
+    """
+    result = MonitoringService(ctx).import_labels(name, body.tasks, from_name=body.from_name)
+    if result.get("file") is not None:
+        result = {**result, "file": public_path(request, str(result["file"]))}
+    return result
