@@ -339,6 +339,12 @@ class Client:
         """Revoke every live token of user ``name``; return how many."""
         return self._access().revoke_tokens(name)
 
+    def revoke_token(self, name: str, token_id: str) -> datetime:
+        """Revoke token ``token_id`` of user ``name`` (an admin, or the user); return when."""
+        revoked = self._access().revoke_token(name, token_id).revoked_at
+        assert revoked is not None
+        return revoked
+
     def disable_user(self, name: str) -> User:
         """Disable user ``name``: their tokens stop working and they can do nothing."""
         return self._access().disable_user(name)

@@ -273,6 +273,10 @@ class GovmlClient(Protocol):
         """Revoke every live token of user ``name``; return how many."""
         ...
 
+    def revoke_token(self, name: str, token_id: str) -> datetime:
+        """Revoke token ``token_id`` of user ``name`` (an admin, or the user); return when."""
+        ...
+
     def disable_user(self, name: str) -> User:
         """Disable user ``name``: their tokens stop working and they can do nothing."""
         ...

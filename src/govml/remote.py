@@ -644,6 +644,11 @@ class RemoteClient:
         """Revoke every live token of user ``name``; return how many."""
         return int(self._json("DELETE", f"/users/{_segment(name)}/tokens")["revoked"])
 
+    def revoke_token(self, name: str, token_id: str) -> datetime:
+        """Revoke token ``token_id`` of user ``name`` (an admin, or the user); return when."""
+        path = f"/users/{_segment(name)}/tokens/{_segment(token_id)}"
+        return datetime.fromisoformat(str(self._json("DELETE", path)["revoked_at"]))
+
     def disable_user(self, name: str) -> User:
         """Disable user ``name``: their tokens stop working and they can do nothing."""
         return User.from_dict(self._json("POST", f"/users/{_segment(name)}/disable"))

@@ -276,3 +276,50 @@ def test_an_admin_manages_a_person_in_the_browser(
     page.click("button:has-text('Save the roles of alice')")
     assert "alice cannot grant themself approver" in page.locator(".error-summary").inner_text()
     page.context.close()
+
+
+def test_one_token_is_revoked_by_id_from_the_cli_locally_and_through_the_server(
+    ui_url: str,
+    ui_store: UIStore,
+    db: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from govml.cli.main import invoke
+
+    with ui_store.client("alice") as alice:
+        local, remote, kept = (alice.issue_token("erin", expires_in_days=3) for _ in range(3))
+    # on the store directly, as alice
+    monkeypatch.setenv("GOVML_DATABASE_URL", ui_store.db_url)
+    monkeypatch.setenv("GOVML_USER", "alice")
+    store = ["--store", str(ui_store.home)]
+    before = _last_seq(db)
+    assert invoke([*store, "users", "revoke", "erin", "--token", local.token_id]) == 0
+    assert f"revoked token {local.token_id} of erin" in capsys.readouterr().out
+    assert _entries(db, before) == [
+        ("alice", "token.revoked", "user/erin", {"token_id": local.token_id})
+    ]
+    assert invoke([*store, "users", "revoke", "erin", "--token", local.token_id]) != 0
+    assert "was already revoked" in capsys.readouterr().err
+    # through `govml server`, as erin herself with the token that stays
+    for name in ("GOVML_DATABASE_URL", "GOVML_USER"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GOVML_SERVER", ui_url)
+    monkeypatch.setenv("GOVML_TOKEN", kept.token)
+    argv = ["users", "revoke", "erin", "--token", remote.token_id, "--json"]
+    assert invoke(argv) == 0, capsys.readouterr().err
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["user"], answer["token_id"]) == ("erin", remote.token_id)
+    assert answer["revoked_at"]
+    assert _entries(db, before)[-1] == (
+        "erin",
+        "token.revoked",
+        "user/erin",
+        {"token_id": remote.token_id},
+    )
+    api = httpx.Client(base_url=f"{ui_url}/api/v1")
+    for issued, status in ((remote, 401), (kept, 200)):
+        bearer = {"Authorization": f"Bearer {issued.token}"}
+        assert api.get("/whoami", headers=bearer).status_code == status
+    assert invoke(["users", "revoke", "erin", "--token", "0000000000000000"]) != 0
+    assert "has no token" in capsys.readouterr().err

@@ -117,9 +117,24 @@ def token(
 def revoke(
     ctx: typer.Context,
     name: str = _NAME,
+    token_id: str | None = typer.Option(
+        None,
+        "--token",
+        help="Revoke only this token, by its id (the part after `govml_`, shown when it was "
+        "issued and on the People page); the user's other tokens keep working.",
+        metavar="ID",
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Revoke every live token of a user."""
+    """Revoke every live token of a user, or one with --token (an admin, or the user)."""
+    if token_id is not None:
+        with client(ctx) as opened:
+            revoked_at = opened.revoke_token(name, token_id)
+        if json_out:
+            print_json({"user": name, "token_id": token_id, "revoked_at": revoked_at.isoformat()})
+        else:
+            print_ok(f"revoked token {token_id} of {name}")
+        return
     with client(ctx) as opened:
         count = opened.revoke_tokens(name)
     if json_out:
