@@ -252,9 +252,12 @@ class Client:
         """
         return self._lifecycle().promote(ref, to=to, reason=reason, ticket=ticket)
 
-    def rollback(self, name: str, *, reason: str) -> AliasChange:
-        """Move ``production`` back to the version that held it before the current one."""
-        return self._lifecycle().rollback(name, reason=reason)
+    def rollback(self, name: str, *, reason: str, ticket: str | None = None) -> AliasChange:
+        """Move ``production`` back to the version that held it before the current one.
+
+        ``ticket`` (``CHG0012345``) is ledgered with the rollback.
+        """
+        return self._lifecycle().rollback(name, reason=reason, ticket=ticket)
 
     def readiness(self, ref: str, *, to: str = "production") -> Readiness:
         """Return the conditions version ``ref`` must meet to take alias ``to``, and which hold."""

@@ -189,7 +189,7 @@ class GovmlClient(Protocol):
         """
         ...
 
-    def rollback(self, name: str, *, reason: str) -> AliasChange:
+    def rollback(self, name: str, *, reason: str, ticket: str | None = None) -> AliasChange:
         """Move ``production`` back to the version that held it before the current one."""
         ...
 

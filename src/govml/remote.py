@@ -401,15 +401,14 @@ class RemoteClient:
         Raises `GateError` listing every unmet condition, `ForbiddenError` without the
         deployer role.
         """
-        _no_ticket(ticket)
-        body = {"to": to, "reason": reason}
+        body = {"to": to, "reason": reason, "ticket": ticket}
         return AliasChange.from_dict(
             self._json("POST", f"/versions/{_segment(ref)}/promote", json=body)
         )
 
-    def rollback(self, name: str, *, reason: str) -> AliasChange:
+    def rollback(self, name: str, *, reason: str, ticket: str | None = None) -> AliasChange:
         """Move ``production`` back to the version that held it before the current one."""
-        body = {"reason": reason}
+        body = {"reason": reason, "ticket": ticket}
         return AliasChange.from_dict(
             self._json("POST", f"/models/{_segment(name)}/rollback", json=body)
         )
@@ -423,8 +422,7 @@ class RemoteClient:
         self, ref: str, *, comment: str, reject: bool = False, ticket: str | None = None
     ) -> Approval:
         """Record the acting user's approval (or rejection) of version ``ref``."""
-        _no_ticket(ticket)
-        body = {"comment": comment, "reject": reject}
+        body = {"comment": comment, "reject": reject, "ticket": ticket}
         return Approval.from_dict(
             self._json("POST", f"/versions/{_segment(ref)}/approvals", json=body)
         )
@@ -881,10 +879,3 @@ def _time_text(value: str | datetime | None) -> str | None:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
-
-
-def _no_ticket(ticket: str | None) -> None:
-    if ticket is not None:
-        raise InputError(
-            "--ticket is recorded on a store directly; the REST API does not take it yet"
-        )

@@ -6,6 +6,7 @@ database ``govml.db`` and the artifact folder ``artifacts/``. ``GOVML_DATABASE_U
 ``s3://bucket/prefix`` in AWS S3 or MinIO, see `govml.store.artifact_stores`).
 ``GOVML_TRUSTED_TYPES`` is the operator's list of types, beyond the built-in allowlist, that
 model artifacts loaded by this process may contain (see `govml.flavors.trust`).
+``GOVML_TICKET_URL`` turns change-ticket ids into links in documents and the web UI.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -62,6 +63,19 @@ class Settings(BaseSettings):
         description="Comma-separated dotted type names that model artifacts loaded by this "
         "process may contain beyond the built-in allowlist; set by the operator after review.",
     )
+
+    ticket_url: str | None = Field(
+        default=None,
+        description="Link of a change ticket, with {ticket} where its id goes (such as "
+        "https://jira.example/browse/{ticket}); documents and the web UI link ticket ids.",
+    )
+
+    @field_validator("ticket_url")
+    @classmethod
+    def _ticket_pattern(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        return check_ticket_pattern(value)
 
     @field_validator("database_url")
     @classmethod
@@ -165,6 +179,30 @@ class Settings(BaseSettings):
         if not variable and self.home == Path(".govml"):
             return f"{where} (the default: ./.govml; set GOVML_HOME or give --store)"
         return where
+
+
+def check_ticket_pattern(pattern: str) -> str:
+    """Return a ticket URL pattern, or raise ValueError saying what is wrong with it."""
+    if not pattern.startswith(("http://", "https://")):
+        raise ValueError(f"ticket URL {pattern!r} must start with http:// or https://")
+    if pattern.count("{ticket}") != 1 or pattern.replace("{ticket}", "").count("{"):
+        raise ValueError(
+            f"ticket URL {pattern!r} must hold {{ticket}} once (and no other braces), such "
+            "as https://jira.example/browse/{ticket}"
+        )
+    return pattern
+
+
+def ticket_link(ticket: str, pattern: str | None = None) -> str | None:
+    """Return the link of change ticket ``ticket`` under ``pattern`` (default: the setting).
+
+    The id is percent-encoded into the pattern's ``{ticket}``; None when no pattern is set.
+    """
+    if pattern is None:
+        pattern = load_settings().ticket_url
+    if pattern is None:
+        return None
+    return pattern.replace("{ticket}", quote(ticket, safe="-._"))
 
 
 def mask_password(url: str) -> str:

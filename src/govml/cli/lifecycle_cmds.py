@@ -55,11 +55,12 @@ def rollback(
     reason: str = typer.Option(
         ..., "--reason", help="Why (recorded in the ledger).", metavar="TEXT"
     ),
+    ticket: str | None = TICKET_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Move production back to the version that held it before the current one."""
     with client(ctx) as opened:
-        change = opened.rollback(name, reason=reason)
+        change = opened.rollback(name, reason=reason, ticket=ticket)
     if json_out:
         print_json(change.to_dict())
         return

@@ -22,6 +22,12 @@ from govml.documents.decisions import decision_blocks, decision_governance
 from govml.documents.facts import ModelFacts
 from govml.documents.fields import field_spec
 from govml.documents.model_card import resolved_fields
+from govml.documents.model_risk import (
+    model_risk_record,
+    register_blocks,
+    retirement_blocks,
+    ticket_blocks,
+)
 from govml.documents.outline import Block, Bullets, Fields, Open, Outline, Paragraph, Section, Table
 from govml.domain.records import ModelVersion
 from govml.reports._format import format_threshold
@@ -115,6 +121,7 @@ def _general_description(d: _Documented) -> dict[str, Any]:
             },
             "aliases": dict(facts.model.aliases),
             "serving": facts.serving.to_dict(),
+            "retired": model_risk_record(facts)["retired"],
         },
     }
     people = [
@@ -203,8 +210,15 @@ def _metrics_appropriateness(d: _Documented) -> dict[str, Any]:
 
 
 def _risk_management(d: _Documented) -> dict[str, Any]:
-    """Item 5: the risk tier and the policy in force; the system itself is people's to write."""
-    content = {"risk_tier": d.facts.model.risk_tier.value, "policy": _policy_ref(d.facts)}
+    """Item 5: the risk tier, the policy in force and the model's risk register.
+
+    The risk-management system itself is people's to write.
+    """
+    content = {
+        "risk_tier": d.facts.model.risk_tier.value,
+        "policy": _policy_ref(d.facts),
+        "risk_register": model_risk_record(d.facts)["risk_register"],
+    }
     return d.item(
         "5",
         "Risk-management system (Art. 9)",
@@ -215,12 +229,15 @@ def _risk_management(d: _Documented) -> dict[str, Any]:
 
 
 def _changes_over_lifecycle(d: _Documented) -> dict[str, Any]:
-    """Item 6: every version, alias change and the card's revision (govml holds it all)."""
+    """Item 6: every version, alias change, change ticket, the card's revision, retirement."""
     facts = d.facts
+    risk = model_risk_record(facts)
     content = {
         "versions": [_version_row(facts, v) for v in facts.versions],
         "alias_changes": [c.to_dict() for c in facts.changes],
+        "tickets": risk["tickets"],
         "card_revision": facts.card.revision,
+        "retired": risk["retired"],
     }
     return d.item("6", "Changes made over the lifecycle", content, filled=True)
 
@@ -447,7 +464,7 @@ def _general(content: Mapping[str, Any], facts: ModelFacts) -> list[Block]:
         (
             "served as",
             ", ".join(f"{alias}: version {v}" for alias, v in sorted(market["aliases"].items()))
-            or "not promoted",
+            or _not_served(market["retired"]),
         ),
         (
             "challenger",
@@ -473,6 +490,12 @@ def _general(content: Mapping[str, Any], facts: ModelFacts) -> list[Block]:
             rows=versions,
         ),
     ]
+
+
+def _not_served(retired: Mapping[str, Any] | None) -> str:
+    if retired is None:
+        return "not promoted"
+    return f"retired on {common.day(retired['retired_at'])}: {retired['reason']}"
 
 
 def _development(content: Mapping[str, Any], facts: ModelFacts) -> list[Block]:
@@ -630,7 +653,7 @@ def _risk_item(content: Mapping[str, Any], facts: ModelFacts) -> list[Block]:
         if policy
         else "no policy in force."
     )
-    return [Paragraph(text)]
+    return [Paragraph(text), *register_blocks(content["risk_register"], facts.model.name)]
 
 
 def _changes(content: Mapping[str, Any], facts: ModelFacts) -> list[Block]:
@@ -667,13 +690,14 @@ def _changes(content: Mapping[str, Any], facts: ModelFacts) -> list[Block]:
         )
     else:
         blocks.append(Paragraph("No promotion or rollback is recorded."))
+    blocks += ticket_blocks(content["tickets"])
     blocks.append(
         Paragraph(
             f"Versions registered: {len(content['versions'])}; model card revision "
             f"{content['card_revision']}."
         )
     )
-    return blocks
+    return blocks + retirement_blocks(content["retired"])
 
 
 def _monitoring(content: Mapping[str, Any], facts: ModelFacts) -> list[Block]:

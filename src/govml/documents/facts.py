@@ -39,7 +39,8 @@ class ModelFacts:
     seq of its ``evaluation.recorded`` entry. ``datasets`` maps a digest to its stored
     fingerprint and ``dataset_entries`` to its ``dataset.recorded`` entry. ``monitoring``
     is the time series of the model's monitoring checks, as ``govml monitor history``
-    shows it.
+    shows it. ``risk_registers`` are the revisions of the model's risk register, oldest
+    first; ``ticket_url`` the operator's pattern linking change tickets (``GOVML_TICKET_URL``).
     """
 
     model: Model
@@ -56,6 +57,8 @@ class ModelFacts:
     dataset_entries: dict[str, LedgerEntry] = field(default_factory=dict)
     monitoring: list[MonitorPoint] = field(default_factory=list)
     evidence: EvidenceReader | None = None
+    risk_registers: list[dict[str, Any]] = field(default_factory=list)
+    ticket_url: str | None = None
     generated_at: datetime
 
     def version(self, number: int) -> ModelVersion:

@@ -24,6 +24,7 @@ from govml.documents import _common as common
 from govml.documents.decisions import decision_blocks, decision_governance
 from govml.documents.facts import FAIRNESS_EVIDENCE, ModelFacts
 from govml.documents.fields import FIELD_NAMES, ModelCardFields, field_spec
+from govml.documents.model_risk import model_risk_blocks, model_risk_record
 from govml.documents.outline import (
     Block,
     Bullets,
@@ -159,6 +160,7 @@ def build_model_card(facts: ModelFacts, number: int) -> dict[str, Any]:
             "from_records": _caveats(facts, version, latest),
         },
         "decisions": decision_governance(facts),
+        "model_risk": model_risk_record(facts),
         "provenance": {
             "generated_at": facts.generated_at.isoformat(),
             "model": model.name,
@@ -413,6 +415,11 @@ def outline_model_card(
         ("card revision", str(provenance["card_revision"])),
         ("generated", common.day(provenance["generated_at"])),
     ]
+    retired = card["model_risk"]["retired"]
+    if retired is not None:
+        facts_rows.insert(
+            1, ("retired", f"{common.day(retired['retired_at'])}: {retired['reason']}")
+        )
     sources = provenance["fields"]
     sections = [
         _details_section(card, facts),
@@ -442,6 +449,10 @@ def outline_model_card(
         ),
         Section(
             title="Human oversight and data retention", blocks=decision_blocks(card["decisions"])
+        ),
+        Section(
+            title="Model risk: retirement, risk register and change tickets",
+            blocks=model_risk_blocks(card["model_risk"], facts.model.name),
         ),
         _caveats_section(card, facts, sources),
     ]

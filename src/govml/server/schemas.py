@@ -322,12 +322,18 @@ class PromoteRequest(_Body):
 
     to: str = Field(max_length=100)
     reason: str = TEXT
+    ticket: str | None = Field(
+        default=None, max_length=200, description="Change ticket (JIRA-123), ledgered with it."
+    )
 
 
 class RollbackRequest(_Body):
     """Move production back to the previous production version."""
 
     reason: str = Field(max_length=100_000)
+    ticket: str | None = Field(
+        default=None, max_length=200, description="Change ticket (JIRA-123), ledgered with it."
+    )
 
 
 class ApproveRequest(_Body):
@@ -335,6 +341,9 @@ class ApproveRequest(_Body):
 
     comment: str = Field(max_length=100_000)
     reject: bool = False
+    ticket: str | None = Field(
+        default=None, max_length=200, description="Change ticket (JIRA-123), ledgered with it."
+    )
 
 
 class AliasChangeOut(BaseModel):

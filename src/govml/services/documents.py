@@ -42,7 +42,8 @@ from govml.services.monitoring import MonitoringService
 from govml.services.policy import PolicyService
 from govml.services.registry import RegistryService
 from govml.services.serving import ServingService
-from govml.store import records
+from govml.settings import load_settings
+from govml.store import records, risk_records
 from govml.store.checkpoints import (
     StoredBlocks,
     latest_head,
@@ -169,6 +170,7 @@ class DocumentService:
                 if e.payload.get("digest") in fingerprints
             }
             card = latest_card(conn, name)
+            registers = risk_records.register_revisions(conn, records.model_id(conn, name))
         return ModelFacts(
             model=model,
             versions=versions,
@@ -184,6 +186,8 @@ class DocumentService:
             dataset_entries=dataset_entries,
             monitoring=MonitoringService(self.ctx).history(name, limit=None),
             evidence=evaluations.evidence,
+            risk_registers=registers,
+            ticket_url=load_settings().ticket_url,
             generated_at=self.ctx.clock(),
         )
 

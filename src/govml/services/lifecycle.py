@@ -184,7 +184,7 @@ class LifecycleService:
             )
             return self._move(conn, mid, change, ticket=ticket)
 
-    def rollback(self, name: str, *, reason: str) -> AliasChange:
+    def rollback(self, name: str, *, reason: str, ticket: str | None = None) -> AliasChange:
         """Move ``production`` back to the version that held it before the current one.
 
         Raises
@@ -196,6 +196,7 @@ class LifecycleService:
         """
         check_name(name)
         reason = _text(reason, "reason", required=True)
+        ticket = check_ticket(ticket)
         with self.ctx.store.write() as conn:
             authorize(conn, self.ctx, Permission.DEPLOY)
             mid = records.model_id(conn, name)
@@ -225,7 +226,7 @@ class LifecycleService:
                 actor=self.ctx.actor,
                 created_at=self.ctx.clock(),
             )
-            return self._move(conn, mid, change)
+            return self._move(conn, mid, change, ticket=ticket)
 
     def history(self, name: str, *, alias: str | None = None) -> list[AliasChange]:
         """Return every promotion and rollback of model ``name`` (one alias), oldest first."""

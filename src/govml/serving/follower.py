@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from govml.errors import IntegrityError
 from govml.serving.deployment import Deployment, load_deployment
@@ -35,7 +36,8 @@ class ServingState:
     """What answers now: the alias holder, the challenger with its mode, and the policy.
 
     ``problem`` says why the version holding the alias is not the one answering (it failed
-    to load: its artifact no longer matches its digest, say); ``strict`` whether the policy
+    to load: its artifact no longer matches its digest, say) or, when no version holds it,
+    that the model was retired, when, by whom and why; ``strict`` whether the policy
     in force refuses values outside the training profile.
     """
 
@@ -122,7 +124,9 @@ class AliasFollower:
         challenger_number = _challenger_number(aliases, setup, champion_number, self.alias)
         challenger = self._deployment(challenger_number, current, CHALLENGER)
         problem = None
-        if champion_number is not None and champion is None:
+        if champion_number is None:
+            problem = self._retired()
+        elif champion is None:
             problem = self._problems.get(champion_number)
             champion = current.champion  # the new version failed to load: keep answering
         mode = setup.mode if challenger is not None else "off"
@@ -141,6 +145,14 @@ class AliasFollower:
             self.state = state
             self._report(current, state)
         return self.state
+
+    def _retired(self) -> str | None:
+        """Say that the model was retired (when, by whom, why), or None when it was not."""
+        read = getattr(self.source, "retirement", None)
+        found = None if read is None else read(self.model)
+        if found is None:
+            return None
+        return retired_problem(self.model, found)
 
     def _deployment(
         self, number: int | None, current: ServingState, variant: str
@@ -179,7 +191,7 @@ class AliasFollower:
         old, new = _number(before.champion), _number(after.champion)
         if old != new:
             if new is None:
-                detail = f"no version holds {self.alias}"
+                detail = after.problem or f"no version holds {self.alias}"
                 self.notify(Change("unavailable", CHAMPION, None, old, detail))
             else:
                 event = "start" if self.polls == 1 else "switch"
@@ -229,6 +241,15 @@ class AliasFollower:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+
+def retired_problem(model: str, retired: Mapping[str, Any]) -> str:
+    """Return what the gateway answers for a retired model: when, by whom, why, the ticket."""
+    ticket = f" (ticket {retired['ticket']})" if retired.get("ticket") else ""
+    return (
+        f"model {model} is retired: retired on {str(retired['retired_at'])[:10]} by "
+        f"{retired['retired_by']}{ticket}, reason: {retired['reason']}"
+    )
 
 
 def _challenger_number(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from govml.domain.records import ModelVersion
-from govml.errors import NotFoundError
+from govml.errors import GovmlError, NotFoundError
 from govml.flavors import LoadedModel
 from govml.serving.governance import Governance, Suspended
 from govml.serving.keys import GatewayKey
@@ -58,6 +58,10 @@ class RegistrySource(Protocol):
 
     def strict(self, name: str) -> bool:
         """Whether the policy in force for model ``name`` asks for strict serving."""
+        ...
+
+    def retirement(self, name: str) -> dict[str, Any] | None:
+        """Return model ``name``'s retirement (when, by whom, why, ticket), or None."""
         ...
 
     def close(self) -> None:
@@ -112,6 +116,37 @@ class ClientSource:
         """Whether the policy in force for model ``name``'s risk tier says ``serving.strict``."""
         section = getattr(self._policy(name), "serving", None)
         return bool(section is not None and section.strict)
+
+    def retirement(self, name: str) -> dict[str, Any] | None:
+        """Return model ``name``'s retirement, or None while it is in use.
+
+        Read from the store's retirement record, or through a server from the ledger's
+        ``model.retired`` entry (None when the caller may not read the ledger).
+        """
+        ctx = getattr(self.client, "ctx", None)
+        if ctx is not None:  # the gateway reads the store as it reads the aliases
+            from govml.store import records, risk_records
+
+            with ctx.store.read() as conn:
+                return risk_records.retirement(conn, records.model_id(conn, name))
+        read_log = getattr(self.client, "audit_log", None)
+        if read_log is None:
+            return None
+        try:
+            entries = read_log(model=name, action="model.retired")
+        except GovmlError:
+            return None
+        for entry in reversed(entries):
+            if entry.subject == f"model/{name}":
+                payload = dict(entry.payload)
+                return {
+                    "retired_at": payload.get("retired_at") or entry.time,
+                    "retired_by": entry.actor,
+                    "reason": payload.get("reason") or "",
+                    "ticket": payload.get("ticket"),
+                    "aliases": dict(payload.get("aliases") or {}),
+                }
+        return None
 
     def governance(self, name: str) -> Governance:
         """Return the decision sections of model ``name``'s policy and its suspension."""

@@ -26,6 +26,7 @@ from govml.store.schema import (
     ledger_entries,
     model_aliases,
     model_card_revisions,
+    model_retirements,
     model_tags,
     model_versions,
     models,
@@ -114,6 +115,7 @@ class InventoryRows:
     decisions: dict[int, list[Decision]] = field(default_factory=dict)
     monitoring: dict[int, RunSummary] = field(default_factory=dict)
     changed: dict[int, datetime] = field(default_factory=dict)
+    retired: dict[int, datetime] = field(default_factory=dict)
     policies: dict[str, TierPolicy] = field(default_factory=dict)
 
 
@@ -123,9 +125,10 @@ def read_inventory(conn: Connection, model_ids: Collection[int] | None = None) -
     Each query returns at most a few rows per model, read from indexes or from the leading
     columns of a row (never a row's documents or lineage JSON): the models, their newest
     versions, latest evaluations, newest versions' latest evaluations, latest monitoring
-    runs, last changes, tags, aliases, the decisions on the newest versions, and the policies
-    in force. ``model_ids``: only the rows of these models (every query restricted to them
-    inside its aggregates), for refreshing a few models of an inventory already read.
+    runs, last changes, tags, aliases, the decisions on the newest versions, when retired
+    models were retired, and the policies in force. ``model_ids``: only the rows of these
+    models (every query restricted to them inside its aggregates), for refreshing a few
+    models of an inventory already read.
     """
     found = InventoryRows()
     only = _Only(model_ids)
@@ -185,6 +188,12 @@ def read_inventory(conn: Connection, model_ids: Collection[int] | None = None) -
         .where(only(model_aliases.c.model_id))
     ):
         found.aliases.setdefault(mid, {})[alias] = AliasRow(alias=alias, version=version)
+    for mid, at in conn.execute(
+        sa.select(model_retirements.c.model_id, model_retirements.c.retired_at).where(
+            only(model_retirements.c.model_id)
+        )
+    ):
+        found.retired[mid] = at
     found.decisions = _decisions(conn, newest)
     found.policies = policies_in_force(conn)
     return found

@@ -55,7 +55,7 @@ TAG_VALUE_CHARS = 40
 FACET_VALUES = 20
 TIER_ORDER = {tier.value: rank for rank, tier in enumerate(reversed(list(RiskTier)))}
 GATE_ORDER = {"fail": 0, "stale": 1, "warn": 2, "pass": 3, "none": 4}
-STAGES = ("production", "staging", "none")
+STAGES = ("production", "staging", "retired", "none")
 GATES = ("pass", "warn", "fail", "stale", "none")
 MONITORING = ("critical", "alert", "warn", "ok", "insufficient", "none")
 SORTS = ("name", "tier", "owner", "changed", "gate", "monitoring", "approvals")
@@ -116,6 +116,7 @@ class Item:
     candidate: NewestVersion | None = None
     candidate_evaluation: EvaluationSummary | None = None
     decisions: tuple[Decision, ...] = ()
+    retired_at: datetime | None = None
     search_text: str = field(default="", repr=False)
     facet_values: tuple[tuple[str, ...], ...] = field(default=(), repr=False)  # as FACETS
 
@@ -145,6 +146,7 @@ class Item:
             "monitoring": self.monitoring,
             "monitored_at": None if self.monitored_at is None else self.monitored_at.isoformat(),
             "changed_at": self.changed_at.isoformat(),
+            "retired_at": None if self.retired_at is None else self.retired_at.isoformat(),
         }
 
 
@@ -168,7 +170,9 @@ def build_items(rows: InventoryRows) -> list[Item]:
         latest = rows.latest_evaluation.get(mid)
         run = rows.monitoring.get(mid)
         approvals = None
-        if newest is not None and (production is None or production.version != newest.version):
+        retired_at = rows.retired.get(mid)  # a retired model awaits no decision
+        candidate = production is None or newest is None or production.version != newest.version
+        if newest is not None and retired_at is None and candidate:
             approvals = _approvals(
                 newest.version,
                 newest.registrant,
@@ -180,6 +184,8 @@ def build_items(rows: InventoryRows) -> list[Item]:
         text = " ".join([model.name, model.owner, model.description, *tags, *tags.values()])
         gate, monitoring = gate_of(latest, policy), run.status if run else "none"
         stages = tuple(s for s, a in ((PRODUCTION, production), (STAGING, staging)) if a)
+        if retired_at is not None:
+            stages = ("retired",)  # a retired model holds no alias
         facet_values = (
             (model.risk_tier,),
             stages or ("none",),
@@ -209,6 +215,7 @@ def build_items(rows: InventoryRows) -> list[Item]:
                 candidate=newest if approvals is not None else None,
                 candidate_evaluation=rows.newest_evaluation.get(mid),
                 decisions=tuple(rows.decisions.get(mid, ())),
+                retired_at=retired_at,
                 search_text=text.casefold(),
                 facet_values=facet_values,
             )

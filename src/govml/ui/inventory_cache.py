@@ -162,4 +162,5 @@ _PER_MODEL = (
     "decisions",
     "monitoring",
     "changed",
+    "retired",
 )

@@ -26,9 +26,11 @@ from govml.errors import GovmlError, NotFoundError, ValidationError
 from govml.policy.records import StoredPolicy
 from govml.services.documents import DocumentService
 from govml.services.lifecycle import LifecycleService
+from govml.services.model_risk import ModelRiskService
 from govml.services.monitoring import MonitoringService
 from govml.services.policy import PolicyService
 from govml.services.registry import RegistryService
+from govml.settings import ticket_link
 from govml.store.ledger import iter_entries
 from govml.ui.problems import problem as problem_of
 from govml.ui.problems import status_of
@@ -51,6 +53,13 @@ class ModelHead:
     model: Model
     policy: StoredPolicy | None
     versions: list[ModelVersion]
+    retired: dict[str, Any] | None = None
+
+    @property
+    def ticket_url(self) -> str | None:
+        """The link of the retirement's ticket, when a ticket URL pattern is set."""
+        ticket = None if self.retired is None else self.retired.get("ticket")
+        return None if not ticket else ticket_link(ticket)
 
     @property
     def production(self) -> int | None:
@@ -64,8 +73,13 @@ class ModelHead:
 
     @property
     def candidate(self) -> ModelVersion | None:
-        """The newest version, unless it holds production (what awaits a decision)."""
-        if not self.versions or self.versions[-1].version == self.production:
+        """The newest version, unless it holds production (what awaits a decision).
+
+        A retired model awaits none.
+        """
+        if self.retired is not None or not self.versions:
+            return None
+        if self.versions[-1].version == self.production:
             return None
         return self.versions[-1]
 
@@ -79,6 +93,7 @@ def model_head(viewer: Viewer, name: str) -> ModelHead:
         model=model,
         policy=PolicyService(viewer.ctx).for_tier(model.risk_tier.value),
         versions=registry.list_versions(name),
+        retired=ModelRiskService(viewer.ctx).retirement(name),
     )
 
 
@@ -121,12 +136,15 @@ def overview(request: Request, name: str, viewer: Viewer = Depends(signed_in)) -
     card = DocumentService(viewer.ctx).card_fields(name)
     production = LifecycleService(viewer.ctx).history(name, alias=PRODUCTION)
     runs = MonitoringService(viewer.ctx).latest_runs(name, limit=1)
+    register = _register(viewer, name)
     data = {
         "model": head.model.to_dict(),
         "policy": None if head.policy is None else head.policy.to_dict(with_document=False),
         "versions": [v.to_dict() for v in head.versions],
         "readiness": {alias: r.to_dict() for alias, r in readiness.items()},
         "card": card.to_dict(),
+        "retired": head.retired,
+        "risk_register": register,
     }
     return page(
         request,
@@ -141,9 +159,20 @@ def overview(request: Request, name: str, viewer: Viewer = Depends(signed_in)) -
             "card_fields": CARD_FIELDS,
             "last_move": production[-1] if production else None,
             "latest_run": runs[0] if runs else None,
+            "register": register,
         },
         data=data,
     )
+
+
+def _register(viewer: Viewer, name: str) -> dict[str, Any] | None:
+    """Return the latest revision of the risk register with its ticket's link, or None."""
+    revisions = ModelRiskService(viewer.ctx).history(name)
+    if not revisions:
+        return None
+    latest = dict(revisions[-1])
+    latest["ticket_url"] = ticket_link(latest["ticket"]) if latest["ticket"] else None
+    return latest
 
 
 @router.get("/models/{name}/versions")

@@ -27,7 +27,8 @@ router = APIRouter(tags=["lifecycle"], responses=ERRORS)
 @router.post("/versions/{ref}/promote", response_model=AliasChangeOut)
 def promote(ctx: Acting, ref: str, body: PromoteRequest) -> dict[str, Any]:
     """Move alias ``to`` to the version through its gates (409 listing what is missing)."""
-    return LifecycleService(ctx).promote(ref, to=body.to, reason=body.reason).to_dict()
+    moved = LifecycleService(ctx).promote(ref, to=body.to, reason=body.reason, ticket=body.ticket)
+    return moved.to_dict()
 
 
 @router.get("/versions/{ref}/readiness", response_model=ReadinessOut)
@@ -41,7 +42,9 @@ def readiness(
 @router.post("/versions/{ref}/approvals", response_model=ApprovalOut, status_code=201)
 def approve(ctx: Acting, ref: str, body: ApproveRequest) -> dict[str, Any]:
     """Record the caller's approval (or rejection) of the version."""
-    decided = LifecycleService(ctx).approve(ref, comment=body.comment, reject=body.reject)
+    decided = LifecycleService(ctx).approve(
+        ref, comment=body.comment, reject=body.reject, ticket=body.ticket
+    )
     return decided.to_dict()
 
 
@@ -54,7 +57,7 @@ def list_approvals(ctx: Acting, ref: str) -> list[dict[str, Any]]:
 @router.post("/models/{name}/rollback", response_model=AliasChangeOut)
 def rollback(ctx: Acting, name: str, body: RollbackRequest) -> dict[str, Any]:
     """Move production back to the version that held it before the current one."""
-    return LifecycleService(ctx).rollback(name, reason=body.reason).to_dict()
+    return LifecycleService(ctx).rollback(name, reason=body.reason, ticket=body.ticket).to_dict()
 
 
 @router.get("/models/{name}/history", response_model=list[AliasChangeOut])
