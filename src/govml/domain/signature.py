@@ -16,11 +16,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, cast, get_args
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast, get_args
 
 from govml.errors import InputError, ValidationError, did_you_mean
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ColumnType = Literal["int64", "float64", "bool", "string", "category", "datetime"]
 COLUMN_TYPES: tuple[str, ...] = get_args(ColumnType)
@@ -235,6 +236,8 @@ class Signature:
         InputError
             When ``X`` is not a kind of table this module reads.
         """
+        import numpy as np
+
         if isinstance(X, np.ndarray):
             return self._validate_array(X)
         columns = {column.name: column for column in _columns(X)}
@@ -287,6 +290,8 @@ def infer_signature(X_sample: Any, y_sample: Any = None) -> Signature:
         When a column's type is not one of :data:`COLUMN_TYPES` or cannot be inferred
         (e.g. only missing values).
     """
+    import numpy as np
+
     if isinstance(X_sample, np.ndarray) and X_sample.ndim != 2:
         raise InputError(f"X_sample must be 2-D (rows x columns), got {X_sample.ndim}-D")
     inputs = [_spec(column) for column in _columns(X_sample)]
@@ -331,6 +336,8 @@ def _module(value: Any) -> str:
 
 
 def _columns(X: Any) -> Iterator[_Column]:
+    import numpy as np
+
     top, kind = _module(X), type(X).__name__
     if top == "pandas" and kind == "DataFrame":
         return (_pandas_column(str(name), series) for name, series in X.items())
@@ -348,6 +355,8 @@ def _columns(X: Any) -> Iterator[_Column]:
 
 
 def _outputs(y: Any) -> Iterator[_Column]:
+    import numpy as np
+
     top, kind = _module(y), type(y).__name__
     if top == "pandas" and kind == "Series":
         return iter([_pandas_column(str(y.name) if y.name is not None else "prediction", y)])
@@ -369,6 +378,8 @@ def _outputs(y: Any) -> Iterator[_Column]:
 def _array_columns(
     X: np.ndarray[Any, Any], names: Sequence[str] | None = None
 ) -> Iterator[_Column]:
+    import numpy as np
+
     names = names or [f"f{i}" for i in range(X.shape[1])]
     for i, name in enumerate(names):
         values = X[:, i]
@@ -385,6 +396,8 @@ def _array_columns(
 
 
 def _whole(values: Any) -> bool:
+    import numpy as np
+
     array = np.asarray(values)
     if array.dtype.kind != "f":
         return array.dtype.kind in "iub"

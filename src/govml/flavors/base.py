@@ -28,10 +28,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from govml.errors import FlavorError, InputError, did_you_mean
 from govml.flavors.tables import (
@@ -41,6 +38,9 @@ from govml.flavors.tables import (
     labels_to_options,
     string_columns,
 )
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -503,6 +503,8 @@ def select_features(X: Any, names: Sequence[str] | None) -> Any:
     InputError
         Naming the features the table lacks.
     """
+    import numpy as np
+
     if isinstance(X, np.ndarray) or not names:
         return X
     missing = [name for name in names if name not in X.columns]

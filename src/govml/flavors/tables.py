@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any
 
 from govml.errors import FlavorError, InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 ERR_UNSUPPORTED_INPUT = (
     "unsupported input of type {type}; expected a pandas, polars or pyarrow table "
@@ -43,6 +44,8 @@ def as_table(X: Any) -> Any:
     InputError
         For anything else, or an array that is not 2-D.
     """
+    import numpy as np
+
     top = type(X).__module__.split(".", 1)[0]
     kind = type(X).__name__
     if top == "pandas" and kind == "DataFrame":
@@ -74,6 +77,8 @@ def labels_to_options(classes: Any) -> dict[str, Any]:
     dict
         Empty when ``classes`` is None.
     """
+    import numpy as np
+
     if classes is None:
         return {}
     array = np.asarray(classes)
@@ -100,6 +105,8 @@ def labels_from_options(options: Mapping[str, Any]) -> NDArray[Any] | None:
     numpy.ndarray or None
         None when the options hold no labels.
     """
+    import numpy as np
+
     labels = options.get("classes")
     if labels is None:
         return None
@@ -116,6 +123,8 @@ def labels_from_options(options: Mapping[str, Any]) -> NDArray[Any] | None:
 def _label_dtype(text: Any) -> np.dtype[Any] | None:
     # Only plain scalar kinds; a text dtype's width comes from the labels themselves, so a
     # stated width (e.g. "<U1000000000") cannot make loading allocate gigabytes.
+    import numpy as np
+
     if not text:
         return None
     try:

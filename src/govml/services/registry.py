@@ -11,12 +11,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
-
-from govml.datasets import fingerprint, read_table
 from govml.domain.lifecycle import Permission
 from govml.domain.records import (
     DatasetRef,
@@ -36,6 +32,9 @@ from govml.services.access import authorize, precheck
 from govml.services.context import ServiceContext
 from govml.store import records
 from govml.store.ledger import NewEntry, append
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SIGNATURE_SAMPLE_ROWS = 100
 _SUFFIX_FLAVORS = {".skops": "sklearn", ".onnx": "onnx", ".ubj": "xgboost", ".lgb": "lightgbm"}
@@ -219,6 +218,8 @@ class RegistryService:
             serialized.data, serialized.options
         )
         serialized = self._record_trust(serialized, registrant)
+        from govml.datasets import fingerprint, read_table  # NumPy and pyarrow: only to register
+
         tables = {
             role: read_table(source)
             for role, source in (("train", train_data), ("validation", validation_data))
@@ -408,6 +409,8 @@ class RegistryService:
         input_example: object | None,
         exclude: list[str],
     ) -> dict[str, Any] | None:
+        from govml.datasets import read_table
+
         if input_example is not None:
             sample: Any = read_table(input_example)
             what = "the input example"
@@ -526,8 +529,8 @@ def _check_target(table: pa.Table, target: str | None, role: str) -> None:
 def _json_safe(values: Mapping[str, Any], what: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in values.items():
-        if isinstance(value, np.generic):
-            value = value.item()
+        if hasattr(value, "item") and type(value).__module__ == "numpy":
+            value = value.item()  # a NumPy scalar
         try:
             canonical_json({str(key): value})
         except Exception:
