@@ -89,6 +89,34 @@ def test_referrals_wait_for_a_reviewer_and_every_step_is_ledgered(team: Team) ->
     assert all("income verified" not in str(e.payload) for e in entries)  # only its digest
 
 
+def test_a_decision_the_version_could_not_make_is_refused(team: Team) -> None:
+    team["gateway"].oversight.record_referrals("credit", [_referral("r5")])
+    (item,) = team["rosa"].oversight.list("credit")
+    # credit@1 decides int64 classes: a text label or a boolean is no decision of it.
+    for wrong in ("maybe", True, 0.5):
+        with pytest.raises(ValidationError, match="decision: credit@1 decides int64 classes"):
+            team["rosa"].oversight.decide(item.id, decision=wrong, comment="checked")
+    assert team["rosa"].oversight.show(item.id).status == "pending"
+    with pytest.raises(ValidationError, match="model_decision: credit@1 decides int64"):
+        team["rosa"].oversight.override(
+            "credit", version=1, request_id="r6", model_decision="no", decision=1, comment="c"
+        )
+    with pytest.raises(NotFoundError, match="no version 7"):
+        team["rosa"].oversight.override(
+            "credit", version=7, request_id="r6", model_decision=0, decision=1, comment="c"
+        )
+    with pytest.raises(ValidationError, match="version must be"):
+        team["rosa"].oversight.override(
+            "credit", version=0, request_id="r6", model_decision=0, decision=1, comment="c"
+        )
+    found = team["rosa"].oversight.find("credit", "r5")
+    assert found.id == item.id
+    with pytest.raises(NotFoundError, match="no referral or override of credit for request r5"):
+        team["rosa"].oversight.find("credit", "r5", 3)
+    decided = team["rosa"].oversight.decide(item.id, decision=1, comment="checked")
+    assert decided.override is True
+
+
 def test_a_changed_decision_is_named_by_audit_verify(team: Team) -> None:
     team["gateway"].oversight.record_referrals("credit", [_referral("r9")])
     (item,) = team["rosa"].oversight.list("credit")
@@ -108,6 +136,8 @@ def test_a_changed_decision_is_named_by_audit_verify(team: Team) -> None:
 def test_suspend_and_resume_need_a_deployer_or_risk_officer(team: Team) -> None:
     with pytest.raises(ForbiddenError, match="deployer or risk_officer"):
         team["bob"].oversight.suspend("credit", reason="drift")
+    with pytest.raises(ValidationError, match="credit is running already: it was never"):
+        team["frank"].oversight.resume("credit", reason="nothing to resume")
     with pytest.raises(ForbiddenError):
         team["rosa"].oversight.suspend("credit", reason="drift")
     held = team["erin"].oversight.suspend("credit", reason="complaints from applicants")
@@ -117,6 +147,8 @@ def test_suspend_and_resume_need_a_deployer_or_risk_officer(team: Team) -> None:
         team["frank"].oversight.suspend("credit", reason="again")
     team["frank"].oversight.resume("credit", reason="fixed")
     assert team["vic"].oversight.suspension("credit") is None
+    with pytest.raises(ValidationError, match=r"running already \(resumed at .* by frank"):
+        team["frank"].oversight.resume("credit", reason="again")
     actions = [entry.action for entry in team["vic"].audit_log(model="credit")]
     assert actions[-2:] == ["serving.suspended", "serving.resumed"]
     team["alice"].verify_ledger()

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 
 from govml.domain.lifecycle import Permission, Role, User
 from govml.domain.oversight import Referral
+from govml.domain.records import VersionRef
 from govml.errors import ForbiddenError, IntegrityError, NotFoundError, ValidationError
 from govml.services.access import authorize
 from govml.services.context import ServiceContext
@@ -56,10 +57,15 @@ ERR_NOT_REVIEWER = (
 ERR_NOT_SUSPENDER = "{actor} ({held}) may not {verb} {model}: that needs deployer or risk_officer"
 ERR_DECIDED = "referral {id} was decided already by {by} at {at}"
 ERR_NO_REFERRAL = "no referral {id}"
+ERR_DECISION_KIND = (
+    "{field}: {ref} decides {kind} classes, so a decision is {expected}; got {value!r}"
+)
+ERR_NO_CASE = "no referral or override of {model} for request {request_id} record {record}"
 ERR_STATUS = "status must be one of {choices}, got {value!r}"
 ERR_REQUEST_ID = "request_id must be 1 to 128 printable characters"
 ERR_RECORD = "record must be a non-negative whole number"
-ERR_ALREADY = "{model} is {state} already (since {at}, by {by})"
+ERR_ALREADY = "{model} is {state} already ({done} at {at} by {by})"
+ERR_NEVER_SUSPENDED = "{model} is running already: it was never suspended"
 
 
 def _digest(text: str) -> str:
@@ -89,6 +95,39 @@ def _check_request(request_id: str, record: int) -> None:
         raise ValidationError(ERR_REQUEST_ID)
     if type(record) is not int or record < 0:
         raise ValidationError(ERR_RECORD)
+
+
+def _fits(conn: Connection, name: str, version: int, field: str, decision: Any) -> None:
+    """Refuse a decision the version could not have made (a label of the wrong kind).
+
+    The version's output column says what a decision is: an integer class, a boolean, a
+    number or a text label. A version without a recorded output takes any decision.
+    """
+    found = records.load_version(conn, VersionRef(name, version))
+    outputs = (found.signature or {}).get("outputs") or []
+    kind = str(outputs[0].get("type", "")) if outputs else ""
+    expected = None
+    if kind.startswith(("int", "uint")):
+        ok, expected = type(decision) is int, "an integer class"
+    elif kind in ("bool", "boolean"):
+        ok, expected = type(decision) is bool, "true or false"
+    elif kind.startswith("float"):
+        ok = isinstance(decision, int | float) and not isinstance(decision, bool)
+        expected = "a number"
+    elif kind in ("string", "str", "object", "category"):
+        ok, expected = isinstance(decision, str), "a text label"
+    else:
+        ok = True
+    if not ok:
+        raise ValidationError(
+            ERR_DECISION_KIND.format(
+                field=field,
+                ref=f"{name}@{version}",
+                kind=kind,
+                expected=expected,
+                value=str(decision)[:MAX_DECISION_TEXT],
+            )
+        )
 
 
 def _same(decision: Any, model_decision: Any) -> bool:
@@ -177,6 +216,16 @@ class OversightService:
             raise NotFoundError(ERR_NO_REFERRAL.format(id=referral_id[:64]))
         return found
 
+    def find(self, name: str, request_id: str, record: int = 0) -> ReferralRow:
+        """Return the referral (or override) of record ``record`` of request ``request_id``."""
+        _check_request(request_id, record)
+        with self.ctx.store.read() as conn:
+            found = rows.find_referral(conn, records.model_id(conn, name), request_id, record)
+        if found is None:
+            shown = request_id[:128]
+            raise NotFoundError(ERR_NO_CASE.format(model=name, request_id=shown, record=record))
+        return found
+
     def decide(self, referral_id: str, *, decision: Any, comment: str) -> ReferralRow:
         """Record a reviewer's final decision on a referred record, with the reason.
 
@@ -202,6 +251,7 @@ class OversightService:
                 raise IntegrityError(
                     ERR_DECIDED.format(id=found.id, by=found.decided_by, at=found.decided_at)
                 )
+            _fits(conn, found.model, found.version, "decision", decision)
             override = not _same(decision, found.model_decision)
             values = {
                 "decision": decision,
@@ -248,13 +298,18 @@ class OversightService:
     ) -> ReferralRow:
         """Record a reviewer overriding a decision the model answered (not referred)."""
         _check_request(request_id, record)
+        if type(version) is not int or version < 1:
+            raise ValidationError("version must be a whole number from 1")
         decision = _check_decision(decision)
+        model_decision = _check_decision(model_decision)
         comment = _check_comment(comment)
         wanted = self._reviewer_roles(name)
         now = self.ctx.clock()
         with self.ctx.store.write() as conn:
             mid = records.model_id(conn, name)
             self._reviewer(conn, name, wanted)
+            _fits(conn, name, version, "model_decision", model_decision)
+            _fits(conn, name, version, "decision", decision)
             existing = rows.find_referral(conn, mid, request_id, record)
             if existing is not None:
                 raise IntegrityError(
@@ -362,10 +417,19 @@ class OversightService:
             mid = records.model_id(conn, name)
             current = rows.load_suspension(conn, mid)
             if (current is not None and current.suspended) == suspended:
-                state = "suspended" if suspended else "not suspended"
-                at = "ever" if current is None else current.updated_at.isoformat()
-                by = "nobody" if current is None else current.updated_by
-                raise ValidationError(ERR_ALREADY.format(model=name, state=state, at=at, by=by))
+                if current is None:
+                    raise ValidationError(ERR_NEVER_SUSPENDED.format(model=name))
+                state = "suspended" if suspended else "running"
+                verb_done = "suspended" if suspended else "resumed"
+                raise ValidationError(
+                    ERR_ALREADY.format(
+                        model=name,
+                        state=state,
+                        done=verb_done,
+                        at=current.updated_at.isoformat(),
+                        by=current.updated_by,
+                    )
+                )
             values = {
                 "suspended": suspended,
                 "reason": text,

@@ -606,10 +606,10 @@ class Gateway:
         if scores.probabilities is not None:
             body["classes"] = deployment.classes
             body["probabilities"] = jsonable(scores.probabilities)
-        if overseen:
-            withhold(body, referred, validated.count)
         if explanations is not None:
             body["explanations"] = explanations
+        if overseen:
+            withhold(body, referred, validated.count)
         if validated.warnings:
             body["warnings"] = [warning.to_dict() for warning in validated.warnings[:100]]
         return json_response(200, body, _model_headers(deployment, variant))

@@ -40,6 +40,7 @@ logger = logging.getLogger("govml.serving")
 REFERRED = "referred"
 ANSWERED = "answered"
 MAX_WAITING = 100_000
+DECISION_FIELDS = ("adverse", "reasons")  # withheld from a referred record's explanation
 
 
 def favourable_index(governance: Governance, classes: tuple[Any, ...] | None) -> int | None:
@@ -118,10 +119,20 @@ def suspended_answer(governance: Governance, model: str, request_id: str) -> Res
 
 
 def withhold(body: dict[str, Any], referred: dict[int, list[str]], count: int) -> None:
-    """Answer ``decision: referred`` for referred records: no prediction or probabilities."""
+    """Answer ``decision: referred`` for referred records: no prediction or probabilities.
+
+    A referred record's explanation keeps its contributions (what moved the score, for the
+    reviewer) but not ``adverse`` and ``reasons``: those are the reasons for a decision,
+    and a person has not made it yet. The prediction log keeps them whole.
+    """
     body["decisions"] = [REFERRED if i in referred else ANSWERED for i in range(count)]
     if not referred:
         return
+    if "explanations" in body:
+        body["explanations"] = [
+            {k: v for k, v in item.items() if k not in DECISION_FIELDS} if i in referred else item
+            for i, item in enumerate(body["explanations"])
+        ]
     body["predictions"] = [None if i in referred else p for i, p in enumerate(body["predictions"])]
     if "probabilities" in body:
         body["probabilities"] = [
