@@ -9,9 +9,10 @@ import pytest
 from starlette.requests import Request
 
 from govml.domain.lifecycle import AliasChange, Approval
-from govml.domain.records import DatasetRef, ModelVersion
+from govml.domain.records import DatasetRef, LedgerEntry, ModelVersion
 from govml.errors import ValidationError
 from govml.store.inventory_records import AliasRow, EvaluationSummary, TierPolicy
+from govml.ui.audit import what_of
 from govml.ui.charts import Marker, Point, levels_of, series_chart
 from govml.ui.csrf import CsrfError, check_origin, check_token
 from govml.ui.inventory import FACETS, Filters, Item, select
@@ -324,3 +325,29 @@ def test_gate_and_approvals_of_the_inventory() -> None:
         3, "bob", evaluation, [*decisions, decisions[0]._replace(id=5, decision="reject")], policy
     )
     assert rejected is not None and rejected.rejected_by == ("carol",) and rejected.pending
+
+
+def _entry(action: str, subject: str, payload: dict[str, object]) -> LedgerEntry:
+    return LedgerEntry(
+        seq=7,
+        time="2026-12-07T14:22:00Z",
+        actor="bob",
+        action=action,
+        subject=subject,
+        payload=payload,
+        leaf_hash="0" * 64,
+    )
+
+
+def test_the_audit_explorer_cuts_digests_in_its_one_line_summaries() -> None:
+    artifact = "9fc0aa13b5e8c8ded768a47446d9e9297982cec38a9b4a20fbf5d750b100e4d2"
+    registered = _entry(
+        "version.registered",
+        "model/credit/versions/1",
+        {"model": "credit", "version": 1, "artifact_digest": f"sha256:{artifact}"}
+        | {"flavor": "sklearn"},
+    )
+    line = what_of(registered)
+    assert artifact not in line and "sha256:9fc0aa13b5e8…" in line and len(line) <= 160
+    revoked = what_of(_entry("token.revoked", "user/bob", {"token_id": "0123456789abcdef"}))
+    assert "0123456789abcdef" in revoked  # a 16-digit token id is not a digest: kept whole

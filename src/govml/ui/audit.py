@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,9 +126,16 @@ def audit_page(request: Request, viewer: Viewer = Depends(signed_in)) -> Respons
     )
 
 
+_LONG_HEX = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{20,}\b")
+
+
 def what_of(entry: LedgerEntry) -> str:
-    """Say in one line what an entry records (as the audit report does), at most 160 chars."""
-    text = summary(entry, steps_of(entry)[-1])
+    """Say in one line what an entry records (as the audit report does), at most 160 chars.
+
+    Digests are cut to their first 12 hex digits (``sha256:9fc0aa13b5e8…``): a column of
+    64-digit hex is not read by anyone, and the entry's page shows them whole.
+    """
+    text = _LONG_HEX.sub(r"\1…", summary(entry, steps_of(entry)[-1]))
     return text if len(text) <= 160 else text[:159] + "…"
 
 
