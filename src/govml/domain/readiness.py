@@ -15,7 +15,9 @@ The gates (DESIGN "Lifecycle, people and permissions"):
   person still holds, and had before the version was registered, the approving role it was
   given in, is not disabled, is not the registrant (separation of duties), holds a role the
   policy accepts, and was given on the evaluation that is still the latest under the policy
-  in force. `readiness` says of every decision whether it counts and, if not, why.
+  in force. `readiness` says of every decision whether it counts and, if not, why. Under a
+  policy whose ``revalidation`` blocks promotion, that latest evaluation must also be newer
+  than ``revalidation.every``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from govml.domain.lifecycle import (
     PRODUCTION,
@@ -62,6 +64,8 @@ class PolicyFacts:
     version: int
     digest: str
     approvals: ApprovalRules = field(default_factory=ApprovalRules)
+    revalidate_every: timedelta | None = None  # revalidation.every, with block_promotion
+    revalidation_text: str = ""  # as the policy writes it ("365d")
 
     @property
     def named(self) -> str:
@@ -84,6 +88,7 @@ class EvaluationFacts:
     failed: tuple[str, ...] = ()
     data: str | None = None
     target: str | None = None
+    created_at: datetime | None = None
 
 
 def latest_evaluation(
@@ -159,6 +164,9 @@ def readiness(
         )
         approval, counted = _approval_condition(version, policy, verdicts, approvals)
         conditions.append(approval)
+        revalidation = revalidation_condition(version, policy, latest, now)
+        if revalidation is not None:
+            conditions.append(revalidation)
     passed = latest is not None and latest.status in PASSING
     return Readiness(
         model=version.model,
@@ -169,6 +177,36 @@ def readiness(
         policy_digest=policy.digest,
         approvals=tuple(counted),
         verdicts=tuple(verdicts),
+    )
+
+
+def revalidation_condition(
+    version: ModelVersion, policy: PolicyFacts, latest: EvaluationFacts | None, now: datetime
+) -> Condition | None:
+    """Return whether the version's latest evaluation is recent enough for production.
+
+    Only under a policy whose ``revalidation`` blocks promotion, and only when there is an
+    evaluation to date (the evaluation condition speaks for a version without one): an
+    evaluation older than ``revalidation.every`` must be made again, and approved again.
+    """
+    every = policy.revalidate_every
+    if every is None or latest is None or latest.created_at is None:
+        return None
+    due = latest.created_at + every
+    if now < due:
+        return Condition(
+            name="revalidation",
+            met=True,
+            detail=f"evaluation {latest.id} of {latest.created_at:%Y-%m-%d} is due for "
+            f"revalidation on {due:%Y-%m-%d} ({policy.named}: revalidation every "
+            f"{policy.revalidation_text})",
+        )
+    return Condition(
+        name="revalidation",
+        met=False,
+        detail=f"revalidation of {version.ref} was due on {due:%Y-%m-%d} ({policy.named}: "
+        f"revalidation every {policy.revalidation_text}; its latest evaluation, {latest.id}, "
+        f"is of {latest.created_at:%Y-%m-%d}): evaluate it again and get it approved",
     )
 
 

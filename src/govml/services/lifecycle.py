@@ -280,10 +280,14 @@ class LifecycleService:
 def policy_facts(stored: StoredPolicy) -> PolicyFacts:
     """Return what the gates read of a stored policy: name, version, digest, approval rules."""
     rules = stored.policy.approvals
+    revalidation = stored.policy.revalidation
+    blocks = revalidation is not None and revalidation.block_promotion
     return PolicyFacts(
         name=stored.name,
         version=stored.version,
         digest=stored.digest,
+        revalidate_every=revalidation.period if blocks and revalidation else None,
+        revalidation_text=revalidation.every if revalidation else "",
         approvals=ApprovalRules()
         if rules is None
         else ApprovalRules(
@@ -337,6 +341,7 @@ def _evaluation(row: EvaluationRow, *, with_checks: bool, with_inputs: bool) -> 
         failed=failed,
         data=data,
         target=target,
+        created_at=row.created_at,
     )
 
 
