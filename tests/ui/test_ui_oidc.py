@@ -258,7 +258,7 @@ def _signed(key: Any, **changes: Any) -> str:
     return str(jwt.encode({"alg": "RS256", "kid": "tests-1"}, claims, key))
 
 
-def test_the_id_token_is_checked_against_the_providers_keys_and_this_login(
+def test_the_id_token_is_checkedagainst_the_providers_keys_and_this_login(
     sso: dict[str, Any], key: Any
 ) -> None:
     client = OIDCClient(load_sign_on())  # type: ignore[arg-type]
@@ -446,10 +446,14 @@ def test_another_account_with_a_bound_users_name_is_refused(sso: dict[str, Any])
     assert "subject is &#39;rita-renamed-idp&#39;" in answer.text
     assert _last(store) == before  # no roles set, no token: nothing written
     assert http.get("/models", follow_redirects=False).status_code == 303
-    _again, answer = sign_on(sso["base"], "rita-idp")  # the bound account still signs on
+    again, answer = sign_on(sso["base"], "rita-idp")  # the bound account still signs on
     assert "You are signed in as rita" in answer.text
     with store.read() as conn:
         from govml.services.sign_on import bound_identity
 
         assert bound_identity(conn, "rita") == (sso["issuer"], "rita-idp")
         assert bound_identity(conn, "alice") is None  # never signed on
+    shown = again.get("/people/rita", headers={"Accept": "application/json"}).json()
+    assert shown["sign_on"] == {"issuer": sso["issuer"], "subject": "rita-idp"}
+    page = again.get("/people/rita").text
+    assert "bound to the account with subject <code>rita-idp</code>" in page

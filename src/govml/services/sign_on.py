@@ -125,6 +125,12 @@ def end_session_token(ctx: ServiceContext, token_id: str) -> bool:
     return True
 
 
+def binding(ctx: ServiceContext, name: str) -> tuple[str, str] | None:
+    """Return the (issuer, subject) user ``name`` is bound to (None: never signed on)."""
+    with ctx.store.read() as conn:
+        return bound_identity(conn, name)
+
+
 def bound_identity(conn: Connection, name: str) -> tuple[str, str] | None:
     """Return the (issuer, subject) user ``name`` first signed on as (None: never signed on)."""
     for entry in sign_on_entries(conn, actor=SIGN_ON_ACTOR, subject=user_subject(name)):

@@ -52,9 +52,13 @@ def _person(viewer: Viewer, name: str) -> dict[str, Any]:
     access = AccessService(viewer.ctx)
     person = access.get_user(name)
     tokens: list[TokenRow] | None = None
+    bound: tuple[str, str] | None = None
     if viewer.may_administer or name == viewer.name:
+        from govml.services.sign_on import binding  # sign-on is loaded only where shown
+
         tokens = access.list_tokens(name)
-    return {"person": person, "tokens": tokens, "now": viewer.ctx.clock()}
+        bound = binding(viewer.ctx, name)
+    return {"person": person, "tokens": tokens, "bound": bound, "now": viewer.ctx.clock()}
 
 
 def _days(text: str) -> int | None:
@@ -130,7 +134,12 @@ def person_page(request: Request, name: str, viewer: Viewer = Depends(signed_in)
     """One person: roles, tokens, and what an admin (or the person) may change."""
     check_name(name, what="user name")
     context = _person(viewer, name)
-    data = {**context["person"].to_dict(), "tokens": _token_dicts(context["tokens"])}
+    bound = context["bound"]
+    data = {
+        **context["person"].to_dict(),
+        "tokens": _token_dicts(context["tokens"]),
+        "sign_on": None if bound is None else {"issuer": bound[0], "subject": bound[1]},
+    }
     return _one(request, context, data=data)
 
 
