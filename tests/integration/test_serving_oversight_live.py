@@ -265,3 +265,51 @@ def test_a_decision_notice_names_reasons_version_and_ledger_proof(
             invoke(["report", "decision", bad, "--model", MODEL, "--log-dir", str(gateway.log_dir)])
             != 0
         )
+
+
+def test_a_reversed_decision_gets_the_reasons_of_the_final_decision(
+    store: Team, gateway: Served, http: httpx.Client
+) -> None:
+    from govml.services.decision_notice import decision_notice, render_notice
+
+    rows = [record(400 + i) for i in range(30)]
+    answer = http.post("/predict?explain=2", json=rows).json()
+    # A refused record with a factor in its favour (each explanation holds both inputs).
+    refused = next(
+        i
+        for i, p in enumerate(answer["predictions"])
+        if p == 0 and any(c["contribution"] > 0 for c in answer["explanations"][i]["contributions"])
+    )
+    toward_grant = sorted(
+        (c for c in answer["explanations"][refused]["contributions"] if c["contribution"] > 0),
+        key=lambda c: -c["contribution"],
+    )
+    erin = store["erin"]
+    erin.oversight.override(  # type: ignore[attr-defined]
+        MODEL,
+        version=1,
+        request_id=answer["request_id"],
+        record=refused,
+        model_decision=0,
+        decision=1,
+        comment="income verified",
+    )
+
+    def logged() -> bool:
+        log = read_log(gateway.log_dir)
+        return bool((log["request_id"] == answer["request_id"]).sum() == len(rows))
+
+    wait_for(logged)
+    ctx = store["vic"].ctx  # type: ignore[attr-defined]
+    notice = decision_notice(ctx, MODEL, answer["request_id"], gateway.log_dir, record=refused)
+    # The model refused; a person granted: no adverse-action notice, and the reasons are the
+    # factors toward the grant, in the favourable wording.
+    assert (notice["model_decision"], notice["final_decision"]) == (0, 1)
+    assert notice["adverse"] is False and notice["reasons_for"] == "the reviewer's decision"
+    assert [r["feature"] for r in notice["reasons"]] == [c["feature"] for c in toward_grant]
+    assert all(r["text"] in ("First factor", "Second factor") for r in notice["reasons"])
+    text = render_notice(notice)
+    assert text.startswith("# Statement of reasons") and "toward the reviewer's decision" in text
+    kept = decision_notice(ctx, MODEL, answer["request_id"], gateway.log_dir, record=0)
+    if kept["final_decision"] == kept["model_decision"]:
+        assert kept["reasons_for"] == "the model's decision"

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from govml.errors import IntegrityError, NotFoundError, ValidationError
 from govml.services.context import ServiceContext
 from govml.services.retention import file_digest
@@ -29,6 +31,10 @@ from govml.store.ledger import iter_entries
 TOP_REASONS = 4
 ERR_NOT_LOGGED = "request {request_id} record {record} of {model} is not in the log at {folder}"
 ERR_REQUEST_ID = "request id must be 1 to 128 printable characters"
+ERR_NOT_A_CLASS = (
+    "the reviewer's decision {decided!r} is not a class of {ref} ({classes}): the notice cannot "
+    "give reasons for it"
+)
 ERR_PSEUDONYMISED = (
     "{ref}'s inputs {names} are pseudonymised in the log: the decision cannot be explained "
     "again (ask for ?explain=k at the gateway to log explanations)"
@@ -89,12 +95,15 @@ def decision_notice(
                 request_id=request_id[:128], record=record, model=model, folder=log_dir
             )
         )
-    explanation = _explanation(ctx, model, found)
-    proof = _proof(ctx, model, found, case)
     decided = found.row.get("prediction")
     final = decided
     if case is not None and case.status == "decided":
         final = case.decision
+    # A person who reversed the model decided otherwise: the reasons (and whether the notice
+    # is one of adverse action) are those of the final decision, not of the model's.
+    reversed_ = not (final == decided or str(final) == str(decided))
+    explanation = _explanation(ctx, model, found, final if reversed_ else None)
+    proof = _proof(ctx, model, found, case)
     return {
         "model": model,
         "version": found.version,
@@ -108,6 +117,7 @@ def decision_notice(
         "final_decision": final,
         "reviewed": None if case is None else case.to_dict(),
         "adverse": explanation.get("adverse"),
+        "reasons_for": "the reviewer's decision" if reversed_ else "the model's decision",
         "method": explanation.get("method"),
         "reasons": explanation.get("reasons", []),
         "contributions": explanation.get("contributions", []),
@@ -115,11 +125,19 @@ def decision_notice(
     }
 
 
-def _explanation(ctx: ServiceContext, model: str, found: Found) -> dict[str, Any]:
+def _explanation(
+    ctx: ServiceContext, model: str, found: Found, decided: Any = None
+) -> dict[str, Any]:
+    """Return the record's explanation toward the model's decision, or toward ``decided``.
+
+    The logged explanation serves the model's decision; a reviewer's different decision is
+    explained again from the logged inputs, toward that class.
+    """
     logged = found.row.get("explanation")
-    if logged:
+    if logged and decided is None:
         explanation: dict[str, Any] = json.loads(logged)
-        return explanation
+        if "reasons" in explanation:
+            return explanation
     import pandas as pd
 
     from govml.domain.signature import Signature
@@ -150,7 +168,15 @@ def _explanation(ctx: ServiceContext, model: str, found: Found) -> dict[str, Any
     tier = getattr(registry.get_model(model).risk_tier, "value", None)
     stored = PolicyService(ctx).for_tier(str(tier))
     codes = None if stored is None else stored.policy.reason_codes
-    predictions = loaded.predict(frame)
+    if decided is None:
+        predictions = loaded.predict(frame)
+    else:
+        known = explainer.classes or []
+        if known and not any(decided == c or str(decided) == str(c) for c in known):
+            shown = ", ".join(str(c) for c in known)
+            raise ValidationError(ERR_NOT_A_CLASS.format(decided=decided, ref=ref, classes=shown))
+        match = next((c for c in known if decided == c or str(decided) == str(c)), decided)
+        predictions = np.asarray([match], dtype=object)
     (explained,) = explain_records(explainer, frame, values, predictions, TOP_REASONS, codes)
     return explained
 
@@ -208,6 +234,11 @@ def render_notice(notice: dict[str, Any]) -> str:
         lines += ["", "This case was referred to a person and awaits their decision."]
     heading = "Principal reasons" if adverse else "Main factors"
     lines += ["", f"## {heading}", ""]
+    if notice.get("reasons_for") == "the reviewer's decision":
+        lines += [
+            "The factors in the applicant's information that weigh toward the reviewer's decision:",
+            "",
+        ]
     reasons = notice.get("reasons") or []
     if not reasons:
         lines.append("No factor weighed toward this decision.")
