@@ -50,6 +50,11 @@ def test_demo_registers_and_verifies(
     full = run.build_pipeline
     monkeypatch.setattr(run, "build_pipeline", lambda seed=0: full(seed, max_iter=30))
     assert run.main() == 0
+    # A referred applicant the model would refuse, decided by the risk officer: the notice.
+    notice = (tmp_path / "cwd" / ".govml" / "reports" / "decision-notice.md").read_text()
+    assert notice.startswith("# Notice of adverse action")
+    assert "A person (rita) reviewed this case" in notice
+    assert "## Principal reasons\n\n1. " in notice and "Review ledger entries: " in notice
     with govml.connect(tmp_path / "home") as client:
         version = client.get_version("adult-income@1")
         assert [(d.role, d.row_count) for d in version.datasets] == [
@@ -83,6 +88,8 @@ def test_demo_registers_and_verifies(
         assert (result.approvals, result.alias_changes) == (4, 5)
         actions = [e.action for e in client.audit_log(model="adult-income")]
         assert actions.count("monitoring.rollback") == 1 and "monitoring.alert" in actions
+        assert "referral.opened" in actions and actions.count("referral.decided") == 1
+        assert "log.files_closed" in actions
     for ref in ("adult-income-1", "adult-income-2"):
         report = tmp_path / "cwd" / ".govml" / "reports" / f"{ref}.html"
         assert "data:image/png;base64" in report.read_text(encoding="utf-8")

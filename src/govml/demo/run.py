@@ -174,6 +174,13 @@ def _run(client: govml.GovmlClient) -> int:
 
     console.rule("[bold]promotion through the gates")
     promoted = _promote(client, version.ref, second_version.ref)
+    if promoted:
+        client.apply_policy(_write_policy(_policy_document()), replace=True)
+        console.print(
+            "the policy in force gains reason codes, referral of scores in "
+            f"[{REFERRAL_BAND[0]}, {REFERRAL_BAND[1]}] to a risk officer, and "
+            f"{RETENTION_DAYS} days of log retention"
+        )
     served = promoted and _serving_step(test)
     monitored = promoted and _monitoring_step(client, train, test, second_version.ref)
 
@@ -213,6 +220,63 @@ def _documents(client: govml.GovmlClient, ref: str) -> None:
 
 APPROVERS = {"rita": "risk_officer", "sam": "approver"}
 DEPLOYER = "dana"
+REFERRAL_BAND = (0.48, 0.52)
+ADVERSE = 0  # income <=50K: the outcome a credit pre-screen would refuse
+RETENTION_DAYS = 400
+# What each input means to an applicant, and the principal-reason wording when it weighed
+# toward a refusal (income <=50K, class 0). Sex, race and native country have no code: a
+# notice names them as they are.
+REASON_CODES = [
+    ("capital_gain", "CG", "Capital gains", "No or low capital gains"),
+    ("capital_loss", "CL", "Capital losses", "Capital losses reported"),
+    ("education_num", "ED", "Years of education", "Fewer years of education"),
+    ("education", "EL", "Education level", "Education level"),
+    ("occupation", "OC", "Occupation", "Occupation with lower incomes"),
+    ("hours_per_week", "HW", "Hours worked per week", "Too few hours worked per week"),
+    ("age", "AG", "Age", "Age"),
+    ("fnlwgt", "FW", "Census sampling weight", "Census sampling weight"),
+    ("workclass", "WC", "Type of employer", "Type of employment"),
+    ("marital_status", "MS", "Household situation", "Household situation"),
+    ("relationship", "RL", "Role in the household", "Role in the household"),
+]
+
+
+def _policy_document() -> dict[str, Any]:
+    """Return the example policy with the sections that govern each decision added.
+
+    Reason codes (adverse outcome: income <=50K), a referral band on the favourable score
+    decided by a risk officer, and a retention period for the prediction log. Relative
+    paths are made absolute, since the copy lives elsewhere.
+    """
+    import yaml
+
+    document: dict[str, Any] = yaml.safe_load(POLICY.read_text(encoding="utf-8"))
+    vulnerabilities = document.get("security", {}).get("vulnerabilities")
+    if vulnerabilities and not Path(vulnerabilities["database"]).is_absolute():
+        vulnerabilities["database"] = str((POLICY.parent / vulnerabilities["database"]).resolve())
+    document["reason_codes"] = {
+        "adverse_outcome": ADVERSE,
+        "codes": [
+            {"feature": feature, "code": code, "text": text, "adverse": adverse}
+            for feature, code, text, adverse in REASON_CODES
+        ],
+    }
+    document["oversight"] = {
+        "refer": {"score_between": list(REFERRAL_BAND)},
+        "reviewers": ["risk_officer"],
+        "when_suspended": "refer",
+    }
+    document["retention"] = {"days": RETENTION_DAYS}
+    return document
+
+
+def _write_policy(document: dict[str, Any]) -> Path:
+    import yaml
+
+    path = REPORTS.parent / "demo-policy.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def _people(client: govml.GovmlClient) -> None:
@@ -313,7 +377,6 @@ def _monitoring_step(client: govml.GovmlClient, train: Any, test: Any, serving_r
     import httpx
     import numpy as np
     import uvicorn
-    import yaml
 
     from govml.cli.monitor_cmds import show_run
     from govml.client import settings_for
@@ -346,14 +409,9 @@ def _monitoring_step(client: govml.GovmlClient, train: Any, test: Any, serving_r
     url = f"http://127.0.0.1:{hook.server_address[1]}/ml-alerts"
     # The example policy, its alerts pointed at a webhook receiver on this machine (and its
     # relative paths made absolute, since the copy lives elsewhere).
-    document = yaml.safe_load(POLICY.read_text(encoding="utf-8"))
+    document = _policy_document()
     document["monitoring"]["notify"]["webhook"] = url
-    vulnerabilities = document.get("security", {}).get("vulnerabilities")
-    if vulnerabilities and not Path(vulnerabilities["database"]).is_absolute():
-        vulnerabilities["database"] = str((POLICY.parent / vulnerabilities["database"]).resolve())
-    demo_policy = REPORTS.parent / "demo-policy.yaml"
-    demo_policy.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    client.apply_policy(demo_policy, replace=True)
+    client.apply_policy(_write_policy(document), replace=True)
     console.print(f"policy alerts now go to {url} (signed with $GOVML_WEBHOOK_SECRET)")
 
     features = CATEGORICAL + NUMERIC
@@ -548,6 +606,7 @@ def _serving_step(test: Any) -> bool:
     batch = 1000
     latencies: list[float] = []
     records = 0
+    referred: list[int] = []  # rows of the test set the gateway referred to a person
     try:
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}", timeout=60, headers=_bearer(key)
@@ -574,6 +633,7 @@ def _serving_step(test: Any) -> bool:
                     return False
                 body = answer.json()
                 records += len(body["predictions"])
+                referred += [offset + item["record"] for item in body.get("referrals", [])]
                 labels = [
                     {"request_id": body["request_id"], "record": i, "label": int(label)}
                     for i, label in enumerate(part[TARGET])
@@ -581,12 +641,16 @@ def _serving_step(test: Any) -> bool:
                 http.post("/feedback", json=labels).raise_for_status()
             elapsed = time.perf_counter() - started
             single = {name: test[name].iloc[:1].tolist()[0] for name in features}
+            # A few referred applicants again, explained: one refused by the model goes on.
+            again = json.loads(test.iloc[referred[:20]][features].to_json(orient="records"))
+            explained = http.post("/predict?explain=3", json={"records": again}).json()
             wrong = http.post("/predict", json={**single, "age": "forty"})
             anonymous = http.post("/predict", json=single, headers={"Authorization": ""})
             console.print(
                 f"scored {records:,} records in {len(latencies)} requests of {batch:,}: "
                 f"{records / elapsed:,.0f} records/s with the labels sent as feedback, median "
-                f"{1000 * sorted(latencies)[len(latencies) // 2]:.0f} ms per request"
+                f"{1000 * sorted(latencies)[len(latencies) // 2]:.0f} ms per request; "
+                f"{len(referred):,} referred to a person (score in the referral band)"
             )
             console.print(
                 f'a record with age "forty" → {wrong.status_code}: '
@@ -606,12 +670,67 @@ def _serving_step(test: Any) -> bool:
         for path in log_dir.glob(f"model={MODEL}/version=*/date=*/*.parquet")
     )
     console.print(f"prediction log: {log_dir} ({logged:,} predictions so far)")
+    decided = _decision_step(explained, log_dir)
     return (
-        records == len(test)
+        decided
+        and records == len(test)
         and wrong.status_code == 422
         and anonymous.status_code == 401
         and logged >= records
     )
+
+
+def _decision_step(explained: dict[str, Any], log_dir: Path) -> bool:
+    """One referred case: its reasons, a risk officer's decision, and the notice sent.
+
+    ``explained`` is the gateway's answer to referred applicants sent again with
+    ``?explain=3``: the first the model would refuse is the case a person decides.
+    """
+    from govml.client import Client
+    from govml.services.decision_notice import decision_notice, render_notice
+
+    console.rule("[bold]one decision: referred, decided by a person, the notice")
+    request_id = explained["request_id"]
+    reviewer = next(name for name, role in APPROVERS.items() if role == "risk_officer")
+    with govml.connect(user=reviewer) as person:
+        if not isinstance(person, Client):  # the demo's store is local
+            raise GovmlError("the demo runs on a local store, not a govml server")
+        cases = [
+            person.oversight.find(MODEL, request_id, item["record"])
+            for item in explained.get("referrals", [])
+        ]
+        if not cases:
+            console.print("[red]no record was referred[/]")
+            return False
+        case = next((c for c in cases if c.model_decision == ADVERSE), cases[0])
+        contributions = explained["explanations"][case.record]["contributions"]
+        top = ", ".join(f"{item['feature']} {item['contribution']:+.2f}" for item in contributions)
+        console.print(
+            f"request {request_id} record {case.record}: referred ({'; '.join(case.reasons)}), "
+            f"in the review queue as {case.id}; what moved the score: {top}"
+        )
+        case = person.oversight.decide(
+            case.id,
+            decision=case.model_decision,
+            comment="payslips and tax return checked: income below the threshold",
+        )
+        notice = decision_notice(person.ctx, MODEL, request_id, log_dir, record=case.record)
+    console.print(
+        f"{reviewer} (risk officer) decided {case.decision} "
+        f"({'overriding' if case.override else 'agreeing with'} the model's "
+        f"{case.model_decision})"
+    )
+    path = REPORTS / "decision-notice.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_notice(notice), encoding="utf-8")
+    listed = "; ".join(reason["text"] for reason in notice["reasons"])
+    ledger = notice["proof"]["ledger"] or {}
+    console.print(
+        f"{'adverse-action notice' if notice['adverse'] else 'statement of reasons'} for the "
+        f"applicant: {path}: {listed} (log file in ledger entry {ledger.get('seq')}, review "
+        f"in entries {', '.join(str(seq) for seq in notice['proof']['review'])})"
+    )
+    return notice["final_decision"] == case.decision and bool(notice["proof"]["review"])
 
 
 def _gateway_key(holder: str) -> str:
