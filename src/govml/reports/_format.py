@@ -568,6 +568,8 @@ def details_of(document: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("target", inputs.get("target")),
         ("sensitive features", inputs.get("sensitive") or None),
         ("task", inputs.get("task")),
+        ("positive label", inputs.get("pos_label")),
+        ("favourable outcome", _favourable_text(inputs)),
         ("champion", subject_name({"subject": champion}) if champion else None),
         ("started at", document.get("started_at")),
         ("actor", document.get("actor")),
@@ -575,6 +577,16 @@ def details_of(document: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("govml version", document.get("govml_version")),
     ]
     return [(label, text(value)) for label, value in pairs if value not in (None, "", MISSING)]
+
+
+def _favourable_text(inputs: Mapping[str, Any]) -> str | None:
+    """Say which outcome fairness rules treat as good for the person, and who said so."""
+    label = inputs.get("favourable_label")
+    if label is None:
+        return None
+    if inputs.get("favourable_label_source") == "assumed":
+        return f"{text(label)} (assumed: the positive label; set fairness.favourable_label)"
+    return f"{text(label)} (from the policy)"
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -93,7 +93,12 @@ def render_html(document: Mapping[str, Any], *, evidence: EvidenceReader | None 
     """
     fairness = _load(evidence, EVIDENCE_FAIRNESS, "fairness")
     sections = [
-        _section("Fairness: metrics per group", "fairness", fairness, plots.fairness_plots),
+        _section(
+            "Fairness: metrics per group",
+            "fairness",
+            fairness,
+            lambda data: plots.fairness_plots(data, label_selection_rate=True),
+        ),
         _section(
             "Explainability: SHAP summary",
             "explanation",

@@ -74,13 +74,17 @@ class Plot:
 # --------------------------------------------------------------------------- fairness
 
 
-def fairness_plots(report: Mapping[str, Any]) -> list[Plot]:
+def fairness_plots(report: Mapping[str, Any], *, label_selection_rate: bool = False) -> list[Plot]:
     """Draw the group metrics of every section of a fairness report.
 
     Parameters
     ----------
     report : mapping
         ``FairnessReport.to_dict()`` output.
+    label_selection_rate : bool
+        Name the selection rate as the share of rows predicted the label the report's
+        statistics count as positive (their ``pos_label``), so that it is not read as the
+        favourable outcome when a policy's ``favourable_label`` is the other label.
 
     Returns
     -------
@@ -93,10 +97,13 @@ def fairness_plots(report: Mapping[str, Any]) -> list[Plot]:
     sections = report.get("sections")
     if not isinstance(sections, Sequence):
         return []
+    positive_label = None
+    if label_selection_rate:
+        positive_label = _mapping(report.get("statistics")).get("pos_label")
     plots = []
     for section in sections:
         if isinstance(section, Mapping):
-            plot = _fairness_section(section)
+            plot = _fairness_section(section, positive_label)
             if plot is not None:
                 plots.append(plot)
     return plots
@@ -108,7 +115,7 @@ class _Cell:
     interval: tuple[float, float] | None
 
 
-def _fairness_section(section: Mapping[str, Any]) -> Plot | None:
+def _fairness_section(section: Mapping[str, Any], positive_label: Any = None) -> Plot | None:
     by_group = section.get("by_group")
     if not isinstance(by_group, Mapping):
         return None
@@ -116,6 +123,13 @@ def _fairness_section(section: Mapping[str, Any]) -> Plot | None:
     if not metrics:
         return None
     features = [str(name) for name in _sequence(section.get("features"))] or ["group"]
+    predicted = None if positive_label is None else format_value(positive_label)
+
+    def name(metric: str) -> str:
+        if predicted is not None and metric == "selection_rate":
+            return f"selection rate (predicted {predicted})"
+        return _metric_name(metric)
+
     labels, rows = _group_labels(section, by_group, metrics)
     cells = {metric: _cells(by_group[metric], labels) for metric in metrics}
     shown = labels[:MAX_ROWS]
@@ -136,7 +150,7 @@ def _fairness_section(section: Mapping[str, Any]) -> Plot | None:
         colour = _COLOURS[index % len(_COLOURS)]
         ys = [y + 0.4 - (index + 0.5) * height for y in positions]
         _group_bars(axes, [cells[metric].get(label) for label in shown], ys, height, colour)
-        handles.append(Patch(color=colour, label=_metric_name(metric)))
+        handles.append(Patch(color=colour, label=name(metric)))
         line = overall[metric]
         if line is not None and math.isfinite(line):
             axes.axvline(line, color=colour, linestyle="--", linewidth=0.8)
@@ -156,11 +170,14 @@ def _fairness_section(section: Mapping[str, Any]) -> Plot | None:
         caption += f"; whiskers: {format_number(confidence * 100)}% bootstrap interval"
     if has_overall:
         caption += "; dashed lines: value over all rows"
-    caption += "; an undefined group is a gap labelled 'undefined'."
+    caption += "; an undefined group is a gap labelled 'undefined'"
+    if predicted is not None and "selection_rate" in metrics:
+        caption += f"; selection rate: the share of rows predicted {predicted}"
+    caption += "."
     notes = []
     if len(labels) > len(shown):
         notes.append(f"{len(labels) - len(shown)} of {len(labels)} groups are not drawn.")
-    header = ("group", "rows", *(_metric_name(metric) for metric in metrics))
+    header = ("group", "rows", *(name(metric) for metric in metrics))
     table_rows = [
         (label, rows.get(label, MISSING), *(_cell_text(cells[m].get(label)) for m in metrics))
         for label in labels
