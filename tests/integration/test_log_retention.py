@@ -260,3 +260,33 @@ def test_monitor_every_purges_past_retention_when_allowed(store: Team, gateway: 
     assert old.exists()
     _purge(store["erin"], MODEL, str(gateway.log_dir), quiet=True)
     assert not old.exists()
+
+
+def test_purge_and_erase_refuse_a_missing_folder_and_a_wrong_role_first(
+    store: Team,
+    gateway: Served,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    missing = store.tmp / "no-such-log"
+    capsys.readouterr()
+    # A mistyped folder is not a log with nothing past retention.
+    assert _cli(monkeypatch, store, "erin", "log", "purge", MODEL, "--log-dir", str(missing)) == 2
+    assert f"log_dir: {missing} is not a folder" in capsys.readouterr().err
+    # Who may purge is checked even when nothing is past retention.
+    log_dir = str(gateway.log_dir)
+    assert _cli(monkeypatch, store, "bob", "log", "purge", MODEL, "--log-dir", log_dir) == 3
+    assert "may not purge the prediction log" in capsys.readouterr().err
+    assert (
+        _cli(monkeypatch, store, "bob", "log", "purge", MODEL, "--log-dir", log_dir, "--dry-run")
+        == 0
+    )
+    # ... and before the pseudonym key: a contributor without the key is told about the role.
+    monkeypatch.delenv(ENV_KEY, raising=False)
+    args = ["log", "erase", MODEL, "--log-dir", log_dir, "--subject-key", "customer=C-9"]
+    monkeypatch.setenv("GOVML_HOME", str(store.home))
+    monkeypatch.setenv("GOVML_DATABASE_URL", store.db_url)
+    monkeypatch.setenv("GOVML_USER", "bob")
+    capsys.readouterr()
+    assert invoke([*args, "--reason", "Art. 17"]) == 3
+    assert "may not erase rows of the prediction log" in capsys.readouterr().err

@@ -44,6 +44,7 @@ ERR_NO_SUBJECT_KEY = (
 )
 ERR_UNKNOWN_FIELD = "{name!r} is not one of the policy's subject_key fields ({fields})"
 ERR_FOLDER = "no prediction log of {model} in {folder}"
+ERR_NOT_FOLDER = "log_dir: {folder} is not a folder (give the gateway's --log-dir)"
 ERR_REASON = "reason: an erasure needs a reason (1 to 2000 characters)"
 ERR_KEY = "the policy pseudonymises {name}; set GOVML_LOG_PSEUDONYM_KEY to the key the gateways use"
 
@@ -119,6 +120,11 @@ class RetentionService:
         period = days if days is not None else getattr(retention, "days", None)
         if period is None or period < 1:
             raise ValidationError(ERR_NO_DAYS.format(model=model))
+        if not Path(log_dir).is_dir():
+            raise InputError(ERR_NOT_FOLDER.format(folder=os.fspath(log_dir)))
+        if not dry_run:
+            with self.ctx.store.read() as conn:
+                self._check_role(conn, "purge")
         today = self.ctx.clock().date()
         cutoff = today - timedelta(days=period)
         removal = Removal(model)
@@ -190,6 +196,8 @@ class RetentionService:
                 raise ValidationError(
                     ERR_UNKNOWN_FIELD.format(name=name, fields=", ".join(declared))
                 )
+        with self.ctx.store.read() as conn:
+            self._check_role(conn, "erase rows of")
         key = pseudonym_key()
         hidden = set(retention.pseudonymise) & set(subject)
         if hidden and key is None:
