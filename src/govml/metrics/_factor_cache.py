@@ -31,13 +31,15 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from govml.metrics._factorize import pointers
+
+if TYPE_CHECKING:
+    pass
 
 MAX_ENTRIES = 8
 MAX_BYTES = 1 << 29  # 512 MiB of kept bytes and codes in all; least recently used go first
@@ -154,6 +156,8 @@ def size() -> int:
 
 def _plain(column: Any) -> NDArray[Any] | None:
     """Return the column as a 1-D numpy array of objects or numbers, or None (not cached)."""
+    import pandas as pd
+
     if isinstance(column, pd.Series):
         if isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
             return None

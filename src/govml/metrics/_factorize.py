@@ -15,11 +15,13 @@ object for the whole call.
 from __future__ import annotations
 
 import ctypes
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    pass
 
 # Past this many distinct objects, grouping them by value in Python would cost more than
 # hashing the values: pandas' factorize is used instead.
@@ -45,6 +47,8 @@ def factorize_objects(
     not a 1-D object array or holds more than ``MAX_OBJECTS`` distinct objects (then
     pandas' factorize by value is the faster way).
     """
+    import pandas as pd
+
     if array.ndim != 1 or array.dtype != object or not len(array):
         return None
     contiguous = np.ascontiguousarray(array)

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from govml.metrics import _factor_cache as factor_cache
@@ -29,6 +28,9 @@ from govml.metrics._validate import (
     sort_key,
     to_python,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MissingPolicy = Literal["error", "group"]
 GroupKey = tuple[Any, ...]
@@ -237,6 +239,8 @@ def _compact(
 
 def _feature_columns(features: Any) -> list[tuple[str, Any]]:
     """Split ``features`` into named 1-D columns (still in their native type)."""
+    import pandas as pd
+
     pairs: list[tuple[str, Any]]
     if isinstance(features, pd.DataFrame):
         pairs = [(str(c), features[c]) for c in features.columns]
@@ -274,6 +278,8 @@ def _encode_column(
     Large string and number columns are looked up in the factorisation cache first
     (:mod:`govml.metrics._factor_cache`), so the same data is factorised once across calls.
     """
+    import pandas as pd
+
     module = type(column).__module__
     entry_key: int | None = None
     codes: NDArray[np.integer[Any]]
@@ -317,6 +323,8 @@ def _factorize_by_address(
     sorted on the few distinct objects, then one gather gives each row its code. None for
     columns this does not suit (pandas' factorize then).
     """
+    import pandas as pd
+
     array = column.to_numpy() if isinstance(column, pd.Series) else column
     if not isinstance(array, np.ndarray) or array.dtype != object or len(array) < _BY_ADDRESS:
         return None

@@ -9,13 +9,15 @@ scikit-learn or Fairlearn that catches ``ValueError`` keeps working.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from govml.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LENGTH_MISMATCH = "{first} has {first_len} rows but {second} has {second_len}"
 EMPTY_INPUT = "{name} is empty: metrics need at least one row"
@@ -55,6 +57,8 @@ def as_1d(value: Any, *, name: str) -> NDArray[Any]:
 
 
 def _to_numpy(value: Any) -> NDArray[Any]:
+    import pandas as pd
+
     if isinstance(value, np.ndarray):
         return value
     if isinstance(value, pd.Series | pd.Index):
@@ -72,6 +76,8 @@ def _to_numpy(value: Any) -> NDArray[Any]:
 def _pandas_to_numpy(value: pd.Series[Any] | pd.Index[Any]) -> NDArray[Any]:
     # Nullable dtypes (Int64, boolean, string) become object arrays with pd.NA; give
     # numeric ones a float array with NaN so that checks and arithmetic stay vectorised.
+    import pandas as pd
+
     if isinstance(value.dtype, pd.api.extensions.ExtensionDtype) and value.hasnans:
         if pd.api.types.is_numeric_dtype(value.dtype) and not pd.api.types.is_bool_dtype(
             value.dtype
@@ -176,6 +182,8 @@ def distinct_values(array: NDArray[Any]) -> list[Any]:
     Integers and booleans whose values span at most two (labels, mostly) take a min and a
     max; a small span one bincount; anything else one hash pass.
     """
+    import pandas as pd
+
     if array.ndim == 1 and array.size and array.dtype.kind in "biu":
         low, high = array.min(), array.max()
         span = int(high) - int(low)
@@ -194,6 +202,8 @@ def to_python(value: Any) -> Any:
 
 def is_missing(value: Any) -> bool:
     """Return True for None, NaN, pandas NA and NaT."""
+    import pandas as pd
+
     return value is None or bool(pd.isna(value))
 
 
@@ -230,6 +240,8 @@ def check_labels(
     MetricInputError
         When an array holds NaN or None (naming the array and the count).
     """
+    import pandas as pd
+
     per_array: dict[str, list[Any]] = {}
     union: dict[Any, None] = {}
     for name, array in arrays.items():

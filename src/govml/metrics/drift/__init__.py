@@ -8,20 +8,47 @@
 * :mod:`~govml.metrics.drift.report` — :class:`ColumnDrift` and :class:`DriftReport`.
 """
 
-from govml.metrics.drift.compare import (
-    EXACT_MAX_ROWS,
-    EXACT_NEEDS_DATA,
-    INVALID_THRESHOLD,
-    STATISTICS_NEED_PROFILE,
-    TESTS_FOR_UNKNOWN_COLUMNS,
-    UNKNOWN_METHOD,
-    UNKNOWN_TEST,
-    WRONG_KIND,
-    data_drift,
-)
-from govml.metrics.drift.report import ColumnDrift, DriftReport, DriftTest
-from govml.metrics.drift.stats import CurrentStatistics, current_statistics
-from govml.metrics.drift.tests import DRIFT_TESTS, DriftTestName
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from govml.metrics.drift.compare import (
+        EXACT_MAX_ROWS,
+        EXACT_NEEDS_DATA,
+        INVALID_THRESHOLD,
+        STATISTICS_NEED_PROFILE,
+        TESTS_FOR_UNKNOWN_COLUMNS,
+        UNKNOWN_METHOD,
+        UNKNOWN_TEST,
+        WRONG_KIND,
+        data_drift,
+    )
+    from govml.metrics.drift.report import ColumnDrift, DriftReport, DriftTest
+    from govml.metrics.drift.stats import CurrentStatistics, current_statistics
+    from govml.metrics.drift.tests import DRIFT_TESTS, DriftTestName
+
+# Each public name and the module that defines it, imported on first use (PEP 562), so
+# importing this package (or a light submodule of it) loads no pandas, SciPy or scikit-learn.
+_EXPORTS: dict[str, str] = {
+    "EXACT_MAX_ROWS": "govml.metrics.drift.compare",
+    "EXACT_NEEDS_DATA": "govml.metrics.drift.compare",
+    "INVALID_THRESHOLD": "govml.metrics.drift.compare",
+    "STATISTICS_NEED_PROFILE": "govml.metrics.drift.compare",
+    "TESTS_FOR_UNKNOWN_COLUMNS": "govml.metrics.drift.compare",
+    "UNKNOWN_METHOD": "govml.metrics.drift.compare",
+    "UNKNOWN_TEST": "govml.metrics.drift.compare",
+    "WRONG_KIND": "govml.metrics.drift.compare",
+    "data_drift": "govml.metrics.drift.compare",
+    "ColumnDrift": "govml.metrics.drift.report",
+    "DriftReport": "govml.metrics.drift.report",
+    "DriftTest": "govml.metrics.drift.report",
+    "CurrentStatistics": "govml.metrics.drift.stats",
+    "current_statistics": "govml.metrics.drift.stats",
+    "DRIFT_TESTS": "govml.metrics.drift.tests",
+    "DriftTestName": "govml.metrics.drift.tests",
+}
 
 __all__ = [
     "DRIFT_TESTS",
@@ -41,3 +68,19 @@ __all__ = [
     "current_statistics",
     "data_drift",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    where = _EXPORTS.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if where.endswith(":"):  # a submodule
+        value: Any = importlib.import_module(where[:-1])
+    else:
+        value = getattr(importlib.import_module(where), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
-from scipy.spatial import distance
+
+if TYPE_CHECKING:
+    pass
 
 DriftTestName = Literal[
     "chisquare", "hellinger", "jensenshannon", "kl_div", "ks", "psi", "wasserstein", "z"
@@ -173,11 +174,15 @@ def psi(reference: Counts, current: Counts) -> float:
 
 def kl_divergence(reference: Counts, current: Counts) -> float:
     """Return KL(reference || current) in nats, on floored shares."""
+    from scipy import stats
+
     return float(stats.entropy(floored_shares(reference), floored_shares(current)))
 
 
 def jensen_shannon(reference: Counts, current: Counts) -> float:
     """Return the Jensen–Shannon distance (natural log) of two histograms on the same bins."""
+    from scipy.spatial import distance
+
     return float(distance.jensenshannon(reference / reference.sum(), current / current.sum()))
 
 
@@ -200,6 +205,8 @@ def chi_square(reference: Counts, current: Counts) -> tuple[float, float]:
     -------
     statistic, p_value : float
     """
+    from scipy import stats
+
     used = (reference > 0) | (current > 0)
     reference, current = reference[used], current[used]
     if reference.size < 2:
@@ -223,6 +230,8 @@ def proportions_z(
     -------
     statistic, p_value : float
     """
+    from scipy import stats
+
     p1 = reference_hits / reference_size
     p2 = current_hits / current_size
     pooled = (reference_hits + current_hits) / (reference_size + current_size)
@@ -247,6 +256,8 @@ def ks_weighted(
     -------
     statistic, p_value : float
     """
+    from scipy import stats
+
     n, m = int(ref_counts.sum()), int(cur_counts.sum())
     if max(n, m) <= KS_EXACT_MAX_N:
         reference, current = np.repeat(ref_values, ref_counts), np.repeat(cur_values, cur_counts)
@@ -276,5 +287,7 @@ def wasserstein_norm(
     current_weights: Counts | None = None,
 ) -> float:
     """Return the Wasserstein-1 distance divided by ``max(reference_std, 0.001)``."""
+    from scipy import stats
+
     value = stats.wasserstein_distance(reference, current, reference_weights, current_weights)
     return float(value) / max(reference_std, STD_FLOOR)
