@@ -47,9 +47,14 @@ def _log_rows(root: Path, model: str, start: datetime, end: datetime) -> list[di
     return rows
 
 
+NOT_LOGGED = "not in the log"  # a decided case whose record is outside the window's log
+
+
 def _group(row: dict[str, Any] | None, sensitive: list[str]) -> str:
-    if row is None or not sensitive:
+    if not sensitive:
         return "all"
+    if row is None:
+        return NOT_LOGGED
     inputs = row.get("inputs") or {}
     return ", ".join(f"{name}={inputs.get(name)}" for name in sensitive)
 
