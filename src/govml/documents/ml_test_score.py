@@ -22,6 +22,7 @@ from typing import Any
 
 from govml.documents import _common as common
 from govml.documents._ml_evidence import (
+    Found,
     Score,
     best,
     check_kind,
@@ -47,6 +48,15 @@ META_CHECKS = ("forbidden_in_top_k", "proxy_association", "personal_data")
 _Rule = Callable[[ModelFacts], Score]
 
 
+def _ran(facts: ModelFacts, predicate: Callable[[Mapping[str, Any]], bool]) -> Found:
+    """Return the checks ``predicate`` keeps that ran: those with a value.
+
+    An ``undefined`` check computed nothing (``not run: data check ... failed`` after bad
+    data, a group with no rows), as ``govml evaluations show`` says; it is no evidence.
+    """
+    return checks(facts, lambda c: c.get("status") != "undefined" and predicate(c))
+
+
 def _none(what: str) -> _Rule:
     def rule(_facts: ModelFacts) -> Score:
         return Score(0, [f"govml holds no evidence of {what}"])
@@ -58,7 +68,7 @@ def _none(what: str) -> _Rule:
 
 
 def _schema(facts: ModelFacts) -> Score:
-    found = checks(facts, lambda c: c.get("category") == "data")
+    found = _ran(facts, lambda c: c.get("category") == "data")
     if found:
         return gated(facts, "data", found, "data expectations")
     signed = [v.ref for v in facts.versions if v.signature]
@@ -91,7 +101,7 @@ def _beneficial(facts: ModelFacts) -> Score:
 
 
 def _meta(facts: ModelFacts) -> Score:
-    found = checks(facts, lambda c: check_kind(c) in META_CHECKS)
+    found = _ran(facts, lambda c: check_kind(c) in META_CHECKS)
     if not found:
         return Score(0, ["no check of forbidden features, proxies or personal data ran"])
     by_section: dict[str, list[tuple[Evaluation, Mapping[str, Any]]]] = {}
@@ -107,7 +117,7 @@ def _meta(facts: ModelFacts) -> Score:
 
 
 def _privacy(facts: ModelFacts) -> Score:
-    found = checks(facts, lambda c: check_kind(c) == "personal_data")
+    found = _ran(facts, lambda c: check_kind(c) == "personal_data")
     score = gated(facts, "data", found, "the personal-data check")
     return Score(
         score.points,
@@ -235,7 +245,7 @@ def _slices(facts: ModelFacts) -> Score:
 
 
 def _inclusion(facts: ModelFacts) -> Score:
-    found = checks(facts, lambda c: c.get("category") == "fairness")
+    found = _ran(facts, lambda c: c.get("category") == "fairness")
     return gated(facts, "fairness", found, "fairness rules")
 
 
