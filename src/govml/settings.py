@@ -6,7 +6,8 @@ database ``govml.db`` and the artifact folder ``artifacts/``. ``GOVML_DATABASE_U
 ``s3://bucket/prefix`` in AWS S3 or MinIO, see `govml.store.artifact_stores`).
 ``GOVML_TRUSTED_TYPES`` is the operator's list of types, beyond the built-in allowlist, that
 model artifacts loaded by this process may contain (see `govml.flavors.trust`).
-``GOVML_TICKET_URL`` turns change-ticket ids into links in documents and the web UI.
+``GOVML_TICKET_URL`` turns change-ticket ids into links in documents and the web UI;
+``GOVML_LINEAGE_TARGET`` sends OpenLineage run events as governed actions are committed.
 """
 
 from __future__ import annotations
@@ -68,6 +69,15 @@ class Settings(BaseSettings):
         default=None,
         description="Link of a change ticket, with {ticket} where its id goes (such as "
         "https://jira.example/browse/{ticket}); documents and the web UI link ticket ids.",
+    )
+    lineage_target: str | None = Field(
+        default=None,
+        description="Where registrations, evaluations, promotions and rollbacks are also sent "
+        "as OpenLineage run events as they are committed: an http(s):// endpoint (Marquez: "
+        ".../api/v1/lineage) or a file appended to. A failed send is warned, never undone.",
+    )
+    lineage_namespace: str = Field(
+        default="govml", min_length=1, max_length=200, description="OpenLineage namespace."
     )
 
     @field_validator("ticket_url")

@@ -186,7 +186,13 @@ def events(entries: Iterable[LedgerEntry], *, namespace: str) -> list[dict[str, 
     return [event(e, namespace=namespace) for e in entries if e.action in _JOB]
 
 
-def send(found: Sequence[dict[str, Any]], target: str, *, api_key: str | None = None) -> int:
+def send(
+    found: Sequence[dict[str, Any]],
+    target: str,
+    *,
+    api_key: str | None = None,
+    timeout: float = 30.0,
+) -> int:
     """Send ``found`` to ``target`` (an ``http(s)://`` URL, else a file appended to).
 
     Returns the number sent; an HTTP endpoint that refuses one raises `EndpointError`
@@ -196,7 +202,7 @@ def send(found: Sequence[dict[str, Any]], target: str, *, api_key: str | None = 
         headers = {"Content-Type": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        with httpx.Client(timeout=30, headers=headers) as http:
+        with httpx.Client(timeout=timeout, headers=headers) as http:
             for index, item in enumerate(found):
                 try:
                     response = http.post(target, content=json.dumps(item))

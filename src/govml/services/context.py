@@ -61,6 +61,12 @@ class ServiceContext:
             where = settings.describe_store()
             raise MissingStoreError(ERR_NO_STORE.format(where=where), hint=HINT_NO_STORE) from None
         artifacts = open_artifact_store(settings.artifacts_location())
+        if settings.lineage_target:
+            from govml.services.lineage_events import LineageHook
+
+            store.after_commit.append(
+                LineageHook(settings.lineage_target, namespace=settings.lineage_namespace)
+            )
         return cls(
             store=store,
             artifacts=artifacts,

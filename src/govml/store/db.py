@@ -16,8 +16,9 @@ reads through the write's connection, so it sees what the transaction wrote.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from importlib.resources import files
@@ -38,6 +39,8 @@ SCHEMA_HEAD: Final = "0014_model_risk"
 """The revision of the newest migration (a test checks it against `migrations_head`)."""
 
 # Any constant works; it only has to be the same for every govml process on a database.
+logger = logging.getLogger("govml.store")
+_APPENDED = "govml_appended"  # govml.store.ledger.APPENDED: entries appended in a write
 _PG_WRITE_LOCK = 0x60_76_4D_4C
 _WRITE = "govml_write"
 _VERSION_TABLE = "alembic_version"
@@ -78,6 +81,8 @@ class Store:
     def __init__(self, url: str, *, migrate: bool | None = True, create: bool = True) -> None:
         self.url = normalise_database_url(url)
         self.engine = _create_engine(self.url, create=create)
+        # Called with the ledger entries of each committed write (see `write`).
+        self.after_commit: list[Callable[[Sequence[Any]], None]] = []
         try:
             if not create:
                 self._check_exists()
@@ -108,19 +113,42 @@ class Store:
 
         Inside a write this thread already holds on this store, yield that connection in a
         savepoint instead: released on exit, rolled back (alone) on an exception, committed
-        only when the outermost write commits.
+        only when the outermost write commits. Once the outermost write has committed, each
+        of ``after_commit`` is called with the ledger entries it appended (if any); a hook
+        that fails is logged and changes nothing: the write is done.
         """
         joined = self._open_write()
         if joined is not None:
-            with joined.begin_nested():
-                yield joined
-            return
-        with self.engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
-            token = _OPEN_WRITES.set((*_OPEN_WRITES.get(), _OpenWrite(self, conn)))
+            mark = len(joined.info.get(_APPENDED, ()))
             try:
-                yield conn
+                with joined.begin_nested():
+                    yield joined
+            except BaseException:
+                del joined.info.get(_APPENDED, [])[mark:]  # rolled back with the savepoint
+                raise
+            return
+        appended: list[Any] = []
+        with self.engine.connect().execution_options(**{_WRITE: True}) as conn:
+            conn.info.pop(_APPENDED, None)
+            try:
+                with conn.begin():
+                    token = _OPEN_WRITES.set((*_OPEN_WRITES.get(), _OpenWrite(self, conn)))
+                    try:
+                        yield conn
+                    finally:
+                        _OPEN_WRITES.reset(token)
+                appended = conn.info.get(_APPENDED) or []
             finally:
-                _OPEN_WRITES.reset(token)
+                conn.info.pop(_APPENDED, None)  # the connection goes back to the pool
+        if appended:
+            self._committed(appended)
+
+    def _committed(self, entries: Sequence[Any]) -> None:
+        for hook in list(self.after_commit):
+            try:
+                hook(entries)
+            except Exception:
+                logger.warning("an after-commit hook failed", exc_info=True)
 
     def _open_write(self) -> Connection | None:
         """Return the connection of this thread's open write on this store, if any."""

@@ -61,6 +61,10 @@ def latest_tree_head(conn: Connection) -> TreeHead | None:
     )
 
 
+APPENDED = "govml_appended"
+"""Key of the connection's ``info`` listing the entries appended in its open write."""
+
+
 def append(
     conn: Connection, *, actor: str, entries: Sequence[NewEntry], now: datetime
 ) -> list[LedgerEntry]:
@@ -132,6 +136,7 @@ def append(
             created_at=when,
         )
     )
+    conn.info.setdefault(APPENDED, []).extend(written)  # for the store's after-commit hooks
     return written
 
 
