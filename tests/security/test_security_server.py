@@ -7,15 +7,23 @@
   decoded size (413, naming the field) and never expanded; too many rows likewise;
 - a JSON body is held to the (lower) JSON limit;
 - no error body names a folder of the server, nor does any answer (the ledger key's file, the
-  feedback file labels were written to).
+  feedback file labels were written to);
+- a server killed while a gateway's log file waits in it leaves nothing in the system's
+  temporary folder, and the next server to start removes it from its home.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import socket
+import sqlite3
+import subprocess
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,8 +34,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 from sklearn.linear_model import LogisticRegression
 from tests.integration.monitoring_logs import write_predictions
+from tests.security.test_security_artifacts import (
+    GOVML,
+    START_DEADLINE_S,
+    _free_port,
+    _wait_for_health,
+)
 
 import govml
 from govml.server import create_app
@@ -264,3 +279,99 @@ def test_answers_name_no_server_folder(server: Server) -> None:
     # Each still says where the file is, by the setting that points to its folder.
     assert key.json()["path"] == f"$GOVML_HOME/keys/{key.json()['origin'].split('/')[-1]}.pub"
     assert labels.json()["file"].startswith("$GOVML_HOME/predictions/model=credit/feedback/")
+
+
+PG_WRITE_LOCK = 0x60_76_4D_4C  # the advisory lock every write transaction of a store takes
+
+
+@contextmanager
+def _writes_held(db_url: str) -> Iterator[None]:
+    """Hold the store's write lock, so that a request waits inside its first write."""
+    if db_url.startswith("sqlite"):
+        held = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        held.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            held.execute("ROLLBACK")
+            held.close()
+        return
+    engine = sa.create_engine(db_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"SELECT pg_advisory_lock({PG_WRITE_LOCK})"))
+        try:
+            yield
+        finally:
+            conn.execute(sa.text(f"SELECT pg_advisory_unlock({PG_WRITE_LOCK})"))
+    engine.dispose()
+
+
+def _start(
+    home: Path, db_url: str, scratch: Path, output: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {**os.environ, "GOVML_HOME": str(home), "GOVML_DATABASE_URL": db_url}
+    env["TMPDIR"] = str(scratch)
+    env.pop("GOVML_SERVER", None)
+    with output.open("ab") as sink:
+        process = subprocess.Popen(
+            [GOVML, "server", "--port", str(port)], env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    _wait_for_health(url, process, output)
+    return process, url
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_a_killed_server_leaves_no_received_log_file_behind(
+    db_url: str, home: Path, tmp_path: Path
+) -> None:
+    with govml.connect(home, database_url=db_url, user="alice") as local:
+        local.init()
+        token = local.add_user("bob", roles=["contributor"]).token
+        local.create_model("credit", risk_tier="minimal")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    output = tmp_path / "server.out"
+    failures: list[BaseException] = []
+
+    def send(url: str) -> None:
+        try:  # a gateway in client mode sends a closed log file: records about people
+            httpx.post(
+                f"{url}/api/v1/models/credit/prediction-log",
+                headers={"Authorization": f"Bearer {token}"},
+                data={"kind": "feedback"},
+                files={"file": ("part.parquet", b"PAR1" + b"x" * (2 << 20), "x/parquet")},
+                timeout=START_DEADLINE_S,
+            )
+        except BaseException as exc:  # the server is killed under it
+            failures.append(exc)
+
+    def waiting() -> list[Path]:
+        return [p for folder in (scratch, home) for p in folder.rglob("part.parquet")]
+
+    process, url = _start(home, db_url, scratch, output)
+    try:
+        with _writes_held(db_url):
+            worker = threading.Thread(target=send, args=(url,), daemon=True)
+            worker.start()
+            deadline = time.monotonic() + START_DEADLINE_S
+            while not waiting():
+                if time.monotonic() > deadline or not worker.is_alive():
+                    pytest.fail(f"the upload never waited in the server: {output.read_text()}")
+                time.sleep(0.02)
+            # The file is in the server, which waits for the store: kill it there.
+            _stop(process)
+            worker.join(timeout=60)
+    finally:
+        _stop(process)
+    assert failures, "the upload should have failed with the server killed"
+    assert sorted(path.name for path in scratch.iterdir()) == []
+    process, _ = _start(home, db_url, scratch, output)
+    _stop(process)
+    assert waiting() == []

@@ -35,6 +35,7 @@ from govml.server.routes import (
     registry,
 )
 from govml.server.schemas import Health
+from govml.server.uploads import clear_uploads
 from govml.services.context import ServiceContext
 from govml.settings import Settings, load_settings
 from govml.ui import create_ui
@@ -78,6 +79,7 @@ def create_app(
     if max_upload_bytes is not None:
         limits = limits.model_copy(update={"max_upload_bytes": max_upload_bytes})
     shared = replace(ServiceContext.from_settings(settings), actor=SERVER_ACTOR, local=False)
+    clear_uploads(None if shared.keys is None else shared.keys.parent)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

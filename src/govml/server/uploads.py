@@ -1,7 +1,10 @@
 """Reading what a request uploads: Parquet tables, artifact files, policy text, JSON fields.
 
-Uploads are read into memory or a private temporary folder only; a file name sent by the
-client is reduced to a safe base name there, so it can never point anywhere else. A Parquet
+Uploads are read into memory, or into a private folder under the server's home
+(`upload_folder`: ``$GOVML_HOME/uploads``, never the system's temporary folder, where a killed
+server would leave records about people for anyone to read; the next server to start removes
+what a dead one left, `clear_uploads`); a file name sent by the client is reduced to a safe base
+name there, so it can never point anywhere else. A Parquet
 table is measured before it is decoded (`read_parquet`): a few compressed megabytes can hold
 gigabytes of repeated values, so its rows and decoded size are checked against the server's
 limits from the file's footer and its dictionaries, before any column is expanded.
@@ -10,7 +13,12 @@ limits from the file's footer and its dictionaries, before any column is expande
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +30,7 @@ from fastapi import UploadFile
 from govml.errors import InputError, PolicyError, TooLargeError
 from govml.policy import LoadedPolicy, parse_policy
 from govml.server.limits import ServerLimits, size_text
+from govml.services.context import ServiceContext
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 ERR_SERVER_FILE = (
@@ -142,6 +151,55 @@ def _decoded_bytes(column: pa.ChunkedArray) -> int:
         else:
             total += chunk.nbytes
     return total
+
+
+UPLOADS = "uploads"
+ERR_NO_HOME = "this server has no govml home to keep an upload in while it is used"
+
+
+@contextmanager
+def upload_folder(ctx: ServiceContext) -> Iterator[Path]:
+    """Yield a new folder for one request's uploads under the server's home; remove it after.
+
+    Its name starts with this process's id, so that `clear_uploads` can tell the folders of a
+    server that is no longer running.
+
+    Raises
+    ------
+    InputError
+        When the server has no home (``ctx.keys`` is unset).
+    """
+    if ctx.keys is None:
+        raise InputError(ERR_NO_HOME)
+    root = ctx.keys.parent / UPLOADS
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-", dir=root) as folder:
+        yield Path(folder)
+
+
+def clear_uploads(home: Path | None) -> None:
+    """Remove what server processes that are no longer running left in ``home``'s uploads."""
+    root = None if home is None else home / UPLOADS
+    if root is None or not root.is_dir():
+        return
+    for entry in root.iterdir():
+        owner = entry.name.split("-", 1)[0]
+        if owner.isdigit() and int(owner) != os.getpid() and _running(int(owner)):
+            continue  # another worker of this server, using it now
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # running, as another user
+        return True
+    return True
 
 
 def save_upload(upload: UploadFile, folder: Path, default: str) -> Path:

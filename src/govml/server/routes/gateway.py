@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile
@@ -20,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from govml.server.auth import Acting
 from govml.server.routes.common import ERRORS
-from govml.server.uploads import save_upload
+from govml.server.uploads import save_upload, upload_folder
 from govml.services.gateway_keys import GatewayKeyService
 from govml.services.monitoring import MonitoringService
 from govml.serving.keys import MAX_DESCRIPTION, SCOPES
@@ -84,6 +82,6 @@ def receive_log(
     version: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
 ) -> dict[str, Any]:
     """Take a gateway's log file into the server's prediction log (same file twice: once)."""
-    with tempfile.TemporaryDirectory(prefix="govml-log-") as folder:
-        path = save_upload(file, FilePath(folder), "part.parquet")
+    with upload_folder(ctx) as folder:  # under the home: a killed server leaves nothing in /tmp
+        path = save_upload(file, folder, "part.parquet")
         return MonitoringService(ctx).receive_log(name, kind=kind, version=version, path=path)
