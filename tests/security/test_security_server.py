@@ -328,6 +328,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+@pytest.mark.slow  # two `govml server` starts: 29 s each backend at load average 17
 def test_a_killed_server_leaves_no_received_log_file_behind(
     db_url: str, home: Path, tmp_path: Path
 ) -> None:
