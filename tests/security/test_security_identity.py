@@ -238,6 +238,7 @@ def test_one_admin_alone_cannot_reach_production(store: Store) -> None:
             response = http.put("/users/alice/roles", json={"roles": roles})
             assert response.status_code == 403, response.text
             assert "alice cannot grant themself" in _error(response)["message"]
+            assert "govml users roles alice --set ROLE" in _error(response)["hint"]
         response = http.post(f"/versions/{store.ref}/approvals", json={"comment": "mine"})
         assert response.status_code == 403  # admin holds no approving role
         assert (

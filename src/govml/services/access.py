@@ -526,7 +526,10 @@ class AccessService:
             raise ForbiddenError(
                 f"{user.name} cannot grant themself {named}: roles that approve or deploy are "
                 "granted by another admin",
-                hint=f"another admin runs `govml users roles {user.name} --role ROLE`",
+                hint=(
+                    f"another admin runs `govml users roles {user.name} --set ROLE,...` "
+                    "(the full list)"
+                ),
             )
 
     def _set_roles(
