@@ -16,32 +16,94 @@ from :mod:`govml.metrics`.
 - documentation: :func:`documentation_check`.
 """
 
-from govml.checks._columns import require_columns
-from govml.checks.association import Association, association, proxy_warnings
-from govml.checks.data import between, in_set, no_nulls, regex, row_count, schema_matches, unique
-from govml.checks.documentation import DOCUMENTATION_FIELDS, documentation_check
-from govml.checks.explain import EXPLAINERS, ExplainerName, Explanation, explain, top_features
-from govml.checks.importance import (
-    forbidden_in_top_k,
-    importance_plot,
-    rank_correlation,
-    stability,
-)
-from govml.checks.personal_data import PERSONAL_DATA_KINDS, match_personal_data, personal_data
-from govml.checks.result import CATEGORIES, STATUSES, Category, CheckResult, Status
-from govml.checks.security import (
-    SERIALIZATION_MODES,
-    PickleFinding,
-    build_sbom,
-    license_check,
-    open_database,
-    sbom_check,
-    sbom_for_version,
-    scan_artifact,
-    scan_pickle,
-    validate_sbom,
-    vulnerability_check,
-)
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from govml.checks._columns import require_columns
+    from govml.checks.association import Association, association, proxy_warnings
+    from govml.checks.data import (
+        between,
+        in_set,
+        no_nulls,
+        regex,
+        row_count,
+        schema_matches,
+        unique,
+    )
+    from govml.checks.documentation import DOCUMENTATION_FIELDS, documentation_check
+    from govml.checks.explain import EXPLAINERS, ExplainerName, Explanation, explain, top_features
+    from govml.checks.importance import (
+        forbidden_in_top_k,
+        importance_plot,
+        rank_correlation,
+        stability,
+    )
+    from govml.checks.personal_data import PERSONAL_DATA_KINDS, match_personal_data, personal_data
+    from govml.checks.result import CATEGORIES, STATUSES, Category, CheckResult, Status
+    from govml.checks.security import (
+        SERIALIZATION_MODES,
+        PickleFinding,
+        build_sbom,
+        license_check,
+        open_database,
+        sbom_check,
+        sbom_for_version,
+        scan_artifact,
+        scan_pickle,
+        validate_sbom,
+        vulnerability_check,
+    )
+
+# Each public name and the module that defines it, imported on first use (PEP 562), so
+# importing this package (or a light submodule of it) loads no pandas, SciPy or scikit-learn.
+_EXPORTS: dict[str, str] = {
+    "require_columns": "govml.checks._columns",
+    "Association": "govml.checks.association",
+    "association": "govml.checks.association",
+    "proxy_warnings": "govml.checks.association",
+    "between": "govml.checks.data",
+    "in_set": "govml.checks.data",
+    "no_nulls": "govml.checks.data",
+    "regex": "govml.checks.data",
+    "row_count": "govml.checks.data",
+    "schema_matches": "govml.checks.data",
+    "unique": "govml.checks.data",
+    "DOCUMENTATION_FIELDS": "govml.checks.documentation",
+    "documentation_check": "govml.checks.documentation",
+    "EXPLAINERS": "govml.checks.explain",
+    "ExplainerName": "govml.checks.explain",
+    "Explanation": "govml.checks.explain",
+    "explain": "govml.checks.explain",
+    "top_features": "govml.checks.explain",
+    "forbidden_in_top_k": "govml.checks.importance",
+    "importance_plot": "govml.checks.importance",
+    "rank_correlation": "govml.checks.importance",
+    "stability": "govml.checks.importance",
+    "PERSONAL_DATA_KINDS": "govml.checks.personal_data",
+    "match_personal_data": "govml.checks.personal_data",
+    "personal_data": "govml.checks.personal_data",
+    "CATEGORIES": "govml.checks.result",
+    "STATUSES": "govml.checks.result",
+    "Category": "govml.checks.result",
+    "CheckResult": "govml.checks.result",
+    "Status": "govml.checks.result",
+    "SERIALIZATION_MODES": "govml.checks.security",
+    "PickleFinding": "govml.checks.security",
+    "build_sbom": "govml.checks.security",
+    "license_check": "govml.checks.security",
+    "open_database": "govml.checks.security",
+    "sbom_check": "govml.checks.security",
+    "sbom_for_version": "govml.checks.security",
+    "scan_artifact": "govml.checks.security",
+    "scan_pickle": "govml.checks.security",
+    "validate_sbom": "govml.checks.security",
+    "vulnerability_check": "govml.checks.security",
+}
 
 __all__ = [
     "CATEGORIES",
@@ -86,3 +148,37 @@ __all__ = [
     "validate_sbom",
     "vulnerability_check",
 ]
+
+
+_SHADOWED = frozenset({"association", "explain", "personal_data"})
+"""Public functions named like the submodules that define them: the name stays the function."""
+
+
+class _Package(types.ModuleType):
+    """The package module, keeping a function's name bound to it when its submodule loads."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            return  # the import system binding the submodule: the submodule stays in sys.modules
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str) -> Any:
+    if name == "_generated_metric_dict":  # Fairlearn's name for its generated metrics
+        return __getattr__("GENERATED_METRICS")
+    where = _EXPORTS.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if where.endswith(":"):  # a submodule
+        value: Any = importlib.import_module(where[:-1])
+    else:
+        value = getattr(importlib.import_module(where), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

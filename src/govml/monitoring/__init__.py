@@ -6,25 +6,59 @@ gauges and the Label Studio round trip. See ``govml monitor --help`` and README
 "Monitoring".
 """
 
-from govml.monitoring.checks import DEFAULT_MIN_LABELS, DEFAULT_MIN_ROWS, DriftLevels
-from govml.monitoring.engine import Options, Reference
-from govml.monitoring.prometheus import (
-    MonitoringCollector,
-    monitoring_collector,
-    prometheus_text,
-    write_textfile,
-)
-from govml.monitoring.records import (
-    STATUSES,
-    ActionRecord,
-    CheckOutcome,
-    MonitorPoint,
-    MonitorRun,
-    Status,
-    VersionReport,
-)
-from govml.monitoring.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature
-from govml.monitoring.window import Window, parse_length, parse_time
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from govml.monitoring.checks import DEFAULT_MIN_LABELS, DEFAULT_MIN_ROWS, DriftLevels
+    from govml.monitoring.engine import Options, Reference
+    from govml.monitoring.prometheus import (
+        MonitoringCollector,
+        monitoring_collector,
+        prometheus_text,
+        write_textfile,
+    )
+    from govml.monitoring.records import (
+        STATUSES,
+        ActionRecord,
+        CheckOutcome,
+        MonitorPoint,
+        MonitorRun,
+        Status,
+        VersionReport,
+    )
+    from govml.monitoring.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature
+    from govml.monitoring.window import Window, parse_length, parse_time
+
+# Each public name and the module that defines it, imported on first use (PEP 562), so
+# importing this package (or a light submodule of it) loads no pandas, SciPy or scikit-learn.
+_EXPORTS: dict[str, str] = {
+    "DEFAULT_MIN_LABELS": "govml.monitoring.checks",
+    "DEFAULT_MIN_ROWS": "govml.monitoring.checks",
+    "DriftLevels": "govml.monitoring.checks",
+    "Options": "govml.monitoring.engine",
+    "Reference": "govml.monitoring.engine",
+    "MonitoringCollector": "govml.monitoring.prometheus",
+    "monitoring_collector": "govml.monitoring.prometheus",
+    "prometheus_text": "govml.monitoring.prometheus",
+    "write_textfile": "govml.monitoring.prometheus",
+    "STATUSES": "govml.monitoring.records",
+    "ActionRecord": "govml.monitoring.records",
+    "CheckOutcome": "govml.monitoring.records",
+    "MonitorPoint": "govml.monitoring.records",
+    "MonitorRun": "govml.monitoring.records",
+    "Status": "govml.monitoring.records",
+    "VersionReport": "govml.monitoring.records",
+    "SIGNATURE_HEADER": "govml.monitoring.webhook",
+    "TIMESTAMP_HEADER": "govml.monitoring.webhook",
+    "sign": "govml.monitoring.webhook",
+    "verify_signature": "govml.monitoring.webhook",
+    "Window": "govml.monitoring.window",
+    "parse_length": "govml.monitoring.window",
+    "parse_time": "govml.monitoring.window",
+}
 
 __all__ = [
     "DEFAULT_MIN_LABELS",
@@ -51,3 +85,21 @@ __all__ = [
     "verify_signature",
     "write_textfile",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "_generated_metric_dict":  # Fairlearn's name for its generated metrics
+        return __getattr__("GENERATED_METRICS")
+    where = _EXPORTS.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if where.endswith(":"):  # a submodule
+        value: Any = importlib.import_module(where[:-1])
+    else:
+        value = getattr(importlib.import_module(where), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

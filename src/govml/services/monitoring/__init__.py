@@ -17,12 +17,33 @@ trips are :mod:`.labelling`, log files sent by gateways :mod:`.received`.
 ``govml audit verify``. The SQL is in `govml.store.monitoring_records`.
 """
 
-from govml.services.monitoring.history import ERR_RUN
-from govml.services.monitoring.received import MAX_RECEIVED_BYTES, MAX_RECEIVED_ROWS
-from govml.services.monitoring.remediation import ERR_NO_NOTIFY
-from govml.services.monitoring.replay import verify_monitoring_records
-from govml.services.monitoring.run import default_log_dir, log_root, run_document
-from govml.services.monitoring.service import DEFAULT_HISTORY, MonitoringService
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from govml.services.monitoring.history import ERR_RUN
+    from govml.services.monitoring.received import MAX_RECEIVED_BYTES, MAX_RECEIVED_ROWS
+    from govml.services.monitoring.remediation import ERR_NO_NOTIFY
+    from govml.services.monitoring.replay import verify_monitoring_records
+    from govml.services.monitoring.run import default_log_dir, log_root, run_document
+    from govml.services.monitoring.service import DEFAULT_HISTORY, MonitoringService
+
+# Each public name and the module that defines it, imported on first use (PEP 562), so
+# importing this package (or a light submodule of it) loads no pandas, SciPy or scikit-learn.
+_EXPORTS: dict[str, str] = {
+    "ERR_RUN": "govml.services.monitoring.history",
+    "MAX_RECEIVED_BYTES": "govml.services.monitoring.received",
+    "MAX_RECEIVED_ROWS": "govml.services.monitoring.received",
+    "ERR_NO_NOTIFY": "govml.services.monitoring.remediation",
+    "verify_monitoring_records": "govml.services.monitoring.replay",
+    "default_log_dir": "govml.services.monitoring.run",
+    "log_root": "govml.services.monitoring.run",
+    "run_document": "govml.services.monitoring.run",
+    "DEFAULT_HISTORY": "govml.services.monitoring.service",
+    "MonitoringService": "govml.services.monitoring.service",
+}
 
 __all__ = [
     "DEFAULT_HISTORY",
@@ -36,3 +57,21 @@ __all__ = [
     "run_document",
     "verify_monitoring_records",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "_generated_metric_dict":  # Fairlearn's name for its generated metrics
+        return __getattr__("GENERATED_METRICS")
+    where = _EXPORTS.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if where.endswith(":"):  # a submodule
+        value: Any = importlib.import_module(where[:-1])
+    else:
+        value = getattr(importlib.import_module(where), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -11,7 +11,6 @@ from sqlalchemy.engine import Connection
 
 from govml.errors import IntegrityError
 from govml.monitoring.window import Window
-from govml.services.monitoring.run import action_payload
 from govml.store import lifecycle_records, monitoring_records
 from govml.store.ledger import iter_entries
 
@@ -22,6 +21,29 @@ _MONITORING_ACTIONS = (
     "monitoring.rollback_refused",
     "monitoring.webhook",
 )
+
+
+def action_payload(
+    action_id: int,
+    run_id: int,
+    model: str,
+    version: int,
+    action: str,
+    status: str,
+    dedupe: str | None,
+    detail: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Return the payload of an action's ledger entry (what `audit verify` compares)."""
+    return {
+        "action_id": action_id,
+        "run_id": run_id,
+        "model": model,
+        "version": version,
+        "action": action,
+        "status": status,
+        "dedupe": dedupe,
+        "detail": dict(detail),
+    }
 
 
 def verify_monitoring_records(conn: Connection) -> dict[str, int]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from govml.services.access import authorize
 from govml.services.context import ServiceContext
 from govml.services.evaluation import EvaluationService
 from govml.services.model_risk import revalidation_notes
+from govml.services.monitoring.replay import action_payload
 from govml.services.policy import policy_in_force
 from govml.services.registry import RegistryService, model_subject, version_subject
 from govml.store import monitoring_records, records
@@ -369,27 +369,4 @@ def _run_payload(run_id: int, run: MonitorRun, digest: str) -> dict[str, Any]:
             }
             for r in run.versions
         ],
-    }
-
-
-def action_payload(
-    action_id: int,
-    run_id: int,
-    model: str,
-    version: int,
-    action: str,
-    status: str,
-    dedupe: str | None,
-    detail: Mapping[str, Any],
-) -> dict[str, Any]:
-    """Return the payload of an action's ledger entry (what `audit verify` compares)."""
-    return {
-        "action_id": action_id,
-        "run_id": run_id,
-        "model": model,
-        "version": version,
-        "action": action,
-        "status": status,
-        "dedupe": dedupe,
-        "detail": dict(detail),
     }
