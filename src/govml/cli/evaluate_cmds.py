@@ -20,7 +20,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from govml.cli.common import JSON_OPTION, client
 from govml.cli.output import console, err_console, print_json, print_table
 from govml.client_protocol import GovmlClient
+from govml.errors import InputError
 from govml.evaluation import Evaluation
+from govml.evaluation.engine_data import DEFAULT_SAMPLE_ROWS, ENGINES
 from govml.evaluation.runners import stages
 from govml.services.evaluation import DEFAULT_N_BOOT
 
@@ -41,7 +43,12 @@ def evaluate(
     policy: str | None = typer.Option(
         None, "--policy", help="Policy file (default: the policy in force for the model's tier)."
     ),
-    data: str = typer.Option(..., "--data", help="Evaluation data (CSV or Parquet)."),
+    data: str = typer.Option(
+        ...,
+        "--data",
+        help="Evaluation data (CSV or Parquet); with --engine spark a Parquet / Delta path "
+        "Spark reads (a folder, s3a://…).",
+    ),
     target: str = typer.Option(..., "--target", help="Column with the actual outcomes."),
     training_data: str | None = typer.Option(
         None,
@@ -77,6 +84,22 @@ def evaluate(
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and SHAP sampling."),
     report: str | None = typer.Option(None, "--report", help=REPORT_HELP, metavar="FILE"),
+    engine: str | None = typer.Option(
+        None,
+        "--engine",
+        help="spark: compute the statistics of every row where the data is (pip install "
+        "'govml[spark]', Java 17); the model scores in a pandas UDF. Performance and a "
+        "binary classifier's fairness on confusion counts read all rows; explainability and "
+        "robustness a sample; data checks on the sample count only when they fail; other "
+        "row checks are undefined, saying why.",
+        metavar="ENGINE",
+    ),
+    sample_rows: int = typer.Option(
+        DEFAULT_SAMPLE_ROWS,
+        "--sample-rows",
+        min=1,
+        help="With --engine: rows read into memory for the checks that need rows.",
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Check a version (or outside predictions) against a policy; store the evaluation.
@@ -84,8 +107,18 @@ def evaluate(
     Exit 0 when all rules pass, 1 when a rule fails, 2 on input or usage errors.
     """
     fmt = _report_format(report)
+    if engine is not None and engine not in ENGINES:
+        raise InputError(
+            f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}",
+            hint="omit --engine to read the data into memory",
+        )
     columns = [c.strip() for c in sensitive.split(",") if c.strip()] if sensitive else None
     with client(ctx) as opened, _progress(quiet=json_out) as step:
+        if engine is not None and not _local(opened):
+            raise InputError(
+                f"--engine {engine} works with a local store: a server evaluates data sent to it",
+                hint="run govml evaluate where Spark reaches the data, with GOVML_DATABASE_URL",
+            )
         evaluation = opened.evaluate(
             ref,
             policy=policy,
@@ -100,6 +133,7 @@ def evaluate(
             random_state=seed,
             progress=step,
             **({"training_data": training_data} if training_data else {}),
+            **({"engine": engine, "sample_rows": sample_rows} if engine else {}),
         )
         if report is not None and fmt is not None:
             _write_report(opened, evaluation, Path(report), fmt)
@@ -118,8 +152,6 @@ def list_evaluations(
 ) -> None:
     """List stored evaluations, newest first."""
     if status is not None and status not in ("pass", "warn", "fail"):
-        from govml.errors import InputError
-
         raise InputError(f"--status must be pass, warn or fail, not {status!r}")
     with client(ctx) as opened:
         found = opened.list_evaluations(model=model, version=version, status=status, limit=limit)
@@ -158,6 +190,12 @@ def show(
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _local(opened: GovmlClient) -> bool:
+    from govml.client import Client
+
+    return isinstance(opened, Client)
 
 
 @contextmanager

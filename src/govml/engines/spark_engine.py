@@ -16,8 +16,10 @@ Needs ``pip install 'govml[spark]'`` (pyspark 4) and Java 17.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,6 +76,10 @@ def local_session(master: str = DEFAULT_MASTER, **config: str) -> Any:
         return active
     if not java_available():
         raise ConfigurationError(ERR_NO_JAVA, hint=HINT_NO_JAVA)
+    if master.startswith("local"):
+        # Python workers (a model scoring in a pandas UDF) run this interpreter, which has
+        # govml and the model's libraries; PySpark reads the variable when the context starts.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(master)
         .appName("govml")
@@ -87,6 +93,30 @@ def local_session(master: str = DEFAULT_MASTER, **config: str) -> Any:
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+_PYTHON_ERROR = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Warning)\b.*$")
+
+
+def error_line(exc: BaseException) -> str:
+    """Return the line of a Spark error that says what went wrong.
+
+    An error of Python code on an executor (a model scoring in a pandas UDF) is the last
+    line of its traceback; any other error is its first line.
+    """
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if "Traceback (most recent call last)" in str(exc):
+        python = []
+        for line in lines:
+            if line.startswith("at "):  # the JVM's stack, after Python's traceback
+                break
+            if _PYTHON_ERROR.match(line) and not line.startswith(("org.", "java.", "scala.")):
+                python.append(line)
+        if python:
+            return python[-1]
+    return lines[0]
 
 
 class SparkSource(SqlSource):
@@ -112,8 +142,7 @@ class SparkSource(SqlSource):
         try:
             return [tuple(row) for row in self._spark.sql(sql).collect()]
         except PySparkException as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"Spark cannot compute the statistics: {first}") from None
+            raise InputError(f"Spark cannot compute the statistics: {error_line(exc)}") from None
 
     def types(self) -> dict[str, str]:
         """Return each column's normalised type from the DataFrame's schema."""

@@ -53,6 +53,10 @@ NO_MODEL = "no registered model: the predictions were made elsewhere"
 REFUSED = "the artifact was refused by the security scan, so it was not loaded"
 NO_LABELS = "no predicted labels: give --prediction-column, or a model that predicts"
 NO_SCORES = "no scores: the model has no predict_proba and no --score-column was given"
+ENGINE_NOT_COMPUTED = (
+    "{metric} reads {kind} statistics, which the {engine} engine does not compute over every "
+    "row here; evaluate without --engine to compute it in memory"
+)
 
 
 @dataclass
@@ -85,6 +89,11 @@ class EvaluationInputs:
         cannot predict on the data; None otherwise.
     stats : dict
         Statistics built so far, by kind (filled by :func:`stats_lookup`).
+    computed_by : str or None
+        The statistics engine that computed ``stats`` over every row of the data
+        (``govml evaluate --engine spark``); then the predictions above are those of a
+        sample only, and a kind of statistics the engine did not compute is not built from
+        them (:data:`ENGINE_NOT_COMPUTED` says why). None on the in-memory path.
     """
 
     table: Any
@@ -101,6 +110,7 @@ class EvaluationInputs:
     no_scores_reason: str = NO_SCORES
     blocked: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    computed_by: str | None = None
 
 
 class CannotPredict(ValidationError):
@@ -436,6 +446,12 @@ def stats_lookup(inputs: EvaluationInputs) -> StatsFor:
                 return None, inputs.no_scores_reason
             if kind != "score" and inputs.y_pred is None:
                 return None, inputs.no_labels_reason
+            if kind not in inputs.stats and inputs.computed_by is not None:
+                return None, ENGINE_NOT_COMPUTED.format(
+                    metric=measure.name,
+                    kind="row" if kind == "rows" else kind,
+                    engine=inputs.computed_by,
+                )
             if kind not in inputs.stats:
                 inputs.stats[kind] = _build(kind, inputs)
             return inputs.stats[kind], None

@@ -36,6 +36,7 @@ from govml.domain.lifecycle import Permission
 from govml.domain.records import Model, ModelVersion, VersionRef
 from govml.errors import InputError, PolicyError, ValidationError
 from govml.evaluation.document import SCHEMA, Evaluation, Gate, overall_status, summary
+from govml.evaluation.engine_data import DEFAULT_SAMPLE_ROWS, EngineData, open_engine_data
 from govml.evaluation.inputs import (
     NO_MODEL,
     NOT_RUN_TARGET,
@@ -123,6 +124,8 @@ class EvaluationService:
         n_boot: int = DEFAULT_N_BOOT,
         random_state: int = 0,
         progress: Progress | None = None,
+        engine: str | None = None,
+        sample_rows: int = DEFAULT_SAMPLE_ROWS,
     ) -> Evaluation:
         """Evaluate a version, or predictions made elsewhere, against a policy; store it.
 
@@ -158,6 +161,13 @@ class EvaluationService:
             Seed of the bootstrap and the explainer's sampling.
         progress
             Called with the name of each stage as it starts.
+        engine
+            ``spark``: ``data`` is a Parquet / Delta path or a Spark DataFrame whose
+            statistics Spark computes where the data is; the checks that need rows run on
+            a sample of ``sample_rows`` rows (:mod:`govml.evaluation.engine_data`). None:
+            the data is read into memory.
+        sample_rows
+            With ``engine``, the rows read into memory for the checks that need rows.
 
         Returns
         -------
@@ -197,7 +207,10 @@ class EvaluationService:
 
         step(READING)
         with clock("data"):
-            table = read_table(data)
+            lake = None
+            if engine is not None:
+                lake = open_engine_data(engine, data, sample_rows=sample_rows, seed=random_state)
+            table = read_table(data if lake is None else lake.sample)
             source = str(data) if isinstance(data, str | PathLike) else None
             if table.num_rows == 0:
                 raise ValidationError(ERR_EMPTY.format(source=source or "given"))
@@ -240,6 +253,9 @@ class EvaluationService:
         notes: list[str] = []
         facts: dict[str, Any] = {}
         blocked: str | None = None
+        if lake is not None:
+            active = lake.runners(active)
+            notes.extend(lake.notes())
 
         def record(output: SectionOutput) -> None:
             gates.extend(_gate(finding, rules, tier) for finding in output.findings)
@@ -257,7 +273,12 @@ class EvaluationService:
                 blocked = blocked or output.blocks
 
         # Every metric needs an outcome per row, whatever the policy's expectations say.
-        missing_target = None if blocked else target_check(table, target)
+        if blocked:
+            missing_target = None
+        elif lake is not None:
+            missing_target = lake.target_check(target)
+        else:
+            missing_target = target_check(table, target)
         if missing_target is not None:
             gates.append(_gate(Finding(result=missing_target), rules, tier))
             blocked = NOT_RUN_TARGET.format(target=target)
@@ -298,6 +319,10 @@ class EvaluationService:
                 problems = [problem for runner in active for problem in runner.problems(run)]
                 if problems:
                     raise policy_problems(loaded_policy, problems)
+            if lake is not None:
+                run = lake.apply(
+                    run, prediction_column=prediction_column, score_column=score_column
+                )
 
         # 3. The other sections; those that read predictions say why when they are blocked.
         for runner in active:
@@ -308,9 +333,13 @@ class EvaluationService:
 
         step(DRIFT)
         with clock("drift"):
-            drift = self._drift(training, table, target, prediction_column, score_column, notes)
+            drift = self._drift(
+                training, table, target, prediction_column, score_column, notes, lake
+            )
             if drift is not None:
                 evidence["drift"] = drift
+            if lake is not None:
+                lake.close()
 
         step(STORING)
         document: dict[str, Any] = {
@@ -328,10 +357,16 @@ class EvaluationService:
                 "tiers": list(rules.tiers),
             },
             "data": {
-                "digest": data_fp.digest,
-                "rows": data_fp.row_count,
-                "columns": len(data_fp.schema),
-                "source": source,
+                **(
+                    {
+                        "digest": data_fp.digest,
+                        "rows": data_fp.row_count,
+                        "columns": len(data_fp.schema),
+                        "source": source,
+                    }
+                    if lake is None
+                    else lake.document(len(data_fp.schema))
+                ),
                 **_training_data(training_data, training_table),
             },
             "inputs": {
@@ -532,6 +567,7 @@ class EvaluationService:
         prediction_column: str | None,
         score_column: str | None,
         notes: list[str],
+        lake: EngineData | None = None,
     ) -> dict[str, Any] | None:
         if training is None:
             notes.append("no training profile is recorded, so no drift against training data")
@@ -544,7 +580,8 @@ class EvaluationService:
             notes.append("the data shares no feature column with the training data")
             return None
         try:
-            report = data_drift(reference, table, columns=columns)
+            current = table if lake is None else lake.current_statistics(reference, columns)
+            report = data_drift(reference, current, columns=columns)
         except InputError as exc:
             notes.append(f"drift against the training data was not computed: {exc}")
             return None
