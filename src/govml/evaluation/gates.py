@@ -385,15 +385,39 @@ class _Judged:
 
     @classmethod
     def of(cls, rule: FairnessRule, section: Fairness, grouping: FairnessSection) -> _Judged:
-        # A reference-group form pools every group but the privileged one: none is left out.
-        minimum = 0 if rule.compare == "reference_group" else section.min_group_size
+        if rule.compare == "reference_group":
+            return cls._sides(section, grouping)
         judged: list[list[Any]] = []
         unjudged: list[dict[str, Any]] = []
         for key, rows in zip(grouping.groups, grouping.rows, strict=True):
-            if rows >= minimum:
+            if rows >= section.min_group_size:
                 judged.append(list(key))
             else:
                 unjudged.append({"group": list(key), "rows": rows})
+        return cls(judged=judged, unjudged=unjudged)
+
+    @classmethod
+    def _sides(cls, section: Fairness, grouping: FairnessSection) -> _Judged:
+        """Judge both sides of a reference-group form: the privileged group, the others pooled.
+
+        Each side is judged when its rows reach ``min_group_size``; the groups of a side
+        below it are named as not judged (a pool of one 9-row group says little more than
+        the group alone).
+        """
+        reference = dict(section.reference_groups)
+        wanted = [str(reference.get(feature)) for feature in grouping.features]
+        sides: dict[bool, list[tuple[list[Any], int]]] = {True: [], False: []}
+        for key, rows in zip(grouping.groups, grouping.rows, strict=True):
+            sides[[str(value) for value in key] == wanted].append((list(key), rows))
+        judged: list[list[Any]] = []
+        unjudged: list[dict[str, Any]] = []
+        for members in sides.values():
+            small = sum(rows for _, rows in members) < section.min_group_size
+            for key, rows in members:
+                if small:
+                    unjudged.append({"group": key, "rows": rows})
+                else:
+                    judged.append(key)
         return cls(judged=judged, unjudged=unjudged)
 
     def evidence(self) -> dict[str, Any]:

@@ -183,3 +183,16 @@ def test_reference_group_rules_pool_every_group() -> None:
     check = _checks(y, y_pred, group, section)["disparate_impact_ratio:group"]
     assert check.evidence["groups_unjudged"] == []
     assert check.status == "pass"
+
+
+def test_a_reference_group_rule_names_a_pooled_side_below_min_group_size() -> None:
+    # Two groups: the pool of every group but the reference is the 6-row group alone.
+    y, y_pred, group = _small_group()
+    keep = group != "b"
+    rules = [{"metric": "disparate_impact_ratio", "min": 0.5}]
+    section = _section(rules=rules, reference_groups={"group": "a"}, min_group_size=30)
+    check = _checks(y[keep], y_pred[keep], group[keep], section)["disparate_impact_ratio:group"]
+    assert check.evidence["groups_judged"] == [["a"]]
+    assert check.evidence["groups_unjudged"] == [{"group": ["c"], "rows": 6}]
+    assert check.status == "warn"  # a passing value on a side too small to judge
+    assert "not judged (below min_group_size 30): c (6 rows)" in check.message
