@@ -40,7 +40,10 @@ def test_missing_adult_folder_is_a_clear_error(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # two demo runs, each serving, evaluating three versions, monitoring
 def test_demo_registers_and_verifies(
-    shared_datasets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    shared_datasets: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("GOVML_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("GOVML_DATASETS", str(shared_datasets))
@@ -50,6 +53,9 @@ def test_demo_registers_and_verifies(
     full = run.build_pipeline
     monkeypatch.setattr(run, "build_pipeline", lambda seed=0: full(seed, max_iter=30))
     assert run.main() == 0
+    shown = capsys.readouterr().out
+    assert "referred to a person (score in the referral band)" in shown
+    assert "human oversight: " in shown and "sex=Female" in shown  # referral rate by group
     # A referred applicant the model would refuse, decided by the risk officer: the notice.
     notice = (tmp_path / "cwd" / ".govml" / "reports" / "decision-notice.md").read_text()
     assert notice.startswith("# Notice of adverse action")

@@ -378,7 +378,7 @@ def _monitoring_step(client: govml.GovmlClient, train: Any, test: Any, serving_r
     import numpy as np
     import uvicorn
 
-    from govml.cli.monitor_cmds import show_run
+    from govml.cli.monitor_cmds import _oversight, _show_oversight, show_run
     from govml.client import settings_for
     from govml.mitigation import threshold_optimized
     from govml.monitoring import verify_signature
@@ -478,6 +478,9 @@ def _monitoring_step(client: govml.GovmlClient, train: Any, test: Any, serving_r
             with console.status("govml monitor adult-income…"):
                 run = deployer.monitor(MODEL, since=started, shap_rows=50)
             show_run(run)
+            figures = _oversight(deployer, MODEL, str(logs), run)
+            if figures is not None:  # referral rate by the policy's sensitive groups
+                _show_oversight(figures)
             for line in received:
                 console.print(f"  {line}")
             time.sleep(1.5)  # the gateway follows the alias change
