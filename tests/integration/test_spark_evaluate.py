@@ -225,6 +225,9 @@ def test_engine_errors_name_what_is_wrong(
         store.evaluate("adult@1", data=str(lake["table"]), target=TARGET, engine="duckdb")
     with pytest.raises(InputError, match="Spark cannot read"):
         store.evaluate("adult@1", data=str(tmp_path / "absent"), target=TARGET, engine="spark")
+    with pytest.raises(InputError, match="S3AFileSystem") as raised:  # no hadoop-aws here
+        store.evaluate("adult@1", data="s3a://lake/scores", target=TARGET, engine="spark")
+    assert raised.value.hint is not None and "hadoop-aws" in raised.value.hint
     assert (
         invoke(["evaluate", "adult@1", "--data", "x", "--target", "y", "--engine", "pandas"]) == 2
     )

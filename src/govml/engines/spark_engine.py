@@ -33,6 +33,11 @@ ERR_NO_PYSPARK = "the spark engine needs pyspark"
 HINT_NO_PYSPARK = "pip install 'govml[spark]'"
 ERR_NO_JAVA = "the spark engine needs Java 17 or later, and no java was found"
 HINT_NO_JAVA = "install a JDK (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+HINT_NO_FILESYSTEM = (
+    "the session has no file system for that scheme: read s3a:// paths with the Hadoop S3A "
+    "connector on its classpath (spark.jars.packages=org.apache.hadoop:hadoop-aws:<Spark's "
+    "Hadoop version>; EMR, Dataproc and Databricks have it), or give a local path"
+)
 ERR_NOT_DATA = "the spark engine reads a Spark DataFrame or a Parquet / Delta path, got {type}"
 DEFAULT_MASTER = "local[2]"
 
@@ -98,16 +103,27 @@ def local_session(master: str = DEFAULT_MASTER, **config: str) -> Any:
 _PYTHON_ERROR = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Warning)\b.*$")
 
 
+def spark_errors() -> tuple[type[BaseException], ...]:
+    """Return the exception types a Spark call raises: PySpark's, and the JVM's through py4j."""
+    from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
+    from pyspark.errors import PySparkException
+
+    return (PySparkException, Py4JJavaError)
+
+
 def error_line(exc: BaseException) -> str:
     """Return the line of a Spark error that says what went wrong.
 
     An error of Python code on an executor (a model scoring in a pandas UDF) is the last
-    line of its traceback; any other error is its first line.
+    line of its traceback; a JVM error passed through py4j is its Java exception's first
+    line; any other error is its first line.
     """
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    java = getattr(exc, "java_exception", None)
+    text = str(exc) if java is None else str(java.toString())
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return type(exc).__name__
-    if "Traceback (most recent call last)" in str(exc):
+    if "Traceback (most recent call last)" in text:
         python = []
         for line in lines:
             if line.startswith("at "):  # the JVM's stack, after Python's traceback
@@ -137,11 +153,9 @@ class SparkSource(SqlSource):
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """Run ``sql`` on the cluster; return the (aggregated) rows."""
-        from pyspark.errors import PySparkException
-
         try:
             return [tuple(row) for row in self._spark.sql(sql).collect()]
-        except PySparkException as exc:
+        except spark_errors() as exc:
             raise InputError(f"Spark cannot compute the statistics: {error_line(exc)}") from None
 
     def types(self) -> dict[str, str]:
@@ -188,16 +202,19 @@ class SparkEngine(SqlEngine):
         paths = parquet_paths(data)
         if paths is None:
             raise InputError(ERR_NOT_DATA.format(type=type(data).__name__))
-        from pyspark.errors import PySparkException
-
         reader = self.session.read
         try:
             if len(paths) == 1 and _is_delta(paths[0]):
                 return reader.format("delta").load(paths[0])
             return reader.parquet(*paths)
-        except PySparkException as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise InputError(f"Spark cannot read {', '.join(paths)}: {first}") from None
+        except spark_errors() as exc:
+            text = str(exc)
+            hint = None
+            if "S3AFileSystem" in text or "No FileSystem for scheme" in text:
+                hint = HINT_NO_FILESYSTEM
+            raise InputError(
+                f"Spark cannot read {', '.join(paths)}: {error_line(exc)}", hint=hint
+            ) from None
 
     @contextmanager
     def source(self, data: Any) -> Iterator[SqlSource]:

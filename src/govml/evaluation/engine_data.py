@@ -502,11 +502,9 @@ def _quoted(name: str) -> str:
 
 def _run(call: Callable[[], Any]) -> Any:
     """Run a Spark action; a Spark error is an `InputError` with its first line."""
-    from pyspark.errors import PySparkException
-
-    from govml.engines.spark_engine import error_line
+    from govml.engines.spark_engine import error_line, spark_errors
 
     try:
         return call()
-    except PySparkException as exc:
+    except spark_errors() as exc:
         raise InputError(f"Spark cannot evaluate the data: {error_line(exc)}") from None
