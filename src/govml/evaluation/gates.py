@@ -413,11 +413,11 @@ class _Judged:
         unjudged: list[dict[str, Any]] = []
         for members in sides.values():
             small = sum(rows for _, rows in members) < section.min_group_size
-            for key, rows in members:
+            for members_key, count in members:
                 if small:
-                    unjudged.append({"group": key, "rows": rows})
+                    unjudged.append({"group": members_key, "rows": count})
                 else:
-                    judged.append(key)
+                    judged.append(members_key)
         return cls(judged=judged, unjudged=unjudged)
 
     def evidence(self) -> dict[str, Any]:
