@@ -22,7 +22,7 @@ highest resident set of the process and its children (Spark's JVM) sampled every
 1e-9 relative. Evidently's ``DataDriftPreset`` on a 1M-row sample of the same data is the
 anchor: what a single-machine tool does with a sample of what the engines count whole.
 
-Results: see benchmarks/README.md ("Past one machine").
+Results: see benchmarks/README.md ("Scale: numpy, DuckDB and Spark").
 """
 
 from __future__ import annotations
