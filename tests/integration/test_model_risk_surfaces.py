@@ -9,6 +9,8 @@ test retires it (`retire_legacy`, once).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from tests.integration.test_lifecycle import Team
 from tests.ui.conftest import sign_in
 
 import govml
+from govml.cli.main import invoke
 from govml.errors import ConfigurationError, ValidationError
 from govml.remote import RemoteClient
 from govml.server import create_app as create_server
@@ -141,6 +144,13 @@ def test_retired_model_through_a_server_is_read_from_the_ledger(team: Team) -> N
             assert ClientSource(remote).retirement("credit") is None
         finally:
             remote.close()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("GOVML_SERVER", url)
+            patch.setenv("GOVML_TOKEN", token)
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                code = invoke(["models", "show", "legacy", "--json"])
+    assert code == 0
+    assert json.loads(out.getvalue())["retired"]["reason"] == REASON
     assert found is not None
     assert (found["retired_by"], found["reason"], found["ticket"]) == ("frank", REASON, "CHG0099")
     assert found["aliases"] == {"production": 1, "staging": 1}

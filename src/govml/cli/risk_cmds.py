@@ -170,9 +170,20 @@ def revalidation(
 
 
 def retirement_of(opened: object, name: str) -> dict[str, Any] | None:
-    """Return the retirement of model ``name`` (None in use, or through a server)."""
+    """Return the retirement of model ``name`` (None in use).
+
+    Through a server it is read from the ``model.retired`` ledger entry (None when the caller
+    may not read the ledger).
+    """
     if getattr(opened, "ctx", None) is None:
-        return None
+        from govml.errors import ForbiddenError
+        from govml.services.model_risk import RETIRED, retirement_from_entries
+
+        try:
+            entries = opened.audit_log(model=name, action=RETIRED)  # type: ignore[attr-defined]
+        except ForbiddenError:
+            return None
+        return retirement_from_entries(entries, name)
     found: dict[str, Any] | None = _service(opened).retirement(name)
     return found
 

@@ -12,6 +12,7 @@ was last validated (its latest evaluation) and when revalidation is due under th
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
 
@@ -23,6 +24,7 @@ from govml.domain.model_risk import (
     register_digest,
     revalidation_status,
 )
+from govml.domain.records import LedgerEntry
 from govml.errors import AlreadyExistsError, NotFoundError, ValidationError
 from govml.services.access import authorize, precheck
 from govml.services.context import ServiceContext
@@ -234,6 +236,27 @@ def promotion_refusal(
         f"revalidation of {model}@{version} was due on {status.due_at:%Y-%m-%d} "
         f"(policy revalidation.every {rule.every}): evaluate it again and get it approved"
     )
+
+
+def retirement_from_entries(entries: Iterable[LedgerEntry], name: str) -> dict[str, Any] | None:
+    """Return model ``name``'s retirement as its ``model.retired`` ledger entry records it.
+
+    For a client of a server, which reads the ledger rather than the store's records.
+    """
+    found = None
+    for entry in entries:
+        if entry.action == RETIRED and entry.subject == model_subject(name):
+            found = entry
+    if found is None:
+        return None
+    payload = dict(found.payload)
+    return {
+        "retired_at": payload.get("retired_at") or found.time,
+        "retired_by": found.actor,
+        "reason": payload.get("reason") or "",
+        "ticket": payload.get("ticket"),
+        "aliases": dict(payload.get("aliases") or {}),
+    }
 
 
 TICKET_LINKED: Final = "ticket.linked"

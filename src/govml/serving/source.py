@@ -132,21 +132,12 @@ class ClientSource:
         read_log = getattr(self.client, "audit_log", None)
         if read_log is None:
             return None
+        from govml.services.model_risk import RETIRED, retirement_from_entries
+
         try:
-            entries = read_log(model=name, action="model.retired")
+            return retirement_from_entries(read_log(model=name, action=RETIRED), name)
         except GovmlError:
             return None
-        for entry in reversed(entries):
-            if entry.subject == f"model/{name}":
-                payload = dict(entry.payload)
-                return {
-                    "retired_at": payload.get("retired_at") or entry.time,
-                    "retired_by": entry.actor,
-                    "reason": payload.get("reason") or "",
-                    "ticket": payload.get("ticket"),
-                    "aliases": dict(payload.get("aliases") or {}),
-                }
-        return None
 
     def governance(self, name: str) -> Governance:
         """Return the decision sections of model ``name``'s policy and its suspension."""
