@@ -53,7 +53,14 @@ def iter_batches(data: Any, columns: Sequence[str] | None = None) -> Iterator[pa
         return
     try:
         dataset = ds.dataset([f for p in paths for f in _files(p)], format="parquet")
-        scanner = dataset.scanner(columns=list(columns) if columns else None, batch_size=BATCH_ROWS)
+        # Arrow reads 16 batches of 4 files ahead by default: at a million rows a batch that is
+        # gigabytes held while numpy counts; one batch of one file ahead keeps memory flat.
+        scanner = dataset.scanner(
+            columns=list(columns) if columns else None,
+            batch_size=BATCH_ROWS,
+            batch_readahead=1,
+            fragment_readahead=1,
+        )
         yielded = False
         for batch in scanner.to_batches():
             if batch.num_rows:
