@@ -55,6 +55,8 @@ def test_demo_registers_and_verifies(
     assert run.main() == 0
     shown = capsys.readouterr().out
     assert "referred to a person (score in the referral band)" in shown
+    # The demo ends by saying how to open its store in the web UI and sign in.
+    assert "web UI: `.venv/bin/govml server`, then open http://127.0.0.1:8080/ and sign in" in shown
     assert "human oversight: " in shown and "sex=Female" in shown  # referral rate by group
     # A referred applicant the model would refuse, decided by the risk officer: the notice.
     notice = (tmp_path / "cwd" / ".govml" / "reports" / "decision-notice.md").read_text()
