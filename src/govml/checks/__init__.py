@@ -18,10 +18,9 @@ from :mod:`govml.metrics`.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from govml._lazy import attach
 
 if TYPE_CHECKING:
     from govml.checks._columns import require_columns
@@ -59,8 +58,7 @@ if TYPE_CHECKING:
         vulnerability_check,
     )
 
-# Each public name and the module that defines it, imported on first use (PEP 562), so
-# importing this package (or a light submodule of it) loads no pandas, SciPy or scikit-learn.
+# Each public name and the module that defines it, imported on first use (govml._lazy).
 _EXPORTS: dict[str, str] = {
     "require_columns": "govml.checks._columns",
     "Association": "govml.checks.association",
@@ -150,35 +148,6 @@ __all__ = [
 ]
 
 
-_SHADOWED = frozenset({"association", "explain", "personal_data"})
-"""Public functions named like the submodules that define them: the name stays the function."""
-
-
-class _Package(types.ModuleType):
-    """The package module, keeping a function's name bound to it when its submodule loads."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _SHADOWED and isinstance(value, types.ModuleType):
-            return  # the import system binding the submodule: the submodule stays in sys.modules
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
-
-def __getattr__(name: str) -> Any:
-    if name == "_generated_metric_dict":  # Fairlearn's name for its generated metrics
-        return __getattr__("GENERATED_METRICS")
-    where = _EXPORTS.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if where.endswith(":"):  # a submodule
-        value: Any = importlib.import_module(where[:-1])
-    else:
-        value = getattr(importlib.import_module(where), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = attach(
+    __name__, _EXPORTS, shadowed=("association", "explain", "personal_data")
+)

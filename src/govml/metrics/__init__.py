@@ -24,11 +24,9 @@ and default choices.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-# Bound now: a submodule has the same name, and importing it would rebind the name.
-from govml.metrics.bootstrap import bootstrap
+from govml._lazy import attach
 
 if TYPE_CHECKING:
     from govml.metrics import reference_group
@@ -52,7 +50,7 @@ if TYPE_CHECKING:
     from govml.metrics._regression import RegressionMoments, regression_moments
     from govml.metrics._scores import ScoreHistogram, ScoreSamples, score_histogram, score_samples
     from govml.metrics._validate import MetricInputError
-    from govml.metrics.bootstrap import BootstrapResult, Interval
+    from govml.metrics.bootstrap import BootstrapResult, Interval, bootstrap
     from govml.metrics.derived import (
         GENERATED_METRICS,
         accuracy_score_difference,
@@ -134,8 +132,7 @@ if TYPE_CHECKING:
     )
     from govml.metrics.results import MetricResult
 
-# Each public name and the module that defines it, imported on first use (PEP 562), so
-# importing this package (or a light submodule of it) loads no pandas, SciPy or scikit-learn.
+# Each public name and the module that defines it, imported on first use (govml._lazy).
 _EXPORTS: dict[str, str] = {
     "reference_group": "govml.metrics.reference_group:",
     "count": "govml.metrics._base_metrics",
@@ -160,6 +157,7 @@ _EXPORTS: dict[str, str] = {
     "MetricInputError": "govml.metrics._validate",
     "BootstrapResult": "govml.metrics.bootstrap",
     "Interval": "govml.metrics.bootstrap",
+    "bootstrap": "govml.metrics.bootstrap",
     "GENERATED_METRICS": "govml.metrics.derived",
     "accuracy_score_difference": "govml.metrics.derived",
     "accuracy_score_group_min": "govml.metrics.derived",
@@ -340,19 +338,9 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "_generated_metric_dict":  # Fairlearn's name for its generated metrics
-        return __getattr__("GENERATED_METRICS")
-    where = _EXPORTS.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if where.endswith(":"):  # a submodule
-        value: Any = importlib.import_module(where[:-1])
-    else:
-        value = getattr(importlib.import_module(where), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = attach(
+    __name__,
+    _EXPORTS,
+    aliases={"_generated_metric_dict": "GENERATED_METRICS"},
+    shadowed=("bootstrap",),  # the function, not its submodule
+)

@@ -8,8 +8,9 @@ gauges and the Label Studio round trip. See ``govml monitor --help`` and README
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from govml._lazy import attach
 
 if TYPE_CHECKING:
     from govml.monitoring.checks import DEFAULT_MIN_LABELS, DEFAULT_MIN_ROWS, DriftLevels
@@ -32,8 +33,7 @@ if TYPE_CHECKING:
     from govml.monitoring.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature
     from govml.monitoring.window import Window, parse_length, parse_time
 
-# Each public name and the module that defines it, imported on first use (PEP 562), so
-# importing this package (or a light submodule of it) loads no pandas, SciPy or scikit-learn.
+# Each public name and the module that defines it, imported on first use (govml._lazy).
 _EXPORTS: dict[str, str] = {
     "DEFAULT_MIN_LABELS": "govml.monitoring.checks",
     "DEFAULT_MIN_ROWS": "govml.monitoring.checks",
@@ -87,19 +87,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "_generated_metric_dict":  # Fairlearn's name for its generated metrics
-        return __getattr__("GENERATED_METRICS")
-    where = _EXPORTS.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if where.endswith(":"):  # a submodule
-        value: Any = importlib.import_module(where[:-1])
-    else:
-        value = getattr(importlib.import_module(where), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = attach(__name__, _EXPORTS)

@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from govml._lazy import attach
 
 if TYPE_CHECKING:
     from govml.metrics.drift.compare import (
@@ -29,8 +30,7 @@ if TYPE_CHECKING:
     from govml.metrics.drift.stats import CurrentStatistics, current_statistics
     from govml.metrics.drift.tests import DRIFT_TESTS, DriftTestName
 
-# Each public name and the module that defines it, imported on first use (PEP 562), so
-# importing this package (or a light submodule of it) loads no pandas, SciPy or scikit-learn.
+# Each public name and the module that defines it, imported on first use (govml._lazy).
 _EXPORTS: dict[str, str] = {
     "EXACT_MAX_ROWS": "govml.metrics.drift.compare",
     "EXACT_NEEDS_DATA": "govml.metrics.drift.compare",
@@ -70,17 +70,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    where = _EXPORTS.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if where.endswith(":"):  # a submodule
-        value: Any = importlib.import_module(where[:-1])
-    else:
-        value = getattr(importlib.import_module(where), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = attach(__name__, _EXPORTS)

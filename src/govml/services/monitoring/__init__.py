@@ -19,8 +19,9 @@ trips are :mod:`.labelling`, log files sent by gateways :mod:`.received`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from govml._lazy import attach
 
 if TYPE_CHECKING:
     from govml.services.monitoring.history import ERR_RUN
@@ -30,8 +31,7 @@ if TYPE_CHECKING:
     from govml.services.monitoring.run import default_log_dir, log_root, run_document
     from govml.services.monitoring.service import DEFAULT_HISTORY, MonitoringService
 
-# Each public name and the module that defines it, imported on first use (PEP 562), so
-# importing this package (or a light submodule of it) loads no pandas, SciPy or scikit-learn.
+# Each public name and the module that defines it, imported on first use (govml._lazy).
 _EXPORTS: dict[str, str] = {
     "ERR_RUN": "govml.services.monitoring.history",
     "MAX_RECEIVED_BYTES": "govml.services.monitoring.received",
@@ -59,19 +59,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "_generated_metric_dict":  # Fairlearn's name for its generated metrics
-        return __getattr__("GENERATED_METRICS")
-    where = _EXPORTS.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if where.endswith(":"):  # a submodule
-        value: Any = importlib.import_module(where[:-1])
-    else:
-        value = getattr(importlib.import_module(where), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
