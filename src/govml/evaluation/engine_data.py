@@ -41,10 +41,7 @@ from govml.checks import CheckResult
 from govml.checks.result import Category
 from govml.errors import InputError, ValidationError
 from govml.evaluation.gates import (
-    FAVOURABLE_OUTCOME_RULES,
-    fairness_checks,
     fairness_not_run,
-    fairness_reports,
 )
 from govml.evaluation.inputs import ERR_TARGET_MISSING, TARGET, EvaluationInputs, plain
 from govml.evaluation.performance import Champion
@@ -56,10 +53,7 @@ from govml.evaluation.runners.base import (
     SectionRunner,
 )
 from govml.evaluation.runners.fairness import (
-    ASSUMED,
-    NOTE_ASSUMED,
     FairnessRunner,
-    _favourable,
     _only,
 )
 from govml.ledger.canonical import canonical_json
@@ -444,42 +438,9 @@ class EngineFairnessRunner(FairnessRunner):
             output.findings.extend(not_on_engine(calibration, "calibration by group"))
         return output
 
-    def _binary(
-        self,
-        run: EvaluationRun,
-        section: Fairness,
-        inputs: EvaluationInputs,
-        findings: Callable[[list[CheckResult]], list[Finding]],
-    ) -> SectionOutput:
-        """Check the in-memory runner's binary rules on the engine's counts per group."""
-        favourable = _favourable(section, inputs)
-        assumed = section.favourable_label is None
-        section = section.model_copy(update={"favourable_label": favourable})
-        stats = inputs.stats[GROUPED]
-        reports = fairness_reports(
-            stats, section, default_n_boot=run.n_boot, random_state=run.random_state
-        )
-        results = fairness_checks(reports, section, default_n_boot=run.n_boot)
-        notes: list[str] = []
-        if assumed:
-            notes.append(NOTE_ASSUMED.format(label=plain(inputs.pos_label)))
-            results = [_assumed(result, inputs.pos_label) for result in results]
-        widest = reports[max(reports, key=lambda key: (key[0], key[1], not key[2]))]
-        return SectionOutput(
-            findings=findings(results),
-            evidence={"fairness_report": widest.to_dict()},
-            notes=notes,
-            facts={
-                "favourable_label": plain(favourable),
-                "favourable_label_source": "assumed" if assumed else "policy",
-            },
-        )
-
-
-def _assumed(result: CheckResult, pos_label: Any) -> CheckResult:
-    if result.check.split(":", 1)[0] not in FAVOURABLE_OUTCOME_RULES:
-        return result
-    return replace(result, message=result.message + ASSUMED.format(label=plain(pos_label)))
+    def _binary_statistics(self, inputs: EvaluationInputs) -> Any:
+        """Return the engine's confusion counts per group, counted over every row."""
+        return inputs.stats[GROUPED]
 
 
 def _spark_type(values: Any) -> tuple[Any, Callable[[Any], Any]]:

@@ -150,6 +150,16 @@ class FairnessRunner:
             output.evidence.update(extra.evidence)
         return output
 
+    def _binary_statistics(self, inputs: EvaluationInputs) -> Any:
+        """Return the confusion counts per group the binary rules read (here: of the rows)."""
+        return binary_confusion(
+            inputs.y_true,
+            inputs.y_pred,
+            sensitive_features=inputs.frame[inputs.sensitive],
+            pos_label=inputs.pos_label,
+            missing="group",
+        )
+
     def _binary(
         self,
         run: EvaluationRun,
@@ -160,13 +170,7 @@ class FairnessRunner:
         favourable = _favourable(section, inputs)
         assumed = section.favourable_label is None
         section = section.model_copy(update={"favourable_label": favourable})
-        stats = binary_confusion(
-            inputs.y_true,
-            inputs.y_pred,
-            sensitive_features=inputs.frame[inputs.sensitive],
-            pos_label=inputs.pos_label,
-            missing="group",
-        )
+        stats = self._binary_statistics(inputs)
         reports = fairness_reports(
             stats, section, default_n_boot=run.n_boot, random_state=run.random_state
         )
