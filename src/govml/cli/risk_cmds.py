@@ -9,6 +9,7 @@ import typer
 
 from govml.cli.common import JSON_OPTION, client
 from govml.cli.output import print_fields, print_json, print_ok, print_table
+from govml.domain.model_risk import FIELDS
 from govml.errors import InputError
 
 app = typer.Typer(no_args_is_help=True)  # named and described in govml.cli.main
@@ -80,19 +81,7 @@ def show(
         f"{name} risk register, revision {found['revision']} ({found['created_by']}, "
         f"{found['created_at']})",
         ["id", "risk", "likelihood", "impact", "mitigation", "owner", "status", "review"],
-        [
-            (
-                r["id"],
-                r["risk"],
-                r["likelihood"],
-                r["impact"],
-                r["mitigation"],
-                r["owner"],
-                r["status"],
-                r["review_date"],
-            )
-            for r in found["risks"]
-        ],
+        [tuple(r[field] for field in FIELDS) for r in found["risks"]],
     )
 
 

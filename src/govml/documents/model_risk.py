@@ -16,6 +16,7 @@ from typing import Any
 from govml.documents import _common as common
 from govml.documents.facts import ModelFacts
 from govml.documents.outline import Block, Fields, Paragraph, Table
+from govml.domain.model_risk import FIELDS
 from govml.settings import ticket_link
 
 RETIRED = "model.retired"
@@ -180,19 +181,7 @@ def register_blocks(register: Mapping[str, Any] | None, model: str) -> list[Bloc
             f"entry {register['ledger_entry']}{under}.{comment}"
         )
     ]
-    rows = [
-        (
-            r["id"],
-            r["risk"],
-            r["likelihood"],
-            r["impact"],
-            r["mitigation"],
-            r["owner"],
-            r["status"],
-            r["review_date"],
-        )
-        for r in register["risks"]
-    ]
+    rows = [tuple(r[name] for name in FIELDS) for r in register["risks"]]
     header = ("id", "risk", "likelihood", "impact", "mitigation", "owner", "status", "review date")
     blocks.append(Table(header=header, rows=rows))
     if len(register["revisions"]) > 1:

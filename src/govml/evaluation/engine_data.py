@@ -43,7 +43,7 @@ from govml.errors import InputError, ValidationError
 from govml.evaluation.gates import (
     fairness_not_run,
 )
-from govml.evaluation.inputs import ERR_TARGET_MISSING, TARGET, EvaluationInputs, plain
+from govml.evaluation.inputs import EvaluationInputs, plain, target_missing
 from govml.evaluation.performance import Champion
 from govml.evaluation.runners.base import (
     EvaluationRun,
@@ -201,14 +201,7 @@ class EngineData:
         count = int(_run(self.frame.filter(missing).count))
         if count == 0:
             return None
-        return CheckResult(
-            check=TARGET,
-            category="data",
-            status="fail",
-            message=ERR_TARGET_MISSING.format(target=target, count=count, rows=self.rows),
-            value=count,
-            evidence={"rows": self.rows, "missing": count, "engine": self.name},
-        )
+        return target_missing(target, count, self.rows, engine=self.name)
 
     def current_statistics(self, reference: Mapping[str, Any], columns: Sequence[str]) -> Any:
         """Return the drift counts of every row on the reference profile's bins."""

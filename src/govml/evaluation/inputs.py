@@ -277,13 +277,18 @@ def target_check(table: Any, target: str) -> CheckResult | None:
     count = int(mask.sum())
     if count == 0:
         return None
+    return target_missing(target, count, table.num_rows, first_rows=first_rows(mask))
+
+
+def target_missing(target: str, count: int, rows: int, **evidence: Any) -> CheckResult:
+    """Return the failing ``target`` check of ``count`` missing outcomes among ``rows``."""
     return CheckResult(
         check=TARGET,
         category="data",
         status="fail",
-        message=ERR_TARGET_MISSING.format(target=target, count=count, rows=table.num_rows),
+        message=ERR_TARGET_MISSING.format(target=target, count=count, rows=rows),
         value=count,
-        evidence={"rows": table.num_rows, "missing": count, "first_rows": first_rows(mask)},
+        evidence={"rows": rows, "missing": count, **evidence},
     )
 
 
