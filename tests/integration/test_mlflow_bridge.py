@@ -1,32 +1,24 @@
-"""The MLflow bridge against a real MLflow tracking server (``mlflow server``, SQLite backend,
-proxied artifacts) started on loopback: import with lineage, safe flavors, pickles only as the
-policy allows, and aliases mirrored with hand-moved ones reset and ledgered."""
+"""The MLflow bridge against a real MLflow tracking server (`tests.integration.mlflow_server`):
+import with lineage, safe flavors, pickles only as the policy allows, and aliases mirrored with
+hand-moved ones reset and ledgered."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
+from tests.integration.mlflow_server import mlflow_server, run_cli
 from tests.integration.test_lifecycle import Team
-from tests.integration.test_serving_gateway import free_port
 
 import govml
-from govml.cli.main import invoke
 
 mlflow = pytest.importorskip("mlflow")
 mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
@@ -66,59 +58,11 @@ def _frame() -> pd.DataFrame:
     return pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": y})
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 240  # the server imports a lot on a busy machine
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail("mlflow server exited:\n" + log.read_text(errors="replace")[-3000:])
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    pytest.fail("mlflow server did not start:\n" + log.read_text(errors="replace")[-3000:])
-
-
 @pytest.fixture(scope="module")
 def tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracking]:
     tmp = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp / "server.log"
-    mlflow_bin = shutil.which("mlflow", path=str(Path(sys.executable).parent))
-    assert mlflow_bin is not None
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                mlflow_bin,
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--backend-store-uri",
-                f"sqlite:///{tmp / 'mlflow.db'}",
-                "--artifacts-destination",
-                str(tmp / "artifacts"),
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            cwd=tmp,
-            start_new_session=True,
-        )
-    try:
-        _wait_healthy(url, process, log)
+    with mlflow_server(tmp) as url:
         yield _log_models(url, tmp)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def _log_models(url: str, tmp: Path) -> Tracking:
@@ -188,16 +132,6 @@ def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Team]:
     monkeypatch.delenv("GOVML_SERVER", raising=False)
     yield made
     made.close()
-
-
-def run_cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, user: str, *args: str
-) -> tuple[int, str, str]:
-    monkeypatch.setenv("GOVML_USER", user)
-    capsys.readouterr()
-    code = invoke(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_import_keeps_lineage_and_a_safe_flavor(

@@ -158,6 +158,10 @@ def show(
         inputs = version.signature.get("inputs", [])
         fields.append(("inputs", ", ".join(f"{c['name']}:{c['type']}" for c in inputs)))
     fields.append(("trusted types", _trusted(version)))
+    code_files = version.flavor_options.get("code_files")
+    if isinstance(code_files, dict):  # custom code (mlflow_pyfunc): what an approver reviews
+        for path, digest in sorted(code_files.items()):
+            fields.append(("code file", f"{path} sha256:{digest}"))
     fields.append(("params", json.dumps(version.params, sort_keys=True)))
     fields.append(("metrics", json.dumps(version.metrics, sort_keys=True)))
     if version.description:

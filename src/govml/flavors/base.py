@@ -71,7 +71,7 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "govml.flavors"
 
-FLAVOR_NAMES: tuple[str, ...] = ("sklearn", "xgboost", "lightgbm", "onnx")
+FLAVOR_NAMES: tuple[str, ...] = ("sklearn", "xgboost", "lightgbm", "onnx", "mlflow_pyfunc")
 """Names of the built-in flavors (:func:`flavor_names` adds the installed ones)."""
 
 # Each built-in flavor lives in govml.flavors.<name> as a class of this name.  Looked up
@@ -81,6 +81,7 @@ _BUILT_IN: dict[str, str] = {
     "xgboost": "govml.flavors.xgboost:XGBoostFlavor",
     "lightgbm": "govml.flavors.lightgbm:LightGBMFlavor",
     "onnx": "govml.flavors.onnx:OnnxFlavor",
+    "mlflow_pyfunc": "govml.flavors.mlflow_pyfunc:MlflowPyfuncFlavor",
 }
 
 # Built-in flavors whose loads audit the types an artifact imports, and so take a trusted set.

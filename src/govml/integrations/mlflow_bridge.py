@@ -6,8 +6,12 @@ digests, the git commit MLflow recorded, and the environment from the model's
 ``requirements.txt`` and ``python_env.yaml``. The artifact is kept in a safe flavor when MLflow
 wrote one (scikit-learn as skops, ONNX, XGBoost's UBJSON / JSON, a LightGBM booster's model
 text); a pickle (scikit-learn's
-default, ``python_function`` models) is scanned without loading and converted to skops only
-when the policy allows scanned pickles and the scan finds nothing unsafe (`choose_artifact`).
+default) is scanned without loading and converted to skops only when the policy allows scanned
+pickles and the scan finds nothing unsafe (`choose_artifact`). A custom ``python_function``
+model (an ``mlflow.pyfunc.PythonModel`` with its ``code/``) is kept whole, as the
+deterministic tar of its directory (flavor ``mlflow_pyfunc``), only when the policy allows
+custom code (``security.serialization: custom_code``); its pickles are scanned when the
+version is registered and again before every load.
 
 MLflow is an optional dependency (``pip install govml[mlflow]``), imported when used.
 """
@@ -37,10 +41,18 @@ ERR_PICKLE_POLICY: Final = (
     "native booster"
 )
 ERR_PICKLE_UNSAFE: Final = "{what}: the pickle scan refused the model: {findings}"
+ERR_CUSTOM_CODE_POLICY: Final = (
+    "{what}: this is a custom python_function model ({model_file}), which runs the code it "
+    "ships with; the policy in force for risk tier {tier!r} says security.serialization: "
+    "{level}, and importing it needs security.serialization: custom_code"
+)
 ERR_NO_FLAVOR: Final = (
     "{what}: no flavor govml can keep (found {found}); govml imports sklearn (skops or a "
-    "scanned pickle), onnx, xgboost (ubj or json) and LightGBM boosters"
+    "scanned pickle), onnx, xgboost (ubj or json), LightGBM boosters and, where the policy "
+    "allows custom code, python_function models"
 )
+PYFUNC_LOADER: Final = "mlflow.pyfunc.model"
+PYFUNC_HOW: Final = "python_function with its code"
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _MODELS = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[0-9]+)|@(?P<alias>[\w-]+))$")
@@ -276,19 +288,30 @@ class ChosenArtifact:
     path: Path | None
     model: object | None
     how: str
+    data: bytes | None = None
 
 
-def choose_artifact(
-    fetched: MlflowModel, *, allow_scanned_pickle: bool, tier: str
-) -> ChosenArtifact:
+def choose_artifact(fetched: MlflowModel, *, serialization: str, tier: str) -> ChosenArtifact:
     """Pick the safe artifact of a fetched model (see the module docstring).
+
+    Parameters
+    ----------
+    fetched : MlflowModel
+        The downloaded model.
+    serialization : str
+        ``security.serialization`` of the policy in force for the model's tier (``safe_only``
+        when none is in force).
+    tier : str
+        The model's risk tier, named in messages.
 
     Raises
     ------
     ValidationError
         When only a pickle exists and the policy does not allow it, when the pickle scan
-        finds an unsafe or unknown import, or when no flavor govml keeps is present.
+        finds an unsafe or unknown import, when a python_function model needs custom code
+        the policy does not allow, or when no flavor govml keeps is present.
     """
+    allow_scanned_pickle = serialization in ("scanned_pickle", "custom_code")
     flavors: dict[str, Any] = dict(fetched.mlmodel.get("flavors") or {})
     folder = fetched.folder
     onnx = flavors.get("onnx")
@@ -313,6 +336,9 @@ def choose_artifact(
         return _from_pickle(
             fetched, path, fmt, allow_scanned_pickle=allow_scanned_pickle, tier=tier
         )
+    pyfunc = flavors.get("python_function")
+    if isinstance(pyfunc, dict) and pyfunc.get("loader_module") == PYFUNC_LOADER:
+        return _custom_code(fetched, serialization=serialization, tier=tier)
     raise ValidationError(
         ERR_NO_FLAVOR.format(what=fetched.uri, found=", ".join(sorted(flavors)) or "none")
     )
@@ -335,6 +361,34 @@ def _from_pickle(
     # The scan found only allow-listed imports: loading runs nothing else.
     model = pickle.loads(data)  # noqa: S301
     return ChosenArtifact(flavor="sklearn", path=None, model=model, how=f"scanned {fmt} to skops")
+
+
+def _custom_code(fetched: MlflowModel, *, serialization: str, tier: str) -> ChosenArtifact:
+    """Keep a python_function model whole when the policy allows custom code."""
+    if serialization != "custom_code":
+        raise ValidationError(
+            ERR_CUSTOM_CODE_POLICY.format(
+                what=fetched.uri,
+                model_file=_pyfunc_file(fetched),
+                tier=tier,
+                level=serialization,
+            )
+        )
+    from govml.flavors.mlflow_pyfunc import pack_directory
+
+    # Scanned by the flavor when the version is registered, before anything is loaded.
+    return ChosenArtifact(
+        flavor="mlflow_pyfunc",
+        path=None,
+        model=None,
+        how=PYFUNC_HOW,
+        data=pack_directory(fetched.folder),
+    )
+
+
+def _pyfunc_file(fetched: MlflowModel) -> str:
+    conf = (fetched.mlmodel.get("flavors") or {}).get("python_function") or {}
+    return str(conf.get("python_model") or conf.get("model_code_path") or "a PythonModel")
 
 
 def _inside(folder: Path, relative: Any) -> Path:

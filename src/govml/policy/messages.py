@@ -158,6 +158,10 @@ NOTE_ROLES_WITHOUT_APPROVALS: Final = "roles are listed but no approval is requi
 NOTE_PICKLE: Final = (
     "pickle artifacts pass when a scan finds no dangerous import; loading one still runs its code"
 )
+NOTE_CUSTOM_CODE: Final = (
+    "MLflow python_function models run the code they ship with when loaded and when they "
+    "predict; approvers should review the code files each version lists"
+)
 NOTE_NEVER_BINDS: Final = "{metric} lies in [{low}, {high}], so {bound} {value} never binds"
 NOTE_FEW_REPLICATES: Final = (
     "{n_boot} replicates leave about {tail:.1f} in each tail at confidence {confidence}; "

@@ -29,6 +29,8 @@ def policy_notes(policy: Policy) -> list[tuple[Path, str]]:
         notes.append((("approvals", "roles"), msg.NOTE_ROLES_WITHOUT_APPROVALS))
     if policy.security is not None and policy.security.serialization == "scanned_pickle":
         notes.append((("security", "serialization"), msg.NOTE_PICKLE))
+    if policy.security is not None and policy.security.serialization == "custom_code":
+        notes.append((("security", "serialization"), msg.NOTE_CUSTOM_CODE))
     notes.extend(_bound_notes(policy))
     return notes
 

@@ -45,12 +45,15 @@ Expectation = Literal[
 PersonalDataKind = Literal["email", "phone", "us_ssn", "uk_nino", "iban", "card"]
 """What `govml.checks.personal_data` recognises (national ids: US SSN, UK NINO)."""
 Explainer = Literal["auto", "tree", "linear", "kernel", "permutation"]
-Serialization = Literal["safe_only", "trusted_types", "scanned_pickle"]
+Serialization = Literal["safe_only", "trusted_types", "scanned_pickle", "custom_code"]
 """``safe_only`` refuses every pickle-based artifact and every skops artifact that relies on
 types beyond the built-in allowlist; ``trusted_types`` refuses pickles and accepts, with a
 warning, extra types the operator trusts (``GOVML_TRUSTED_TYPES``); ``scanned_pickle`` judges
 extra types as ``trusted_types`` does and accepts a pickle when a scan of its stream (without
-loading it) finds no dangerous import."""
+loading it) finds no dangerous import; ``custom_code`` allows what ``scanned_pickle`` allows
+and MLflow python_function models whose code ships with the model (every pickle in them
+importing only allowed callables and the model's own ``code/`` modules). Each level allows
+what the ones before it allow."""
 Severity = Literal["low", "medium", "high", "critical"]
 """Vulnerability levels, least to most severe (CVSS v3 bands)."""
 

@@ -34,7 +34,7 @@ from govml.checks._columns import require_columns
 from govml.datasets import fingerprint, read_table
 from govml.domain.lifecycle import Permission
 from govml.domain.records import Model, ModelVersion, VersionRef
-from govml.errors import InputError, PolicyError, ValidationError
+from govml.errors import InputError, PolicyError, UnsafeArtifactError, ValidationError
 from govml.evaluation.document import SCHEMA, Evaluation, Gate, overall_status, summary
 from govml.evaluation.engine_data import DEFAULT_SAMPLE_ROWS, EngineData, open_engine_data
 from govml.evaluation.inputs import (
@@ -66,7 +66,7 @@ from govml.evaluation.runners import (
     Finding,
     SectionOutput,
 )
-from govml.flavors.base import LoadedModel, get_flavor
+from govml.flavors.base import LoadedModel
 from govml.ledger.canonical import canonical_json
 from govml.metrics import data_drift
 from govml.policy import LoadedPolicy, Policy, load_policy, parse_policy
@@ -475,7 +475,12 @@ class EvaluationService:
         scan = scan.with_duration(time.perf_counter() - started)
         if scan.status == "fail":
             return scan, None, True
-        loaded = get_flavor(version.flavor, trusted=trusted).load(data, version.flavor_options)
+        try:
+            # Custom code loads only under the policy in force, whatever policy evaluates.
+            flavor = self.registry.loading_flavor(version.flavor, version.model, trusted=trusted)
+        except UnsafeArtifactError as refused:
+            return replace(scan, status="fail", message=refused.message), None, True
+        loaded = flavor.load(data, version.flavor_options)
         return scan, loaded, False
 
     def _training_fingerprint(self, version: ModelVersion | None) -> dict[str, Any] | None:

@@ -3,9 +3,10 @@
 govml stays the authority. `MlflowService.import_version` registers a govml version from an
 MLflow model (lineage, safe artifact, run id) and writes an ``mlflow.imported`` ledger entry
 with what MLflow knew (run tags, dataset inputs and digests, the registered model and
-version). `MlflowService.sync` makes each MLflow alias ``staging`` / ``production`` of an
-imported model point where govml's alias points: an alias set or moved by hand in MLflow is
-reported and reset, and every change is written to the ledger (``mlflow.aliases_synced``).
+version) and, for a python_function model, its code files with their SHA-256.
+`MlflowService.sync` makes each MLflow alias ``staging`` / ``production`` of an imported model
+point where govml's alias points: an alias set or moved by hand in MLflow is reported and
+reset, and every change is written to the ledger (``mlflow.aliases_synced``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from govml.domain.lifecycle import LIFECYCLE_ALIASES, Permission
 from govml.domain.records import ModelVersion
 from govml.errors import InputError
+from govml.flavors import SerializedModel
 from govml.integrations import mlflow_bridge as bridge
 from govml.services.access import authorize, precheck
 from govml.services.context import ServiceContext
@@ -111,8 +113,13 @@ class MlflowService:
             with self.ctx.store.read() as conn:
                 stored = policy_in_force(conn, tier)
             security = stored.policy.security if stored is not None else None
-            allow = security is not None and security.serialization == "scanned_pickle"
-            chosen = bridge.choose_artifact(fetched, allow_scanned_pickle=allow, tier=tier)
+            level = security.serialization if security is not None else "safe_only"
+            chosen = bridge.choose_artifact(fetched, serialization=level, tier=tier)
+            serialized = (
+                SerializedModel(data=chosen.data, flavor=chosen.flavor)
+                if chosen.data is not None
+                else None
+            )
             data = {
                 role: path
                 for d in fetched.datasets
@@ -122,7 +129,9 @@ class MlflowService:
                 name,
                 model=chosen.model,
                 artifact=chosen.path,
-                flavor=chosen.flavor,
+                flavor=None if serialized is not None else chosen.flavor,
+                serialized=serialized,
+                source=uri,
                 train_data=data.get("train"),
                 validation_data=data.get("validation"),
                 target=target or fetched.params.get("target"),
@@ -134,6 +143,9 @@ class MlflowService:
                 environment=fetched.environment(),
             )
         lineage = {**fetched.lineage(), "artifact": chosen.how}
+        if "code_files" in version.flavor_options:
+            # What will run when the model is loaded: for the approvers to review.
+            lineage["code_files"] = dict(version.flavor_options["code_files"])
         with self.ctx.store.write() as conn:
             authorize(conn, self.ctx, Permission.REGISTER)
             append(

@@ -23,8 +23,14 @@ from govml.domain.records import (
     check_name,
 )
 from govml.domain.signature import infer_signature
-from govml.errors import AlreadyExistsError, FlavorError, InputError, ValidationError
-from govml.flavors import LoadedModel, SerializedModel, flavor_for, get_flavor
+from govml.errors import (
+    AlreadyExistsError,
+    FlavorError,
+    InputError,
+    UnsafeArtifactError,
+    ValidationError,
+)
+from govml.flavors import Flavor, LoadedModel, SerializedModel, flavor_for, get_flavor
 from govml.flavors.trust import ERR_SERVER_TRUST, TrustError, check_type_names, granted_by
 from govml.ledger.canonical import canonical_json
 from govml.lineage import check_code, check_environment, code_lineage, environment_lineage
@@ -37,6 +43,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 SIGNATURE_SAMPLE_ROWS = 100
+PYFUNC = "mlflow_pyfunc"
+CUSTOM_CODE = "custom_code"
+ERR_CUSTOM_CODE = (
+    "{model} is an MLflow python_function model, which runs the code it ships with; {held} "
+    "in force for risk tier {tier!r}, and loading it needs security.serialization: custom_code"
+)
 _SUFFIX_FLAVORS = {".skops": "sklearn", ".onnx": "onnx", ".ubj": "xgboost", ".lgb": "lightgbm"}
 
 
@@ -214,7 +226,7 @@ class RegistryService:
         environment_record = (
             check_environment(environment) if environment is not None else environment_lineage()
         )
-        loaded = get_flavor(serialized.flavor, trusted=allowed).load(
+        loaded = self.loading_flavor(serialized.flavor, name, trusted=allowed).load(
             serialized.data, serialized.options
         )
         serialized = self._record_trust(serialized, registrant)
@@ -352,7 +364,41 @@ class RegistryService:
 
         check_for_load(self.ctx, version)  # the policy's environment.mismatch: warn or refuse
         data = self.ctx.artifacts.get_bytes(version.artifact_digest)
-        return get_flavor(version.flavor, trusted=allowed).load(data, version.flavor_options)
+        flavor = self.loading_flavor(version.flavor, version.model, trusted=allowed)
+        return flavor.load(data, version.flavor_options)
+
+    def loading_flavor(self, flavor: str, model: str, *, trusted: frozenset[str]) -> Flavor:
+        """Return the flavor that loads a version of ``model``, as this process may load it.
+
+        A flavor whose models run their own code (``mlflow_pyfunc``) loads only when the policy
+        in force for the model's risk tier says ``security.serialization: custom_code``; that
+        is decided here, from the store, at every load, and never from the version's options.
+
+        Raises
+        ------
+        UnsafeArtifactError
+            Naming the policy in force (or its absence) and the setting it needs.
+        """
+        if flavor != PYFUNC:
+            return get_flavor(flavor, trusted=trusted)
+        # The policy engine loads only when a model does.
+        from govml.flavors.mlflow_pyfunc import MlflowPyfuncFlavor
+        from govml.services.policy import policy_in_force
+
+        with self.ctx.store.read() as conn:
+            tier = records.load_model(conn, model).risk_tier.value
+            stored = policy_in_force(conn, tier)
+        security = stored.policy.security if stored is not None else None
+        level = security.serialization if security is not None else "safe_only"
+        if stored is None or level != CUSTOM_CODE:
+            held = "no policy is" if stored is None else f"policy {stored.name!r} (security."
+            held += "" if stored is None else f"serialization: {level}) is"
+            raise UnsafeArtifactError(
+                ERR_CUSTOM_CODE.format(model=model, held=held, tier=tier),
+                hint="put a policy saying security: {serialization: custom_code} in force "
+                "for the tier, after reviewing the version's code files",
+            )
+        return MlflowPyfuncFlavor(custom_code=stored.name)
 
     def dataset_fingerprint(self, digest: str) -> dict[str, Any]:
         """Return a stored dataset fingerprint (schema, row count, profile) as a dictionary."""

@@ -136,7 +136,7 @@ def test_unknown_names_list_the_installed_flavors_too(plugin: Path) -> None:
         find_flavor("constnat")
     assert caught.value.message == (
         "unknown flavor 'constnat'; valid flavors: sklearn, xgboost, lightgbm, onnx, "
-        "constant, broken"
+        "mlflow_pyfunc, constant, broken"
     )
     assert caught.value.hint == "did you mean 'constant'?"
     with pytest.raises(FlavorError, match="unknown flavor 'pickle'"):

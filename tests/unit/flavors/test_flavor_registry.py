@@ -16,7 +16,7 @@ from govml.flavors.base import as_table, labels_from_options, labels_to_options
 
 
 def test_every_flavor_name_resolves_to_a_flavor() -> None:
-    assert FLAVOR_NAMES == ("sklearn", "xgboost", "lightgbm", "onnx")
+    assert FLAVOR_NAMES == ("sklearn", "xgboost", "lightgbm", "onnx", "mlflow_pyfunc")
     for name in FLAVOR_NAMES:
         flavor = get_flavor(name)
         assert isinstance(flavor, Flavor)
@@ -28,7 +28,8 @@ def test_unknown_flavor_name_lists_valid_names_and_suggests_one() -> None:
         get_flavor("sklaern")
     error = caught.value
     assert error.message == (
-        "unknown flavor 'sklaern'; valid flavors: sklearn, xgboost, lightgbm, onnx"
+        "unknown flavor 'sklaern'; valid flavors: sklearn, xgboost, lightgbm, onnx, "
+        "mlflow_pyfunc"
     )
     assert error.hint == "did you mean 'sklearn'?"
 

@@ -532,7 +532,7 @@ def test_security() -> None:
     )
     assert found == [
         "policy.yaml:6:18: security.serialization: 'safe' is not one of safe_only, "
-        "trusted_types, scanned_pickle — did you mean 'safe_only'?",
+        "trusted_types, scanned_pickle, custom_code — did you mean 'safe_only'?",
         "policy.yaml:7:13: security.licenses: give exactly one of allow or deny",
     ]
     found = problems("security:\n  licenses: {deny: [MIT, 'GPL 3', MIT]}\n")

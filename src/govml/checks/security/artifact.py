@@ -19,6 +19,14 @@ and fails otherwise; pickles still fail. Under ``scanned_pickle`` extra types ar
 under ``trusted_types``, and a pickle is accepted when the scan (:mod:`.pickle_scan`) finds
 only allowed imports: a dangerous import or unparseable bytes fail, an unknown import warns.
 A safe format fails on a dangerous or unparseable embedded pickle and warns on an unknown one.
+Under ``custom_code`` everything is judged as under ``scanned_pickle``.
+
+A tar is an MLflow ``python_function`` model (`govml.flavors.mlflow_pyfunc`), whatever flavor
+it claims: it runs its own code, so it fails under every level but ``custom_code``. Under
+``custom_code`` it passes when its archive is safe to read and every pickle in it imports only
+allowed callables and modules of its own ``code/`` directory
+(`govml.checks.security.pyfunc_archive`), and fails otherwise, naming the findings; the
+evidence lists its code files with their SHA-256, for the approvers to review.
 """
 
 from __future__ import annotations
@@ -29,11 +37,12 @@ from typing import Any, Literal, get_args
 
 from govml.checks.result import CheckResult, Status, timed
 from govml.checks.security.pickle_scan import PickleScan, inspect_pickle, is_pickle_container
+from govml.checks.security.pyfunc_archive import ArchiveError, is_tar, read_archive, scan_archive
 from govml.errors import FlavorError, InputError, did_you_mean
 
 __all__ = ["SERIALIZATION_MODES", "Serialization", "scan_artifact"]
 
-Serialization = Literal["safe_only", "trusted_types", "scanned_pickle"]
+Serialization = Literal["safe_only", "trusted_types", "scanned_pickle", "custom_code"]
 SERIALIZATION_MODES: tuple[Serialization, ...] = get_args(Serialization)
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -57,7 +66,7 @@ def scan_artifact(
         The flavor the version was registered with (recorded in the evidence).
     data : bytes
         The artifact's bytes.
-    serialization : {"safe_only", "trusted_types", "scanned_pickle"}
+    serialization : {"safe_only", "trusted_types", "scanned_pickle", "custom_code"}
         The policy's rule (module docstring).
     trusted : frozenset of str
         Types beyond the built-in allowlist that the operator trusts where the check runs
@@ -67,9 +76,10 @@ def scan_artifact(
     -------
     CheckResult
         ``check="serialization"``; ``value`` is the format (``pickle``, ``pickle_archive``,
-        ``skops``, ``zip``, ``native``); evidence has the findings, the number of imports
-        per classification and, for skops, the extra types the archive relies on
-        (``trusted_types``, read from its bytes).
+        ``skops``, ``zip``, ``native``, ``mlflow_pyfunc``); evidence has the findings, the
+        number of imports per classification and, for skops, the extra types the archive
+        relies on (``trusted_types``, read from its bytes); for ``mlflow_pyfunc``, the code
+        files with their SHA-256 (``code_files``) and the pickles scanned.
 
     Raises
     ------
@@ -87,6 +97,8 @@ def scan_artifact(
         return _result(
             "fail", "the artifact is empty", "empty", serialization, {"flavor": flavor, "size": 0}
         )
+    if is_tar(data):
+        return _pyfunc(flavor, data, serialization)
     fmt, scan = _inspect(data)
     findings = [finding.to_dict() for finding in scan.findings] if scan else []
     counts = {"safe": 0, "dangerous": 0, "unknown": 0}
@@ -143,6 +155,48 @@ def scan_artifact(
     return _result(
         "pass", f"{what}, a format loaded without unpickling", fmt, serialization, evidence
     )
+
+
+def _pyfunc(flavor: str, data: bytes, serialization: Serialization) -> CheckResult:
+    """Judge a tar: an MLflow python_function model with its code (module docstring)."""
+    fmt = "mlflow_pyfunc"
+    evidence: dict[str, Any] = {"flavor": flavor, "format": fmt, "size": len(data)}
+    try:
+        archive = read_archive(data)
+    except ArchiveError as exc:
+        message = f"an archive that is unsafe to read: {exc}"
+        return _result("fail", message, fmt, serialization, evidence)
+    scan = scan_archive(archive)
+    findings = [finding.to_dict() for finding in scan.findings]
+    counts = {"safe": 0, "dangerous": 0, "unknown": 0}
+    for item in scan.imports:
+        counts[item.classification] += 1
+    code = archive.code_files
+    evidence.update(
+        {
+            "code_files": code,
+            "code_imports": list(scan.code_imports),
+            "pickles": list(scan.pickles),
+            "imports": counts,
+            "findings": findings[:_MAX_EVIDENCE_FINDINGS],
+            "findings_total": len(findings),
+        }
+    )
+    what = f"an MLflow python_function model with {len(code)} code file(s)"
+    if findings:
+        message = f"{what} that is unsafe to load: {_summary(findings)}"
+        return _result("fail", message, fmt, serialization, evidence)
+    if serialization != "custom_code":
+        message = (
+            f"{what}, which runs its own code when loaded; the policy allows it only under "
+            "security.serialization: custom_code"
+        )
+        return _result("fail", message, fmt, serialization, evidence)
+    message = (
+        f"{what} ({', '.join(sorted(code)) or 'none'}); its {len(scan.pickles)} pickle(s) "
+        "import only allowed callables and its own code"
+    )
+    return _result("pass", message, fmt, serialization, evidence)
 
 
 def _extra_types(
