@@ -440,3 +440,12 @@ def test_the_archive_is_deterministic_and_judged_by_level(tmp_path: Path) -> Non
     (folder / "code" / "numpy.py").write_text("", encoding="utf-8")
     result = scan_artifact("mlflow_pyfunc", pack_directory(folder), serialization="custom_code")
     assert result.status == "fail" and "installed module 'numpy'" in result.message
+
+    # The loader reads only what the archive holds.
+    (folder / "code" / "numpy.py").unlink()
+    (folder / "python_model.pkl").unlink()
+    result = scan_artifact("mlflow_pyfunc", pack_directory(folder), serialization="custom_code")
+    assert result.status == "fail"
+    assert "names 'python_model.pkl' for its loader, which the archive does not hold" in (
+        result.message
+    )

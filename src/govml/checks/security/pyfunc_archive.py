@@ -8,7 +8,9 @@ custom_code`` and only after this module found nothing else in it:
 * the archive holds regular files only, at relative paths without ``..`` (no links, devices,
   absolute paths or duplicates), within :data:`MAX_FILES` files and :data:`MAX_BYTES` bytes;
 * its ``MLmodel`` has a ``python_function`` flavor loaded by ``mlflow.pyfunc.model`` (the
-  loader of ``PythonModel`` subclasses; another loader module would run other code paths);
+  loader of ``PythonModel`` subclasses; another loader module would run other code paths),
+  and the files it names for that loader (``python_model``, a model-from-code script) are in
+  the archive;
 * every pickle in it (``python_model.pkl``, the artifacts it ships) imports only callables on
   the scanner's allow list (`govml.checks.security.pickle_scan`), a few plain MLflow records
   (:data:`MLFLOW_TYPES`), or modules that are files of the model's own ``code/`` directory.
@@ -254,6 +256,7 @@ def scan_archive(archive: PyfuncArchive) -> PyfuncScan:
                 member="MLmodel",
             )
         )
+    findings += _missing_files(conf, archive)
     modules = archive.code_modules
     findings += _shadowing(modules)
     imports: list[PickleImport] = []
@@ -305,6 +308,24 @@ def _member(path: str, inner: str | None) -> str:
 
 def _allowed(module: str, name: str, code_modules: frozenset[str]) -> bool:
     return module in code_modules or f"{module}.{name}" in MLFLOW_TYPES
+
+
+def _missing_files(conf: Mapping[str, Any], archive: PyfuncArchive) -> list[PickleFinding]:
+    """Refuse an MLmodel naming loader files the archive does not hold (read from elsewhere)."""
+    wanted = []
+    if conf.get("python_model") is not None:
+        wanted.append(str(conf["python_model"]))
+    if conf.get("model_code_path") is not None:  # a model "from code": MLflow runs the script
+        wanted.append(PurePosixPath(str(conf["model_code_path"])).name)
+    return [
+        PickleFinding(
+            kind="invalid",
+            message=f"MLmodel names {name!r} for its loader, which the archive does not hold",
+            member="MLmodel",
+        )
+        for name in wanted
+        if name not in archive.files
+    ]
 
 
 def _shadowing(code_modules: frozenset[str]) -> list[PickleFinding]:
