@@ -8,6 +8,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+# One OpenMP and BLAS thread per process. `make test` runs two pytest workers on two cores,
+# next to servers and Spark; scikit-learn's OpenMP loops (HistGradientBoosting) and
+# OpenBLAS spin-wait for a second thread that has no core free, and ran up to ten times
+# slower than on one thread. Set before numpy, scipy or scikit-learn is first imported (in
+# every worker, and inherited by the servers and CLI processes the tests start); a value
+# already in the environment is kept.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 import sqlalchemy as sa
 from hypothesis import settings
