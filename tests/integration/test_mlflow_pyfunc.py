@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from tests.asgi import BASE_URL, in_process
 from tests.conftest import datasets_dir
 from tests.integration.mlflow_server import mlflow_server, run_cli
 from tests.integration.test_evaluate_bad_data import (
@@ -38,6 +40,9 @@ from govml.checks.security import scan_artifact
 from govml.checks.security.pyfunc_archive import ArchiveError, read_archive
 from govml.errors import UnsafeArtifactError
 from govml.flavors.mlflow_pyfunc import MlflowPyfuncFlavor, pack_directory
+from govml.integrations import mlflow_bridge as bridge
+from govml.server import create_app
+from govml.settings import load_settings
 
 mlflow = pytest.importorskip("mlflow")
 mlflow_pyfunc = pytest.importorskip("mlflow.pyfunc")
@@ -371,6 +376,37 @@ def test_a_later_policy_without_custom_code_refuses_every_load(
     (check,) = [c for c in evaluation.checks if c["check"] == "serialization"]
     assert check["status"] == "fail"
     assert "loading it needs security.serialization: custom_code" in check["message"]
+
+
+def test_an_upload_claiming_the_flavor_is_judged_by_the_server(
+    tracking: Tracking, team: Team
+) -> None:
+    with bridge.tracking(tracking.url) as client:
+        fetched = bridge.fetch(client, "models:/credit-pyfunc/1", team.tmp / "download")
+    data = pack_directory(fetched.folder)
+    claimed = {"output": "labels", "code_files": {}, "trusted": ["os.system"]}
+    form = {"flavor": "mlflow_pyfunc", "flavor_options": json.dumps(claimed)}
+    files = {"artifact": ("model.tar", data, "application/x-tar")}
+    app = create_app(load_settings(home=team.home, database_url=team.db_url))
+    headers = {"Authorization": f"Bearer {team.tokens['bob']}"}
+    with (
+        in_process(app) as transport,
+        httpx.Client(base_url=BASE_URL, headers=headers, transport=transport, timeout=120) as http,
+    ):
+        refused = http.post("/api/v1/models/credit-pyfunc/versions", data=form, files=files)
+        assert 400 <= refused.status_code < 500, refused.text
+        message = refused.json()["error"]["message"]
+        assert "loading it needs security.serialization: custom_code" in message
+        assert team["bob"].list_versions("credit-pyfunc") == []
+
+        apply(team, "custom_code")
+        answer = http.post("/api/v1/models/credit-pyfunc/versions", data=form, files=files)
+        assert answer.status_code == 201, answer.text
+    options = team["bob"].get_version("credit-pyfunc@1").flavor_options
+    digest = hashlib.sha256(tracking.wrapper.read_bytes()).hexdigest()
+    assert options["code_files"] == {"code/credit_scorer.py": digest}
+    assert (options["output"], options["classes"]) == ("probabilities", [0, 1])
+    assert "trusted" not in options
 
 
 # -- the archive itself (no server) ----------------------------------------------------------

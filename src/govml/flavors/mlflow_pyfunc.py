@@ -62,6 +62,7 @@ from numpy.typing import NDArray
 from govml.checks.security.pyfunc_archive import (
     ArchiveError,
     PyfuncArchive,
+    PyfuncScan,
     read_archive,
     scan_archive,
 )
@@ -149,8 +150,12 @@ def pack_directory(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def describe(archive: PyfuncArchive, *, source: str = "the artifact") -> dict[str, Any]:
+def describe(
+    archive: PyfuncArchive, *, source: str = "the artifact", scan: PyfuncScan | None = None
+) -> dict[str, Any]:
     """Return a scanned archive's options (module docstring), read without loading it.
+
+    ``scan`` is the archive's scan when the caller made it already.
 
     Raises
     ------
@@ -164,7 +169,7 @@ def describe(archive: PyfuncArchive, *, source: str = "the artifact") -> dict[st
     inputs = [spec.get("name") for spec in _specs(signature.get("inputs"))]
     if not inputs or not all(isinstance(name, str) and name for name in inputs):
         raise FlavorError(ERR_NO_INPUTS.format(source=source))
-    scan = scan_archive(archive)
+    scan = scan if scan is not None else scan_archive(archive)
     options: dict[str, Any] = {
         "inputs": inputs,
         "code_files": archive.code_files,
@@ -231,9 +236,9 @@ class MlflowPyfuncFlavor:
         UnsafeArtifactError
             Naming the scan's findings.
         """
-        archive = _scanned(data, source)
+        archive, scan = _scanned(data, source)
         return SerializedModel(
-            data=data, flavor=self.name, options=describe(archive, source=source)
+            data=data, flavor=self.name, options=describe(archive, source=source, scan=scan)
         )
 
     def from_file(self, path: str | os.PathLike[str]) -> SerializedModel:
@@ -275,8 +280,8 @@ class MlflowPyfuncFlavor:
         """
         if self.custom_code is None:
             raise UnsafeArtifactError(ERR_NOT_ALLOWED)
-        archive = _scanned(data, "the artifact")
-        described = describe(archive)
+        archive, scan = _scanned(data, "the artifact")
+        described = describe(archive, scan=scan)
         try:
             import mlflow.pyfunc
         except ImportError:
@@ -375,20 +380,21 @@ class PyfuncModel(LoadedModel):
         return output.astype(np.float64)
 
 
-def _scanned(data: bytes, source: str) -> PyfuncArchive:
+def _scanned(data: bytes, source: str) -> tuple[PyfuncArchive, PyfuncScan]:
     try:
         archive = read_archive(bytes(data))
         archive.pyfunc_conf  # noqa: B018 - raises when MLmodel has no python_function flavor
     except ArchiveError as exc:
         raise FlavorError(ERR_INVALID.format(source=source, reason=exc)) from None
-    findings = scan_archive(archive).findings
+    scan = scan_archive(archive)
+    findings = scan.findings
     if findings:
         shown = "; ".join(
             f"{f.message} in {f.member}" if f.member else f.message for f in findings[:_SHOWN]
         )
         more = f" and {len(findings) - _SHOWN} more" if len(findings) > _SHOWN else ""
         raise UnsafeArtifactError(ERR_UNSAFE.format(source=source, findings=shown + more))
-    return archive
+    return archive, scan
 
 
 def _specs(raw: Any) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ approver reviews (:attr:`PyfuncArchive.code_files`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import sys
@@ -330,13 +331,10 @@ def _missing_files(conf: Mapping[str, Any], archive: PyfuncArchive) -> list[Pick
 
 def _shadowing(code_modules: frozenset[str]) -> list[PickleFinding]:
     """Refuse code files named like a module of the standard library or an installed package."""
-    from importlib.metadata import packages_distributions
-
     tops = {name.split(".", 1)[0] for name in code_modules}
     if not tops:
         return []
-    taken = set(sys.stdlib_module_names) | set(packages_distributions())
-    taken |= {entry.split(".", 1)[0] for entry in DENY if "*" not in entry}
+    taken = _taken_names()
     return [
         PickleFinding(
             kind="dangerous",
@@ -348,3 +346,14 @@ def _shadowing(code_modules: frozenset[str]) -> list[PickleFinding]:
         )
         for top in sorted(tops & taken)
     ]
+
+
+@functools.cache
+def _taken_names() -> frozenset[str]:
+    """Top-level names of the standard library, the installed packages and the deny list."""
+    # Read once per process (about a second): packages are not installed while govml runs.
+    from importlib.metadata import packages_distributions
+
+    taken = set(sys.stdlib_module_names) | set(packages_distributions())
+    taken |= {entry.split(".", 1)[0] for entry in DENY if "*" not in entry}
+    return frozenset(taken)
