@@ -67,6 +67,19 @@ class CreditScorer(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(proba, columns=[str(c) for c in self.pipeline.classes_])
 '''
 
+# Labels only: no probabilities.
+LABELS = """\
+import mlflow.pyfunc
+
+
+class LabelScorer(mlflow.pyfunc.PythonModel):
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+
+    def predict(self, context, model_input, params=None):
+        return self.pipeline.predict(model_input)
+"""
+
 # Unpickling this object calls os.system, which would write the marker file.
 SHELL = """\
 import os
@@ -268,6 +281,8 @@ def test_imported_only_under_custom_code_with_its_code_listed(
     assert (options["output"], options["classes"]) == ("probabilities", [0, 1])
     assert options["code_imports"] == ["credit_scorer.CreditScorer"]
     assert options["pickles"] == ["python_model.pkl"]
+    assert version.signature is not None  # from the input example MLflow logged
+    assert [c["name"] for c in version.signature["inputs"]] == FEATURES
 
     code, out, err = run_cli(capsys, monkeypatch, "bob", "versions", "show", "credit-pyfunc@1")
     assert code == 0, err
@@ -323,6 +338,46 @@ def test_evaluate_gives_the_results_of_the_wrapped_model(
     X = pd.read_csv(tracking.valid)[FEATURES]
     np.testing.assert_allclose(loaded.predict_proba(X), tracking.pipeline.predict_proba(X))  # type: ignore[attr-defined]
     np.testing.assert_array_equal(loaded.predict(X), tracking.pipeline.predict(X))  # type: ignore[attr-defined]
+
+
+def test_a_labels_only_model_registered_from_its_tar_has_no_scores(
+    tracking: Tracking,
+    team: Team,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scorer = _module(team.tmp, "label_scorer", LABELS)
+    X = pd.read_csv(tracking.valid)[FEATURES]
+    labels = tracking.pipeline.predict(X)  # type: ignore[attr-defined]
+    folder = team.tmp / "labels-model"
+    mlflow_pyfunc.save_model(
+        str(folder),
+        python_model=scorer.LabelScorer(tracking.pipeline),  # type: ignore[attr-defined]
+        code_paths=[str(team.tmp / "label_scorer.py")],
+        signature=mlflow.models.infer_signature(X.head(5), labels[:5]),
+        pip_requirements=["scikit-learn"],
+    )
+    tar = team.tmp / "labels.tar"
+    tar.write_bytes(pack_directory(folder))
+    apply(team, "custom_code")
+    register = ["versions", "register", "credit-pyfunc", "--artifact", str(tar)]
+    code, _, err = run_cli(capsys, monkeypatch, "bob", *register, "--flavor", "mlflow_pyfunc")
+    assert code == 0, err
+    options = team["bob"].get_version("credit-pyfunc@1").flavor_options
+    assert (options["output"], options["task"]) == ("labels", "classification")
+    loaded = team["bob"].load_model("credit-pyfunc@1")
+    assert not loaded.has_proba
+    np.testing.assert_array_equal(loaded.predict(X), labels)
+
+    evaluation = team["bob"].evaluate(
+        "credit-pyfunc@1", data=str(tracking.valid), target=TARGET, n_boot=100
+    )
+    checks = {c["check"]: c for c in evaluation.checks}
+    assert checks["accuracy"]["value"] == pytest.approx(
+        float(np.mean(labels == pd.read_csv(tracking.valid)[TARGET]))
+    )
+    assert checks["roc_auc"]["status"] == "undefined"
+    assert checks["roc_auc"]["reason"]
 
 
 def test_pickles_that_run_code_are_refused_before_anything_loads(

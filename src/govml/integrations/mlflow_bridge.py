@@ -160,6 +160,26 @@ class MlflowModel:
             "packages": dict(self.requirements),
         }
 
+    def input_example(self) -> Any:
+        """Return the model's logged input example as a pandas DataFrame, or None.
+
+        MLflow keeps a DataFrame example as JSON (``saved_input_example_info``); one that is
+        missing, not a table or unreadable gives None (the version then has no signature).
+        """
+        info = self.mlmodel.get("saved_input_example_info")
+        if not isinstance(info, dict) or info.get("type") != "dataframe":
+            return None
+        path = (self.folder / str(info.get("artifact_path", ""))).resolve()
+        if not path.is_relative_to(self.folder.resolve()) or not path.is_file():
+            return None
+        import pandas as pd
+
+        orient = str(info.get("pandas_orient") or "split")
+        try:
+            return pd.read_json(path, orient=orient)  # type: ignore[call-overload]
+        except (ValueError, KeyError, TypeError):  # not the table MLmodel says it is
+            return None
+
     def lineage(self) -> dict[str, Any]:
         """Return what the ledger keeps of the MLflow side (run tags, datasets, origin)."""
         return {

@@ -133,6 +133,8 @@ class MlflowService:
                 serialized=serialized,
                 source=uri,
                 train_data=data.get("train"),
+                # Without local training data, the signature comes from MLflow's example.
+                input_example=None if "train" in data else fetched.input_example(),
                 validation_data=data.get("validation"),
                 target=target or fetched.params.get("target"),
                 params=fetched.params,
