@@ -27,7 +27,7 @@ def register(
     flavor: str | None = typer.Option(
         None,
         "--flavor",
-        help="sklearn, xgboost, lightgbm or onnx (default: from the suffix).",
+        help="sklearn, xgboost, lightgbm, onnx or mlflow_pyfunc (default: from the suffix).",
         metavar="FLAVOR",
     ),
     train_data: Path | None = typer.Option(  # noqa: B008

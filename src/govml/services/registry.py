@@ -559,7 +559,7 @@ def flavor_of_file(name: str, flavor: str | None) -> str:
     if found is None:
         raise InputError(
             f"cannot tell the flavor of {name} from its suffix",
-            hint="pass --flavor (sklearn, xgboost, lightgbm or onnx)",
+            hint="pass --flavor (sklearn, xgboost, lightgbm, onnx or mlflow_pyfunc)",
         )
     return found
 
