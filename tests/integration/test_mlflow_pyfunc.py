@@ -380,6 +380,51 @@ def test_a_labels_only_model_registered_from_its_tar_has_no_scores(
     assert checks["roc_auc"]["reason"]
 
 
+def test_the_gateway_serves_it_with_the_wrapped_models_answers(
+    tracking: Tracking,
+    team: Team,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Imported here: the gateway's modules are not needed by the other cases.
+    from govml.serving import GatewayOptions, create_app
+    from govml.serving.source import ClientSource
+
+    apply(team, "custom_code")
+    code, _, err = run_cli(capsys, monkeypatch, "bob", *import_args(tracking, "credit-pyfunc"))
+    assert code == 0, err
+    ref = "credit-pyfunc@1"
+    evaluation = team["bob"].evaluate(ref, data=str(tracking.valid), target=TARGET, n_boot=100)
+    assert evaluation.status in ("pass", "warn"), evaluation.checks
+    team.approve_twice(ref)
+    team["frank"].promote(ref, to="staging")
+    team["frank"].promote(ref, to="production")
+    key = team["frank"].issue_gateway_key("credit-pyfunc", scopes=["predict"]).secret
+    options = GatewayOptions(
+        model="credit-pyfunc", log_dir=team.tmp / "gateway-log", poll_seconds=0.1
+    )
+    rows = pd.read_csv(tracking.valid)[FEATURES].head(5)
+    with (
+        govml.connect(team.home, database_url=team.db_url, user="gateway") as client,
+        in_process(create_app(options, ClientSource(client))) as transport,
+        httpx.Client(
+            base_url=BASE_URL,
+            transport=transport,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+        ) as http,
+    ):
+        answer = http.post("/predict", json=rows.to_dict(orient="records"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["classes"] == [0, 1]
+    np.testing.assert_allclose(
+        body["probabilities"],
+        tracking.pipeline.predict_proba(rows),  # type: ignore[attr-defined]
+    )
+    assert body["predictions"] == tracking.pipeline.predict(rows).tolist()  # type: ignore[attr-defined]
+
+
 def test_pickles_that_run_code_are_refused_before_anything_loads(
     tracking: Tracking,
     team: Team,
