@@ -70,6 +70,14 @@ def serve(
         min=1,
         help="Requests and labels of the log indexed in memory to check labels.",
     ),
+    large_process: bool = typer.Option(
+        True,
+        "--large-process/--no-large-process",
+        help="Answer large requests in a second, lower-priority process (started when needed).",
+    ),
+    large_nice: int = typer.Option(
+        10, "--large-nice", min=0, max=19, help="Nice value of the large-request process."
+    ),
 ) -> None:
     """Serve NAME's version holding ALIAS: validated predictions, a log, live version changes."""
     store = getattr(ctx.find_root().obj, "store", None)
@@ -92,6 +100,8 @@ def serve(
         work_threads=work_threads,
         feedback_days=feedback_days,
         feedback_index_entries=feedback_index,
+        large_process=large_process,
+        large_nice=large_nice,
     )
     # Worker processes build the gateway from the environment: pin it to this store.
     if not (settings.server and store is None):

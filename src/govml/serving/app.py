@@ -39,11 +39,14 @@ A request of at most `SMALL_BODY` bytes is decoded, checked and scored on the ev
 bounded amount of work). A larger one waits for one of ``work_threads`` slots before its body
 is read, and is decoded (in pieces, :mod:`govml.serving.chunked`), checked, scored (a batch of
 rows per model call) and answered in a worker thread, so that small requests keep being
-answered meanwhile.
+answered meanwhile; with ``large_process`` (``govml serve``'s default) it is answered by a
+second, lower-priority gateway process instead (:mod:`govml.serving.large`), so that it does
+not compete with them for the interpreter lock either.
 
 Every response carries ``X-Request-ID`` (the client's, when it sent a valid one) and, when
-a model answered, ``X-Model-Name``, ``X-Model-Version`` and ``X-Variant``; JSON bodies
-repeat ``request_id``.
+a model answered, ``X-Model-Name``, ``X-Model-Version`` and ``X-Variant``; an answer of
+``/predict`` also ``X-Records``, how many records it scored; JSON bodies repeat
+``request_id``.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ import orjson
 
 from govml import __version__
 from govml.domain.records import ModelVersion
+from govml.errors import ConfigurationError
 from govml.serving.batching import Batcher
 from govml.serving.deployment import Deployment, Scores
 from govml.serving.environment import EnvironmentCollector, EnvironmentReports
@@ -92,8 +96,9 @@ from govml.serving.http import request_id as request_id_of
 from govml.serving.issued import IssuedRequests
 from govml.serving.keys import CORRECT_LABELS, FEEDBACK, METRICS, PREDICT, Caller, KeyRefused
 from govml.serving.labels import LABEL_KINDS, check_feedback
+from govml.serving.large import LargeProcess, Unanswered
 from govml.serving.logschema import EventEntry, FeedbackEntry, PredictionEntry
-from govml.serving.metrics import CONTENT_TYPE, GatewayMetrics
+from govml.serving.metrics import CONTENT_TYPE, GatewayMetrics, merged_exposition
 from govml.serving.options import GatewayOptions
 from govml.serving.oversight import (
     ANSWERED,
@@ -132,6 +137,8 @@ ERR_TOO_LARGE = "request body larger than {limit} bytes"
 ERR_BODY_TIMEOUT = "the request body did not arrive within {seconds:g} s"
 ERR_OVERLOADED = "the prediction log is full; retry after {seconds} s"
 ERR_MODEL = "{ref} failed to score the records: {reason}"
+ERR_UNANSWERED = "the large-request process ended before it answered; retry after {seconds} s"
+RECORDS_HEADER = b"x-records"
 ERR_NOT_FOUND = "no endpoint {path}; see /predict, /feedback, /health, /ready, /metrics, /version"
 ERR_METHOD = "{path} does not take {method}; use {allowed}"
 CHALLENGE = b'Bearer realm="govml-gateway"'
@@ -237,6 +244,7 @@ class Gateway:
                 refer, options.model, every=max(options.flush_seconds, 0.5)
             )
         self.pseudonym_key = pseudonym_key()
+        self.large = LargeProcess(options) if options.large_process else None
         self.started = False
         self._slots: asyncio.Semaphore | None = None
         metrics_scopes = (METRICS,) if options.metrics_auth else None
@@ -296,6 +304,8 @@ class Gateway:
         """Stop polling, score waiting shadow copies, then write the whole log."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.follower.stop)
+        if self.large is not None:
+            await self.large.stop()
         await self.batcher.stop()
         state = self.follower.state
         self._event(
@@ -460,6 +470,10 @@ class Gateway:
             return self._refused(exc, call, "/predict")
         query = call.scope.get("query_string", b"")
         try:
+            if large and self.large is not None and self.large.wanted():
+                relayed = await self._relay(call, body, query)
+                if relayed is not None:
+                    return relayed
             try:
                 if large:
                     prepared = await self._in_worker(
@@ -473,6 +487,27 @@ class Gateway:
             return await self._score(call, state, prepared, arrived, started, large)
         finally:
             self._release(large)
+
+    async def _relay(self, call: Call, body: bytes, query: bytes) -> Response | None:
+        """Have the large-request process answer; None when it cannot be reached."""
+        assert self.large is not None
+        try:
+            answer = await self.large.relay(body, query, call.scope["headers"], call.request_id)
+        except ConnectionError:
+            return None
+        except Unanswered as exc:
+            logger.warning(
+                "request %s: the large-request process did not answer: %s", call.request_id, exc
+            )
+            self.metrics.error("/predict", "large_process")
+            retry = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
+            error = FieldError(ERR_UNANSWERED.format(seconds=RETRY_AFTER_SECONDS))
+            return error_response(503, call.request_id, [error], retry)
+        if answer.status == 200:
+            records = dict(answer.headers).get(RECORDS_HEADER, b"")
+            if records.isdigit():
+                self.issued.answered(call.request_id, int(records))
+        return answer
 
     def _prepare(
         self, body: bytes, state: ServingState, request_id: str, query: bytes = b""
@@ -612,7 +647,9 @@ class Gateway:
             withhold(body, referred, validated.count)
         if validated.warnings:
             body["warnings"] = [warning.to_dict() for warning in validated.warnings[:100]]
-        return json_response(200, body, _model_headers(deployment, variant))
+        headers = _model_headers(deployment, variant)
+        headers.append((RECORDS_HEADER, str(validated.count).encode()))
+        return json_response(200, body, headers)
 
     def _explain(
         self,
@@ -802,7 +839,11 @@ class Gateway:
         return json_response(200, body)
 
     async def _metrics(self, _call: Call) -> Response:
-        body = await asyncio.get_running_loop().run_in_executor(None, self.metrics.exposition)
+        loop = asyncio.get_running_loop()
+        body = await loop.run_in_executor(None, self.metrics.exposition)
+        other = None if self.large is None else await self.large.metrics()
+        if other is not None:
+            body = await loop.run_in_executor(None, merged_exposition, body, other)
         return Response(200, body, CONTENT_TYPE.encode())
 
     async def _version(self, call: Call) -> Response:
@@ -821,7 +862,11 @@ class Gateway:
                 "strict": state.strict,
                 "problem": state.problem,
                 "governance": governance_summary(state.governance, state.champion),
-                "gateway": {"govml": __version__, "pid": os.getpid()},
+                "gateway": {
+                    "govml": __version__,
+                    "pid": os.getpid(),
+                    "large_process": None if self.large is None else self.large.describe(),
+                },
             },
         )
 
@@ -932,6 +977,11 @@ def _entry(
 
 def create_app(options: GatewayOptions, source: RegistrySource | None = None) -> Gateway:
     """Build the gateway for ``options`` (reading the store of the environment by default)."""
+    if source is not None and options.large_process:
+        raise ConfigurationError(
+            "large_process needs a gateway built from the environment (govml serve): the "
+            "second process opens the store the environment names"
+        )
     if source is None:
         from govml.client import connect
         from govml.serving.source import ClientSource

@@ -9,7 +9,7 @@ errors_total                        counter   refused or failed requests by ``en
                                               invalid_json, invalid_input, labelled,
                                               too_large, body_timeout, overloaded,
                                               unavailable, model_error, not_found,
-                                              method_not_allowed)
+                                              method_not_allowed, large_process)
 request_duration_seconds            histogram time from arrival to the answer, by ``endpoint``
 records_total                       counter   scored records by ``version`` and ``variant``
 predictions_total                   counter   predicted class by ``version``, ``variant``,
@@ -38,6 +38,10 @@ log_files_total                     counter   Parquet files written
 log_files_sent_total                counter   files sent to the server (client mode)
 log_send_errors_total               counter   failed sends (tried again next round)
 =================================== ========= ===============================================
+
+With a large-request process (:mod:`govml.serving.large`), `merged_exposition` adds its
+counters and histograms to the gateway's; the requests and their durations (which the gateway
+counts for every answer it relays) and the gauges are the gateway's alone.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from govml.serving.deployment import Deployment, Scores
@@ -260,3 +265,45 @@ class GatewayMetrics:
     def exposition(self) -> bytes:
         """Return the metrics in the Prometheus text format."""
         return generate_latest(self.registry)
+
+
+_GATEWAY_ONLY = frozenset({f"{PREFIX}_requests", f"{PREFIX}_request_duration_seconds"})
+_SUMMED = frozenset({"counter", "histogram"})
+
+
+def merged_exposition(own: bytes, other: bytes) -> bytes:
+    """Return ``own`` with the counters and histograms of ``other`` added (see the module).
+
+    A series only ``other`` has is added as it is; ``other``'s requests, durations and gauges
+    are left out. A text that does not parse adds nothing.
+    """
+    try:
+        theirs = {
+            family.name: family
+            for family in text_string_to_metric_families(other.decode())
+            if family.type in _SUMMED and family.name not in _GATEWAY_ONLY
+        }
+    except (ValueError, UnicodeDecodeError):
+        return own
+    families = list(text_string_to_metric_families(own.decode()))
+    for family in families:
+        extra = theirs.pop(family.name, None)
+        if extra is None or extra.type != family.type:
+            continue
+        index = {(s.name, tuple(sorted(s.labels.items()))): i for i, s in enumerate(family.samples)}
+        for sample in extra.samples:
+            at = index.get((sample.name, tuple(sorted(sample.labels.items()))))
+            if at is None:
+                family.samples.append(sample)
+            else:
+                mine = family.samples[at]
+                family.samples[at] = mine._replace(value=mine.value + sample.value)
+    families.extend(theirs.values())
+
+    class _Parsed(Collector):
+        def collect(self) -> Iterator[Metric]:
+            yield from families
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Parsed())
+    return generate_latest(registry)

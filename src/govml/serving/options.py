@@ -63,6 +63,12 @@ class GatewayOptions:
     feedback_index_entries : int
         Requests and labels of the log indexed in memory to check labels (12 and 8 bytes
         each); beyond it the oldest days are dropped from the index.
+    large_process : bool
+        Whether large requests are answered by a second, lower-priority gateway process
+        (see :mod:`govml.serving.large`); only for a gateway built from the environment
+        (``govml serve``), whose store the second process can open.
+    large_nice : int
+        The second process's nice value (0 to 19; higher is less CPU when both are busy).
     """
 
     model: str
@@ -82,6 +88,8 @@ class GatewayOptions:
     work_threads: int = 2
     feedback_days: int = 30
     feedback_index_entries: int = 10_000_000
+    large_process: bool = False
+    large_nice: int = 10
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -105,6 +113,8 @@ class GatewayOptions:
         for name, value in positive.items():
             if value <= 0:
                 raise ConfigurationError(f"{name} must be positive, got {value}")
+        if not 0 <= self.large_nice <= 19:
+            raise ConfigurationError(f"large_nice must be 0 to 19, got {self.large_nice}")
         if self.log_wait_ms < 0:
             raise ConfigurationError(f"log_wait_ms must not be negative, got {self.log_wait_ms}")
 
