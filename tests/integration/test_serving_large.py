@@ -182,3 +182,21 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         return "gone"
+
+
+def test_the_process_stops_when_the_gateway_is_killed(team: Team) -> None:
+    with serve(team.db_url, team.home, team.tmp, name="killed") as gateway:
+        headers = {"Authorization": f"Bearer {gateway.key}"}
+        with httpx.Client(base_url=gateway.url, headers=headers, timeout=120) as client:
+            assert client.post("/predict", json=columns(RECORDS)).status_code == 200
+            wait_for(lambda: large_process(client)["ready"], timeout=90)
+            pid = large_process(client)["pid"]
+        folder = Path(Path(f"/proc/{pid}/cmdline").read_text().split("\0")[3]).parent
+        assert folder.name.startswith("govml-large-") and folder.is_dir()
+        gateway.process.kill()
+        gateway.process.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{pid}").exists() and "Z" not in _state(pid):
+            assert time.monotonic() < deadline, "the large-request process outlived the gateway"
+            time.sleep(0.2)
+        assert not folder.exists(), "the process left its socket's folder behind"

@@ -55,6 +55,7 @@ RESTART_SECONDS: Final = 30.0
 ANSWER_TIMEOUT_SECONDS: Final = 600.0
 """Longest wait for the second process's answer to one large request."""
 METRICS_TIMEOUT_SECONDS: Final = 2.0
+PARENT_POLL_SECONDS: Final = 1.0
 _FORWARDED: Final = (b"authorization", b"content-type", b"content-encoding")
 _OWN_HEADERS: Final = frozenset({"content-length", "content-type", "x-request-id", "connection"})
 
@@ -179,6 +180,7 @@ class LargeProcess:
                 "govml.serving.large",
                 str(socket),
                 str(self.options.large_nice),
+                str(os.getpid()),
             ],
             env=environ,
             stdin=subprocess.DEVNULL,
@@ -239,18 +241,33 @@ class LargeProcess:
 
 
 def main(argv: list[str]) -> None:
-    """Run the second gateway process on the Unix socket ``argv[0]`` at nice ``argv[1]``."""
-    socket, nice = argv[0], int(argv[1])
+    """Run the second gateway process on the Unix socket ``argv[0]`` at nice ``argv[1]``.
+
+    ``argv[2]`` is the gateway's process id: when the gateway ends without stopping this
+    process (it was killed), this process stops itself (writing its log) and removes the
+    socket's folder.
+    """
+    socket, nice, parent = argv[0], int(argv[1]), int(argv[2])
     current = os.getpriority(os.PRIO_PROCESS, 0)
     if nice > current:
         os.setpriority(os.PRIO_PROCESS, 0, nice)
     import importlib.util
+    import signal
+    import threading
 
     import uvicorn
 
     from govml.cli.serve_cmds import FACTORY, log_config
     from govml.serving.protocol import GatewayProtocol
 
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        logger.warning("the gateway (process %d) ended: stopping", parent)
+        shutil.rmtree(Path(socket).parent, ignore_errors=True)  # nobody can reach it now
+        os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's shutdown: the log is written
+
+    threading.Thread(target=watch, name="govml-parent-watch", daemon=True).start()
     uvicorn.run(
         FACTORY,
         factory=True,
