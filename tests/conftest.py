@@ -7,6 +7,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # One OpenMP and BLAS thread per process. `make test` runs two pytest workers on two cores,
 # next to servers and Spark; scikit-learn's OpenMP loops (HistGradientBoosting) and
@@ -146,6 +147,21 @@ def shared_datasets() -> Path:
     if not (folder / "adult" / "adult-train.csv").is_file():
         pytest.skip(f"shared datasets not found at {folder} (set GOVML_DATASETS)")
     return folder
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session (local[2]) for every Spark test a pytest process runs.
+
+    Starting Spark costs seconds; the Spark test files share this session instead of each
+    starting and stopping its own. Those files skip, saying why, where pyspark or Java is
+    missing, before they ask for it.
+    """
+    from govml.engines.spark_engine import local_session
+
+    session = local_session("local[2]")
+    yield session
+    session.stop()
 
 
 def populate(client: govml.Client) -> None:

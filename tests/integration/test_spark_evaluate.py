@@ -69,15 +69,6 @@ fairness:
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from govml.engines.spark_engine import local_session
-
-    session = local_session("local[2]")
-    yield session
-    session.stop()
-
-
-@pytest.fixture(scope="module")
 def lake(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A trained pipeline, its training frame, and the test split as a Parquet folder."""
     folder = tmp_path_factory.mktemp("lake")

@@ -1,15 +1,15 @@
 """The Spark engine (local[2]) computes the numpy path's statistics exactly.
 
-One Spark session for the module; skipped, saying why, only where Java or pyspark is
-missing. Counts equal exactly and float sums within 1e-9 relative, on the same Parquet
-files: weights, nulls, NaN and infinities, a missing-value group, intersections,
-categories the reference lacks, values on sketch bucket boundaries and scores on bin edges.
+One Spark session for the run (``spark``, tests/conftest.py); skipped, saying why, only
+where Java or pyspark is missing. Counts equal exactly and float sums within 1e-9
+relative, on the same Parquet files: weights, nulls, NaN and infinities, a missing-value
+group, intersections, categories the reference lacks, values on sketch bucket boundaries
+and scores on bin edges.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +38,6 @@ if importlib.util.find_spec("pyspark") is None:
     pytest.skip("pyspark is not installed (pip install 'govml[spark]')", allow_module_level=True)
 if not java_available():
     pytest.skip("no Java on this machine: the Spark engine needs Java 17", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from govml.engines.spark_engine import local_session
-
-    session = local_session("local[2]")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
