@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import copy
-import importlib.util
 import os
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -15,7 +12,6 @@ from govml.cli.output import print_ok
 from govml.client import connect, settings_for
 from govml.serving.options import HEADER_TIMEOUT_SECONDS, MIB, GatewayOptions
 
-FACTORY = "govml.serving.app:app_from_environment"
 LOG_DIR = typer.Option(
     None, "--log-dir", help="Prediction log folder (default: $GOVML_HOME/predictions)."
 )
@@ -113,36 +109,11 @@ def serve(
 
     where = settings.server or safe_url(settings.resolved_database_url())
 
-    import uvicorn
-
-    from govml.serving.protocol import GatewayProtocol
+    from govml.serving.runner import run_gateway
 
     sent = f", sent to {settings.server}" if settings.server and store is None else ""
     print_ok(
         f"serving {name}@{alias} from {where} on http://{host}:{port} "
         f"(prediction log: {options.log_dir}{sent})"
     )
-    uvicorn.run(
-        FACTORY,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http=GatewayProtocol,
-        access_log=False,
-        log_config=log_config(),
-    )
-
-
-def log_config() -> dict[str, Any]:
-    """Uvicorn's logging set-up plus the gateway's own logger (switches, load failures)."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["govml.serving"] = {
-        "handlers": ["default"],
-        "level": "INFO",
-        "propagate": False,
-    }
-    return config
+    run_gateway(host=host, port=port, workers=workers)

@@ -251,14 +251,10 @@ def main(argv: list[str]) -> None:
     current = os.getpriority(os.PRIO_PROCESS, 0)
     if nice > current:
         os.setpriority(os.PRIO_PROCESS, 0, nice)
-    import importlib.util
     import signal
     import threading
 
-    import uvicorn
-
-    from govml.cli.serve_cmds import FACTORY, log_config
-    from govml.serving.protocol import GatewayProtocol
+    from govml.serving.runner import run_gateway
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -268,15 +264,7 @@ def main(argv: list[str]) -> None:
         os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's shutdown: the log is written
 
     threading.Thread(target=watch, name="govml-parent-watch", daemon=True).start()
-    uvicorn.run(
-        FACTORY,
-        factory=True,
-        uds=socket,
-        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http=GatewayProtocol,
-        access_log=False,
-        log_config=log_config(),
-    )
+    run_gateway(uds=socket)
 
 
 if __name__ == "__main__":
