@@ -67,6 +67,13 @@ def bounds_text(low: float | None, high: float | None) -> str:
     return f"≤ {format_number(high if high is not None else math.inf)}"
 
 
+def judged_text(passed: bool, low: float | None, high: float | None) -> str:
+    """Return how a value stands to its bounds: ``meets ≥ a`` or ``is within [a, b]``."""
+    if low is not None and high is not None:
+        return ("is within " if passed else "is outside ") + bounds_text(low, high)[3:]
+    return ("meets " if passed else "breaks ") + bounds_text(low, high)
+
+
 def within(value: float, low: float | None, high: float | None) -> bool:
     """Return True when ``low <= value <= high`` (a missing bound does not limit)."""
     return (low is None or value >= low) and (high is None or value <= high)
@@ -509,11 +516,8 @@ def _fair(
     else:
         status = "pass" if within(found.value, rule.low, rule.high) else "fail"
         basis = ""
-    relation = "meets" if status == "pass" else "breaks"
-    message = (
-        f"{rule.metric}{where} {shown(found.value)}{basis} {relation} "
-        f"{bounds_text(rule.low, rule.high)}{suffix}"
-    )
+    relation = judged_text(status == "pass", rule.low, rule.high)
+    message = f"{rule.metric}{where} {shown(found.value)}{basis} {relation}{suffix}"
     return CheckResult(
         check=check,
         category="fairness",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from govml.checks import CheckResult
-from govml.evaluation.gates import bounds_text, not_run, shown, threshold_of, within
+from govml.evaluation.gates import judged_text, not_run, shown, threshold_of, within
 from govml.metrics import BinaryConfusion, metric_names, metric_result
 from govml.metrics._registry import MetricSpec, spec_for
 from govml.metrics._validate import MetricInputError
@@ -172,12 +172,12 @@ def _bounded(
             reason=reason,
         )
     ok = within(value.value, rule.low, rule.high)
-    relation = "meets" if ok else "breaks"
+    relation = judged_text(ok, rule.low, rule.high)
     return CheckResult(
         check=rule.metric,
         category="performance",
         status="pass" if ok else "fail",
-        message=f"{rule.metric} {shown(value.value)} {relation} {bounds_text(rule.low, rule.high)}",
+        message=f"{rule.metric} {shown(value.value)} {relation}",
         value=value.value,
         threshold=threshold,
         evidence=_stats_evidence(rule, stats),

@@ -29,7 +29,7 @@ from govml.checks.training_data import (
     representation,
 )
 from govml.errors import InputError
-from govml.evaluation.gates import bounds_text, not_run, shown, threshold_of, within
+from govml.evaluation.gates import judged_text, not_run, shown, threshold_of, within
 from govml.evaluation.inputs import EvaluationInputs, coerce_label, plain
 from govml.evaluation.runners.base import EvaluationRun, Finding, SectionOutput
 from govml.policy import Policy
@@ -322,7 +322,7 @@ def _expectation(
         low = None if item.min is None else float(item.min)
         high = None if item.max is None else float(item.max)
     status: Status = "pass" if within(value, low, high) else "fail"
-    relation = "meets" if status == "pass" else "breaks"
+    relation = judged_text(status == "pass", low, high)
     what = {
         "mean_between": "mean",
         "quantile_between": f"quantile {shown(getattr(item, 'quantile', 0.5))}",
@@ -334,7 +334,7 @@ def _expectation(
         check=name,
         category=CATEGORY,
         status=status,
-        message=f"{what} of {item.column} {shown(value)} {relation} {bounds_text(low, high)}",
+        message=f"{what} of {item.column} {shown(value)} {relation}",
         value=value,
         threshold=threshold,
         evidence={"column": item.column, "rows": len(frame)},
