@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         "process may contain beyond the built-in allowlist; set by the operator after review.",
     )
 
+    custom_code: bool = Field(
+        default=False,
+        description="Whether this process may load models that run the code they ship with "
+        "(MLflow python_function models), where the policy in force for the model's tier also "
+        "says security.serialization: custom_code; set by the operator.",
+    )
     ticket_url: str | None = Field(
         default=None,
         description="Link of a change ticket, with {ticket} where its id goes (such as "

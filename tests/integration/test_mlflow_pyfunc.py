@@ -226,6 +226,8 @@ def _log_models(url: str, tmp: Path, frame: pd.DataFrame) -> Tracking:
 
 @pytest.fixture
 def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Team]:
+    # The operator's consent that these processes run models' own code (GOVML_CUSTOM_CODE).
+    monkeypatch.setenv("GOVML_CUSTOM_CODE", "1")
     home = tmp_path / "home"
     home.mkdir()
     url = f"sqlite:///{home / 'govml.db'}"
@@ -476,6 +478,47 @@ def test_a_later_policy_without_custom_code_refuses_every_load(
     (check,) = [c for c in evaluation.checks if c["check"] == "serialization"]
     assert check["status"] == "fail"
     assert "loading it needs security.serialization: custom_code" in check["message"]
+
+
+def test_without_the_operators_consent_no_process_runs_the_models_code(
+    tracking: Tracking,
+    team: Team,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    apply(team, "custom_code")
+    code, _, err = run_cli(capsys, monkeypatch, "bob", *import_args(tracking, "credit-pyfunc"))
+    assert code == 0, err
+    monkeypatch.delenv("GOVML_CUSTOM_CODE")
+    with govml.connect(team.home, database_url=team.db_url, user="bob") as bob:
+        with pytest.raises(UnsafeArtifactError) as refused:
+            bob.load_model("credit-pyfunc@1")
+        assert refused.value.message == (
+            "credit-pyfunc is an MLflow python_function model, which runs the code it ships "
+            "with; policy 'gate-custom_code' allows that, but this process may not run models' "
+            "own code (GOVML_CUSTOM_CODE is not set)"
+        )
+        evaluation = bob.evaluate(
+            "credit-pyfunc@1", data=str(tracking.valid), target=TARGET, n_boot=20
+        )
+        (check,) = [c for c in evaluation.checks if c["check"] == "serialization"]
+        assert check["status"] == "fail"
+        assert "GOVML_CUSTOM_CODE is not set" in check["message"]
+    # A server without it does not register an uploaded python_function model either.
+    with bridge.tracking(tracking.url) as client:
+        fetched = bridge.fetch(client, "models:/credit-pyfunc/1", team.tmp / "download")
+    form = {"flavor": "mlflow_pyfunc"}
+    files = {"artifact": ("model.tar", pack_directory(fetched.folder), "application/x-tar")}
+    app = create_app(load_settings(home=team.home, database_url=team.db_url))
+    headers = {"Authorization": f"Bearer {team.tokens['bob']}"}
+    with (
+        in_process(app) as transport,
+        httpx.Client(base_url=BASE_URL, headers=headers, transport=transport, timeout=120) as http,
+    ):
+        refused_upload = http.post("/api/v1/models/credit-pyfunc/versions", data=form, files=files)
+        assert 400 <= refused_upload.status_code < 500, refused_upload.text
+        assert "GOVML_CUSTOM_CODE is not set" in refused_upload.json()["error"]["message"]
+    assert [v.version for v in team["bob"].list_versions("credit-pyfunc")] == [1]
 
 
 def test_an_upload_claiming_the_flavor_is_judged_by_the_server(

@@ -31,8 +31,9 @@ class ServiceContext:
     False when a server authenticated it from a token; only a local context may make the
     first user of an empty store its admin. ``trusted_types`` are the types beyond the built-in
     allowlist that the operator lets artifacts loaded by this process contain
-    (``GOVML_TRUSTED_TYPES``). ``prediction_log`` is the ``s3://`` location gateways upload
-    their log to (``GOVML_PREDICTION_LOG``), which monitoring then reads by default.
+    (``GOVML_TRUSTED_TYPES``); ``custom_code`` whether the operator lets it load models that
+    run their own code (``GOVML_CUSTOM_CODE``). ``prediction_log`` is the ``s3://`` location
+    gateways upload their log to (``GOVML_PREDICTION_LOG``), which monitoring then reads by default.
     """
 
     store: Store
@@ -43,6 +44,7 @@ class ServiceContext:
     keys: Path | None = None
     local: bool = True
     trusted_types: frozenset[str] = frozenset()
+    custom_code: bool = False
     prediction_log: str | None = None
 
     @classmethod
@@ -74,6 +76,7 @@ class ServiceContext:
             keys=(settings.home / "keys").resolve(),
             token_max_days=settings.token_max_days,
             trusted_types=settings.trusted_types,
+            custom_code=settings.custom_code,
             prediction_log=settings.prediction_log,
         )
 

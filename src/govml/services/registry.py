@@ -49,6 +49,11 @@ ERR_CUSTOM_CODE = (
     "{model} is an MLflow python_function model, which runs the code it ships with; {held} "
     "in force for risk tier {tier!r}, and loading it needs security.serialization: custom_code"
 )
+ERR_CUSTOM_CODE_PROCESS = (
+    "{model} is an MLflow python_function model, which runs the code it ships with; policy "
+    "{policy!r} allows that, but this process may not run models' own code (GOVML_CUSTOM_CODE "
+    "is not set)"
+)
 _SUFFIX_FLAVORS = {".skops": "sklearn", ".onnx": "onnx", ".ubj": "xgboost", ".lgb": "lightgbm"}
 
 
@@ -371,8 +376,10 @@ class RegistryService:
         """Return the flavor that loads a version of ``model``, as this process may load it.
 
         A flavor whose models run their own code (``mlflow_pyfunc``) loads only when the policy
-        in force for the model's risk tier says ``security.serialization: custom_code``; that
-        is decided here, from the store, at every load, and never from the version's options.
+        in force for the model's risk tier says ``security.serialization: custom_code`` and
+        the operator lets this process run such code (``GOVML_CUSTOM_CODE``; a server that
+        registers or evaluates for its users runs the code in its own process); that is
+        decided here, at every load, and never from the version's options.
 
         Raises
         ------
@@ -397,6 +404,12 @@ class RegistryService:
                 ERR_CUSTOM_CODE.format(model=model, held=held, tier=tier),
                 hint="put a policy saying security: {serialization: custom_code} in force "
                 "for the tier, after reviewing the version's code files",
+            )
+        if not self.ctx.custom_code:
+            raise UnsafeArtifactError(
+                ERR_CUSTOM_CODE_PROCESS.format(model=model, policy=stored.name),
+                hint="the operator sets GOVML_CUSTOM_CODE=1 for the processes that may run "
+                "models' own code (after reviewing the version's code files)",
             )
         return MlflowPyfuncFlavor(custom_code=stored.name)
 
