@@ -107,7 +107,7 @@ class LargeProcess:
     async def relay(
         self, body: bytes, query: bytes, scope_headers: Any, request_id: str
     ) -> Response:
-        """Send a read request to the second process and return its answer.
+        """Send a request (its body read by the gateway) to the second process; return its answer.
 
         Raises
         ------
