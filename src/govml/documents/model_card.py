@@ -38,6 +38,7 @@ from govml.documents.outline import (
 )
 from govml.domain.records import ModelVersion
 from govml.evaluation import Evaluation
+from govml.reports._format import favourable_text
 
 SCHEMA = "govml.model-card/v1"
 MCT_SCHEMA_VERSION = "0.0.2"
@@ -340,6 +341,7 @@ def _evaluation_data(facts: ModelFacts, latest: Evaluation | None) -> dict[str, 
         "source": data.get("source"),
         "target": inputs["target"],
         "positive_label": inputs.get("pos_label"),
+        "favourable_outcome": favourable_text(inputs),
         "sensitive_features": inputs["sensitive"],
         "source_of_record": common.evaluation_source(facts, latest),
     }
@@ -605,6 +607,10 @@ def _data_section(title: str, card: Mapping[str, Any], *, evaluation: bool) -> S
             ("source", str(data["source"] or "not recorded")),
             ("target", str(data["target"])),
             ("positive label", str(data["positive_label"])),
+            (
+                "favourable outcome",
+                str(data.get("favourable_outcome") or "none (no fairness rules)"),
+            ),
             ("sensitive features", ", ".join(data["sensitive_features"]) or "none"),
             ("evaluation", str(data["source_of_record"]["evaluation_id"])),
         ]

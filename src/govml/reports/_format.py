@@ -569,7 +569,7 @@ def details_of(document: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("sensitive features", inputs.get("sensitive") or None),
         ("task", inputs.get("task")),
         ("positive label", inputs.get("pos_label")),
-        ("favourable outcome", _favourable_text(inputs)),
+        ("favourable outcome", favourable_text(inputs)),
         ("champion", subject_name({"subject": champion}) if champion else None),
         ("started at", document.get("started_at")),
         ("actor", document.get("actor")),
@@ -579,7 +579,7 @@ def details_of(document: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(label, text(value)) for label, value in pairs if value not in (None, "", MISSING)]
 
 
-def _favourable_text(inputs: Mapping[str, Any]) -> str | None:
+def favourable_text(inputs: Mapping[str, Any]) -> str | None:
     """Say which outcome fairness rules treat as good for the person, and who said so."""
     label = inputs.get("favourable_label")
     if label is None:
