@@ -39,8 +39,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Files go to the two workers in collection order (integration tests, the longest, first):
+# xdist's default order, most tests first, left single long tests (the demo, the tutorial)
+# to run alone at the end while the other worker idled.
 unit: $(STAMP)
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck unit
 
