@@ -285,9 +285,10 @@ class AuditService:
         return sorted(found, key=lambda entry: entry.seq)
 
 
-REPLAY_WORK = 500_000
+REPLAY_WORK = 150_000
 """Loading and running the record replays (about a second of CPU, most of it importing the
-services) costs about what checking 500,000 entries without tree heads does."""
+services) costs about what checking 150,000 entries without tree heads does (measured on a
+million entries: 1.2 s of CPU for the replays against 9.2 s for the entries)."""
 ERR_TRUNCATED = "the ledger has {entries} entries but the checkpoint covers {size}: {missing}"
 ERR_ARTIFACTS = "{count} artifact(s) do not match the digest their versions record: {problems}"
 HINT_ARTIFACTS = "restore the files from a backup; govml will not load changed bytes"
