@@ -28,8 +28,7 @@ def test_unknown_flavor_name_lists_valid_names_and_suggests_one() -> None:
         get_flavor("sklaern")
     error = caught.value
     assert error.message == (
-        "unknown flavor 'sklaern'; valid flavors: sklearn, xgboost, lightgbm, onnx, "
-        "mlflow_pyfunc"
+        "unknown flavor 'sklaern'; valid flavors: sklearn, xgboost, lightgbm, onnx, mlflow_pyfunc"
     )
     assert error.hint == "did you mean 'sklearn'?"
 
