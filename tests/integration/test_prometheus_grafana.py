@@ -268,7 +268,7 @@ def _wait_for_series(prom: str, expr: str) -> list[dict[str, Any]]:
     while time.monotonic() < deadline:
         try:
             body = _query(prom, expr)
-        except httpx.TransportError:
+        except (httpx.TransportError, ValueError):  # not listening, or 503 while it starts
             body = {}
         result = body.get("data", {}).get("result", [])
         if result:
