@@ -16,6 +16,7 @@ import json
 import sys
 import tarfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -247,6 +248,25 @@ def apply(team: Team, level: str) -> None:
     path = team.tmp / f"policy-{level}.yaml"
     path.write_text(POLICY.format(name=f"gate-{level}", level=level), encoding="utf-8")
     team["alice"].apply_policy(path, replace=True)
+
+
+def downloaded_tar(tracking: Tracking, team: Team) -> bytes:
+    """The python_function model as MLflow serves it, packed as govml keeps it."""
+    with bridge.tracking(tracking.url) as client:
+        fetched = bridge.fetch(client, "models:/credit-pyfunc/1", team.tmp / "download")
+    return pack_directory(fetched.folder)
+
+
+@contextmanager
+def server_as_bob(team: Team) -> Iterator[httpx.Client]:
+    """A client of `govml server` on the team's store (in this process), signed in as bob."""
+    app = create_app(load_settings(home=team.home, database_url=team.db_url))
+    headers = {"Authorization": f"Bearer {team.tokens['bob']}"}
+    with (
+        in_process(app) as transport,
+        httpx.Client(base_url=BASE_URL, headers=headers, transport=transport, timeout=120) as http,
+    ):
+        yield http
 
 
 def import_args(tracking: Tracking, name: str) -> list[str]:
@@ -505,16 +525,9 @@ def test_without_the_operators_consent_no_process_runs_the_models_code(
         assert check["status"] == "fail"
         assert "GOVML_CUSTOM_CODE is not set" in check["message"]
     # A server without it does not register an uploaded python_function model either.
-    with bridge.tracking(tracking.url) as client:
-        fetched = bridge.fetch(client, "models:/credit-pyfunc/1", team.tmp / "download")
     form = {"flavor": "mlflow_pyfunc"}
-    files = {"artifact": ("model.tar", pack_directory(fetched.folder), "application/x-tar")}
-    app = create_app(load_settings(home=team.home, database_url=team.db_url))
-    headers = {"Authorization": f"Bearer {team.tokens['bob']}"}
-    with (
-        in_process(app) as transport,
-        httpx.Client(base_url=BASE_URL, headers=headers, transport=transport, timeout=120) as http,
-    ):
+    files = {"artifact": ("model.tar", downloaded_tar(tracking, team), "application/x-tar")}
+    with server_as_bob(team) as http:
         refused_upload = http.post("/api/v1/models/credit-pyfunc/versions", data=form, files=files)
         assert 400 <= refused_upload.status_code < 500, refused_upload.text
         assert "GOVML_CUSTOM_CODE is not set" in refused_upload.json()["error"]["message"]
@@ -524,18 +537,10 @@ def test_without_the_operators_consent_no_process_runs_the_models_code(
 def test_an_upload_claiming_the_flavor_is_judged_by_the_server(
     tracking: Tracking, team: Team
 ) -> None:
-    with bridge.tracking(tracking.url) as client:
-        fetched = bridge.fetch(client, "models:/credit-pyfunc/1", team.tmp / "download")
-    data = pack_directory(fetched.folder)
     claimed = {"output": "labels", "code_files": {}, "trusted": ["os.system"]}
     form = {"flavor": "mlflow_pyfunc", "flavor_options": json.dumps(claimed)}
-    files = {"artifact": ("model.tar", data, "application/x-tar")}
-    app = create_app(load_settings(home=team.home, database_url=team.db_url))
-    headers = {"Authorization": f"Bearer {team.tokens['bob']}"}
-    with (
-        in_process(app) as transport,
-        httpx.Client(base_url=BASE_URL, headers=headers, transport=transport, timeout=120) as http,
-    ):
+    files = {"artifact": ("model.tar", downloaded_tar(tracking, team), "application/x-tar")}
+    with server_as_bob(team) as http:
         refused = http.post("/api/v1/models/credit-pyfunc/versions", data=form, files=files)
         assert 400 <= refused.status_code < 500, refused.text
         message = refused.json()["error"]["message"]
