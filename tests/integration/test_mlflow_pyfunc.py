@@ -250,6 +250,18 @@ def apply(team: Team, level: str) -> None:
     team["alice"].apply_policy(path, replace=True)
 
 
+def import_under_custom_code(
+    tracking: Tracking,
+    team: Team,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Put a custom_code policy in force and import credit-pyfunc as bob, with the CLI."""
+    apply(team, "custom_code")
+    code, _, err = run_cli(capsys, monkeypatch, "bob", *import_args(tracking, "credit-pyfunc"))
+    assert code == 0, err
+
+
 def downloaded_tar(tracking: Tracking, team: Team) -> bytes:
     """The python_function model as MLflow serves it, packed as govml keeps it."""
     with bridge.tracking(tracking.url) as client:
@@ -320,9 +332,7 @@ def test_evaluate_gives_the_results_of_the_wrapped_model(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    apply(team, "custom_code")
-    code, _, err = run_cli(capsys, monkeypatch, "bob", *import_args(tracking, "credit-pyfunc"))
-    assert code == 0, err
+    import_under_custom_code(tracking, team, capsys, monkeypatch)
     team["bob"].register_version(
         "credit-direct",
         model=tracking.pipeline,
@@ -412,9 +422,7 @@ def test_the_gateway_serves_it_with_the_wrapped_models_answers(
     from govml.serving import GatewayOptions, create_app
     from govml.serving.source import ClientSource
 
-    apply(team, "custom_code")
-    code, _, err = run_cli(capsys, monkeypatch, "bob", *import_args(tracking, "credit-pyfunc"))
-    assert code == 0, err
+    import_under_custom_code(tracking, team, capsys, monkeypatch)
     ref = "credit-pyfunc@1"
     evaluation = team["bob"].evaluate(ref, data=str(tracking.valid), target=TARGET, n_boot=100)
     assert evaluation.status in ("pass", "warn"), evaluation.checks
@@ -469,9 +477,7 @@ def test_a_later_policy_without_custom_code_refuses_every_load(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    apply(team, "custom_code")
-    code, _, err = run_cli(capsys, monkeypatch, "bob", *import_args(tracking, "credit-pyfunc"))
-    assert code == 0, err
+    import_under_custom_code(tracking, team, capsys, monkeypatch)
     assert team["bob"].load_model("credit-pyfunc@1").has_proba
 
     apply(team, "scanned_pickle")
@@ -506,9 +512,7 @@ def test_without_the_operators_consent_no_process_runs_the_models_code(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    apply(team, "custom_code")
-    code, _, err = run_cli(capsys, monkeypatch, "bob", *import_args(tracking, "credit-pyfunc"))
-    assert code == 0, err
+    import_under_custom_code(tracking, team, capsys, monkeypatch)
     monkeypatch.delenv("GOVML_CUSTOM_CODE")
     with govml.connect(team.home, database_url=team.db_url, user="bob") as bob:
         with pytest.raises(UnsafeArtifactError) as refused:

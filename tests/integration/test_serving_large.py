@@ -23,14 +23,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.test_lifecycle import Team
 from tests.integration.test_serving_gateway import (
     Served,
-    build_store,
     read_log,
     record,
     serve,
     wait_for,
 )
+from tests.integration.test_serving_gateway import store as store  # the module's store fixture
 
-import govml
 from govml.serving.large import RESTART_SECONDS
 from govml.serving.payload import SMALL_BODY
 
@@ -38,20 +37,8 @@ RECORDS = 2_500  # about 110 KB as columns: over SMALL_BODY
 
 
 @pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
-    tmp = tmp_path_factory.mktemp("large")
-    home = tmp / "home"
-    home.mkdir()
-    url = f"sqlite:///{home / 'govml.db'}"
-    govml.connect(home, database_url=url, user="alice", create=True).close()
-    team = build_store(url, home, tmp)
-    yield team
-    team.close()
-
-
-@pytest.fixture(scope="module")
-def served(team: Team) -> Iterator[Served]:
-    with serve(team.db_url, team.home, team.tmp) as gateway:
+def served(store: Team) -> Iterator[Served]:
+    with serve(store.db_url, store.home, store.tmp) as gateway:
         yield gateway
 
 
@@ -65,6 +52,14 @@ def large_process(http: httpx.Client) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     found: dict[str, Any] = answer.json()["gateway"]["large_process"]
     return found
+
+
+def started(http: httpx.Client) -> int:
+    """Have the gateway start its large-request process (a large request does); its pid."""
+    if not large_process(http)["ready"]:
+        assert http.post("/predict", json=columns(RECORDS)).status_code == 200
+        wait_for(lambda: large_process(http)["ready"], timeout=90)
+    return int(large_process(http)["pid"])
 
 
 def nice_of(pid: int) -> int:
@@ -137,7 +132,7 @@ def test_a_large_request_is_answered_by_the_niced_process_like_small_ones(
 def test_a_bad_large_request_is_refused_by_the_process_with_its_field(
     served: Served, http: httpx.Client
 ) -> None:
-    wait_for(lambda: large_process(http)["ready"], timeout=90)
+    started(http)
     body = columns(RECORDS)
     body["columns"]["x2"][1234] = "not a number"
     answer = http.post("/predict", json=body)
@@ -150,8 +145,7 @@ def test_a_bad_large_request_is_refused_by_the_process_with_its_field(
 def test_when_the_process_is_killed_the_gateway_answers_large_requests_itself(
     served: Served, http: httpx.Client
 ) -> None:
-    wait_for(lambda: large_process(http)["ready"], timeout=90)
-    pid = large_process(http)["pid"]
+    pid = started(http)
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: large_process(http)["pid"] != pid, timeout=10)  # the gateway saw it end
     answer = http.post("/predict", json=columns(RECORDS, 100))
@@ -184,8 +178,8 @@ def _state(pid: int) -> str:
         return "gone"
 
 
-def test_the_process_stops_when_the_gateway_is_killed(team: Team) -> None:
-    with serve(team.db_url, team.home, team.tmp, name="killed") as gateway:
+def test_the_process_stops_when_the_gateway_is_killed(store: Team) -> None:
+    with serve(store.db_url, store.home, store.tmp, name="killed") as gateway:
         headers = {"Authorization": f"Bearer {gateway.key}"}
         with httpx.Client(base_url=gateway.url, headers=headers, timeout=120) as client:
             assert client.post("/predict", json=columns(RECORDS)).status_code == 200
