@@ -131,6 +131,8 @@ class LargeProcess:
         except (httpx.ConnectError, FileNotFoundError) as exc:
             self.ready = False
             raise ConnectionError(str(exc)) from exc
+        except httpx.ConnectTimeout as exc:  # alive but busy: nothing was sent
+            raise ConnectionError(str(exc)) from exc
         except httpx.HTTPError as exc:
             self.ready = False
             raise Unanswered(f"{type(exc).__name__}: {exc}") from exc
