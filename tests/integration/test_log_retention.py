@@ -210,14 +210,19 @@ def test_audit_verify_logs_names_a_changed_missing_or_extra_file(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    mine = set()
     with httpx.Client(base_url=gateway.url, headers=gateway.headers, timeout=30) as http:
         for i in range(3):
-            assert (
-                http.post("/predict", json={**record(50 + i), "customer": "C-9"}).status_code == 200
-            )
+            response = http.post("/predict", json={**record(50 + i), "customer": "C-9"})
+            assert response.status_code == 200
+            mine.add(response.json()["request_id"])
+    # The three rows are written first; only then is "clean" about them (a check that ran
+    # before their file was written would pass and leave it unledgered for the next one).
+    wait_for(lambda: mine <= {r["request_id"] for r in _rows(gateway.log_dir)}, timeout=30)
 
     def clean() -> bool:
-        return _verify(monkeypatch, store, capsys, gateway.log_dir)[0] == 0
+        code, result = _verify(monkeypatch, store, capsys, gateway.log_dir)
+        return code == 0 and result["logs"]["checked"] == len(_files(gateway.log_dir))  # type: ignore[index]
 
     wait_for(clean, timeout=30)  # every closed file is in the ledger, erased ones by new digest
     code, result = _verify(monkeypatch, store, capsys, gateway.log_dir)
