@@ -27,6 +27,15 @@ mlflow_xgboost = pytest.importorskip("mlflow.xgboost")
 lgb = pytest.importorskip("lightgbm")
 xgb = pytest.importorskip("xgboost")
 
+
+def _pins(*names: str) -> list[str]:
+    """Requirements pinned to what is installed: given, MLflow does not infer them by running
+    each model in a subprocess (several seconds a model)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in names]
+
+
 GIT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 SCANNED = """\
 apiVersion: govml/v1
@@ -89,6 +98,7 @@ def _log_models(url: str, tmp: Path) -> Tracking:
                 serialization_format="skops",
                 registered_model_name="credit",
                 input_example=X.head(3),
+                pip_requirements=_pins("scikit-learn", "skops"),
             )
         with mlflow.start_run():
             second = LogisticRegression(C=2.0).fit(X, y)
@@ -98,6 +108,7 @@ def _log_models(url: str, tmp: Path) -> Tracking:
                 name="model",
                 serialization_format="cloudpickle",
                 registered_model_name="credit",
+                pip_requirements=_pins("scikit-learn", "cloudpickle"),
             )
         with mlflow.start_run():
             booster = lgb.train(
@@ -106,12 +117,20 @@ def _log_models(url: str, tmp: Path) -> Tracking:
                 num_boost_round=20,
             )
             mlflow_lightgbm.log_model(
-                booster, name="model", registered_model_name="credit-lgb", input_example=X.head(3)
+                booster,
+                name="model",
+                registered_model_name="credit-lgb",
+                input_example=X.head(3),
+                pip_requirements=_pins("lightgbm"),
             )
         with mlflow.start_run():
             boosted = xgb.XGBClassifier(n_estimators=20, max_depth=3).fit(X, y)
             mlflow_xgboost.log_model(
-                boosted, name="model", registered_model_name="credit-xgb", input_example=X.head(3)
+                boosted,
+                name="model",
+                registered_model_name="credit-xgb",
+                input_example=X.head(3),
+                pip_requirements=[f"xgboost=={xgb.__version__}"],
             )
         return Tracking(url, train, frame, model, run.info.run_id, booster, boosted)
     finally:

@@ -74,6 +74,12 @@ def serve(
     large_nice: int = typer.Option(
         10, "--large-nice", min=0, max=19, help="Nice value of the large-request process."
     ),
+    large_restart_seconds: float = typer.Option(
+        30.0,
+        "--large-restart-seconds",
+        min=0.1,
+        help="Least seconds between two starts of the large-request process.",
+    ),
 ) -> None:
     """Serve NAME's version holding ALIAS: validated predictions, a log, live version changes."""
     store = getattr(ctx.find_root().obj, "store", None)
@@ -98,6 +104,7 @@ def serve(
         feedback_index_entries=feedback_index,
         large_process=large_process,
         large_nice=large_nice,
+        large_restart_seconds=large_restart_seconds,
     )
     # Worker processes build the gateway from the environment: pin it to this store.
     if not (settings.server and store is None):

@@ -17,8 +17,8 @@ first and the large requests what is left.
   their labels at once).
 - Until it is ready, and whenever it cannot be reached, large requests are answered in the
   gateway's own process as without it; a process that ended is started again at the next large
-  request, at most once every `RESTART_SECONDS`. A request the process took but did not answer
-  (it ended meanwhile) is a 503 with ``Retry-After``: it is not scored twice.
+  request, at most once every ``large_restart_seconds`` (30 s). A request the process took but
+  did not answer (it ended meanwhile) is a 503 with ``Retry-After``: it is not scored twice.
 - ``/metrics`` adds the second process's counters and histograms to the gateway's own; the
   requests, their durations and every gauge are the gateway's.
 """
@@ -51,7 +51,6 @@ SOCKET_NAME: Final = "gateway.sock"
 READY_POLL_SECONDS: Final = 0.5
 START_SECONDS: Final = 120.0
 """How long the second process may take to load the model and answer ``/ready``."""
-RESTART_SECONDS: Final = 30.0
 ANSWER_TIMEOUT_SECONDS: Final = 600.0
 """Longest wait for the second process's answer to one large request."""
 METRICS_TIMEOUT_SECONDS: Final = 2.0
@@ -81,14 +80,17 @@ class LargeProcess:
         self.ready = False
         self._client: httpx.AsyncClient | None = None
         self._starting: asyncio.Task[None] | None = None
-        self._last_start = -RESTART_SECONDS
+        self._last_start = -options.large_restart_seconds
 
     def wanted(self) -> bool:
         """Start the process if it is not running (and may be started now); True when ready."""
         if self.ready and self.process is not None and self.process.poll() is None:
             return True
         self.ready = False
-        if self._starting is None and time.monotonic() - self._last_start >= RESTART_SECONDS:
+        if (
+            self._starting is None
+            and time.monotonic() - self._last_start >= self.options.large_restart_seconds
+        ):
             self._last_start = time.monotonic()
             self._starting = asyncio.get_running_loop().create_task(
                 self._start(), name="govml-large-process"

@@ -69,6 +69,9 @@ class GatewayOptions:
         (``govml serve``), whose store the second process can open.
     large_nice : int
         The second process's nice value (0 to 19; higher is less CPU when both are busy).
+    large_restart_seconds : float
+        Least time between two starts of the second process: one that ended is started again
+        by the next large request after this long (meanwhile the gateway answers them).
     """
 
     model: str
@@ -90,6 +93,7 @@ class GatewayOptions:
     feedback_index_entries: int = 10_000_000
     large_process: bool = False
     large_nice: int = 10
+    large_restart_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -109,6 +113,7 @@ class GatewayOptions:
             "work_threads": self.work_threads,
             "feedback_days": self.feedback_days,
             "feedback_index_entries": self.feedback_index_entries,
+            "large_restart_seconds": self.large_restart_seconds,
         }
         for name, value in positive.items():
             if value <= 0:

@@ -14,7 +14,12 @@ from govml.serving.routing import bucket
 
 def test_options_survive_the_environment() -> None:
     options = GatewayOptions(
-        model="credit", alias="staging", log_dir=Path("/tmp/x"), poll_seconds=0.5, log_wait_ms=0
+        model="credit",
+        alias="staging",
+        log_dir=Path("/tmp/x"),
+        poll_seconds=0.5,
+        log_wait_ms=0,
+        large_restart_seconds=2.5,
     )
     assert GatewayOptions.from_environment(options.to_environment()) == options
 
@@ -27,6 +32,8 @@ def test_bad_options_name_the_variable() -> None:
         GatewayOptions.from_environment(env)
     with pytest.raises(ConfigurationError, match="max_body_bytes must be positive"):
         GatewayOptions(model="credit", max_body_bytes=0)
+    with pytest.raises(ConfigurationError, match="large_restart_seconds must be positive"):
+        GatewayOptions(model="credit", large_restart_seconds=-1)
 
 
 def test_canary_buckets_are_stable_and_uniform() -> None:
