@@ -9,6 +9,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test lint typecheck unit bench clean lock
 
+# Python may write its bytecode caches (__pycache__, ignored by git) even where the shell
+# says not to: without them every process the tests start (gateways, servers, CLI calls, each
+# pytest worker's collection) compiles govml's modules and the tests again.
+unexport PYTHONDONTWRITEBYTECODE
+
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
