@@ -7,6 +7,7 @@ a plain value that survives being written as text.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -116,7 +117,7 @@ class GatewayOptions:
             "large_restart_seconds": self.large_restart_seconds,
         }
         for name, value in positive.items():
-            if value <= 0:
+            if not math.isfinite(value) or value <= 0:  # NaN and infinity compare as no number
                 raise ConfigurationError(f"{name} must be positive, got {value}")
         if not 0 <= self.large_nice <= 19:
             raise ConfigurationError(f"large_nice must be 0 to 19, got {self.large_nice}")

@@ -34,6 +34,10 @@ def test_bad_options_name_the_variable() -> None:
         GatewayOptions(model="credit", max_body_bytes=0)
     with pytest.raises(ConfigurationError, match="large_restart_seconds must be positive"):
         GatewayOptions(model="credit", large_restart_seconds=-1)
+    for odd in ("nan", "inf"):
+        env = {"GOVML_SERVE_MODEL": "credit", "GOVML_SERVE_LARGE_RESTART_SECONDS": odd}
+        with pytest.raises(ConfigurationError, match=f"large_restart_seconds .* got {odd}"):
+            GatewayOptions.from_environment(env)
 
 
 def test_canary_buckets_are_stable_and_uniform() -> None:
