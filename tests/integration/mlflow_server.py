@@ -56,6 +56,9 @@ def mlflow_server(folder: Path) -> Iterator[str]:
             stdout=sink,
             stderr=subprocess.STDOUT,
             cwd=folder,
+            # Without its job runner: eight more processes, each importing MLflow, for jobs
+            # the bridge never asks for.
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             start_new_session=True,
         )
     try:
@@ -93,3 +96,16 @@ def run_cli(
     code = invoke(list(args))
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def explicit_tracking_uri() -> str | None:
+    """The tracking URI set by ``mlflow.set_tracking_uri`` in this process, or None.
+
+    ``mlflow.get_tracking_uri()`` answers the resolved default instead; setting that back
+    after a block would pin it (and export it as MLFLOW_TRACKING_URI to every process started
+    later), where setting None back restores MLflow's own default.
+    """
+    from mlflow.tracking._tracking_service import utils
+
+    explicit: str | None = utils._tracking_uri
+    return explicit

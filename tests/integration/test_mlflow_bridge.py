@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
-from tests.integration.mlflow_server import mlflow_server, run_cli
+from tests.integration.mlflow_server import explicit_tracking_uri, mlflow_server, run_cli
 from tests.integration.test_lifecycle import Team
 
 import govml
@@ -77,7 +78,7 @@ def tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracking]:
 def _log_models(url: str, tmp: Path) -> Tracking:
     """credit v1: skops, with a logged dataset, params, metrics and a git commit; credit v2:
     cloudpickle (MLflow's default on Databricks)."""
-    before = mlflow.get_tracking_uri()
+    before = explicit_tracking_uri()
     mlflow.set_tracking_uri(url)
     try:
         frame = _frame()
@@ -353,3 +354,33 @@ def test_native_boosters_are_kept_as_they_are(
     np.testing.assert_allclose(
         loaded.predict_proba(X), tracking.boosted.predict_proba(X), rtol=1e-6
     )
+
+
+def test_a_run_id_imports_the_model_the_run_logged(
+    tracking: Tracking,
+    team: Team,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    args = ["import", "mlflow", tracking.run_id, "--model", "credit", "--tracking-uri"]
+    code, out, err = run_cli(capsys, monkeypatch, "bob", *args, tracking.url, "--json")
+    assert code == 0, err
+    assert json.loads(out)["mlflow_run_id"] == tracking.run_id
+    version = team["bob"].get_version("credit@1")
+    assert version.mlflow_run_id == tracking.run_id and version.params["C"] == "0.5"
+    args[2] = "0" * 32  # a run id no run has
+    code, _, err = run_cli(capsys, monkeypatch, "bob", *args, tracking.url)
+    assert code in (2, 4, 5) and "MLflow answered" in err, err
+
+
+def test_the_bridge_leaves_mlflows_process_settings_alone(tracking: Tracking) -> None:
+    from govml.integrations import mlflow_bridge as bridge
+
+    def settings() -> tuple[object, ...]:
+        names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+        return (explicit_tracking_uri(), mlflow.get_registry_uri(), *map(os.environ.get, names))
+
+    before = settings()
+    with bridge.tracking(tracking.url) as client:
+        assert client.get_registered_model("credit").name == "credit"
+    assert settings() == before

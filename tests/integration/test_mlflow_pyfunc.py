@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 from tests.asgi import BASE_URL, in_process
 from tests.conftest import datasets_dir
-from tests.integration.mlflow_server import mlflow_server, run_cli
+from tests.integration.mlflow_server import explicit_tracking_uri, mlflow_server, run_cli
 from tests.integration.test_evaluate_bad_data import (
     GERMAN_CATEGORICAL,
     GERMAN_NUMERIC,
@@ -185,7 +185,7 @@ def _log_models(url: str, tmp: Path, frame: pd.DataFrame) -> Tracking:
     # Given, not inferred: MLflow infers requirements by loading the model in a subprocess,
     # which would run the unsafe models' code on the logging side.
     requirements = [f"{p}=={version(p)}" for p in ("mlflow-skinny", "scikit-learn", "pandas")]
-    before = mlflow.get_tracking_uri()
+    before = explicit_tracking_uri()
     mlflow.set_tracking_uri(url)
     try:
         mlflow.set_experiment("credit-pyfunc")

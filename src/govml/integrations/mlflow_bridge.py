@@ -76,17 +76,14 @@ def require_mlflow() -> Any:
 
 @contextmanager
 def tracking(uri: str | None) -> Iterator[Any]:
-    """Point MLflow at tracking (and registry) server ``uri`` for a block; yield a client."""
+    """Yield a client of tracking (and registry) server ``uri`` (None: MLflow's default).
+
+    MLflow's process-wide URIs are left as they are: setting them (and setting them "back")
+    would pin the registry of every later MLflow call in this process, and of the processes it
+    starts, to whatever they resolved to here.
+    """
     mlflow = require_mlflow()
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    if uri is not None:
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-    try:
-        yield mlflow.MlflowClient()
-    finally:
-        mlflow.set_tracking_uri(before[0])
-        mlflow.set_registry_uri(before[1])
+    yield mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,15 +219,22 @@ def fetch(client: Any, uri: str, folder: Path) -> MlflowModel:
             registered: tuple[str | None, str | None] = (name, str(version.version))
         else:
             run_id = uri
-            logged = mlflow.search_logged_models(
-                filter_string=f"source_run_id = '{uri}'", output_format="list"
+            experiment = client.get_run(run_id).info.experiment_id
+            logged = client.search_logged_models(
+                experiment_ids=[experiment], filter_string=f"source_run_id = '{uri}'"
             )
             if not logged:
                 raise NotFoundError(f"MLflow run {uri} logged no model")
             download = logged[0].artifact_location
             registered = (None, None)
         run = client.get_run(run_id)
-        path = Path(mlflow.artifacts.download_artifacts(artifact_uri=download, dst_path=folder))
+        path = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=download,
+                dst_path=folder,
+                tracking_uri=client.tracking_uri,
+            )
+        )
     except MlflowException as exc:
         raise NotFoundError(f"{uri}: MLflow answered: {exc.message}") from None
     mlmodel = _read_yaml(path / "MLmodel", uri)
