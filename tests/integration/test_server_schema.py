@@ -27,6 +27,7 @@ from tests.conftest import BACKENDS, PG_ADMIN_URL
 import govml
 from govml.server import create_app
 from govml.server.background import serving
+from govml.server.guard import UPLOAD_PERMISSIONS
 from govml.settings import load_settings
 
 POLICY = """\
@@ -132,3 +133,11 @@ def test_the_spec_describes_every_route(tmp_path: Path) -> None:
             if path != "/health":
                 assert operation.get("security") == [{"bearer": []}], (method, path)
                 assert "401" in operation["responses"], (method, path)
+
+
+def test_the_upload_routes_the_gatekeeper_checks_are_in_the_spec(tmp_path: Path) -> None:
+    # create_app checks them against the routers' routes, without building the spec.
+    govml.connect(tmp_path / "home", create=True).close()
+    spec = create_app(load_settings(home=tmp_path / "home")).openapi()
+    present = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
+    assert UPLOAD_PERMISSIONS and set(UPLOAD_PERMISSIONS) <= present
