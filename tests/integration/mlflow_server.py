@@ -109,3 +109,12 @@ def explicit_tracking_uri() -> str | None:
 
     explicit: str | None = utils._tracking_uri
     return explicit
+
+
+def pinned(*distributions: str) -> list[str]:
+    """Pip requirements pinned to the installed versions, for ``log_model``: given, MLflow does
+    not infer them by loading the model in a subprocess (seconds a model, and it would run a
+    custom model's code on the logging side)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in distributions]

@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
-from tests.integration.mlflow_server import explicit_tracking_uri, mlflow_server, run_cli
+from tests.integration.mlflow_server import (
+    explicit_tracking_uri,
+    mlflow_server,
+    pinned,
+    run_cli,
+)
 from tests.integration.test_lifecycle import Team
 
 import govml
@@ -27,14 +32,6 @@ mlflow_lightgbm = pytest.importorskip("mlflow.lightgbm")
 mlflow_xgboost = pytest.importorskip("mlflow.xgboost")
 lgb = pytest.importorskip("lightgbm")
 xgb = pytest.importorskip("xgboost")
-
-
-def _pins(*names: str) -> list[str]:
-    """Requirements pinned to what is installed: given, MLflow does not infer them by running
-    each model in a subprocess (several seconds a model)."""
-    from importlib.metadata import version
-
-    return [f"{name}=={version(name)}" for name in names]
 
 
 GIT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -99,7 +96,7 @@ def _log_models(url: str, tmp: Path) -> Tracking:
                 serialization_format="skops",
                 registered_model_name="credit",
                 input_example=X.head(3),
-                pip_requirements=_pins("scikit-learn", "skops"),
+                pip_requirements=pinned("scikit-learn", "skops"),
             )
         with mlflow.start_run():
             second = LogisticRegression(C=2.0).fit(X, y)
@@ -109,7 +106,7 @@ def _log_models(url: str, tmp: Path) -> Tracking:
                 name="model",
                 serialization_format="cloudpickle",
                 registered_model_name="credit",
-                pip_requirements=_pins("scikit-learn", "cloudpickle"),
+                pip_requirements=pinned("scikit-learn", "cloudpickle"),
             )
         with mlflow.start_run():
             booster = lgb.train(
@@ -122,7 +119,7 @@ def _log_models(url: str, tmp: Path) -> Tracking:
                 name="model",
                 registered_model_name="credit-lgb",
                 input_example=X.head(3),
-                pip_requirements=_pins("lightgbm"),
+                pip_requirements=pinned("lightgbm"),
             )
         with mlflow.start_run():
             boosted = xgb.XGBClassifier(n_estimators=20, max_depth=3).fit(X, y)

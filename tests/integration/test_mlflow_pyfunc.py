@@ -18,7 +18,6 @@ import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -27,7 +26,12 @@ import pandas as pd
 import pytest
 from tests.asgi import BASE_URL, in_process
 from tests.conftest import datasets_dir
-from tests.integration.mlflow_server import explicit_tracking_uri, mlflow_server, run_cli
+from tests.integration.mlflow_server import (
+    explicit_tracking_uri,
+    mlflow_server,
+    pinned,
+    run_cli,
+)
 from tests.integration.test_evaluate_bad_data import (
     GERMAN_CATEGORICAL,
     GERMAN_NUMERIC,
@@ -184,7 +188,7 @@ def _log_models(url: str, tmp: Path, frame: pd.DataFrame) -> Tracking:
     signature = mlflow.models.infer_signature(X.head(5), X.iloc[:5, :1])
     # Given, not inferred: MLflow infers requirements by loading the model in a subprocess,
     # which would run the unsafe models' code on the logging side.
-    requirements = [f"{p}=={version(p)}" for p in ("mlflow-skinny", "scikit-learn", "pandas")]
+    requirements = pinned("mlflow-skinny", "scikit-learn", "pandas")
     before = explicit_tracking_uri()
     mlflow.set_tracking_uri(url)
     try:
