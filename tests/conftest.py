@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from hypothesis import settings
 import govml
 from govml.demo.adult import datasets_dir
 from govml.store.db import Store
+from tests.pg_pool import PgPool
 
 PG_ADMIN_URL = os.environ.get(
     "GOVML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -88,17 +88,22 @@ def _pg_url(database: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
 
 
-@pytest.fixture
-def pg_url(pg_template: str) -> Iterator[str]:
-    """URL of a fresh, migrated PostgreSQL database for one test."""
-    name = f"govml_t_{uuid.uuid4().hex[:12]}"
+@pytest.fixture(scope="session")
+def pg_pool(pg_template: str) -> Iterator[PgPool]:
+    """This pytest process's fresh copies of the template, reset and reused between tests."""
     admin = _pg_admin()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    yield _pg_url(name)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    pool = PgPool(admin, pg_template, _pg_url)
+    yield pool
+    pool.close()
     admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_pool: PgPool) -> Iterator[str]:
+    """URL of a fresh, migrated PostgreSQL database for one test (see `tests.pg_pool`)."""
+    name = pg_pool.take()
+    yield _pg_url(name)
+    pg_pool.give_back(name)
 
 
 @pytest.fixture(scope="session")
