@@ -65,7 +65,7 @@ def _pg_available() -> str | None:
 
 @pytest.fixture(scope="session")
 def pg_template(worker_id: str) -> Iterator[str]:
-    """A migrated template database, copied for each test (CREATE DATABASE ... TEMPLATE)."""
+    """A migrated template database, copied (CREATE DATABASE ... TEMPLATE) into `pg_pool`."""
     problem = _pg_available()
     if problem:
         if os.environ.get("CI"):

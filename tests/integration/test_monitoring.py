@@ -90,7 +90,7 @@ class Hook(BaseHTTPRequestHandler):
 def hook() -> Iterator[Any]:
     server: Any = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     server.received, server.plan = [], []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server
     server.shutdown()

@@ -115,7 +115,7 @@ class Endpoint(BaseHTTPRequestHandler):
 def endpoint() -> Iterator[tuple[str, type[Endpoint]]]:
     handler = type("Handler", (Endpoint,), {"received": [], "status": 201})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", handler
     server.shutdown()

@@ -7,7 +7,6 @@ requests carry an admin's token, so they reach the services (a random token woul
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import schemathesis
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -46,13 +44,10 @@ def live(
 ) -> Iterator[tuple[str, str]]:
     home = tmp_path_factory.mktemp("schema") / "home"
     url = f"sqlite:///{home / 'govml.db'}"
-    admin = None
+    pool, name = None, ""
     if request.param == "postgres":
-        template = request.getfixturevalue("pg_template")
-        name = f"govml_schema_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        pool = request.getfixturevalue("pg_pool")
+        name = pool.take()
         url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     with govml.connect(home, database_url=url, user="admin", create=True) as local:
         local.init()
@@ -69,10 +64,8 @@ def live(
     app = create_app(load_settings(home=home, database_url=url), max_upload_bytes=1 << 20)
     with serving(app) as base:
         yield base, token
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    if pool is not None:
+        pool.give_back(name)
 
 
 def _failures(url: str, token: str, *, examples: int, mode: GenerationMode) -> list[str]:

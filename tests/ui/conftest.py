@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from fastapi import FastAPI
 
 from govml.server.app import create_app
 from govml.server.background import serving
 from govml.settings import load_settings
-from tests.conftest import BACKENDS, _pg_admin, _pg_url
+from tests.conftest import BACKENDS, _pg_url
 from tests.ui.ui_store import UIStore, build_store
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -31,15 +29,10 @@ def ui_db(
     if request.param == "sqlite":
         yield home, f"sqlite:///{home / 'govml.db'}"
         return
-    template = request.getfixturevalue("pg_template")
-    name = f"govml_ui_{uuid.uuid4().hex[:12]}"
-    admin = _pg_admin()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    pool = request.getfixturevalue("pg_pool")
+    name = pool.take()
     yield home, _pg_url(name)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    pool.give_back(name)
 
 
 @pytest.fixture(scope="module")

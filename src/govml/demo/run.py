@@ -405,7 +405,7 @@ def _monitoring_step(client: govml.GovmlClient, train: Any, test: Any, serving_r
             pass
 
     hook = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    threading.Thread(target=hook.serve_forever, args=(0.05,), daemon=True).start()
     url = f"http://127.0.0.1:{hook.server_address[1]}/ml-alerts"
     # The example policy, its alerts pointed at a webhook receiver on this machine (and its
     # relative paths made absolute, since the copy lives elsewhere).
