@@ -69,6 +69,9 @@ def test_schema_validation(spec_version: str) -> None:
     assert validate_sbom(document) == []
     broken = dict(document, components=[{"name": "x"}])  # a component without a type
     assert validate_sbom(broken)
+    # The string formats govml's SBOMs use are still checked (date-time, by rfc3339-validator).
+    stamped = dict(document, metadata={**document["metadata"], "timestamp": "yesterday"})
+    assert "is not a 'date-time'" in validate_sbom(stamped)[0]
 
 
 def test_bad_environment_and_digest_are_input_errors() -> None:
