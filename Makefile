@@ -46,9 +46,10 @@ typecheck: $(STAMP)
 
 # Files go to the two workers in collection order (integration tests, the longest, first):
 # xdist's default order, most tests first, left single long tests (the demo, the tutorial)
-# to run alone at the end while the other worker idled.
+# to run alone at the end while the other worker idled. A file is one unit, but files marked
+# with one xdist_group share a worker (the two Spark files: one Spark session, not two).
 unit: $(STAMP)
-	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/pytest -n 2 --dist loadgroup --no-loadscope-reorder
 
 test: lint typecheck unit
 

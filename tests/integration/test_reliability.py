@@ -1,67 +1,87 @@
 """Reliability: concurrent promoters, and processes killed in the middle of a change.
 
-Each scenario runs real processes (``python -c``) against the same store, on SQLite and on
-the PostgreSQL server, and then asks `govml audit verify` whether the tables and the ledger
-still agree.
+Each scenario runs real processes against the same store, on SQLite and on the PostgreSQL
+server, and then asks `govml audit verify` whether the tables and the ledger still agree.
+The processes are forked from a multiprocessing fork server that has imported govml,
+scikit-learn and pandas once: each is a process of its own, with its own connections, killed
+with SIGKILL like any other, without paying those imports again (a second or more each).
 """
 
 from __future__ import annotations
 
 import itertools
-import os
+import multiprocessing
 import random
-import signal
-import subprocess
-import sys
-import textwrap
 import time
 from collections.abc import Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.integration.test_lifecycle import Team
 
 PROMOTERS = 8
 
-_PROMOTE = textwrap.dedent(
-    """
-    import sys, govml
+# What the processes import to connect, promote and register a scikit-learn model.
+_PRELOAD = [
+    "govml.client",
+    "govml.services.lifecycle",
+    "govml.services.registry",
+    "govml.store.db",
+    "govml.flavors.sklearn",
+    "pandas",
+    "sklearn.linear_model",
+]
+
+
+def _processes() -> Any:
+    """The fork server's context (started once per pytest process, with `_PRELOAD`)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    return context
+
+
+def _promote(home: str, url: str, version: int, said: Connection) -> None:
+    """Promote ``credit@version`` to production three times, saying what happened each time."""
+    import govml
     from govml.errors import AlreadyExistsError
-    home, url, version = sys.argv[1], sys.argv[2], sys.argv[3]
+
     with govml.connect(home, database_url=url, user="frank") as client:
         for _ in range(3):
             try:
                 client.promote(f"credit@{version}", to="production", reason=f"worker {version}")
-                print("promoted", flush=True)
+                said.send("promoted")
             except AlreadyExistsError:
-                print("holds it", flush=True)
-    """
-)
+                said.send("holds it")
 
-_CHURN = textwrap.dedent(
-    """
-    import sys, govml, itertools
-    import numpy as np, pandas as pd
+
+def _churn(home: str, url: str, said: Connection) -> None:
+    """Register versions and move staging between them until killed."""
+    import numpy as np
+    import pandas as pd
     from sklearn.linear_model import LogisticRegression
-    home, url = sys.argv[1], sys.argv[2]
+
+    import govml
+
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x1": rng.normal(size=200), "x2": rng.normal(size=200)})
     frame["y"] = (frame.x1 > 0).astype("int64")
     model = LogisticRegression().fit(frame[["x1", "x2"]], frame["y"])
     bob = govml.connect(home, database_url=url, user="bob")
     frank = govml.connect(home, database_url=url, user="frank")
-    print("ready", flush=True)
+    said.send("ready")
     for i in itertools.count():
         bob.register_version("credit", model=model, train_data=frame, target="y")
         frank.promote(f"credit@{1 + i % 2}", to="staging", reason=f"round {i}")
-        print("round", i, flush=True)
-    """
-)
+        said.send(f"round {i}")
 
 
-def _env() -> dict[str, str]:
-    root = str(Path(__file__).resolve().parents[2])
-    return {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+def _heard(receiving: Connection, process: Any) -> str:
+    """The next message of ``process``; fails if it ends or says nothing for four minutes."""
+    if not receiving.poll(240):
+        pytest.fail(f"the process said nothing (exit code {process.exitcode})")
+    return str(receiving.recv())
 
 
 @pytest.fixture
@@ -79,20 +99,21 @@ def test_concurrent_promoters_leave_one_production_version(ready: Team) -> None:
         ready.evaluate(ref)
         ready.approve_twice(ref)
         ready["frank"].promote(ref, to="staging")  # production needs staging first
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", _PROMOTE, str(ready.home), ready.db_url, str(n + 1)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(),
+    context = _processes()
+    workers = []
+    for n in range(PROMOTERS):
+        receiving, sending = context.Pipe(duplex=False)
+        worker = context.Process(
+            target=_promote, args=(str(ready.home), ready.db_url, n + 1, sending)
         )
-        for n in range(PROMOTERS)
-    ]
-    outputs = [worker.communicate(timeout=240) for worker in workers]
-    for worker, (_out, err) in zip(workers, outputs, strict=True):
-        assert worker.returncode == 0, err
-    promoted = sum(out.count("promoted") for out, _ in outputs)
+        worker.start()
+        sending.close()
+        workers.append((worker, receiving))
+    outputs = [[_heard(receiving, worker) for _ in range(3)] for worker, receiving in workers]
+    for worker, _ in workers:
+        worker.join(timeout=240)
+        assert worker.exitcode == 0, worker.exitcode
+    promoted = sum(said.count("promoted") for said in outputs)
     frank = ready["frank"]
     history = frank.alias_history("credit", alias="production")
     assert len(history) == promoted >= PROMOTERS
@@ -111,21 +132,18 @@ def test_a_killed_process_leaves_no_partial_state(ready: Team, attempt: int) -> 
     for ref in refs:
         ready.evaluate(ref)
     rng = random.Random(attempt)
-    worker = subprocess.Popen(
-        [sys.executable, "-c", _CHURN, str(ready.home), ready.db_url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(),
-    )
+    context = _processes()
+    receiving, sending = context.Pipe(duplex=False)
+    worker = context.Process(target=_churn, args=(str(ready.home), ready.db_url, sending))
+    worker.start()
+    sending.close()
     try:
-        assert worker.stdout is not None
-        assert worker.stdout.readline().strip() == "ready", worker.stderr.read()  # type: ignore[union-attr]
-        worker.stdout.readline()  # at least one round done: the loop is warm
+        assert _heard(receiving, worker) == "ready"
+        _heard(receiving, worker)  # at least one round done: the loop is warm
         time.sleep(rng.uniform(0.05, 0.6))
     finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=30)
+        worker.kill()  # SIGKILL
+        worker.join(timeout=30)
     frank = ready["frank"]
     result = frank.verify_ledger()  # raises, naming the first mismatch, on any partial state
     versions = frank.list_versions("credit")

@@ -33,7 +33,8 @@ from govml.demo.adult import CATEGORICAL, NUMERIC, TARGET, load_adult
 from govml.errors import InputError
 from govml.evaluation import Evaluation
 
-pytestmark = [pytest.mark.datasets, pytest.mark.slow]
+# One worker runs both Spark files: they share its Spark session (`spark` in conftest).
+pytestmark = [pytest.mark.datasets, pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
 if importlib.util.find_spec("pyspark") is None:
     pytest.skip("pyspark is not installed (pip install 'govml[spark]')", allow_module_level=True)

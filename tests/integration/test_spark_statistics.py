@@ -28,7 +28,8 @@ from govml.engines import get_engine
 from govml.engines.spark_engine import java_available
 from govml.metrics import MetricInputError
 
-pytestmark = pytest.mark.slow
+# One worker runs both Spark files: they share its Spark session (`spark` in conftest).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
 # The monitoring tests' store with model credit in production, and their webhook receiver.
 watched = test_monitoring.watched
