@@ -806,6 +806,27 @@ def test_forged_signed_note_in_the_database_is_found(signed: govml.Client) -> No
     assert f"signed checkpoint at size {size} does not verify" in error.message
 
 
+def test_a_tree_head_frontier_spelled_otherwise_is_named(client: govml.Client) -> None:
+    client.init()
+    populate(client)
+    _drop_triggers(client)
+    with client.ctx.store.read() as conn:
+        heads = conn.execute(
+            sa.text("SELECT tree_size, CAST(frontier AS TEXT) FROM ledger_checkpoints")
+        ).all()
+    # A tree head whose frontier lists two subtrees or more (a size with two bits set).
+    size, text = next((size, text) for size, text in heads if ", " in text)
+    # The same list of hashes, one space turned into a tab: JSON that decodes equal.
+    _raw(
+        client,
+        "UPDATE ledger_checkpoints SET frontier = :v WHERE tree_size = :k",
+        v=text.replace(", ", ",\t", 1),
+        k=size,
+    )
+    error = _fails(client)
+    assert error.seq is None and f"tree head at size {size}" in error.message, error.message
+
+
 @pytest.fixture(scope="module")
 def tamper_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[govml.Client]:
     home = tmp_path_factory.mktemp("tamper-proofs")
