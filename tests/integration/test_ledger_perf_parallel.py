@@ -207,16 +207,9 @@ def test_any_single_byte_changed_fails_as_in_one_process(
     try:
         _raw(ledger, f"UPDATE {table} SET {name} = :v WHERE {key} = :k", v=changed, k=number)
         outcome = _same_in_parallel(ledger)
-        assert not isinstance(outcome, VerifyReport) or _same_json(name, changed, original)
+        assert not isinstance(outcome, VerifyReport)  # every byte counts, JSON spacing too
     finally:
         _raw(ledger, f"UPDATE {table} SET {name} = :v WHERE {key} = :k", v=original, k=number)
-
-
-def _same_json(name: str, changed: str, original: str) -> bool:
-    try:
-        return name == "frontier" and json.loads(changed) == json.loads(original)
-    except ValueError:
-        return False
 
 
 @pytest.mark.parametrize(

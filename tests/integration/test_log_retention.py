@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -256,11 +257,19 @@ def test_audit_verify_logs_names_a_changed_missing_or_extra_file(
 def test_monitor_every_purges_past_retention_when_allowed(store: Team, gateway: Served) -> None:
     from govml.cli.monitor_cmds import _purge
 
+    def events() -> list[Path]:
+        return [f for f in _files(gateway.log_dir) if "events" in str(f)]
+
+    # The gateway's start event is written by its log writer's first flush.
+    deadline = time.monotonic() + 30
+    while not events():
+        if time.monotonic() > deadline:
+            found = [str(f.relative_to(gateway.log_dir)) for f in _files(gateway.log_dir)]
+            pytest.fail(f"no events file in the gateway's log; its files: {found}")
+        time.sleep(0.05)
     old = gateway.log_dir / f"model={MODEL}" / "events" / "date=2001-01-02"
     old.mkdir(parents=True)
-    shutil.copy(
-        next(f for f in _files(gateway.log_dir) if "events" in str(f)), old / "part-old.parquet"
-    )
+    shutil.copy(events()[0], old / "part-old.parquet")
     _purge(store["bob"], MODEL, str(gateway.log_dir), quiet=True)  # a contributor may not
     assert old.exists()
     _purge(store["erin"], MODEL, str(gateway.log_dir), quiet=True)
