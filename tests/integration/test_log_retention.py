@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -260,13 +259,12 @@ def test_monitor_every_purges_past_retention_when_allowed(store: Team, gateway: 
     def events() -> list[Path]:
         return [f for f in _files(gateway.log_dir) if "events" in str(f)]
 
+    def found() -> str:
+        files = [str(f.relative_to(gateway.log_dir)) for f in _files(gateway.log_dir)]
+        return f"no events file in the gateway's log; its files: {files}"
+
     # The gateway's start event is written by its log writer's first flush.
-    deadline = time.monotonic() + 30
-    while not events():
-        if time.monotonic() > deadline:
-            found = [str(f.relative_to(gateway.log_dir)) for f in _files(gateway.log_dir)]
-            pytest.fail(f"no events file in the gateway's log; its files: {found}")
-        time.sleep(0.05)
+    wait_for(events, timeout=30, why=found)
     old = gateway.log_dir / f"model={MODEL}" / "events" / "date=2001-01-02"
     old.mkdir(parents=True)
     shutil.copy(events()[0], old / "part-old.parquet")

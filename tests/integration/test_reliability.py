@@ -77,6 +77,16 @@ def _churn(home: str, url: str, said: Connection) -> None:
         said.send(f"round {i}")
 
 
+def _start(target: Any, *args: Any) -> tuple[Any, Connection]:
+    """Start ``target(*args, said)`` in a forked process; return it and what it says."""
+    context = _processes()
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(target=target, args=(*args, sending))
+    process.start()
+    sending.close()
+    return process, receiving
+
+
 def _heard(receiving: Connection, process: Any) -> str:
     """The next message of ``process``; fails if it ends or says nothing for four minutes."""
     if not receiving.poll(240):
@@ -99,16 +109,7 @@ def test_concurrent_promoters_leave_one_production_version(ready: Team) -> None:
         ready.evaluate(ref)
         ready.approve_twice(ref)
         ready["frank"].promote(ref, to="staging")  # production needs staging first
-    context = _processes()
-    workers = []
-    for n in range(PROMOTERS):
-        receiving, sending = context.Pipe(duplex=False)
-        worker = context.Process(
-            target=_promote, args=(str(ready.home), ready.db_url, n + 1, sending)
-        )
-        worker.start()
-        sending.close()
-        workers.append((worker, receiving))
+    workers = [_start(_promote, str(ready.home), ready.db_url, n + 1) for n in range(PROMOTERS)]
     outputs = [[_heard(receiving, worker) for _ in range(3)] for worker, receiving in workers]
     for worker, _ in workers:
         worker.join(timeout=240)
@@ -132,11 +133,7 @@ def test_a_killed_process_leaves_no_partial_state(ready: Team, attempt: int) -> 
     for ref in refs:
         ready.evaluate(ref)
     rng = random.Random(attempt)
-    context = _processes()
-    receiving, sending = context.Pipe(duplex=False)
-    worker = context.Process(target=_churn, args=(str(ready.home), ready.db_url, sending))
-    worker.start()
-    sending.close()
+    worker, receiving = _start(_churn, str(ready.home), ready.db_url)
     try:
         assert _heard(receiving, worker) == "ready"
         _heard(receiving, worker)  # at least one round done: the loop is warm

@@ -153,11 +153,12 @@ def read_log(root: Path, part: str = "version=*") -> pl.DataFrame:
     return pl.read_parquet(files, hive_partitioning=True)
 
 
-def wait_for(predicate: Any, timeout: float = 20.0) -> None:
+def wait_for(predicate: Any, timeout: float = 20.0, *, why: Any = None) -> None:
+    """Poll ``predicate`` until true; fail after ``timeout`` s, with ``why()`` if given."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            pytest.fail("condition not met in time")
+            pytest.fail("condition not met in time" + (f": {why()}" if why else ""))
         time.sleep(0.05)
 
 
